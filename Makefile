@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+# ftvm: one non-recursive Makefile; each part adds its objects in its build.mk.
+
+CC ?= gcc
+CLANG ?= clang
+RISCV_CC ?= riscv64-linux-gnu-gcc
+V ?= 0
+WERROR ?= 1
+# SAN=asan builds everything with AddressSanitizer and UBSan into build-asan/.
+SAN ?=
+
+ifeq ($(SAN),)
+BUILD ?= build
+else
+BUILD ?= build-$(SAN)
+endif
+# Slow artefacts (the guest kernel) live outside the tree, keyed by content.
+CACHE ?= $(HOME)/.cache/ftvm
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-7s %s\n'
+endif
+
+WARNINGS += -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+WARNINGS += -Wshadow -Wpointer-arith -Wcast-qual -Wundef -Wwrite-strings
+WARNINGS += -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+PKGS := slirp openssl libprotobuf-c liburcu
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread -lm
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -MMD -MP -fno-strict-aliasing $(WARNINGS)
+CPPFLAGS += -I. -I$(BUILD)/gen $(PKG_CFLAGS) -D_GNU_SOURCE
+ifeq ($(SAN),asan)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+.PHONY: all test bench clean domT fuzz check-unit
+all:
+
+include proto/build.mk
+include hv/build.mk
+include transport/build.mk
+include domT/build.mk
+include primary/build.mk
+include backup/build.mk
+include failover-tests/build.mk
+
+$(BUILD)/%.o: %.c
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Test entry points: UNIT_TESTS are programs (also built with SAN=asan),
+# SYSTEM_TESTS are scripts that boot guests, run QEMU or use namespaces.
+.PHONY: test-unit test-system
+test-unit: $(UNIT_TESTS)
+	$(Q)scripts/run-tests $(UNIT_TESTS)
+test-system: all $(SYSTEM_TEST_DEPS)
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) scripts/run-tests $(SYSTEM_TESTS)
+test: all $(UNIT_TESTS) $(SYSTEM_TEST_DEPS)
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) scripts/run-tests $(UNIT_TESTS) $(SYSTEM_TESTS)

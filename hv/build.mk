@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: MIT
+# hv: the deterministic machine (libhv.a) and the ftvm command.
+
+# cpu
+HV_OBJS += hv/cpu.o
+HV_OBJS += hv/cpu_csr.o
+HV_OBJS += hv/cpu_fp.o
+HV_OBJS += hv/mmu.o
+HV_OBJS += hv/fpu.o
+# devices
+HV_OBJS += hv/dev_syscon.o
+HV_OBJS += hv/dev_clint.o
+HV_OBJS += hv/dev_plic.o
+HV_OBJS += hv/dev_uart.o
+HV_OBJS += hv/virtio_mmio.o
+HV_OBJS += hv/virtio_blk.o
+HV_OBJS += hv/virtio_net.o
+# machine
+HV_OBJS += hv/machine.o
+HV_OBJS += hv/loader.o
+HV_OBJS += hv/fdt.o
+HV_OBJS += hv/digest.o
+# host side: backends and the determinism layer (the only code that touches host I/O and time)
+HV_OBJS += hv/net_slirp.o
+HV_OBJS += hv/net_tap.o
+HV_OBJS += hv/det_clock.o
+HV_OBJS += hv/det_console.o
+HV_OBJS += hv/det_net.o
+HV_OBJS += hv/live.o
+
+FTVM_OBJS += hv/cli/main.o
+FTVM_OBJS += hv/cli/run.o
+
+LIBHV := $(BUILD)/libhv.a
+FTVM := $(BUILD)/ftvm
+
+all: $(FTVM)
+
+$(LIBHV): $(addprefix $(BUILD)/,$(HV_OBJS))
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FTVM): $(addprefix $(BUILD)/,$(FTVM_OBJS)) $(LIBHV) $(LIBXPORT)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests: one program per test_*.c, linked against libhv (run under ASan/UBSan in CI).
+UNIT_TESTS +=
+
+$(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* hv: the public API of ftvm's deterministic RISC-V machine. */
+#ifndef HV_H
+#define HV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_MAX_HARTS 8
+#define HV_DIGEST_BYTES 32
+
+struct hv_machine;
+
+struct hv_config {
+	uint64_t mem_bytes;	/* guest RAM at 0x80000000 */
+	int smp;		/* 1..HV_MAX_HARTS */
+	const char *bios;	/* OpenSBI fw_dynamic.bin; NULL: kernel is a bare ELF run in M-mode */
+	const char *kernel;	/* Linux Image (with bios) or ELF */
+	const char *initrd;	/* optional */
+	const char *append;	/* kernel command line, optional */
+	const char *disk;	/* raw image for virtio-blk, optional */
+	const char *net;	/* "user[,hostfwd=tcp::H-:G]..." or "tap:IFNAME", optional */
+};
+
+/* Why hv_run returned. */
+enum hv_stop {
+	HV_STOP_BUDGET = 0,	/* the instruction budget ran out */
+	HV_STOP_IDLE,		/* every hart waits for an interrupt (WFI) */
+	HV_STOP_POWEROFF,	/* guest powered off (syscon 0x5555) */
+	HV_STOP_REBOOT,		/* guest asked for a reset (syscon 0x7777) */
+	HV_STOP_FAIL,		/* guest test failed (syscon code<<16|0x3333) */
+	HV_STOP_HOST_ERROR,	/* a host-side device failure */
+};
+
+struct hv_stop_info {
+	enum hv_stop why;
+	int fail_code;		 /* HV_STOP_FAIL: the guest's code */
+	uint64_t idle_until_mtime; /* HV_STOP_IDLE: earliest timer deadline, UINT64_MAX if none */
+};
+
+/* Non-deterministic inputs. Each is applied at an exact machine step count. */
+enum hv_event_kind {
+	HV_EV_CONSOLE_IN = 1,	/* bytes for the UART receiver */
+	HV_EV_NET_RX = 2,	/* one Ethernet frame for virtio-net */
+	HV_EV_CLOCK = 3,	/* new guest clock anchor and rate */
+};
+
+struct hv_clock {
+	uint64_t anchor_mtime;	/* guest mtime at the event's step count */
+	uint64_t rate_q32;	/* mtime ticks per step, 32.32 fixed point */
+};
+
+struct hv_event {
+	enum hv_event_kind kind;
+	uint64_t icount;	/* machine step count it applies at */
+	const uint8_t *data;	/* CONSOLE_IN, NET_RX */
+	size_t len;
+	struct hv_clock clock;	/* CLOCK */
+};
+
+/* Host-facing callbacks: where guest output goes. Optional. */
+struct hv_host_ops {
+	void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
+	void (*net_tx)(void *opaque, const uint8_t *frame, size_t len);
+};
+
+int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *host,
+		      void *host_opaque, struct hv_machine **out, char *err,
+		      size_t err_len) __attribute__((warn_unused_result));
+void hv_machine_destroy(struct hv_machine *m);
+
+/* Run for at most budget steps; pure function of machine state and injected events. */
+int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
+	__attribute__((warn_unused_result));
+
+/* Steps so far: instructions retired plus traps taken, over all harts. */
+uint64_t hv_icount(const struct hv_machine *m);
+uint64_t hv_mtime(const struct hv_machine *m);
+struct hv_clock hv_clock_get(const struct hv_machine *m);
+
+/* Apply an event now (ev->icount must equal hv_icount()). */
+int hv_inject(struct hv_machine *m, const struct hv_event *ev)
+	__attribute__((warn_unused_result));
+
+/* SHA-256 over architectural state of every hart, device state and RAM. */
+void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
+
+/* Guest free RX buffers for virtio-net: 0 if a frame injected now would be queued. */
+int hv_net_rx_ready(const struct hv_machine *m);
+
+#define HV_MTIME_HZ 10000000ULL
+
+#endif
