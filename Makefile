@@ -48,8 +48,9 @@ endif
 all:
 
 include proto/build.mk
-include hv/build.mk
 include transport/build.mk
+include hv/build.mk
+include hv/tests/isa/build.mk
 include domT/build.mk
 include primary/build.mk
 include backup/build.mk
