@@ -50,3 +50,8 @@ UNIT_TESTS +=
 $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+UNIT_TESTS += $(BUILD)/hv/tests/test_net_backend
+$(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD)/hv/net_slirp.o $(BUILD)/hv/net_tap.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

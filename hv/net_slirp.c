@@ -252,7 +252,7 @@ bad_syntax:
 static int slirp_open(struct net_backend *b, const char *opts, char *err, size_t err_len)
 {
 	SlirpConfig cfg = { .version = 4 };
-	char *copy = NULL, *opt, *save = NULL;
+	char *copy = NULL, *opt, *rest;
 	int ret = 0;
 
 	cfg.in_enabled = true;
@@ -268,15 +268,20 @@ static int slirp_open(struct net_backend *b, const char *opts, char *err, size_t
 		snprintf(err, err_len, "user: libslirp could not start");
 		return -ENOMEM;
 	}
-	if (!*opts)
+	if (!opts)
 		return 0;
 	copy = strdup(opts);
 	if (!copy) {
 		snprintf(err, err_len, "user: out of memory");
 		return -ENOMEM;
 	}
-	for (opt = strtok_r(copy, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(opt, "hostfwd=", 8)) {
+	rest = copy;
+	while ((opt = strsep(&rest, ","))) {
+		if (!*opt) {
+			snprintf(err, err_len, "user,%s: empty option", opts);
+			ret = -EINVAL;
+			goto out;
+		} else if (!strncmp(opt, "hostfwd=", 8)) {
 			ret = slirp_hostfwd(b, opt + 8, err, err_len);
 			if (ret < 0)
 				goto out;
@@ -314,7 +319,7 @@ int net_backend_open(const char *spec, void (*rx)(void *opaque, const uint8_t *f
 	if (!strncmp(spec, "tap:", 4)) {
 		ret = net_tap_open(spec + 4, rx, opaque, &b->stats, &b->tap, err, err_len);
 	} else if (!strcmp(spec, "user")) {
-		ret = slirp_open(b, "", err, err_len);
+		ret = slirp_open(b, NULL, err, err_len);
 	} else if (!strncmp(spec, "user,", 5)) {
 		ret = slirp_open(b, spec + 5, err, err_len);
 	} else {
