@@ -118,6 +118,13 @@ test_name:
 	CHECK \n, t5, \val
 .endm
 
+/* Compares a trap_area field with register \reg; clobbers t5. */
+.macro CHECK_TA_REG n, field, reg
+	la t5, trap_area
+	ld t5, \field(t5)
+	CHECKR \n, t5, \reg
+.endm
+
 /* Compares a trap_area field with the address of \label; clobbers t4, t5, t6. */
 .macro CHECK_TA_ADDR n, field, label
 	la t5, trap_area
