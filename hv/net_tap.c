@@ -22,6 +22,7 @@ struct net_tap {
 	void *opaque;
 	struct net_backend_stats *stats;
 	int more_pending;	/* the read budget ran out with frames still queued */
+	int dead_errno;		/* the interface went away: stop polling, refuse sends */
 	uint8_t buf[NET_FRAME_MAX_BYTES];
 };
 
@@ -87,6 +88,10 @@ int net_tap_send(struct net_tap *t, const uint8_t *frame, size_t len)
 		t->stats->tx_dropped++;
 		return -EINVAL;
 	}
+	if (t->dead_errno) {
+		t->stats->tx_dropped++;
+		return -t->dead_errno;
+	}
 	do {
 		n = write(t->fd, frame, len);
 	} while (n < 0 && errno == EINTR);
@@ -103,6 +108,8 @@ int net_tap_send(struct net_tap *t, const uint8_t *frame, size_t len)
 
 int net_tap_pollfds(struct net_tap *t, struct pollfd *pfds, int max, int *timeout_ms)
 {
+	if (t->dead_errno)
+		return 0;
 	if (t->more_pending)
 		*timeout_ms = 0;
 	if (max < 1) {
@@ -123,6 +130,12 @@ void net_tap_dispatch(struct net_tap *t, struct pollfd *pfds, int n)
 	if (!t->more_pending && (n < 1 || pfds[0].fd != t->fd || !pfds[0].revents))
 		return;
 	t->more_pending = 0;
+	/* Without this an unregistered interface would report POLLERR on every round: a busy loop. */
+	if (n >= 1 && pfds[0].fd == t->fd && (pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
+	    !(pfds[0].revents & POLLIN)) {
+		t->dead_errno = EIO;
+		return;
+	}
 	for (i = 0; i < TAP_READS_PER_DISPATCH; i++) {
 		len = read(t->fd, t->buf, sizeof(t->buf));
 		if (len < 0) {

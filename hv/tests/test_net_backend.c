@@ -339,8 +339,10 @@ static void test_user_hostfwd(void)
 	struct capture *c = calloc(1, sizeof(*c));
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct net_backend *b;
+	struct net_backend_stats st;
+	struct pollfd pfds[1];
 	char spec[128], err[256];
-	int ret, fd, busy_fd, port;
+	int ret, fd, busy_fd, port, n, t = -1;
 
 	port = free_port(NULL);
 	snprintf(spec, sizeof(spec), "user,hostfwd=tcp::%d-:7000", port);
@@ -348,6 +350,14 @@ static void test_user_hostfwd(void)
 	CHECK(ret == 0, "open %s: %d %s", spec, ret, err);
 	if (ret)
 		goto busy;
+	/* Too few pollfds: counted, and the owner is asked back soon. */
+	n = net_backend_pollfds(b, pfds, 0, &t);
+	net_backend_get_stats(b, &st);
+	CHECK(n == 0 && t >= 0 && t <= 10 && st.pollfd_overflow == 1,
+	      "pollfds with max 0: n %d timeout %d overflow %llu", n, t,
+	      (unsigned long long)st.pollfd_overflow);
+	net_backend_dispatch(b, pfds, 0);
+
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -452,6 +462,21 @@ static int tap_child(void)
 	if (!pump_until(b, c, WANT_TAP_ARP_REPLY, 0, WAIT_MS)) {
 		fprintf(stderr, "FAIL no ARP reply from 192.168.77.1 on the tap within %d ms\n", WAIT_MS);
 		return 1;
+	}
+	/* The interface disappearing must not leave the owner's loop spinning on POLLERR. */
+	if (system("ip link del ftvmtest0 2>/dev/null") == 0) {
+		struct pollfd pfds[4];
+		int t = 100, n;
+
+		n = net_backend_pollfds(b, pfds, 4, &t);
+		if (n == 1 && poll(pfds, 1, 100) == 1)
+			net_backend_dispatch(b, pfds, n);
+		n = net_backend_pollfds(b, pfds, 4, &t);
+		ret = net_backend_send(b, f, sizeof(f));
+		if (n != 0 || ret != -EIO) {
+			fprintf(stderr, "FAIL after deleting the interface: %d pollfds, send %d\n", n, ret);
+			return 1;
+		}
 	}
 	net_backend_close(b);
 	printf("tap: ARP reply received through ftvmtest0\n");
