@@ -55,3 +55,9 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_net_backend
 $(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD)/hv/net_slirp.o $(BUILD)/hv/net_tap.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# test_devices links only the platform device models; it supplies machine_mtime itself.
+UNIT_TESTS += $(BUILD)/hv/tests/test_devices
+$(BUILD)/hv/tests/test_devices: $(addprefix $(BUILD)/hv/,tests/test_devices.o dev_syscon.o dev_clint.o dev_plic.o dev_uart.o)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
