@@ -87,6 +87,8 @@ void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
 
 /* Guest free RX buffers for virtio-net: 0 if a frame injected now would be queued. */
 int hv_net_rx_ready(const struct hv_machine *m);
+/* Bytes the UART receiver can take now (a CONSOLE_IN event must not exceed it). */
+size_t hv_console_rx_room(const struct hv_machine *m);
 
 #define HV_MTIME_HZ 10000000ULL
 

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* cli: the ftvm command's subcommands and its documented exit codes (docs/exit-codes.md). */
+#ifndef HV_CLI_H
+#define HV_CLI_H
+
+#include <stdint.h>
+
+enum ftvm_exit {
+	FTVM_EXIT_POWEROFF = 0,	/* guest powered off (or a bare test passed) */
+	FTVM_EXIT_HOST_ERROR = 1,	/* host-side failure while running */
+	FTVM_EXIT_USAGE = 2,	/* bad arguments or input files; nothing ran */
+	FTVM_EXIT_REBOOT = 3,	/* guest asked for a reset, or panicked (panic reboots) */
+	FTVM_EXIT_GUEST_FAIL = 4,	/* guest reported failure through the test device */
+	FTVM_EXIT_USER = 5,	/* stopped by the user: Ctrl-A x, SIGINT, SIGTERM */
+	FTVM_EXIT_LIMIT = 6,	/* --max-insns reached */
+	FTVM_EXIT_STUCK = 7,	/* every hart waits with nothing left to wake it */
+};
+
+int cli_run(int argc, char **argv);
+/* "512M", "2G", "65536": bytes, or -1 when malformed. */
+int cli_parse_size(const char *s, uint64_t *out);
+
+#endif

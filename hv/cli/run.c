@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/* run: 'ftvm run', a guest on this host with live inputs. */
+#include "cli.h"
+#include "hv/hv.h"
+#include "hv/live.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define DEFAULT_APPEND "console=ttyS0"
+#define MAX_SCRIPTED 64
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	uint64_t mult = 1;
+
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ULL << 10; end++; break;
+	case 'm': case 'M': mult = 1ULL << 20; end++; break;
+	case 'g': case 'G': mult = 1ULL << 30; end++; break;
+	case '\0': break;
+	default: return -1;
+	}
+	if (*end || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ftvm run [OPTIONS]\n"
+		"  --kernel FILE      Linux Image or ELF (default: the domT guest next to ftvm)\n"
+		"  --initrd FILE      initramfs (default: the domT initramfs with the default kernel)\n"
+		"  --bios FILE|none   M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
+		"                     'none' runs an ELF kernel directly in M-mode\n"
+		"  --append STR       kernel command line (default: %s)\n"
+		"  --disk FILE        raw disk image for virtio-blk\n"
+		"  --net SPEC         user[,hostfwd=tcp::HOST-:GUEST...] or tap:IFNAME\n"
+		"                     (default: user, with the default guest)\n"
+		"  --mem SIZE         guest RAM, e.g. 512M (default 512M)\n"
+		"  --smp N            harts, 1..%d (default 1)\n"
+		"  --max-insns N      stop after N steps (exit status 6)\n"
+		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
+		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
+		"  --digest-at N      print the state digest at step N (repeatable)\n"
+		"  --no-console-input ignore stdin\n"
+		"  --stats            print steps, MIPS and idle time on exit\n"
+		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad input, 3 reboot/panic,\n"
+		"4 guest failure, 5 stopped by user, 6 --max-insns reached, 7 guest stuck.\n",
+		DEFAULT_APPEND, HV_MAX_HARTS);
+}
+
+/* A file beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME. */
+static char *beside_exe(const char *name)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *path;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if (asprintf(&path, "%s/domT/%s", dirname(exe), name) < 0)
+		return NULL;
+	return path;
+}
+
+static size_t unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r == 't' ? '\t' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_input(const void *a, const void *b)
+{
+	return cmp_u64(&((const struct live_input *)a)->icount, &((const struct live_input *)b)->icount);
+}
+
+static int exit_status(const struct live_result *r)
+{
+	switch (r->end) {
+	case LIVE_END_POWEROFF: return FTVM_EXIT_POWEROFF;
+	case LIVE_END_REBOOT: return FTVM_EXIT_REBOOT;
+	case LIVE_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
+	case LIVE_END_LIMIT: return FTVM_EXIT_LIMIT;
+	case LIVE_END_USER: return FTVM_EXIT_USER;
+	case LIVE_END_STUCK: return FTVM_EXIT_STUCK;
+	case LIVE_END_HOST_ERROR: return FTVM_EXIT_HOST_ERROR;
+	}
+	return FTVM_EXIT_HOST_ERROR;
+}
+
+static const char *end_name(enum live_end e)
+{
+	static const char *const names[] = {
+		[LIVE_END_POWEROFF] = "guest powered off", [LIVE_END_REBOOT] = "guest reset",
+		[LIVE_END_FAIL] = "guest failure", [LIVE_END_LIMIT] = "instruction limit",
+		[LIVE_END_USER] = "stopped by user", [LIVE_END_STUCK] = "guest stuck",
+		[LIVE_END_HOST_ERROR] = "host error",
+	};
+	return names[e];
+}
+
+int cli_run(int argc, char **argv)
+{
+	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
+	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "bios", required_argument, NULL, OPT_BIOS },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "smp", required_argument, NULL, OPT_SMP },
+		{ "max-insns", required_argument, NULL, OPT_MAX },
+		{ "virtual-clock", no_argument, NULL, OPT_VCLOCK },
+		{ "input-at", required_argument, NULL, OPT_INPUT },
+		{ "digest-at", required_argument, NULL, OPT_DIGEST },
+		{ "no-console-input", no_argument, NULL, OPT_NOCONS },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
+				 .append = DEFAULT_APPEND };
+	struct live_opts lo = { .console_fd = STDIN_FILENO, .digest_out = stdout };
+	struct live_input inputs[MAX_SCRIPTED];
+	uint64_t digests[MAX_SCRIPTED];
+	char *default_kernel = NULL, *default_initrd = NULL;
+	bool stats = false, net_given = false;
+	int c, status = FTVM_EXIT_USAGE;
+	char err[512] = "";
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL: cfg.kernel = optarg; break;
+		case OPT_INITRD: cfg.initrd = optarg; break;
+		case OPT_BIOS: cfg.bios = strcmp(optarg, "none") ? optarg : NULL; break;
+		case OPT_APPEND: cfg.append = optarg; break;
+		case OPT_DISK: cfg.disk = optarg; break;
+		case OPT_NET: lo.net_spec = strcmp(optarg, "none") ? optarg : NULL; net_given = true; break;
+		case OPT_MEM:
+			if (cli_parse_size(optarg, &cfg.mem_bytes)) {
+				fprintf(stderr, "ftvm run: --mem %s: not a size (e.g. 512M)\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_SMP: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > HV_MAX_HARTS) {
+				fprintf(stderr, "ftvm run: --smp %s: between 1 and %d\n", optarg, HV_MAX_HARTS);
+				return FTVM_EXIT_USAGE;
+			}
+			cfg.smp = (int)n;
+			break;
+		}
+		case OPT_MAX:
+			if (cli_parse_size(optarg, &lo.max_icount)) {
+				fprintf(stderr, "ftvm run: --max-insns %s: not a number\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_VCLOCK: lo.virtual_clock = true; break;
+		case OPT_INPUT: {
+			char *colon = strchr(optarg, ':');
+			uint64_t at;
+			if (!colon || lo.ninputs == MAX_SCRIPTED) {
+				fprintf(stderr, "ftvm run: --input-at %s: want N:TEXT (at most %d)\n", optarg, MAX_SCRIPTED);
+				return FTVM_EXIT_USAGE;
+			}
+			*colon = '\0';
+			if (cli_parse_size(optarg, &at)) {
+				fprintf(stderr, "ftvm run: --input-at %s: bad step count\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			inputs[lo.ninputs].icount = at;
+			inputs[lo.ninputs].data = (const uint8_t *)(colon + 1);
+			inputs[lo.ninputs].len = unescape(colon + 1);
+			lo.ninputs++;
+			break;
+		}
+		case OPT_DIGEST:
+			if (lo.ndigest == MAX_SCRIPTED || cli_parse_size(optarg, &digests[lo.ndigest])) {
+				fprintf(stderr, "ftvm run: --digest-at %s: bad step count\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			lo.ndigest++;
+			break;
+		case OPT_NOCONS: lo.console_fd = -1; break;
+		case OPT_STATS: stats = true; break;
+		case OPT_HELP: usage(stdout); return 0;
+		default: usage(stderr); return FTVM_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ftvm run: unexpected argument '%s'\n", argv[optind]);
+		return FTVM_EXIT_USAGE;
+	}
+	if (!cfg.kernel) {
+		default_kernel = beside_exe("Image");
+		default_initrd = beside_exe("initrd.cpio");
+		if (!default_kernel || access(default_kernel, R_OK)) {
+			fprintf(stderr, "ftvm run: no kernel given and the default guest is not built "
+				"(%s missing): run 'make domT' or pass --kernel\n",
+				default_kernel ? default_kernel : "domT/Image");
+			goto out;
+		}
+		cfg.kernel = default_kernel;
+		if (!cfg.initrd)
+			cfg.initrd = default_initrd;
+		if (!net_given)
+			lo.net_spec = "user";
+	}
+	if (cfg.bios && access(cfg.bios, R_OK)) {
+		fprintf(stderr, "ftvm run: firmware %s: %s (install Debian's opensbi package or pass --bios)\n",
+			cfg.bios, strerror(errno));
+		goto out;
+	}
+	cfg.net = lo.net_spec;
+	qsort(inputs, lo.ninputs, sizeof(inputs[0]), cmp_input);
+	qsort(digests, lo.ndigest, sizeof(digests[0]), cmp_u64);
+	lo.inputs = inputs;
+	lo.digest_at = digests;
+	if (lo.virtual_clock)
+		lo.console_fd = -1;
+
+	struct live lv;
+	if (live_init(&lv, &lo, err, sizeof(err))) {
+		fprintf(stderr, "ftvm run: %s\n", err);
+		goto out;
+	}
+	struct hv_machine *m;
+	if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
+		fprintf(stderr, "ftvm run: %s\n", err);
+		live_fini(&lv);
+		goto out;
+	}
+	struct live_result res;
+	live_run(&lv, m, &res);
+	live_fini(&lv);
+	status = exit_status(&res);
+	if (res.end == LIVE_END_FAIL)
+		fprintf(stderr, "ftvm: guest reported failure code %d\n", res.fail_code);
+	if (stats) {
+		double busy = res.wall_s - res.idle_s;
+		fprintf(stderr, "ftvm: %s after %llu steps, %.3f s (%.3f s idle), %.1f MIPS busy, "
+			"%llu clock events, %llu console bytes, %llu frames in (%llu dropped)\n",
+			end_name(res.end), (unsigned long long)res.icount, res.wall_s, res.idle_s,
+			busy > 0 ? res.icount / busy / 1e6 : 0.0, (unsigned long long)res.clock_events,
+			(unsigned long long)res.console_bytes, (unsigned long long)res.net_frames_in,
+			(unsigned long long)res.net_frames_dropped);
+	}
+	hv_machine_destroy(m);
+out:
+	free(default_kernel);
+	free(default_initrd);
+	return status;
+}

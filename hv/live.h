@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* live: runs a machine against the real world, every input passing through the determinism layer. */
+#ifndef HV_LIVE_H
+#define HV_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "det.h"
+#include "hv.h"
+
+/* Console input to inject at an exact step count (tests, twin runs). */
+struct live_input {
+	uint64_t icount;
+	const uint8_t *data;
+	size_t len;
+};
+
+struct live_opts {
+	bool virtual_clock;	/* no host time at all: a pure function of the inputs */
+	uint64_t max_icount;	/* stop there (0: no limit) */
+	int console_fd;		/* host console input, -1 for none */
+	const char *net_spec;	/* backend for virtio-net, or NULL */
+	const struct live_input *inputs;
+	int ninputs;		/* sorted by icount */
+	const uint64_t *digest_at;
+	int ndigest;		/* sorted */
+	FILE *digest_out;
+};
+
+enum live_end {
+	LIVE_END_POWEROFF,
+	LIVE_END_REBOOT,
+	LIVE_END_FAIL,
+	LIVE_END_LIMIT,		/* max_icount reached */
+	LIVE_END_USER,		/* Ctrl-A x, SIGINT, SIGTERM */
+	LIVE_END_STUCK,		/* every hart waits and nothing can wake it */
+	LIVE_END_HOST_ERROR,
+};
+
+struct live_result {
+	enum live_end end;
+	int fail_code;
+	uint64_t icount;
+	double wall_s, idle_s;
+	uint64_t clock_events, console_bytes, net_frames_in, net_frames_dropped;
+};
+
+struct live {
+	struct live_opts o;
+	struct det_clock clock;
+	struct det_console console;
+	struct det_net net;
+	bool have_net;
+	int next_input, next_digest;
+};
+
+int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+/* The host side of the machine's outputs; pass with lv to hv_machine_create. */
+extern const struct hv_host_ops live_host_ops;
+int live_run(struct live *lv, struct hv_machine *m, struct live_result *res);
+void live_fini(struct live *lv);
+
+#endif

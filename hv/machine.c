@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/* machine: the virt board (RAM, harts, devices) and its deterministic scheduler. */
+#include "machine.h"
+#include "machine_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum { LINE_MSIP, LINE_MTIP, LINE_MEIP, LINE_SEIP };
+static const int line_bits[4] = { RV_IRQ_MSIP, RV_IRQ_MTIP, RV_IRQ_MEIP, RV_IRQ_SEIP };
+
+/* Default clock before the determinism layer sets one: 30 steps per 10 MHz tick. */
+#define DEFAULT_RATE_Q32 ((1ULL << 32) / 30)
+#define MIN_MEM_BYTES (16ULL << 20)
+#define MAX_MEM_BYTES (64ULL << 30)
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static void hart_line_set(void *opaque, int bit, int level)
+{
+	rv_hart_set_irq(opaque, bit, level);
+}
+
+uint64_t hv_icount(const struct hv_machine *m)
+{
+	const struct rv_hart *h = m->running;
+
+	if (h)
+		return m->slice_icount0 + (h->steps - m->slice_steps0);
+	return m->icount;
+}
+
+static uint64_t mtime_at(const struct hv_machine *m, uint64_t icount)
+{
+	unsigned __int128 d = (unsigned __int128)(icount - m->clock_icount) * m->clock.rate_q32;
+
+	return m->clock.anchor_mtime + (uint64_t)(d >> 32);
+}
+
+/* First icount at which mtime reaches target, or UINT64_MAX. */
+static uint64_t icount_at_mtime(const struct hv_machine *m, uint64_t target)
+{
+	if (target <= m->clock.anchor_mtime)
+		return m->clock_icount;
+	if (m->clock.rate_q32 == 0)
+		return UINT64_MAX;
+	unsigned __int128 need = (unsigned __int128)(target - m->clock.anchor_mtime) << 32;
+	unsigned __int128 d = (need + m->clock.rate_q32 - 1) / m->clock.rate_q32;
+	if (d > UINT64_MAX - m->clock_icount)
+		return UINT64_MAX;
+	return m->clock_icount + (uint64_t)d;
+}
+
+uint64_t hv_mtime(const struct hv_machine *m)
+{
+	return mtime_at(m, hv_icount(m));
+}
+
+uint64_t machine_mtime(struct hv_machine *m)
+{
+	return hv_mtime(m);
+}
+
+struct hv_clock hv_clock_get(const struct hv_machine *m)
+{
+	return m->clock;
+}
+
+void machine_request_exit(struct hv_machine *m)
+{
+	if (m->running)
+		m->running->exit_req = true;
+}
+
+static const struct mmio_region *find_region(const struct hv_machine *m, uint64_t pa)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct mmio_region *r = &m->regions[i];
+		if (pa >= r->base && pa - r->base < r->size)
+			return r;
+	}
+	return NULL;
+}
+
+int machine_mmio_read(struct hv_machine *m, uint64_t pa, int size, uint64_t *val)
+{
+	const struct mmio_region *r = find_region(m, pa);
+
+	if (!r || pa - r->base + (uint64_t)size > r->size)
+		return -1;
+	return r->ops->read(r->opaque, pa - r->base, size, val);
+}
+
+int machine_mmio_write(struct hv_machine *m, uint64_t pa, int size, uint64_t val)
+{
+	const struct mmio_region *r = find_region(m, pa);
+
+	if (!r || pa - r->base + (uint64_t)size > r->size)
+		return -1;
+	return r->ops->write(r->opaque, pa - r->base, size, val);
+}
+
+static int map_region(struct hv_machine *m, uint64_t base, uint64_t size,
+		      const struct dev_ops *ops, void *opaque)
+{
+	if (m->nregions == MACHINE_MAX_REGIONS)
+		return -ENOSPC;
+	m->regions[m->nregions++] = (struct mmio_region){ base, size, ops, opaque };
+	return 0;
+}
+
+static void syscon_action(void *opaque, enum syscon_action a, int code)
+{
+	struct hv_machine *m = opaque;
+
+	switch (a) {
+	case SYSCON_POWEROFF: m->stop = HV_STOP_POWEROFF; break;
+	case SYSCON_REBOOT: m->stop = HV_STOP_REBOOT; break;
+	case SYSCON_FAIL: m->stop = HV_STOP_FAIL; m->fail_code = code; break;
+	}
+	machine_request_exit(m);
+}
+
+static void console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct hv_machine *m = opaque;
+
+	if (m->host.console_out)
+		m->host.console_out(m->host_opaque, buf, len);
+}
+
+static void net_tx(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct hv_machine *m = opaque;
+
+	if (m->host.net_tx)
+		m->host.net_tx(m->host_opaque, frame, len);
+}
+
+/* A locally administered MAC derived from nothing but the slot: same on every run. */
+static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static int create_devices(struct hv_machine *m, const struct hv_config *cfg, char *err,
+			  size_t err_len)
+{
+	struct irq_line msip[HV_MAX_HARTS], mtip[HV_MAX_HARTS], ctx[2 * HV_MAX_HARTS];
+	int slot = 0, rc;
+
+	for (int h = 0; h < m->nharts; h++) {
+		for (int l = 0; l < 4; l++)
+			m->hart_lines[h][l] = (struct irq_line){ hart_line_set, &m->harts[h],
+								 line_bits[l] };
+		msip[h] = m->hart_lines[h][LINE_MSIP];
+		mtip[h] = m->hart_lines[h][LINE_MTIP];
+		ctx[2 * h] = m->hart_lines[h][LINE_MEIP];
+		ctx[2 * h + 1] = m->hart_lines[h][LINE_SEIP];
+	}
+	m->syscon = syscon_create(syscon_action, m);
+	m->clint = clint_create(m, m->nharts, msip, mtip);
+	m->plic = plic_create(m->nharts, ctx);
+	struct irq_line uart_irq = { plic_set_irq, m->plic, VIRT_UART0_IRQ };
+	m->uart = m->plic ? uart_create(&uart_irq, console_out, m) : NULL;
+	if (!m->syscon || !m->clint || !m->plic || !m->uart) {
+		set_err(err, err_len, "out of memory creating devices");
+		return -ENOMEM;
+	}
+	rc = map_region(m, VIRT_TEST_BASE, VIRT_TEST_SIZE, &syscon_ops, m->syscon);
+	rc = rc ?: map_region(m, VIRT_CLINT_BASE, VIRT_CLINT_SIZE, &clint_ops, m->clint);
+	rc = rc ?: map_region(m, VIRT_PLIC_BASE, VIRT_PLIC_SIZE, &plic_ops, m->plic);
+	rc = rc ?: map_region(m, VIRT_UART0_BASE, VIRT_UART0_SIZE, &uart_ops, m->uart);
+	if (rc)
+		return rc;
+
+	if (cfg->disk) {
+		struct irq_line irq = { plic_set_irq, m->plic, VIRT_VIRTIO_IRQ + slot };
+		m->blk = virtio_blk_create(&m->ram, &irq, cfg->disk, err, err_len);
+		if (!m->blk)
+			return -EINVAL;
+		rc = map_region(m, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE, VIRT_VIRTIO_SIZE,
+				&virtio_mmio_ops, m->blk);
+		if (rc)
+			return rc;
+		slot++;
+	}
+	if (cfg->net) {
+		struct irq_line irq = { plic_set_irq, m->plic, VIRT_VIRTIO_IRQ + slot };
+		m->net = virtio_net_create(&m->ram, &irq, default_mac, net_tx, m);
+		if (!m->net) {
+			set_err(err, err_len, "cannot create virtio-net");
+			return -ENOMEM;
+		}
+		rc = map_region(m, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE, VIRT_VIRTIO_SIZE,
+				&virtio_mmio_ops, m->net);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *host,
+		      void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
+{
+	struct hv_machine *m;
+	int rc;
+
+	*out = NULL;
+	if (cfg->smp < 1 || cfg->smp > HV_MAX_HARTS) {
+		set_err(err, err_len, "--smp %d: between 1 and %d harts", cfg->smp, HV_MAX_HARTS);
+		return -EINVAL;
+	}
+	if (cfg->mem_bytes < MIN_MEM_BYTES || cfg->mem_bytes > MAX_MEM_BYTES ||
+	    cfg->mem_bytes % 4096) {
+		set_err(err, err_len, "--mem %llu bytes: between 16M and 64G, a multiple of 4K",
+			(unsigned long long)cfg->mem_bytes);
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		set_err(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	m->ram.base = VIRT_DRAM_BASE;
+	m->ram.size = cfg->mem_bytes;
+	m->ram.host = mmap(NULL, cfg->mem_bytes, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->ram.host == MAP_FAILED) {
+		m->ram.host = NULL;
+		set_err(err, err_len, "cannot map %llu bytes of guest RAM",
+			(unsigned long long)cfg->mem_bytes);
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (host)
+		m->host = *host;
+	m->host_opaque = host_opaque;
+	m->nharts = cfg->smp;
+	m->quantum_left = MACHINE_QUANTUM_STEPS;
+	m->clock.rate_q32 = DEFAULT_RATE_Q32;
+	for (int h = 0; h < m->nharts; h++)
+		rv_hart_init(&m->harts[h], m, &m->ram, h);
+
+	rc = create_devices(m, cfg, err, err_len);
+	if (rc)
+		goto out;
+	rc = loader_load(m, cfg, err, err_len);
+	if (rc)
+		goto out;
+	for (int h = 0; h < m->nharts; h++) {
+		struct rv_hart *hart = &m->harts[h];
+		rv_hart_reset(hart, m->boot.entry);
+		hart->x[10] = (uint64_t)h;
+		hart->x[11] = m->boot.fdt_addr;
+		hart->x[12] = m->boot.dynamic_info_addr;
+	}
+	*out = m;
+	return 0;
+out:
+	hv_machine_destroy(m);
+	return rc;
+}
+
+void hv_machine_destroy(struct hv_machine *m)
+{
+	if (!m)
+		return;
+	if (m->blk)
+		virtio_mmio_destroy(m->blk);
+	if (m->net)
+		virtio_mmio_destroy(m->net);
+	if (m->uart)
+		uart_destroy(m->uart);
+	if (m->plic)
+		plic_destroy(m->plic);
+	if (m->clint)
+		clint_destroy(m->clint);
+	if (m->syscon)
+		syscon_destroy(m->syscon);
+	if (m->ram.host)
+		munmap(m->ram.host, m->ram.size);
+	free(m->append);
+	free(m);
+}
+
+/* Next hart to run, waking WFI harts whose interrupts are pending; -1 if all idle. */
+static int pick_hart(struct hv_machine *m)
+{
+	for (int i = 0; i < m->nharts; i++) {
+		int h = (m->next_hart + i) % m->nharts;
+		struct rv_hart *hart = &m->harts[h];
+
+		if (hart->wfi && rv_hart_wakeable(hart))
+			hart->wfi = false;
+		if (!hart->wfi) {
+			if (h != m->next_hart)
+				m->quantum_left = MACHINE_QUANTUM_STEPS;
+			m->next_hart = h;
+			return h;
+		}
+	}
+	return -1;
+}
+
+static void fill_stop(struct hv_machine *m, struct hv_stop_info *info, enum hv_stop why)
+{
+	info->why = why;
+	info->fail_code = m->fail_code;
+	info->idle_until_mtime = clint_next_deadline(m->clint);
+}
+
+int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
+{
+	uint64_t end = m->icount + budget;
+
+	memset(info, 0, sizeof(*info));
+	while (m->icount < end) {
+		if (m->stop != HV_STOP_BUDGET) {
+			fill_stop(m, info, m->stop);
+			return 0;
+		}
+		clint_update(m->clint, mtime_at(m, m->icount));
+		int h = pick_hart(m);
+		if (h < 0) {
+			fill_stop(m, info, HV_STOP_IDLE);
+			return 0;
+		}
+		uint64_t slice = end - m->icount;
+		if (slice > m->quantum_left)
+			slice = m->quantum_left;
+		uint64_t deadline = icount_at_mtime(m, clint_next_deadline(m->clint));
+		if (deadline > m->icount && deadline - m->icount < slice)
+			slice = deadline - m->icount;
+
+		struct rv_hart *hart = &m->harts[h];
+		m->running = hart;
+		m->slice_icount0 = m->icount;
+		m->slice_steps0 = hart->steps;
+		uint64_t n = rv_hart_run(hart, slice);
+		m->running = NULL;
+		m->icount += n;
+
+		if (n >= m->quantum_left || hart->wfi) {
+			m->next_hart = (h + 1) % m->nharts;
+			m->quantum_left = MACHINE_QUANTUM_STEPS;
+		} else {
+			m->quantum_left -= n;
+		}
+	}
+	if (m->stop != HV_STOP_BUDGET)
+		fill_stop(m, info, m->stop);
+	else
+		fill_stop(m, info, HV_STOP_BUDGET);
+	return 0;
+}
+
+int hv_inject(struct hv_machine *m, const struct hv_event *ev)
+{
+	if (ev->icount != m->icount)
+		return -EINVAL;
+	switch (ev->kind) {
+	case HV_EV_CONSOLE_IN:
+		if (uart_receive(m->uart, ev->data, ev->len) != ev->len)
+			return -ENOSPC;
+		return 0;
+	case HV_EV_NET_RX:
+		if (!m->net)
+			return -ENODEV;
+		return virtio_net_receive(m->net, ev->data, ev->len);
+	case HV_EV_CLOCK: {
+		uint64_t now = mtime_at(m, m->icount);
+		m->clock = ev->clock;
+		/* Guest time never runs backwards, whatever the event says. */
+		if (m->clock.anchor_mtime < now)
+			m->clock.anchor_mtime = now;
+		m->clock_icount = m->icount;
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+int hv_net_rx_ready(const struct hv_machine *m)
+{
+	return m->net ? virtio_net_rx_ready(m->net) : 0;
+}
+
+size_t hv_console_rx_room(const struct hv_machine *m)
+{
+	return uart_rx_room(m->uart);
+}

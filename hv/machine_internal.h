@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* machine_internal: the layout of struct hv_machine, shared by machine.c, loader.c and fdt.c. */
+#ifndef HV_MACHINE_INTERNAL_H
+#define HV_MACHINE_INTERNAL_H
+
+#include "hv.h"
+#include "cpu.h"
+#include "dev.h"
+#include "devices.h"
+
+#define MACHINE_MAX_REGIONS 16
+/* Steps a hart runs before the next one gets the host thread (fixed: part of determinism). */
+#define MACHINE_QUANTUM_STEPS 20000
+
+struct mmio_region {
+	uint64_t base, size;
+	const struct dev_ops *ops;
+	void *opaque;
+};
+
+struct boot_layout {
+	uint64_t entry;		/* where every hart starts */
+	uint64_t fdt_addr;
+	uint64_t dynamic_info_addr;	/* OpenSBI fw_dynamic_info, 0 without firmware */
+	uint64_t kernel_addr, kernel_end;
+	uint64_t initrd_start, initrd_end;
+};
+
+struct hv_machine {
+	struct guest_ram ram;
+	int nharts;
+	struct rv_hart harts[HV_MAX_HARTS];
+
+	/* The event clock: steps over all harts, exact between slices. */
+	uint64_t icount;
+	struct rv_hart *running;	/* the hart inside rv_hart_run, or NULL */
+	uint64_t slice_icount0, slice_steps0;
+	int next_hart;
+	uint64_t quantum_left;
+
+	struct hv_clock clock;
+	uint64_t clock_icount;	/* icount at which clock.anchor_mtime holds */
+
+	struct mmio_region regions[MACHINE_MAX_REGIONS];
+	int nregions;
+	struct syscon *syscon;
+	struct clint *clint;
+	struct plic *plic;
+	struct uart *uart;
+	struct virtio_mmio *blk, *net;
+	struct irq_line hart_lines[HV_MAX_HARTS][4];	/* MSIP MTIP MEIP SEIP */
+
+	enum hv_stop stop;	/* pending guest-requested stop; HV_STOP_BUDGET when none */
+	int fail_code;
+
+	struct hv_host_ops host;
+	void *host_opaque;
+
+	char *append;
+	struct boot_layout boot;
+};
+
+int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+int fdt_build(struct hv_machine *m, const struct hv_config *cfg, void *buf, size_t buf_len,
+	      char *err, size_t err_len) __attribute__((warn_unused_result));
+
+#endif
