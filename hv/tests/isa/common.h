@@ -99,6 +99,21 @@ test_name:
 	CHECK \n, t5, \val
 .endm
 
+/* Loads raw bits into FP registers (single: the low 32 bits, NaN-boxed by fmv.w.x); clobber t5. */
+.macro FLI_S freg, bits
+	li t5, \bits
+	fmv.w.x \freg, t5
+.endm
+.macro FLI_D freg, bits
+	li t5, \bits
+	fmv.d.x \freg, t5
+.endm
+
+/* Compares a NaN-boxed single result with the 32-bit pattern \bits. */
+.macro CHECKS n, freg, bits
+	CHECKF \n, \freg, (0xffffffff00000000 | \bits)
+.endm
+
 /* Compares fflags with \val and clears them; clobbers t5, t6. */
 .macro CHECK_FFLAGS n, val
 	csrrw t5, fflags, zero
