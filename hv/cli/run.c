@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
-#define DEFAULT_APPEND "console=ttyS0"
+#define DEFAULT_APPEND "console=ttyS0 panic=-1"
 #define MAX_SCRIPTED 64
 
 int cli_parse_size(const char *s, uint64_t *out)
