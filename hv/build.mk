@@ -61,3 +61,20 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_devices
 $(BUILD)/hv/tests/test_devices: $(addprefix $(BUILD)/hv/,tests/test_devices.o dev_syscon.o dev_clint.o dev_plic.o dev_uart.o)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+# Benchmarks: `make bench` prints MIPS and boot time for ftvm and QEMU.
+$(BUILD)/bench/loop.elf: hv/bench/loop.S
+	$(quiet) RVCC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(RISCV_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -fno-pie -no-pie -static \
+		-Wl,-Ttext=0x80000000 -o $@ $<
+BENCHES += bench-hv
+BENCH_DEPS += $(BUILD)/bench/loop.elf
+.PHONY: bench-hv
+bench-hv: $(FTVM) $(BUILD)/bench/loop.elf
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) python3 hv/bench/bench.py
+
+SYSTEM_TESTS += hv/tests/bad-input.sh
+SYSTEM_TESTS += hv/tests/linux-boot.sh
+SYSTEM_TESTS += hv/tests/ftkv-user-net.sh
+SYSTEM_TESTS += hv/tests/disk-persist.sh
