@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* `ftvm certs init DIR --hosts a,b`: a private CA and one ECDSA P-256 certificate per host. */
+#ifndef TRANSPORT_CERTS_H
+#define TRANSPORT_CERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* argv[0] is "certs". Returns 0, 64 (usage) or 1 (failure), like an exit status. */
+int xport_certs_main(int argc, char **argv);
+
+/* Creates DIR (if needed), DIR/ca.crt, DIR/ca.key and DIR/<host>.crt/.key for each host. */
+__attribute__((warn_unused_result)) int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts);
+
+/*
+ * Issues DIR/<name>.crt and .key signed by the CA in ca_dir, with SAN
+ * DNS:<name>, valid from now + not_before_s to now + not_after_s (seconds,
+ * negative for the past: tests make expired certificates with it).
+ */
+__attribute__((warn_unused_result)) int xport_certs_issue(const char *dir, const char *name, const char *ca_dir,
+							  int64_t not_before_s, int64_t not_after_s);
+
+#endif

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* Framing: a 4-byte big-endian length then one protobuf Envelope; bounds checked before allocating. */
+#include "transport/xport_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+static uint32_t crc32c_table[256];
+
+static void crc32c_init_table(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc32c_table[i] = c;
+	}
+}
+
+static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
+{
+	if (!crc32c_table[1])
+		crc32c_init_table();
+	while (len--)
+		crc = crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+
+	while (len >= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = _mm_crc32_u64(c, v);
+		p += 8;
+		len -= 8;
+	}
+	crc = (uint32_t)c;
+	while (len--)
+		crc = _mm_crc32_u8(crc, *p++);
+	return crc;
+}
+#endif
+
+/* CRC-32C (Castagnoli), as used by iSCSI and ext4; crc is 0 for a fresh sum. */
+uint32_t xport_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	crc = ~crc;
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("sse4.2"))
+		return ~crc32c_hw(crc, buf, len);
+#endif
+	return ~crc32c_soft(crc, buf, len);
+}
+
+int xport_buf_reserve(struct xport_buf *b, size_t more)
+{
+	size_t used = b->len - b->off;
+	size_t cap;
+	uint8_t *p;
+
+	if (b->cap - b->len >= more)
+		return 0;
+	if (b->off) {
+		memmove(b->data, b->data + b->off, used);
+		b->off = 0;
+		b->len = used;
+		if (b->cap - b->len >= more)
+			return 0;
+	}
+	cap = b->cap ? b->cap : 16384;
+	while (cap - used < more)
+		cap *= 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void xport_buf_free(struct xport_buf *b)
+{
+	free(b->data);
+	*b = (struct xport_buf){ 0 };
+}
+
+int xport_frame_put(struct xport_buf *b, const Ftvm__Envelope *env)
+{
+	size_t n = ftvm__envelope__get_packed_size(env);
+	uint8_t *p;
+	int err;
+
+	if (n == 0 || n > XPORT_MAX_FRAME)
+		return -EMSGSIZE;
+	err = xport_buf_reserve(b, n + 4);
+	if (err)
+		return err;
+	p = b->data + b->len;
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+	ftvm__envelope__pack(env, p + 4);
+	b->len += n + 4;
+	return 0;
+}
+
+int xport_frame_next(struct xport_buf *b, const uint8_t **body, uint32_t *body_len)
+{
+	const uint8_t *p = b->data + b->off;
+	size_t have = b->len - b->off;
+	uint32_t n;
+
+	if (have < 4)
+		return 0;
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	if (n == 0 || n > XPORT_MAX_FRAME) {
+		*body_len = n;
+		return -EMSGSIZE;
+	}
+	if (have < (size_t)n + 4) {
+		int err = xport_buf_reserve(b, (size_t)n + 4 - have);
+
+		return err ? err : 0;
+	}
+	*body = p + 4;
+	*body_len = n;
+	b->off += (size_t)n + 4;
+	return 1;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* Private layout of the transport: buffers, connections, the channel's sender and receiver state. */
+#ifndef TRANSPORT_XPORT_INTERNAL_H
+#define TRANSPORT_XPORT_INTERNAL_H
+
+#include "transport/xport.h"
+
+#include <openssl/ssl.h>
+
+#include "proto/ftvm.pb-c.h"
+
+/* Bytes [off, len) of data are valid. */
+struct xport_buf {
+	uint8_t *data;
+	size_t off, len, cap;
+};
+
+enum conn_state {
+	CONN_TCP_CONNECTING,
+	CONN_TLS_HANDSHAKE,
+	CONN_HELLO,        /* TLS up, waiting for the peer's Hello */
+	CONN_READY,        /* the channel's active session */
+	CONN_CLOSED,       /* released at the next collection */
+};
+
+struct xport_conn {
+	struct xport *x;
+	struct xport_conn *next;
+	enum conn_state state;
+	int fd;
+	SSL *ssl;
+	char peer[80];
+	struct xport_buf rx, tx;
+	uint64_t started_ms, last_rx_ms, last_hb_ms;
+	uint64_t send_seq;        /* next window sequence to put on this connection */
+	bool want_write;          /* the last TLS call asked for writability */
+};
+
+struct xport_chunk {
+	uint64_t seq, first_insn;
+	uint64_t cum_bytes;       /* payload bytes of every chunk up to and including this one */
+	uint32_t crc;
+	uint32_t len;
+	uint8_t *payload;
+};
+
+struct xport {
+	struct xport_config cfg;
+	struct xport_callbacks cb;
+	struct xport_loop *loop;
+	SSL_CTX *ctx;
+	int listen_fd;
+	int64_t timer_id;
+	uint64_t tick_ms;
+	struct xport_conn *conns;
+	struct xport_conn *active;
+	uint64_t redial_ms;       /* connector: when to dial next, 0 when a dial is in progress */
+	int in_io;                /* nesting of connection processing: defer flushes to its end */
+	bool detached;            /* no network: fuzzing and codec tests */
+
+	/* sender */
+	struct xport_chunk *win;  /* ring of window_chunks entries, oldest unacked at win_head */
+	uint32_t win_head, win_count;
+	uint64_t win_bytes;
+	uint64_t next_seq;        /* sequence the next accepted chunk gets */
+	uint64_t acked_seq, acked_cum_bytes, sent_cum_bytes, max_sent_seq;
+	uint64_t credit_seq_limit, credit_bytes_limit;
+	uint64_t progress_insn;
+	bool progress_dirty;
+
+	/* receiver */
+	uint64_t recv_seq;
+	uint32_t recv_credit_chunks;
+	uint64_t recv_credit_bytes;
+	uint64_t insns_replayed;
+	bool ack_dirty;
+
+	struct xport_stats st;
+};
+
+/* frame.c */
+uint32_t xport_crc32c(uint32_t crc, const void *buf, size_t len);
+__attribute__((warn_unused_result)) int xport_buf_reserve(struct xport_buf *b, size_t more);
+void xport_buf_free(struct xport_buf *b);
+/* Appends one frame holding env; -ENOMEM or -EMSGSIZE. */
+__attribute__((warn_unused_result)) int xport_frame_put(struct xport_buf *b, const Ftvm__Envelope *env);
+/*
+ * Looks at the front of b: returns 1 with body and body_len set when a whole
+ * frame is there, 0 when more bytes are needed (after reserving room for
+ * them), -EMSGSIZE for a zero or oversized length, -ENOMEM.
+ */
+__attribute__((warn_unused_result)) int xport_frame_next(struct xport_buf *b, const uint8_t **body, uint32_t *body_len);
+
+/* tls.c */
+__attribute__((warn_unused_result)) int xport_tls_ctx(const struct xport_config *cfg, SSL_CTX **out);
+/* The most recent OpenSSL error queue entry and the verify result as one string. */
+const char *xport_tls_error(SSL *ssl, char *buf, size_t size);
+
+/*
+ * Detached channel for fuzzers and codec tests: no socket, no TLS; what it
+ * would send is discarded. xport_detached_feed() pushes stream bytes through
+ * the frame decoder; xport_detached_message() hands one encoded message of
+ * the given Envelope body case to its handler (the session is made ready
+ * first, except for Hello). Both return 0, or -EPROTO once the peer was dropped.
+ */
+__attribute__((warn_unused_result)) int xport_detached_new(const struct xport_config *cfg, const struct xport_callbacks *cb,
+							   struct xport **out);
+int xport_detached_feed(struct xport *x, const uint8_t *data, size_t len);
+int xport_detached_message(struct xport *x, int body_case, const uint8_t *data, size_t len);
+
+#endif
