@@ -7,6 +7,7 @@ HV_OBJS += hv/cpu_csr.o
 HV_OBJS += hv/cpu_fp.o
 HV_OBJS += hv/mmu.o
 HV_OBJS += hv/fpu.o
+HV_OBJS += hv/fpu_cvt.o
 # devices
 HV_OBJS += hv/dev_syscon.o
 HV_OBJS += hv/dev_clint.o
@@ -50,6 +51,12 @@ UNIT_TESTS +=
 $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# test_fpu needs only the soft-float objects and the host libm as its oracle.
+UNIT_TESTS += $(BUILD)/hv/tests/test_fpu
+$(BUILD)/hv/tests/test_fpu: $(addprefix $(BUILD)/hv/,tests/test_fpu.o fpu.o fpu_cvt.o)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_net_backend
 $(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD)/hv/net_slirp.o $(BUILD)/hv/net_tap.o
