@@ -1,0 +1,800 @@
+/* SPDX-License-Identifier: MIT */
+/* cpu: the RV64GC hart interpreter loop, RVC expansion, reset and state serialization. */
+#include "cpu_internal.h"
+#include "machine.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define RV_NO_PAGE (~0ull)
+#define BIT(c, n) (((c) >> (n)) & 1u)
+#define BITS(c, hi, lo) (((c) >> (lo)) & ((1u << ((hi) - (lo) + 1)) - 1))
+
+/*
+ * Every 16-bit RVC encoding mapped to the 32-bit instruction it stands for
+ * (unprivileged spec ch. 16), 0 (illegal) for reserved ones. One table for
+ * all harts, built once.
+ */
+static uint32_t rvc_table[1 << 16];
+static pthread_once_t rvc_once = PTHREAD_ONCE_INIT;
+
+static int32_t sext(uint32_t v, int bits)
+{
+	return (int32_t)(v << (32 - bits)) >> (32 - bits);
+}
+
+static uint32_t enc_i(int32_t imm, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
+{
+	return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+
+static uint32_t enc_s(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned op)
+{
+	uint32_t u = (uint32_t)imm;
+
+	return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | op;
+}
+
+static uint32_t enc_b(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
+{
+	uint32_t u = (uint32_t)imm;
+
+	return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 |
+	       f3 << 12 | ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
+}
+
+static uint32_t enc_j(int32_t imm, unsigned rd)
+{
+	uint32_t u = (uint32_t)imm;
+
+	return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 |
+	       ((u >> 12) & 0xff) << 12 | rd << 7 | 0x6f;
+}
+
+static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd,
+		      unsigned op)
+{
+	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
+}
+
+static uint32_t rvc_expand(uint32_t c)
+{
+	unsigned rd = BITS(c, 11, 7), rs2 = BITS(c, 6, 2);
+	unsigned rdp = BITS(c, 4, 2) + 8, rs1p = BITS(c, 9, 7) + 8;
+	int32_t imm6 = sext(BIT(c, 12) << 5 | BITS(c, 6, 2), 6);
+	unsigned shamt = BIT(c, 12) << 5 | BITS(c, 6, 2);
+	uint32_t u;
+	int32_t off;
+
+	switch ((c & 3) << 3 | BITS(c, 15, 13)) {
+	case 0: /* C.ADDI4SPN */
+		u = BITS(c, 12, 11) << 4 | BITS(c, 10, 7) << 6 | BIT(c, 6) << 2 | BIT(c, 5) << 3;
+		return u ? enc_i((int32_t)u, 2, 0, rdp, 0x13) : 0;
+	case 1: /* C.FLD */
+		return enc_i((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rs1p, 3, rdp, 0x07);
+	case 2: /* C.LW */
+		u = BITS(c, 12, 10) << 3 | BIT(c, 6) << 2 | BIT(c, 5) << 6;
+		return enc_i((int32_t)u, rs1p, 2, rdp, 0x03);
+	case 3: /* C.LD */
+		return enc_i((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rs1p, 3, rdp, 0x03);
+	case 5: /* C.FSD */
+		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rdp, rs1p, 3, 0x27);
+	case 6: /* C.SW */
+		u = BITS(c, 12, 10) << 3 | BIT(c, 6) << 2 | BIT(c, 5) << 6;
+		return enc_s((int32_t)u, rdp, rs1p, 2, 0x23);
+	case 7: /* C.SD */
+		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rdp, rs1p, 3, 0x23);
+	case 8: /* C.ADDI */
+		return enc_i(imm6, rd, 0, rd, 0x13);
+	case 9: /* C.ADDIW */
+		return rd ? enc_i(imm6, rd, 0, rd, 0x1b) : 0;
+	case 10: /* C.LI */
+		return enc_i(imm6, 0, 0, rd, 0x13);
+	case 11:
+		if (rd == 2) { /* C.ADDI16SP */
+			off = sext(BIT(c, 12) << 9 | BIT(c, 6) << 4 | BIT(c, 5) << 6 |
+				   BITS(c, 4, 3) << 7 | BIT(c, 2) << 5, 10);
+			return off ? enc_i(off, 2, 0, 2, 0x13) : 0;
+		}
+		/* C.LUI */
+		return imm6 ? ((uint32_t)imm6 << 12) | rd << 7 | 0x37 : 0;
+	case 12:
+		switch (BITS(c, 11, 10)) {
+		case 0: return enc_i((int32_t)shamt, rs1p, 5, rs1p, 0x13);	/* C.SRLI */
+		case 1: return enc_i((int32_t)(0x400 | shamt), rs1p, 5, rs1p, 0x13); /* C.SRAI */
+		case 2: return enc_i(imm6, rs1p, 7, rs1p, 0x13);		/* C.ANDI */
+		default: {
+			static const unsigned f3[4] = { 0, 4, 6, 7 };	/* SUB XOR OR AND */
+			unsigned k = BITS(c, 6, 5);
+			if (!BIT(c, 12))
+				return enc_r(k ? 0 : 0x20, rdp, rs1p, f3[k], rs1p, 0x33);
+			if (k == 0)
+				return enc_r(0x20, rdp, rs1p, 0, rs1p, 0x3b);	/* C.SUBW */
+			if (k == 1)
+				return enc_r(0, rdp, rs1p, 0, rs1p, 0x3b);	/* C.ADDW */
+			return 0;
+		}
+		}
+	case 13: /* C.J */
+		off = sext(BIT(c, 12) << 11 | BIT(c, 11) << 4 | BITS(c, 10, 9) << 8 | BIT(c, 8) << 10 |
+			   BIT(c, 7) << 6 | BIT(c, 6) << 7 | BITS(c, 5, 3) << 1 | BIT(c, 2) << 5, 12);
+		return enc_j(off, 0);
+	case 14: /* C.BEQZ */
+	case 15: /* C.BNEZ */
+		off = sext(BIT(c, 12) << 8 | BITS(c, 11, 10) << 3 | BITS(c, 6, 5) << 6 |
+			   BITS(c, 4, 3) << 1 | BIT(c, 2) << 5, 9);
+		return enc_b(off, 0, rs1p, BIT(c, 13));
+	case 16: /* C.SLLI */
+		return enc_i((int32_t)shamt, rd, 1, rd, 0x13);
+	case 17: /* C.FLDSP */
+		u = BIT(c, 12) << 5 | BITS(c, 6, 5) << 3 | BITS(c, 4, 2) << 6;
+		return enc_i((int32_t)u, 2, 3, rd, 0x07);
+	case 18: /* C.LWSP */
+		u = BIT(c, 12) << 5 | BITS(c, 6, 4) << 2 | BITS(c, 3, 2) << 6;
+		return rd ? enc_i((int32_t)u, 2, 2, rd, 0x03) : 0;
+	case 19: /* C.LDSP */
+		u = BIT(c, 12) << 5 | BITS(c, 6, 5) << 3 | BITS(c, 4, 2) << 6;
+		return rd ? enc_i((int32_t)u, 2, 3, rd, 0x03) : 0;
+	case 20:
+		if (!BIT(c, 12)) {
+			if (!rs2)	/* C.JR */
+				return rd ? enc_i(0, rd, 0, 0, 0x67) : 0;
+			return enc_r(0, rs2, 0, 0, rd, 0x33);	/* C.MV */
+		}
+		if (!rs2) {
+			if (!rd)
+				return 0x00100073;	/* C.EBREAK */
+			return enc_i(0, rd, 0, 1, 0x67);	/* C.JALR */
+		}
+		return enc_r(0, rs2, rd, 0, rd, 0x33);		/* C.ADD */
+	case 21: /* C.FSDSP */
+		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 9, 7) << 6), rs2, 2, 3, 0x27);
+	case 22: /* C.SWSP */
+		return enc_s((int32_t)(BITS(c, 12, 9) << 2 | BITS(c, 8, 7) << 6), rs2, 2, 2, 0x23);
+	case 23: /* C.SDSP */
+		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 9, 7) << 6), rs2, 2, 3, 0x23);
+	default:
+		return 0;
+	}
+}
+
+static void rvc_table_build(void)
+{
+	for (uint32_t c = 0; c < (1u << 16); c++)
+		rvc_table[c] = (c & 3) == 3 ? 0 : rvc_expand(c);
+}
+
+void rv_hart_init(struct rv_hart *h, struct hv_machine *m, const struct guest_ram *ram,
+		  int hartid)
+{
+	pthread_once(&rvc_once, rvc_table_build);
+	memset(h, 0, sizeof(*h));
+	h->m = m;
+	h->ram = ram;
+	h->mhartid = (uint64_t)hartid;
+	rv_hart_reset(h, ram ? ram->base : 0);
+}
+
+/* Privileged spec 3.4; the step counter is the machine's clock and survives a reset. */
+void rv_hart_reset(struct rv_hart *h, uint64_t pc)
+{
+	struct hv_machine *m = h->m;
+	const struct guest_ram *ram = h->ram;
+	uint64_t hartid = h->mhartid, steps = h->steps, mip_dev = h->mip_dev;
+
+	memset(h, 0, sizeof(*h));
+	h->m = m;
+	h->ram = ram;
+	h->mhartid = hartid;
+	h->steps = steps;
+	h->mip_dev = mip_dev;
+	h->priv = RV_PRIV_M;
+	h->pc = pc;
+	rv_csr_reset(h);
+}
+
+void rv_hart_set_irq(struct rv_hart *h, int bit, int level)
+{
+	uint64_t mask = 1ull << bit;
+
+	if (level)
+		h->mip_dev |= mask;
+	else
+		h->mip_dev &= ~mask;
+}
+
+bool rv_hart_wakeable(const struct rv_hart *h)
+{
+	return ((h->mip | h->mip_dev) & h->mie) != 0;
+}
+
+static inline uint64_t load_host(const void *p, unsigned f3)
+{
+	switch (f3) {
+	case 0: { int8_t v; memcpy(&v, p, 1); return (uint64_t)(int64_t)v; }
+	case 1: { int16_t v; memcpy(&v, p, 2); return (uint64_t)(int64_t)v; }
+	case 2: { int32_t v; memcpy(&v, p, 4); return (uint64_t)(int64_t)v; }
+	case 4: { uint8_t v; memcpy(&v, p, 1); return v; }
+	case 5: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 6: { uint32_t v; memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	}
+}
+
+static inline uint64_t load_extend(uint64_t v, unsigned f3)
+{
+	switch (f3) {
+	case 0: return (uint64_t)(int64_t)(int8_t)v;
+	case 1: return (uint64_t)(int64_t)(int16_t)v;
+	case 2: return (uint64_t)(int64_t)(int32_t)v;
+	case 4: return (uint8_t)v;
+	case 5: return (uint16_t)v;
+	case 6: return (uint32_t)v;
+	default: return v;
+	}
+}
+
+static inline void store_host(void *p, uint64_t v, unsigned f3)
+{
+	switch (f3) {
+	case 0: { uint8_t t = (uint8_t)v; memcpy(p, &t, 1); break; }
+	case 1: { uint16_t t = (uint16_t)v; memcpy(p, &t, 2); break; }
+	case 2: { uint32_t t = (uint32_t)v; memcpy(p, &t, 4); break; }
+	default: memcpy(p, &v, 8); break;
+	}
+}
+
+static inline const struct rv_tlb_entry *tlb_hit(const struct rv_tlb_entry *tlb, uint64_t va,
+						 unsigned size)
+{
+	const struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
+
+	if (likely(e->vpn_tag == (va >> RV_PAGE_SHIFT) + 1 &&
+		   (va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - size))
+		return e;
+	return NULL;
+}
+
+static inline uint64_t div_s(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return ~0ull;
+	if (a == INT64_MIN && b == -1)
+		return (uint64_t)a;
+	return (uint64_t)(a / b);
+}
+
+static inline uint64_t rem_s(int64_t a, int64_t b)
+{
+	if (b == 0)
+		return (uint64_t)a;
+	if (a == INT64_MIN && b == -1)
+		return 0;
+	return (uint64_t)(a % b);
+}
+
+static inline uint64_t div_u(uint64_t a, uint64_t b)
+{
+	return b ? a / b : ~0ull;
+}
+
+static inline uint64_t rem_u(uint64_t a, uint64_t b)
+{
+	return b ? a % b : a;
+}
+
+static inline uint64_t sx32(uint64_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)v;
+}
+
+static uint64_t amo_op(unsigned f5, uint64_t old, uint64_t b, bool word, bool *ok)
+{
+	int64_t sa = word ? (int32_t)old : (int64_t)old;
+	int64_t sb = word ? (int32_t)b : (int64_t)b;
+	uint64_t ua = word ? (uint32_t)old : old;
+	uint64_t ub = word ? (uint32_t)b : b;
+
+	*ok = true;
+	switch (f5) {
+	case 0x00: return old + b;
+	case 0x01: return b;
+	case 0x04: return old ^ b;
+	case 0x08: return old | b;
+	case 0x0c: return old & b;
+	case 0x10: return sa < sb ? old : b;
+	case 0x14: return sa > sb ? old : b;
+	case 0x18: return ua < ub ? old : b;
+	case 0x1c: return ua > ub ? old : b;
+	default: *ok = false; return 0;
+	}
+}
+
+/*
+ * The interpreter. pc and the step count live in locals; h->steps, minstret
+ * and mcycle are brought up to date (rv_sync) before anything that can call
+ * into the machine or observe them, and interrupts are sampled at "sample",
+ * where every path that can change pending or enabled state ends up.
+ */
+uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
+{
+	uint64_t *const x = h->x;
+	const uint64_t start = h->steps;
+	const uint64_t end = start + budget;
+	uint64_t steps = start;
+	uint64_t pc = h->pc, npc = 0, tval = 0, code_vpn = RV_NO_PAGE;
+	uintptr_t code_addend = 0;
+	uint32_t insn = 0, raw16 = 0;
+	int exc = 0;
+
+	if (h->wfi) {
+		if (!rv_hart_wakeable(h))
+			return 0;
+		h->wfi = false;
+	}
+	goto sample;
+
+	for (;;) {
+		if (unlikely(steps >= end))
+			goto out;
+		x[0] = 0;
+		if (likely((pc >> RV_PAGE_SHIFT) == code_vpn && (pc & 0xfff) <= 0xffc)) {
+			memcpy(&insn, (const void *)(uintptr_t)(pc + code_addend), 4);
+		} else {
+			uintptr_t ad;
+			exc = rv_mmu_code_page(h, pc, &ad);
+			if (exc) {
+				tval = pc;
+				goto exception;
+			}
+			code_vpn = pc >> RV_PAGE_SHIFT;
+			code_addend = ad;
+			if ((pc & 0xfff) <= 0xffc) {
+				memcpy(&insn, (const void *)(uintptr_t)(pc + ad), 4);
+			} else {
+				uint16_t lo, hi;
+				memcpy(&lo, (const void *)(uintptr_t)(pc + ad), 2);
+				insn = lo;
+				if ((lo & 3) == 3) {
+					/* A 32-bit instruction straddling two pages. */
+					exc = rv_mmu_code_page(h, pc + 2, &ad);
+					if (exc) {
+						tval = pc + 2;
+						goto exception;
+					}
+					memcpy(&hi, (const void *)(uintptr_t)(pc + 2 + ad), 2);
+					insn |= (uint32_t)hi << 16;
+				}
+			}
+		}
+		if ((insn & 3) != 3) {
+			raw16 = insn & 0xffff;
+			insn = rvc_table[raw16];
+			npc = pc + 2;
+		} else {
+			npc = pc + 4;
+		}
+
+		const unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31;
+		const unsigned rs2 = (insn >> 20) & 31, f3 = (insn >> 12) & 7;
+		const int64_t imm_i = (int32_t)insn >> 20;
+
+		switch (insn & 0x7f) {
+		case 0x37: /* LUI */
+			x[rd] = sx32(insn & 0xfffff000);
+			break;
+		case 0x17: /* AUIPC */
+			x[rd] = pc + sx32(insn & 0xfffff000);
+			break;
+		case 0x6f: { /* JAL */
+			int64_t imm = ((int32_t)(insn & 0x80000000) >> 11) | (insn & 0xff000) |
+				      ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
+			x[rd] = npc;
+			npc = pc + imm;
+			break;
+		}
+		case 0x67: { /* JALR */
+			if (f3)
+				goto illegal;
+			uint64_t t = (x[rs1] + imm_i) & ~1ull;
+			x[rd] = npc;
+			npc = t;
+			break;
+		}
+		case 0x63: { /* BRANCH */
+			uint64_t a = x[rs1], b = x[rs2];
+			bool take;
+			switch (f3) {
+			case 0: take = a == b; break;
+			case 1: take = a != b; break;
+			case 4: take = (int64_t)a < (int64_t)b; break;
+			case 5: take = (int64_t)a >= (int64_t)b; break;
+			case 6: take = a < b; break;
+			case 7: take = a >= b; break;
+			default: goto illegal;
+			}
+			if (take)
+				npc = pc + (int64_t)(((int32_t)(insn & 0x80000000) >> 19) |
+						     ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e) |
+						     ((insn << 4) & 0x800));
+			break;
+		}
+		case 0x03: { /* LOAD */
+			uint64_t va = x[rs1] + imm_i, v;
+			if (f3 == 7)
+				goto illegal;
+			unsigned size = 1u << (f3 & 3);
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size);
+			if (likely(e != NULL)) {
+				x[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), f3);
+				break;
+			}
+			rv_sync(h, steps);
+			h->pc = pc;
+			exc = rv_mmu_load(h, va, (int)size, &v, &tval);
+			if (exc)
+				goto exception;
+			x[rd] = load_extend(v, f3);
+			goto retire_sample;
+		}
+		case 0x23: { /* STORE */
+			uint64_t va = x[rs1] + (uint64_t)(((int32_t)(insn & 0xfe000000) >> 20) |
+							  ((insn >> 7) & 0x1f));
+			if (f3 > 3)
+				goto illegal;
+			unsigned size = 1u << f3;
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size);
+			if (likely(e != NULL)) {
+				store_host((void *)(uintptr_t)(va + e->host_addend), x[rs2], f3);
+				break;
+			}
+			rv_sync(h, steps);
+			h->pc = pc;
+			exc = rv_mmu_store(h, va, (int)size, x[rs2], &tval);
+			if (exc)
+				goto exception;
+			goto retire_sample;
+		}
+		case 0x13: { /* OP-IMM */
+			uint64_t a = x[rs1];
+			switch (f3) {
+			case 0: x[rd] = a + imm_i; break;
+			case 1:
+				if (insn >> 26)
+					goto illegal;
+				x[rd] = a << (imm_i & 63);
+				break;
+			case 2: x[rd] = (int64_t)a < imm_i; break;
+			case 3: x[rd] = a < (uint64_t)imm_i; break;
+			case 4: x[rd] = a ^ imm_i; break;
+			case 6: x[rd] = a | imm_i; break;
+			case 7: x[rd] = a & imm_i; break;
+			default:
+				if ((insn >> 26) == 0)
+					x[rd] = a >> (imm_i & 63);
+				else if ((insn >> 26) == 0x10)
+					x[rd] = (uint64_t)((int64_t)a >> (imm_i & 63));
+				else
+					goto illegal;
+				break;
+			}
+			break;
+		}
+		case 0x1b: { /* OP-IMM-32 */
+			uint32_t a = (uint32_t)x[rs1];
+			unsigned sh = rs2;
+			if (f3 == 0) {
+				x[rd] = sx32(a + (uint32_t)imm_i);
+			} else if (f3 == 1 && (insn >> 25) == 0) {
+				x[rd] = sx32(a << sh);
+			} else if (f3 == 5 && (insn >> 25) == 0) {
+				x[rd] = sx32(a >> sh);
+			} else if (f3 == 5 && (insn >> 25) == 0x20) {
+				x[rd] = (uint64_t)(int64_t)((int32_t)a >> sh);
+			} else {
+				goto illegal;
+			}
+			break;
+		}
+		case 0x33: { /* OP */
+			uint64_t a = x[rs1], b = x[rs2];
+			unsigned f7 = insn >> 25;
+			if (f7 == 0) {
+				switch (f3) {
+				case 0: x[rd] = a + b; break;
+				case 1: x[rd] = a << (b & 63); break;
+				case 2: x[rd] = (int64_t)a < (int64_t)b; break;
+				case 3: x[rd] = a < b; break;
+				case 4: x[rd] = a ^ b; break;
+				case 5: x[rd] = a >> (b & 63); break;
+				case 6: x[rd] = a | b; break;
+				default: x[rd] = a & b; break;
+				}
+			} else if (f7 == 0x20 && f3 == 0) {
+				x[rd] = a - b;
+			} else if (f7 == 0x20 && f3 == 5) {
+				x[rd] = (uint64_t)((int64_t)a >> (b & 63));
+			} else if (f7 == 1) {
+				switch (f3) {
+				case 0: x[rd] = a * b; break;
+				case 1:
+					x[rd] = (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64);
+					break;
+				case 2:
+					x[rd] = (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64);
+					break;
+				case 3:
+					x[rd] = (uint64_t)(((unsigned __int128)a * b) >> 64);
+					break;
+				case 4: x[rd] = div_s((int64_t)a, (int64_t)b); break;
+				case 5: x[rd] = div_u(a, b); break;
+				case 6: x[rd] = rem_s((int64_t)a, (int64_t)b); break;
+				default: x[rd] = rem_u(a, b); break;
+				}
+			} else {
+				goto illegal;
+			}
+			break;
+		}
+		case 0x3b: { /* OP-32 */
+			uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
+			unsigned f7 = insn >> 25;
+			if (f7 == 0 && f3 == 0) {
+				x[rd] = sx32(a + b);
+			} else if (f7 == 0x20 && f3 == 0) {
+				x[rd] = sx32(a - b);
+			} else if (f7 == 0 && f3 == 1) {
+				x[rd] = sx32(a << (b & 31));
+			} else if (f7 == 0 && f3 == 5) {
+				x[rd] = sx32(a >> (b & 31));
+			} else if (f7 == 0x20 && f3 == 5) {
+				x[rd] = (uint64_t)(int64_t)((int32_t)a >> (b & 31));
+			} else if (f7 == 1) {
+				int32_t sa = (int32_t)a, sb = (int32_t)b;
+				switch (f3) {
+				case 0: x[rd] = sx32(a * b); break;
+				case 4:
+					x[rd] = sb == 0 ? ~0ull : (sa == INT32_MIN && sb == -1)
+						? sx32(a) : sx32((uint32_t)(sa / sb));
+					break;
+				case 5: x[rd] = sx32(b ? a / b : ~0u); break;
+				case 6:
+					x[rd] = sb == 0 ? sx32(a) : (sa == INT32_MIN && sb == -1)
+						? 0 : sx32((uint32_t)(sa % sb));
+					break;
+				case 7: x[rd] = sx32(b ? a % b : a); break;
+				default: goto illegal;
+				}
+			} else {
+				goto illegal;
+			}
+			break;
+		}
+		case 0x0f: /* MISC-MEM */
+			if (f3 == 0)
+				break;
+			if (f3 == 1)	/* FENCE.I: the code page pointer is dropped at sample. */
+				goto retire_sample;
+			goto illegal;
+		case 0x73: { /* SYSTEM */
+			if (f3 == 0) {
+				rv_sync(h, steps);
+				h->pc = pc;
+				if (insn == 0x00000073) {
+					exc = h->priv == RV_PRIV_U ? RV_EXC_ECALL_U
+					    : h->priv == RV_PRIV_S ? RV_EXC_ECALL_S : RV_EXC_ECALL_M;
+					tval = 0;
+					goto exception;
+				}
+				if (insn == 0x00100073) {
+					exc = RV_EXC_BREAKPOINT;
+					tval = pc;
+					goto exception;
+				}
+				if (insn == 0x30200073) {
+					if (rv_mret(h))
+						goto illegal;
+					npc = h->pc;
+					goto retire_sample;
+				}
+				if (insn == 0x10200073) {
+					if (rv_sret(h))
+						goto illegal;
+					npc = h->pc;
+					goto retire_sample;
+				}
+				if (insn == 0x10500073) {
+					if (h->priv == RV_PRIV_U ||
+					    (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TW)))
+						goto illegal;
+					pc = npc;
+					steps++;
+					h->wfi = true;
+					goto out;
+				}
+				if ((insn & 0xfe007fff) == 0x12000073) { /* SFENCE.VMA */
+					if (h->priv == RV_PRIV_U ||
+					    (h->priv == RV_PRIV_S && (h->mstatus & MSTATUS_TVM)))
+						goto illegal;
+					rv_tlb_flush(h);
+					goto retire_sample;
+				}
+				goto illegal;
+			}
+			if (f3 == 4)
+				goto illegal;
+			uint64_t old;
+			rv_sync(h, steps);
+			h->pc = pc;
+			if (rv_csr_insn(h, insn, &old))
+				goto illegal;
+			x[rd] = old;
+			goto retire_sample;
+		}
+		case 0x2f: { /* AMO */
+			if (f3 != 2 && f3 != 3)
+				goto illegal;
+			unsigned f5 = insn >> 27, size = f3 == 2 ? 4 : 8;
+			uint64_t va = x[rs1], pa, v;
+			void *p;
+			bool ok;
+			if (f5 == 2 && rs2)
+				goto illegal;
+			if (f5 != 2 && f5 != 3) {
+				amo_op(f5, 0, 0, false, &ok);
+				if (!ok)
+					goto illegal;
+			}
+			if (va & (size - 1)) {
+				exc = f5 == 2 ? RV_EXC_LOAD_MISALIGNED : RV_EXC_STORE_MISALIGNED;
+				tval = va;
+				goto exception;
+			}
+			rv_sync(h, steps);
+			h->pc = pc;
+			exc = rv_mmu_ram_ptr(h, va, (int)size, f5 == 2 ? RV_ACC_LOAD : RV_ACC_STORE,
+					     &pa, &p);
+			if (exc) {
+				tval = va;
+				goto exception;
+			}
+			v = load_host(p, f3);
+			if (f5 == 2) {		/* LR */
+				h->resv_addr = pa;
+				h->resv_valid = true;
+				x[rd] = v;
+			} else if (f5 == 3) {	/* SC */
+				bool hit = h->resv_valid && h->resv_addr == pa;
+				if (hit)
+					store_host(p, x[rs2], f3);
+				h->resv_valid = false;
+				x[rd] = !hit;
+			} else {
+				store_host(p, amo_op(f5, v, x[rs2], size == 4, &ok), f3);
+				x[rd] = v;
+			}
+			goto retire_sample;
+		}
+		case 0x07: { /* LOAD-FP */
+			uint64_t va = x[rs1] + imm_i, v;
+			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
+				goto illegal;
+			unsigned lf3 = f3 == 2 ? 6 : 3;
+			unsigned size = 1u << f3;
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size);
+			if (likely(e != NULL)) {
+				v = load_host((const void *)(uintptr_t)(va + e->host_addend), lf3);
+			} else {
+				rv_sync(h, steps);
+				h->pc = pc;
+				exc = rv_mmu_load(h, va, (int)size, &v, &tval);
+				if (exc)
+					goto exception;
+			}
+			h->f[rd] = f3 == 2 ? (v & 0xffffffffull) | 0xffffffff00000000ull : v;
+			rv_fs_dirty(h);
+			if (e)
+				break;
+			goto retire_sample;
+		}
+		case 0x27: { /* STORE-FP */
+			uint64_t va = x[rs1] + (uint64_t)(((int32_t)(insn & 0xfe000000) >> 20) |
+							  ((insn >> 7) & 0x1f));
+			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
+				goto illegal;
+			unsigned size = 1u << f3;
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size);
+			if (likely(e != NULL)) {
+				store_host((void *)(uintptr_t)(va + e->host_addend), h->f[rs2], f3);
+				break;
+			}
+			rv_sync(h, steps);
+			h->pc = pc;
+			exc = rv_mmu_store(h, va, (int)size, h->f[rs2], &tval);
+			if (exc)
+				goto exception;
+			goto retire_sample;
+		}
+		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+			if (rv_fp_exec(h, insn))
+				goto illegal;
+			break;
+		default:
+			goto illegal;
+		}
+		pc = npc;
+		steps++;
+		continue;
+
+illegal:
+		exc = RV_EXC_ILLEGAL;
+		tval = npc - pc == 2 ? raw16 : insn;
+exception:
+		rv_sync(h, steps);
+		h->pc = pc;
+		rv_trap(h, (uint64_t)exc, tval);
+		steps++;
+		h->steps = steps;
+		pc = h->pc;
+		goto sample;
+
+retire_sample:
+		pc = npc;
+		steps++;
+sample:
+		rv_sync(h, steps);
+		code_vpn = RV_NO_PAGE;
+		if (unlikely(h->exit_req)) {
+			h->exit_req = false;
+			goto out;
+		}
+		if (steps < end) {
+			int irq = rv_irq_pending(h);
+			if (irq >= 0) {
+				h->pc = pc;
+				rv_take_irq(h, irq);
+				steps++;
+				h->steps = steps;
+				pc = h->pc;
+			}
+		}
+	}
+out:
+	rv_sync(h, steps);
+	h->pc = pc;
+	return steps - start;
+}
+
+static size_t put64(uint8_t *buf, size_t len, size_t off, uint64_t v)
+{
+	if (off + 8 <= len)
+		for (int i = 0; i < 8; i++)
+			buf[off + i] = (uint8_t)(v >> (8 * i));
+	return off + 8;
+}
+
+/* Field order is part of the digest: append only, never reorder. */
+size_t rv_hart_save(const struct rv_hart *h, uint8_t *buf, size_t len)
+{
+	const uint64_t scalars[] = {
+		h->pc, h->priv, h->fflags, h->frm, h->wfi, h->steps, h->minstret, h->mcycle,
+		h->mhartid, h->mstatus, h->misa, h->medeleg, h->mideleg, h->mie, h->mip,
+		h->mip_dev, h->mtvec, h->mscratch, h->mepc, h->mcause, h->mtval,
+		h->mcounteren, h->mcountinhibit, h->menvcfg, h->senvcfg, h->stvec,
+		h->sscratch, h->sepc, h->scause, h->stval, h->scounteren, h->satp,
+		h->tselect, h->tdata1, h->tdata2, h->tdata3, h->resv_addr, h->resv_valid,
+	};
+	size_t off = 0;
+
+	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
+		off = put64(buf, len, off, scalars[i]);
+	for (int i = 0; i < 32; i++)
+		off = put64(buf, len, off, h->x[i]);
+	for (int i = 0; i < 32; i++)
+		off = put64(buf, len, off, h->f[i]);
+	for (int i = 0; i < 16; i++)
+		off = put64(buf, len, off, h->pmpcfg[i]);
+	for (int i = 0; i < 64; i++)
+		off = put64(buf, len, off, h->pmpaddr[i]);
+	return off <= len ? off : len;
+}
