@@ -85,3 +85,17 @@ SYSTEM_TESTS += hv/tests/bad-input.sh
 SYSTEM_TESTS += hv/tests/linux-boot.sh
 SYSTEM_TESTS += hv/tests/ftkv-user-net.sh
 SYSTEM_TESTS += hv/tests/disk-persist.sh
+
+# virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
+UNIT_TESTS += $(BUILD)/hv/tests/test_virtio
+SYSTEM_TESTS += hv/fuzz/fuzz-smoke.sh
+VIRTIO_OBJS := $(addprefix $(BUILD)/hv/,virtio_mmio.o virtio_blk.o virtio_net.o)
+$(BUILD)/hv/tests/test_virtio: $(BUILD)/hv/tests/test_virtio.o $(VIRTIO_OBJS)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+FUZZ_VIRTQ_SRCS := hv/fuzz/fuzz_virtq.c hv/virtio_mmio.c hv/virtio_blk.c hv/virtio_net.c
+fuzz: $(BUILD)/fuzz/fuzz_virtq
+$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h
+	$(quiet) FUZZ $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define VIRTIO_ID_BLOCK		2
@@ -209,13 +210,19 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	struct virtio_mmio *v = NULL;
 	uint64_t features;
+	struct stat st;
 	off_t size;
 
 	if (!b) {
 		snprintf(err, err_len, "virtio-blk: out of memory");
 		return NULL;
 	}
-	b->fd = open(path, O_RDWR | O_CLOEXEC);
+	/* A file without write permission bits is read-only even for root. */
+	b->fd = -1;
+	if (stat(path, &st) == 0 && !(st.st_mode & 0222))
+		errno = EACCES;
+	else
+		b->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (b->fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
 		b->fd = open(path, O_RDONLY | O_CLOEXEC);
 		b->read_only = true;
