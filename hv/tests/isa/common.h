@@ -10,8 +10,9 @@
 #define CLINT_MTIMECMP	0x2004000
 #define CLINT_MTIME	0x200bff8
 
-/* a7 holds this when test_fail raises its ecall, so that handlers can tell it from a tested ecall. */
-#define FAIL_MAGIC	0x6661696c
+/* a7 holds this when test_fail raises its ecall, so that handlers can tell it from a tested ecall
+ * before touching memory (a test may have clobbered mscratch). Fits an addi immediate. */
+#define FAIL_MAGIC	(-1234)
 
 /* Exit codes for failures of the harness itself; test checks use 1..249. */
 #define EXIT_UNEXPECTED_MTRAP	251
