@@ -255,6 +255,26 @@ static inline const struct rv_tlb_entry *tlb_hit(const struct rv_tlb_entry *tlb,
 	return NULL;
 }
 
+static inline uint64_t imm_s(uint32_t insn)
+{
+	return (uint64_t)(int64_t)(int32_t)((uint32_t)((int32_t)insn >> 20 & ~0x1f) |
+					    ((insn >> 7) & 0x1f));
+}
+
+static inline uint64_t imm_b(uint32_t insn)
+{
+	return (uint64_t)(int64_t)(int32_t)((uint32_t)((int32_t)(insn & 0x80000000) >> 19) |
+					    ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e) |
+					    ((insn << 4) & 0x800));
+}
+
+static inline uint64_t imm_j(uint32_t insn)
+{
+	return (uint64_t)(int64_t)(int32_t)((uint32_t)((int32_t)(insn & 0x80000000) >> 11) |
+					    (insn & 0xff000) | ((insn >> 9) & 0x800) |
+					    ((insn >> 20) & 0x7fe));
+}
+
 static inline uint64_t div_s(int64_t a, int64_t b)
 {
 	if (b == 0)
@@ -387,10 +407,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			x[rd] = pc + sx32(insn & 0xfffff000);
 			break;
 		case 0x6f: { /* JAL */
-			int64_t imm = ((int32_t)(insn & 0x80000000) >> 11) | (insn & 0xff000) |
-				      ((insn >> 9) & 0x800) | ((insn >> 20) & 0x7fe);
 			x[rd] = npc;
-			npc = pc + imm;
+			npc = pc + imm_j(insn);
 			break;
 		}
 		case 0x67: { /* JALR */
@@ -414,9 +432,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			default: goto illegal;
 			}
 			if (take)
-				npc = pc + (int64_t)(((int32_t)(insn & 0x80000000) >> 19) |
-						     ((insn >> 20) & 0x7e0) | ((insn >> 7) & 0x1e) |
-						     ((insn << 4) & 0x800));
+				npc = pc + imm_b(insn);
 			break;
 		}
 		case 0x03: { /* LOAD */
@@ -438,8 +454,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			goto retire_sample;
 		}
 		case 0x23: { /* STORE */
-			uint64_t va = x[rs1] + (uint64_t)(((int32_t)(insn & 0xfe000000) >> 20) |
-							  ((insn >> 7) & 0x1f));
+			uint64_t va = x[rs1] + imm_s(insn);
 			if (f3 > 3)
 				goto illegal;
 			unsigned size = 1u << f3;
@@ -698,8 +713,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			goto retire_sample;
 		}
 		case 0x27: { /* STORE-FP */
-			uint64_t va = x[rs1] + (uint64_t)(((int32_t)(insn & 0xfe000000) >> 20) |
-							  ((insn >> 7) & 0x1f));
+			uint64_t va = x[rs1] + imm_s(insn);
 			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
 				goto illegal;
 			unsigned size = 1u << f3;
