@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ conn_close(struct xport_conn *c, enum close_kind kind, const char *fmt, ...)
 	if (kind == CLOSE_PROTOCOL) {
 		x->st.protocol_errors++;
 		log_warnx("transport: peer %s dropped: %s", c->peer, why);
+	} else if (c->state != CONN_READY && kind == CLOSE_QUIET) {
+		log_info("transport: connection to %s closed before the session: %s", c->peer, why);
 	} else if (c->state != CONN_READY) {
 		x->st.handshake_failures++;
 		log_warnx("transport: peer %s refused: %s", c->peer, why);
@@ -802,6 +805,13 @@ int xport_new(struct xport_loop *loop, const struct xport_config *cfg, const str
 	if (err)
 		return err;
 	x->loop = loop;
+	{
+		/* OpenSSL writes to sockets with write(): a peer's reset must be an error, not a signal. */
+		struct sigaction sa;
+
+		if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+			signal(SIGPIPE, SIG_IGN);
+	}
 	err = xport_tls_ctx(&x->cfg, &x->ctx);
 	if (err)
 		goto fail;
