@@ -160,6 +160,9 @@ int virtio_net_receive(struct virtio_mmio *v, const uint8_t *frame, size_t len)
 		n->rx_dropped++;
 		return -EMSGSIZE;
 	}
+	/* Buffers posted while notifies were ignored (before DRIVER_OK) drain the backlog here. */
+	if (n->backlog_count && net_flush_backlog(v) < 0)
+		virtio_mmio_needs_reset(v);
 	if (n->backlog_count == 0) {
 		int r = net_deliver(v, frame, len);
 
@@ -191,9 +194,8 @@ int virtio_net_receive(struct virtio_mmio *v, const uint8_t *frame, size_t len)
 
 int virtio_net_rx_ready(const struct virtio_mmio *v)
 {
-	const struct virtio_net *n = v->dev;
-
-	return n->backlog_count == 0 && virtq_has_avail(v, NET_RXQ);
+	/* With a backlog this still says 1 when a buffer is free: receiving then drains it. */
+	return virtq_has_avail(v, NET_RXQ);
 }
 
 static void net_reset(struct virtio_mmio *v)

@@ -583,7 +583,7 @@ static void test_net(void)
 	post_rx(&rxq, 0, DATA + 0x4000, 1526);
 	post_rx(&rxq, 1, DATA + 0x5000, 1526);
 	post_rx(&rxq, 2, DATA + 0x6000, 1526);
-	CHECK(virtio_net_rx_ready(v) == 0);	/* backlog still holds frames */
+	CHECK(virtio_net_rx_ready(v) == 1);
 	wr(v, 0x050, 0);
 	used_pop(&rxq, &id, &len);
 	CHECK(id == 0 && len == 12 + 60);
@@ -617,16 +617,32 @@ static void test_net(void)
 	CHECK(id == 3 && len == 100);
 	ack_irq(v);
 
+	/* Buffers posted while notifies are ignored: the next receive drains the backlog first. */
+	wr(v, 0x070, rd(v, 0x070) & ~VIRTIO_STATUS_DRIVER_OK);
+	CHECK(virtio_net_receive(v, frame + 2, 61) == 0);
+	post_rx(&rxq, 4, DATA + 0x7800, 1526);
+	post_rx(&rxq, 5, DATA + 0x7000, 1526);
+	wr(v, 0x050, 0);
+	CHECK(used_idx(&rxq) == rxq.used_seen);
+	driver_ok(v);
+	CHECK(virtio_net_rx_ready(v) == 1);
+	CHECK(virtio_net_receive(v, frame + 3, 62) == 0);
+	used_pop(&rxq, &id, &len);
+	CHECK(id == 4 && len == 12 + 61 && memcmp(gp(DATA + 0x7800 + 12), frame + 2, 61) == 0);
+	used_pop(&rxq, &id, &len);
+	CHECK(id == 5 && len == 12 + 62 && memcmp(gp(DATA + 0x7000 + 12), frame + 3, 62) == 0);
+	ack_irq(v);
+
 	/* The backlog is bounded: beyond it frames are dropped and counted. */
 	for (int i = 0; i < 64; i++)
 		CHECK(virtio_net_receive(v, frame, 60 + i) == 0);
 	CHECK(virtio_net_receive(v, frame, 60) == -ENOBUFS);
 	for (int i = 0; i < 10; i++)
-		post_rx(&rxq, (uint16_t)(4 + i), DATA + 0x8000 + 0x800 * i, 1526);
+		post_rx(&rxq, (uint16_t)(6 + i), DATA + 0x8000 + 0x800 * i, 1526);
 	wr(v, 0x050, 0);
 	for (int i = 0; i < 10; i++) {
 		used_pop(&rxq, &id, &len);
-		CHECK(id == (uint32_t)(4 + i) && len == 12 + 60 + (uint32_t)i);
+		CHECK(id == (uint32_t)(6 + i) && len == 12 + 60 + (uint32_t)i);
 	}
 	CHECK(used_idx(&rxq) == rxq.used_seen);
 	CHECK(v->guest_errors == 0);
