@@ -151,6 +151,11 @@ static int net_notify(struct virtio_mmio *v, int qi)
 	return ret;
 }
 
+/*
+ * 0 when the frame was delivered or backlogged; -ENOSPC when it was dropped
+ * (backlog full, or larger than the guest's buffer), which is counted and
+ * deterministic, so callers treat it as a normal outcome.
+ */
 int virtio_net_receive(struct virtio_mmio *v, const uint8_t *frame, size_t len)
 {
 	struct virtio_net *n = v->dev;
@@ -158,7 +163,7 @@ int virtio_net_receive(struct virtio_mmio *v, const uint8_t *frame, size_t len)
 
 	if (len > NET_MAX_FRAME) {
 		n->rx_dropped++;
-		return -EMSGSIZE;
+		return -ENOSPC;
 	}
 	/* Buffers posted while notifies were ignored (before DRIVER_OK) drain the backlog here. */
 	if (n->backlog_count && net_flush_backlog(v) < 0)
@@ -173,18 +178,18 @@ int virtio_net_receive(struct virtio_mmio *v, const uint8_t *frame, size_t len)
 			return 0;
 		if (r == NET_TOO_BIG) {
 			n->rx_dropped++;
-			return -EMSGSIZE;
+			return -ENOSPC;
 		}
 	}
 	if (n->backlog_count == NET_BACKLOG) {
 		n->rx_dropped++;
-		return -ENOBUFS;
+		return -ENOSPC;
 	}
 	f = &n->backlog[(n->backlog_head + n->backlog_count) % NET_BACKLOG];
 	f->data = malloc(len ? len : 1);
 	if (!f->data) {
 		n->rx_dropped++;
-		return -ENOBUFS;
+		return -ENOSPC;
 	}
 	memcpy(f->data, frame, len);
 	f->len = len;

@@ -610,7 +610,7 @@ static void test_net(void)
 	/* A frame bigger than the next buffer is dropped, the buffer kept. */
 	post_rx(&rxq, 3, DATA + 0x7000, 100);
 	wr(v, 0x050, 0);
-	CHECK(virtio_net_receive(v, frame, 1514) == -EMSGSIZE);
+	CHECK(virtio_net_receive(v, frame, 1514) == -ENOSPC);
 	CHECK(virtio_net_rx_ready(v) == 1);
 	CHECK(virtio_net_receive(v, frame, 88) == 0);
 	used_pop(&rxq, &id, &len);
@@ -636,7 +636,7 @@ static void test_net(void)
 	/* The backlog is bounded: beyond it frames are dropped and counted. */
 	for (int i = 0; i < 64; i++)
 		CHECK(virtio_net_receive(v, frame, 60 + i) == 0);
-	CHECK(virtio_net_receive(v, frame, 60) == -ENOBUFS);
+	CHECK(virtio_net_receive(v, frame, 60) == -ENOSPC);
 	for (int i = 0; i < 10; i++)
 		post_rx(&rxq, (uint16_t)(6 + i), DATA + 0x8000 + 0x800 * i, 1526);
 	wr(v, 0x050, 0);
@@ -663,7 +663,7 @@ static void test_net(void)
 	v = virtio_net_create(&ram, &irq, mac, NULL, NULL);
 	CHECK(v);
 	CHECK(virtio_net_receive(v, frame, 100) == 0);
-	CHECK(virtio_net_receive(v, frame, 65537) == -EMSGSIZE);
+	CHECK(virtio_net_receive(v, frame, 65537) == -ENOSPC);
 	virtio_mmio_destroy(v);
 }
 
