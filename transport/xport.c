@@ -83,8 +83,14 @@ conn_close(struct xport_conn *c, enum close_kind kind, const char *fmt, ...)
 	}
 	xport_buf_free(&c->rx);
 	xport_buf_free(&c->tx);
-	if (x->cfg.mode == XPORT_CONNECT && !x->detached)
-		x->redial_ms = xport_now_ms() + x->cfg.reconnect_ms;
+	if (x->cfg.mode == XPORT_CONNECT && !x->detached) {
+		uint64_t delay = x->cfg.reconnect_ms;
+
+		/* A peer that keeps refusing us is retried less and less often, up to 5 s apart. */
+		if (!was_active)
+			delay <<= x->fail_streak < 6 ? x->fail_streak++ : 6;
+		x->redial_ms = xport_now_ms() + (delay < 5000 ? delay : 5000);
+	}
 	if (was_active) {
 		x->active = NULL;
 		if (x->cb.on_link)
@@ -246,6 +252,7 @@ static void session_ready(struct xport_conn *c)
 	if (x->active && x->active != c)
 		conn_close(x->active, CLOSE_QUIET, "replaced by a newer session from %s", c->peer);
 	x->active = c;
+	x->fail_streak = 0;
 	c->state = CONN_READY;
 	c->send_seq = x->acked_seq + 1;
 	x->ack_dirty = true;

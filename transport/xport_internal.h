@@ -55,6 +55,7 @@ struct xport {
 	struct xport_conn *conns;
 	struct xport_conn *active;
 	uint64_t redial_ms;       /* connector: when to dial next, 0 when a dial is in progress */
+	unsigned fail_streak;     /* connector: attempts in a row that never reached a session */
 	int in_io;                /* nesting of connection processing: defer flushes to its end */
 	bool detached;            /* no network: fuzzing and codec tests */
 
