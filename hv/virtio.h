@@ -78,6 +78,9 @@ struct virtio_device_ops {
 	/* The driver wrote 0 to Status: forget per-driver state. */
 	void (*reset)(struct virtio_mmio *v);
 	void (*destroy)(struct virtio_mmio *v);
+	/* Feed device-private guest-visible state (e.g. queued RX frames) to put. */
+	void (*digest)(const struct virtio_mmio *v, void (*put)(void *ctx, const void *p, size_t n),
+		       void *ctx);
 };
 
 struct virtio_mmio {
@@ -107,6 +110,14 @@ struct virtio_mmio {
 struct virtio_mmio *virtio_mmio_create(const struct guest_ram *ram, const struct irq_line *irq,
 				       const struct virtio_device_ops *ops, void *dev,
 				       uint64_t device_features);
+
+/*
+ * Feed every guest-visible piece of device state (registers, queue cursors,
+ * device-private state such as the RX backlog) to put, in a fixed order and
+ * little-endian, for the machine digest. Counters are left out.
+ */
+void virtio_mmio_digest(const struct virtio_mmio *v,
+			void (*put)(void *ctx, const void *p, size_t n), void *ctx);
 
 /* DRIVER_OK set and NEEDS_RESET clear: the device may use its queues. */
 bool virtio_mmio_live(const struct virtio_mmio *v);

@@ -322,6 +322,38 @@ void virtio_mmio_destroy(struct virtio_mmio *v)
 	free(v);
 }
 
+static void put_u64(void (*put)(void *ctx, const void *p, size_t n), void *ctx, uint64_t x)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(x >> (8 * i));
+	put(ctx, b, sizeof(b));
+}
+
+void virtio_mmio_digest(const struct virtio_mmio *v,
+			void (*put)(void *ctx, const void *p, size_t n), void *ctx)
+{
+	const uint64_t regs[] = {
+		v->ops->device_id, v->device_features, v->driver_features,
+		v->device_features_sel, v->driver_features_sel, v->queue_sel,
+		v->status, v->int_status, v->config_generation, v->config_len,
+	};
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		put_u64(put, ctx, regs[i]);
+	put(ctx, v->config, v->config_len);
+	for (int i = 0; i < v->ops->num_queues; i++) {
+		const struct virtq *q = &v->q[i];
+		const uint64_t qs[] = { q->num, q->ready, q->desc_addr, q->avail_addr,
+					q->used_addr, q->last_avail, q->used_idx, q->pushed };
+		for (size_t j = 0; j < sizeof(qs) / sizeof(qs[0]); j++)
+			put_u64(put, ctx, qs[j]);
+	}
+	if (v->ops->digest)
+		v->ops->digest(v, put, ctx);
+}
+
 static uint8_t *ring_ptr(const struct virtio_mmio *v, uint64_t gpa, uint64_t len)
 {
 	return guest_ram_ptr(&v->ram, gpa, len);

@@ -203,6 +203,28 @@ int virtio_net_rx_ready(const struct virtio_mmio *v)
 	return virtq_has_avail(v, NET_RXQ);
 }
 
+static void put_u32(void (*put)(void *ctx, const void *p, size_t n), void *ctx, uint32_t x)
+{
+	uint8_t b[4] = { (uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24) };
+
+	put(ctx, b, sizeof(b));
+}
+
+/* The backlog is guest-visible future input: count, then each frame's length and bytes. */
+static void net_digest(const struct virtio_mmio *v,
+		       void (*put)(void *ctx, const void *p, size_t n), void *ctx)
+{
+	const struct virtio_net *n = v->dev;
+
+	put_u32(put, ctx, n->backlog_count);
+	for (unsigned i = 0; i < n->backlog_count; i++) {
+		const struct net_frame *f = &n->backlog[(n->backlog_head + i) % NET_BACKLOG];
+
+		put_u32(put, ctx, (uint32_t)f->len);
+		put(ctx, f->data, f->len);
+	}
+}
+
 static void net_reset(struct virtio_mmio *v)
 {
 	backlog_drop_all(v->dev);
@@ -223,6 +245,7 @@ static const struct virtio_device_ops net_ops = {
 	.notify = net_notify,
 	.reset = net_reset,
 	.destroy = net_destroy,
+	.digest = net_digest,
 };
 
 struct virtio_mmio *virtio_net_create(const struct guest_ram *ram, const struct irq_line *irq,
