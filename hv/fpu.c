@@ -154,23 +154,21 @@ static uint64_t fpu_isqrt64(uint64_t n, bool *inexact)
 	return res;
 }
 
+/*
+ * floor(sqrt(n)) for n in [2^124, 2^126): a 31-bit root of the top half,
+ * rounded up, is within 2^32 above the root; one Newton step from above
+ * lands within 2 of it, and Newton from above never undershoots the floor.
+ */
 static uint64_t fpu_isqrt128(fpu_u128 n, bool *inexact)
 {
-	fpu_u128 res = 0, bit = (fpu_u128)1 << 126;
+	bool unused;
+	uint64_t x = (fpu_isqrt64((uint64_t)(n >> 64), &unused) + 1) << 32;
 
-	while (bit > n)
-		bit >>= 2;
-	while (bit) {
-		if (n >= res + bit) {
-			n -= res + bit;
-			res = (res >> 1) + bit;
-		} else {
-			res >>= 1;
-		}
-		bit >>= 2;
-	}
-	*inexact = n != 0;
-	return (uint64_t)res;
+	x = (x + (uint64_t)(n / x)) >> 1;
+	while ((fpu_u128)x * x > n)
+		x--;
+	*inexact = (fpu_u128)x * x != n;
+	return x;
 }
 
 FPU_INLINE uint64_t fpu_sqrt(int fb, uint64_t a, int rm, uint32_t *flags)

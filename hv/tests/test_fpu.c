@@ -126,7 +126,7 @@ static uint64_t bits_f64(double d)
 	return u;
 }
 
-/* An operand drawn to hit the interesting classes of a format with fb fraction and eb exponent bits. */
+/* An operand drawn to hit the interesting classes of the format. */
 static uint64_t gen_float(int fmt)
 {
 	const int fb = fmt == FMT32 ? 23 : 52, eb = fmt == FMT32 ? 8 : 11;
@@ -454,11 +454,25 @@ static void random_tests(int fmt, enum op op, int count)
 
 		if (op >= OP_FROM_I32 && op <= OP_FROM_U64) {
 			o[0] = gen_int();
+		} else if (op == OP_CVT_FF && fmt == FMT64 && (rnd() & 1)) {
+			/* Around binary32's range: subnormal, normal and overflowing results. */
+			uint64_t e = 1023 - 155 + rnd() % 290;
+
+			o[0] = (gen_float(fmt) & 0x800fffffffffffffull) | (e << 52);
 		} else {
 			o[0] = gen_float(fmt);
 		}
 		o[1] = (rnd() & 3) == 0 ? gen_near(fmt, o[0]) : gen_float(fmt);
 		o[2] = (rnd() & 3) == 0 ? gen_near(fmt, o[0]) : gen_float(fmt);
+		if (op == OP_SQRT && (rnd() & 3) == 0) {
+			/* Exact squares and their neighbours: roots that are exact or nearly so. */
+			const int fb = fmt == FMT32 ? 23 : 52;
+			uint64_t sq[3], r = rnd();
+			uint32_t f = 0;
+
+			sq[0] = sq[1] = gen_float(fmt) & ~((1ull << (fb / 2 + 1)) - 1);
+			o[0] = my_op(fmt, OP_MUL, sq, FPU_RNE, &f) + (r & 1 ? (r >> 1) % 3 - 1 : 0);
+		}
 		if (op >= OP_FMADD && op <= OP_FNMADD && (rnd() & 1)) {
 			/* Steer c towards cancellation with the product. */
 			uint32_t f = 0;
@@ -707,7 +721,7 @@ static void classify_tests(void)
 
 int main(int argc, char **argv)
 {
-	int count = argc > 1 ? atoi(argv[1]) : 100000;
+	int count = argc > 1 ? atoi(argv[1]) : 150000;
 
 	vector_tests();
 	classify_tests();
