@@ -7,12 +7,15 @@
 #include <string.h>
 
 #define RV_NO_PAGE (~0ull)
+#define OP(major) ((major) >> 2)
+/* What reserved RVC encodings expand to: major opcode 0x7f, never valid here. */
+#define RVC_ILLEGAL 0xffffffffu
 #define BIT(c, n) (((c) >> (n)) & 1u)
 #define BITS(c, hi, lo) (((c) >> (lo)) & ((1u << ((hi) - (lo) + 1)) - 1))
 
 /*
  * Every 16-bit RVC encoding mapped to the 32-bit instruction it stands for
- * (unprivileged spec ch. 16), 0 (illegal) for reserved ones. One table for
+ * (unprivileged spec ch. 16), RVC_ILLEGAL for reserved ones. One table for
  * all harts, built once.
  */
 static uint32_t rvc_table[1 << 16];
@@ -161,7 +164,8 @@ static uint32_t rvc_expand(uint32_t c)
 static void rvc_table_build(void)
 {
 	for (uint32_t c = 0; c < (1u << 16); c++)
-		rvc_table[c] = (c & 3) == 3 ? 0 : rvc_expand(c);
+		if ((c & 3) != 3)
+			rvc_table[c] = rvc_expand(c) ? rvc_expand(c) : RVC_ILLEGAL;
 }
 
 void rv_hart_init(struct rv_hart *h, struct hv_machine *m, const struct guest_ram *ram,
@@ -395,23 +399,25 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			npc = pc + 4;
 		}
 
-		const unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31;
-		const unsigned rs2 = (insn >> 20) & 31, f3 = (insn >> 12) & 7;
-		const int64_t imm_i = (int32_t)insn >> 20;
-
-		switch (insn & 0x7f) {
-		case 0x37: /* LUI */
+#define rd ((insn >> 7) & 31)
+#define rs1 ((insn >> 15) & 31)
+#define rs2 ((insn >> 20) & 31)
+#define f3 ((insn >> 12) & 7)
+#define imm_i ((int64_t)((int32_t)insn >> 20))
+		/* Every expanded or 32-bit instruction ends in 0b11: dispatch on bits 6:2. */
+		switch ((insn >> 2) & 31) {
+		case OP(0x37): /* LUI */
 			x[rd] = sx32(insn & 0xfffff000);
 			break;
-		case 0x17: /* AUIPC */
+		case OP(0x17): /* AUIPC */
 			x[rd] = pc + sx32(insn & 0xfffff000);
 			break;
-		case 0x6f: { /* JAL */
+		case OP(0x6f): { /* JAL */
 			x[rd] = npc;
 			npc = pc + imm_j(insn);
 			break;
 		}
-		case 0x67: { /* JALR */
+		case OP(0x67): { /* JALR */
 			if (f3)
 				goto illegal;
 			uint64_t t = (x[rs1] + imm_i) & ~1ull;
@@ -419,7 +425,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			npc = t;
 			break;
 		}
-		case 0x63: { /* BRANCH */
+		case OP(0x63): { /* BRANCH */
 			uint64_t a = x[rs1], b = x[rs2];
 			bool take;
 			switch (f3) {
@@ -435,7 +441,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				npc = pc + imm_b(insn);
 			break;
 		}
-		case 0x03: { /* LOAD */
+		case OP(0x03): { /* LOAD */
 			uint64_t va = x[rs1] + imm_i, v;
 			if (f3 == 7)
 				goto illegal;
@@ -453,7 +459,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			x[rd] = load_extend(v, f3);
 			goto retire_sample;
 		}
-		case 0x23: { /* STORE */
+		case OP(0x23): { /* STORE */
 			uint64_t va = x[rs1] + imm_s(insn);
 			if (f3 > 3)
 				goto illegal;
@@ -470,7 +476,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				goto exception;
 			goto retire_sample;
 		}
-		case 0x13: { /* OP-IMM */
+		case OP(0x13): { /* OP-IMM */
 			uint64_t a = x[rs1];
 			switch (f3) {
 			case 0: x[rd] = a + imm_i; break;
@@ -495,7 +501,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			}
 			break;
 		}
-		case 0x1b: { /* OP-IMM-32 */
+		case OP(0x1b): { /* OP-IMM-32 */
 			uint32_t a = (uint32_t)x[rs1];
 			unsigned sh = rs2;
 			if (f3 == 0) {
@@ -511,7 +517,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			}
 			break;
 		}
-		case 0x33: { /* OP */
+		case OP(0x33): { /* OP */
 			uint64_t a = x[rs1], b = x[rs2];
 			unsigned f7 = insn >> 25;
 			if (f7 == 0) {
@@ -551,7 +557,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			}
 			break;
 		}
-		case 0x3b: { /* OP-32 */
+		case OP(0x3b): { /* OP-32 */
 			uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
 			unsigned f7 = insn >> 25;
 			if (f7 == 0 && f3 == 0) {
@@ -585,13 +591,13 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			}
 			break;
 		}
-		case 0x0f: /* MISC-MEM */
+		case OP(0x0f): /* MISC-MEM */
 			if (f3 == 0)
 				break;
 			if (f3 == 1)	/* FENCE.I: the code page pointer is dropped at sample. */
 				goto retire_sample;
 			goto illegal;
-		case 0x73: { /* SYSTEM */
+		case OP(0x73): { /* SYSTEM */
 			if (f3 == 0) {
 				rv_sync(h, steps);
 				h->pc = pc;
@@ -646,7 +652,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			x[rd] = old;
 			goto retire_sample;
 		}
-		case 0x2f: { /* AMO */
+		case OP(0x2f): { /* AMO */
 			if (f3 != 2 && f3 != 3)
 				goto illegal;
 			unsigned f5 = insn >> 27, size = f3 == 2 ? 4 : 8;
@@ -690,7 +696,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			}
 			goto retire_sample;
 		}
-		case 0x07: { /* LOAD-FP */
+		case OP(0x07): { /* LOAD-FP */
 			uint64_t va = x[rs1] + imm_i, v;
 			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
 				goto illegal;
@@ -712,7 +718,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				break;
 			goto retire_sample;
 		}
-		case 0x27: { /* STORE-FP */
+		case OP(0x27): { /* STORE-FP */
 			uint64_t va = x[rs1] + imm_s(insn);
 			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
 				goto illegal;
@@ -729,7 +735,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 				goto exception;
 			goto retire_sample;
 		}
-		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		case OP(0x43): case OP(0x47): case OP(0x4b): case OP(0x4f): case OP(0x53):
 			if (rv_fp_exec(h, insn))
 				goto illegal;
 			break;
@@ -740,6 +746,11 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		steps++;
 		continue;
 
+#undef rd
+#undef rs1
+#undef rs2
+#undef f3
+#undef imm_i
 illegal:
 		exc = RV_EXC_ILLEGAL;
 		tval = npc - pc == 2 ? raw16 : insn;
