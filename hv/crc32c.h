@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* crc32c: the CRC-32C checksum (Castagnoli) that protects replay-log headers and chunks. */
+#ifndef HV_CRC32C_H
+#define HV_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Extends crc (0 to start) over buf. Chaining is exact:
+ * crc32c(crc32c(0, a, n), b, m) == crc32c over a then b.
+ * Check value: crc32c(0, "123456789", 9) == 0xE3069283.
+ */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif
