@@ -19,9 +19,46 @@ if ! "$CLANG" -fsanitize=fuzzer,address,undefined -o "$tmp/probe" "$tmp/probe.c"
 	echo "skip: $CLANG cannot link -fsanitize=fuzzer (libFuzzer runtime missing)"
 	exit 77
 fi
+# Seeds for fuzz_virtq (layout in hv/fuzz/fuzz_virtq.c): well-formed blk and net
+# requests, so that the run starts at the request paths rather than at the rings.
+virtq_seeds() {
+	command -v python3 >/dev/null 2>&1 || return 0
+	python3 - "$1" <<'PY'
+import struct, sys, os
+B = 0x80000000
+def desc(addr, ln, flags, nxt=0):
+    return struct.pack('<QIHH', B + addr, ln, flags, nxt)
+def seed(name, cmds, ram):
+    body = bytes([3, 3, 3, 3, len(cmds)]) + b''.join(bytes(c) for c in cmds)
+    with open(os.path.join(sys.argv[1], name), 'wb') as f:
+        f.write(body + bytes(ram))
+def blk(kind, data_flags, indirect=False):
+    ram = bytearray(0xc00)
+    chain = desc(0x600, 16, 1, 1) + desc(0x800, 512, 1 | data_flags, 2) + desc(0x700, 1, 2)
+    if indirect:
+        ram[0:16] = desc(0xa00, 48, 4)
+        ram[0xa00:0xa30] = chain
+    else:
+        ram[0:48] = chain
+    ram[0x600:0x610] = struct.pack('<IIQ', kind, 0, 1)
+    return ram
+seed('blk-read', [[6, 0, 0, 0]], blk(0, 2))
+seed('blk-write', [[6, 0, 0, 0]], blk(1, 0))
+seed('blk-indirect', [[6, 0, 0, 0]], blk(0, 2, True))
+seed('blk-flush-getid', [[6, 0, 0, 0], [6, 0, 0, 0]], blk(8, 2))
+tx = bytearray(0x700)
+tx[0x400:0x410] = desc(0x600, 74, 0)
+seed('net-tx', [[0x86, 0, 1, 0]], tx)
+rx = bytearray(0x300)
+rx[0x200:0x210] = desc(0x800, 1526, 2)
+seed('net-rx', [[1, 5, 60, 0], [0x86, 0, 0, 0], [1, 6, 61, 0]], rx)
+PY
+}
+
 for f in $FUZZERS; do
 	make -s BUILD="$BUILD" CLANG="$CLANG" "$BUILD/fuzz/$f" || { echo "FAIL: building $f"; exit 1; }
 	mkdir -p "$tmp/corpus-$f"
+	[ "$f" = fuzz_virtq ] && virtq_seeds "$tmp/corpus-$f"
 	if ! "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$tmp/" "$tmp/corpus-$f" >"$tmp/$f.log" 2>&1; then
 		tail -n 40 "$tmp/$f.log"

@@ -44,6 +44,13 @@ static void remove_image(void)
 	unlink(img_path);
 }
 
+static void hash_put(void *ctx, const void *p, size_t n)
+{
+	uint64_t *h = ctx;
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ ((const uint8_t *)p)[i]) * 0x100000001b3ULL;
+}
+
 static void make_image(void)
 {
 	int fd;
@@ -168,6 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	uint64_t h = 0;
+	virtio_mmio_digest(blk, hash_put, &h);
+	virtio_mmio_digest(net, hash_put, &h);
 	virtio_mmio_destroy(blk);
 	virtio_mmio_destroy(net);
 	return 0;
