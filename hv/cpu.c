@@ -682,10 +682,15 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			v = load_host(p, f3);
 			if (f5 == 2) {		/* LR */
 				h->resv_addr = pa;
+				h->resv_val = v;
 				h->resv_valid = true;
 				x[rd] = v;
 			} else if (f5 == 3) {	/* SC */
-				bool hit = h->resv_valid && h->resv_addr == pa;
+				/*
+				 * Harts run in turns, so a store by another hart between LR
+				 * and SC shows only as a changed value (as QEMU's cmpxchg).
+				 */
+				bool hit = h->resv_valid && h->resv_addr == pa && v == h->resv_val;
 				if (hit)
 					store_host(p, x[rs2], f3);
 				h->resv_valid = false;
@@ -808,6 +813,7 @@ size_t rv_hart_save(const struct rv_hart *h, uint8_t *buf, size_t len)
 		h->mcounteren, h->mcountinhibit, h->menvcfg, h->senvcfg, h->stvec,
 		h->sscratch, h->sepc, h->scause, h->stval, h->scounteren, h->satp,
 		h->tselect, h->tdata1, h->tdata2, h->tdata3, h->resv_addr, h->resv_valid,
+		h->resv_val,
 	};
 	size_t off = 0;
 

@@ -50,6 +50,7 @@ struct rv_hart {
 
 	uint64_t resv_addr;	/* LR/SC reservation (physical) */
 	bool resv_valid;
+	uint64_t resv_val;	/* value LR read: SC also fails if another hart changed it since */
 
 	/* Translation caches: flushed on satp writes, sfence.vma, priv/MPRV changes. */
 	struct rv_tlb_entry tlb_read[RV_TLB_ENTRIES];
