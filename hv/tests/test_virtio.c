@@ -165,10 +165,16 @@ static void ack_irq(struct virtio_mmio *v)
 
 static char img_path[] = "/tmp/test_virtio_XXXXXX";
 
+static void remove_image(void)
+{
+	unlink(img_path);
+}
+
 static void make_image(void)
 {
 	int fd = mkstemp(img_path);
 	CHECK(fd >= 0);
+	atexit(remove_image);
 	for (int s = 0; s < IMG_SECTORS; s++) {
 		uint8_t sec[512];
 		for (int i = 0; i < 512; i++)
@@ -722,7 +728,6 @@ int main(void)
 	test_net();
 	test_digest();
 
-	unlink(img_path);
 	free(ram.host);
 	printf("test_virtio: ok\n");
 	return 0;
