@@ -7,6 +7,8 @@
 	.balign 16
 src:	.dword 0x8877665544332211, 0xf0debc9a78563412
 dst:	.dword 0, 0, 0
+	.balign 8
+code_buf: .word 0, 0
 
 	.text
 	.globl test_main
@@ -110,6 +112,22 @@ test_main:
 	la t6, trap_area
 	sd zero, TA_MRESUME(t6)
 	CHECK_TA 35, TA_MCOUNT, 0
+
+	/* Self-modifying code: stores to instruction memory are fetched after fence.i (Zifencei). */
+	la s2, code_buf
+	li t0, 0x00100513	/* addi a0, zero, 1 */
+	sw t0, 0(s2)
+	li t0, 0x00008067	/* ret */
+	sw t0, 4(s2)
+	fence.i
+	li a0, 0
+	jalr ra, 0(s2)
+	CHECK 37, a0, 1
+	li t0, 0x00200513	/* addi a0, zero, 2 */
+	sw t0, 0(s2)
+	fence.i
+	jalr ra, 0(s2)
+	CHECK 38, a0, 2
 	j test_pass
 
 misaligned_trap:
