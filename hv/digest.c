@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* digest: a SHA-256 over everything the guest can observe, to compare two executions. */
 #include "machine_internal.h"
+#include "virtio.h"
 
 #include <openssl/evp.h>
 #include <string.h>
+
+static void put_bytes(void *ctx, const void *p, size_t n)
+{
+	EVP_DigestUpdate(ctx, p, n);
+}
 
 static void put_u64(EVP_MD_CTX *ctx, uint64_t v)
 {
@@ -33,6 +39,10 @@ void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 		put_u64(ctx, n);
 		EVP_DigestUpdate(ctx, state, n);
 	}
+	if (m->blk)
+		virtio_mmio_digest(m->blk, put_bytes, ctx);
+	if (m->net)
+		virtio_mmio_digest(m->net, put_bytes, ctx);
 	EVP_DigestUpdate(ctx, m->ram.host, m->ram.size);
 	EVP_DigestFinal_ex(ctx, out, &len);
 	EVP_MD_CTX_free(ctx);
