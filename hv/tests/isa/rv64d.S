@@ -319,6 +319,27 @@ test_main:
 	CHECKF 131, f5, 1
 	CHECK_FFLAGS 132, (UF | NX)
 
+	/* Tininess is detected after rounding (ISA 11.2): 2^-126 * (1 - 2^-25) rounds to the smallest
+	 * normal single, so only NX is raised. */
+	csrw fflags, zero
+	FLI_D f30, 0x380ffffff0000000
+	fcvt.s.d f5, f30
+	CHECKF 143, f5, 0xffffffff00800000
+	CHECK_FFLAGS 144, NX
+	/* NaN payloads are not propagated: results are the canonical NaN (ISA 11.3). */
+	FLI_D f30, 0xfff8000000012345
+	fadd.d f5, f30, f1
+	CHECKF 145, f5, QNAN
+	CHECK_FFLAGS 146, 0
+	fadd.d f5, f15, f1
+	CHECKF 147, f5, QNAN
+	CHECK_FFLAGS 148, NV
+	fmul.d f5, f1, f30
+	CHECKF 149, f5, QNAN
+	fsqrt.d f5, f14
+	CHECKF 150, f5, M_ZERO
+	CHECK_FFLAGS 151, 0
+
 	fsgnj.d f5, f1, f7
 	CHECKF 133, f5, M_ONE
 	fsgnjn.d f5, f7, f7

@@ -305,6 +305,30 @@ test_main:
 	CHECKS 125, f5, 0
 	CHECK_FFLAGS 126, (UF | NX)
 
+	/* NaN payloads are not propagated: results are the canonical NaN (ISA 11.3). */
+	csrw fflags, zero
+	FLI_S f28, 0xffc12345
+	fadd.s f5, f28, f1
+	CHECKS 159, f5, QNAN
+	CHECK_FFLAGS 160, 0
+	fadd.s f5, f15, f1
+	CHECKS 161, f5, QNAN
+	CHECK_FFLAGS 162, NV
+	fmadd.s f5, f1, f1, f28
+	CHECKS 163, f5, QNAN
+	fsqrt.s f5, f14
+	CHECKS 164, f5, M_ZERO
+	fsub.s f5, f12, f12	/* inf - inf */
+	CHECKS 165, f5, QNAN
+	CHECK_FFLAGS 166, NV
+	/* MINNORM * (1 - 2^-24) is exact at 24 bits with an unbounded exponent, hence tiny even
+	 * after rounding (UF), and rounds up to MINNORM in the subnormal range (NX). rv64d checks
+	 * the case that is tiny only before rounding. */
+	FLI_S f29, 0x3f7fffff
+	fmul.s f5, f24, f29
+	CHECKS 167, f5, MINNORM
+	CHECK_FFLAGS 168, (UF | NX)
+
 	/* Sign injection. */
 	fsgnj.s f5, f1, f7
 	CHECKS 127, f5, M_ONE
