@@ -110,7 +110,54 @@ test_main:
 	TIMER_OFF
 	csrw mie, zero
 
+	/* Priority among pending M-mode interrupts: MSI before MTI before SSI (priv 3.1.9). */
+	TA_CLEAR
+	li t3, CLINT_MTIMECMP
+	sd zero, 0(t3)		/* MTIP pending now */
+	li t0, 1
+	sw t0, 0(s2)		/* MSIP */
+	li t0, MIP_MSIP | MIP_MTIP
+	csrw mie, t0
+	csrsi mstatus, MSTATUS_MIE
+	WAIT_COUNT 34, TA_MCOUNT
+	csrci mstatus, MSTATUS_MIE
+	CHECK_TA 35, TA_MCAUSE, IRQ_MSI
+	sw zero, 0(s2)
+	/* MTI before SSI. QEMU 7.2 without AIA takes the lowest-numbered pending interrupt (SSI);
+	 * that order is tolerated, but both must be taken, one after the other. */
+	TA_CLEAR
+	li t0, MIP_SSIP
+	csrs mip, t0
+	li t0, MIP_MTIP | MIP_SSIP
+	csrw mie, t0
+	csrsi mstatus, MSTATUS_MIE
+	WAIT_COUNT 36, TA_MCOUNT
+	csrci mstatus, MSTATUS_MIE
+	la t0, trap_area
+	ld s3, TA_MCAUSE(t0)
+	li s4, IRQ_SSI
+	li t1, IRQ_MTI
+	beq s3, t1, 10f
+	CHECK 37, s3, IRQ_SSI
+	li t0, MIP_SSIP
+	csrc mip, t0
+	li s4, IRQ_MTI
+	j 11f
+10:	TIMER_OFF
+11:	TA_CLEAR
+	li t0, MIP_MTIP | MIP_SSIP
+	csrw mie, t0
+	csrsi mstatus, MSTATUS_MIE
+	WAIT_COUNT 38, TA_MCOUNT
+	csrci mstatus, MSTATUS_MIE
+	CHECK_TA_REG 39, TA_MCAUSE, s4
+	TIMER_OFF
+	li t0, MIP_SSIP
+	csrc mip, t0
+	CHECK_CSR 40, mip, 0
+
 	/* STIP set by M software, delegated: taken in S with scause 5. */
+	TA_CLEAR
 	la t0, s_trap_vector
 	csrw stvec, t0
 	li t0, MIP_STIP | MIP_SSIP
