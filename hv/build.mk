@@ -47,6 +47,7 @@ $(FTVM): $(addprefix $(BUILD)/,$(FTVM_OBJS)) $(LIBHV) $(LIBXPORT)
 
 # Unit tests: one program per test_*.c, linked against libhv (run under ASan/UBSan in CI).
 UNIT_TESTS +=
+UNIT_TESTS += $(BUILD)/hv/tests/test_cpu
 
 $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 	$(quiet) LD $@
