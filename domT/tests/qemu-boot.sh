@@ -110,8 +110,20 @@ kv() {
 	[[ $got =~ ^$want$ ]] || fail "ftkv: '$cmd' replied '$got', want '$want'"
 }
 
+prompts() { grep -o "domT# " "$log" | wc -l; }
+
+# shell_cmd COMMAND PATTERN: types a line, waits for the next prompt (so typed-ahead
+# echo cannot interleave with output), then expects a console line matching PATTERN.
 shell_cmd() {
+	local before i
+	before=$(prompts)
 	printf '%s\n' "$1" >&5 || fail "cannot write to the guest console"
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		[ "$(prompts)" -gt "$before" ] && break
+		sleep 0.1
+	done
+	[ "$(prompts)" -gt "$before" ] || fail "shell: no prompt after '$1'"
+	expect_console "$2"
 }
 
 # Boot 1: ftkv in the background, write the disk, cpubench, then the interactive shell.
@@ -147,13 +159,11 @@ exec 3>&-
 echo "ftkv: ok"
 
 expect_console "^domT# "
-shell_cmd "echo shell-marker-42"
-expect_console "^shell-marker-42$"
-shell_cmd "cat /proc/version"
-expect_console "^Linux version 6\.1"
-shell_cmd "ls /bin"
-expect_console "^ftdisk$"
-shell_cmd "poweroff"
+shell_cmd "echo shell-marker-42" "^shell-marker-42$"
+shell_cmd "cat /proc/version" "^Linux version 6\.1"
+shell_cmd "ls /bin" "^ftdisk$"
+shell_cmd "frobnicate" "^frobnicate: unknown command$"
+printf 'poweroff\n' >&5
 expect_poweroff
 echo "boot first: ok"
 
