@@ -790,6 +790,7 @@ sample:
 		}
 	}
 out:
+	x[0] = 0;
 	rv_sync(h, steps);
 	h->pc = pc;
 	return steps - start;
