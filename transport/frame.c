@@ -118,12 +118,13 @@ int xport_frame_put(struct xport_buf *b, const Ftvm__Envelope *env)
 
 int xport_frame_next(struct xport_buf *b, const uint8_t **body, uint32_t *body_len)
 {
-	const uint8_t *p = b->data + b->off;
 	size_t have = b->len - b->off;
+	const uint8_t *p;
 	uint32_t n;
 
 	if (have < 4)
 		return 0;
+	p = b->data + b->off;
 	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 	if (n == 0 || n > XPORT_MAX_FRAME) {
 		*body_len = n;

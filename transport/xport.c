@@ -1007,10 +1007,12 @@ int xport_detached_feed(struct xport *x, const uint8_t *data, size_t len)
 
 	if (!c || c->state == CONN_CLOSED)
 		return -EPROTO;
-	if (xport_buf_reserve(&c->rx, len))
-		return -ENOMEM;
-	memcpy(c->rx.data + c->rx.len, data, len);
-	c->rx.len += len;
+	if (len) {
+		if (xport_buf_reserve(&c->rx, len))
+			return -ENOMEM;
+		memcpy(c->rx.data + c->rx.len, data, len);
+		c->rx.len += len;
+	}
 	x->in_io++;
 	if (conn_parse(c) == 0)
 		conn_flush(c);
