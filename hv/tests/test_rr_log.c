@@ -4,6 +4,8 @@
 
 #include "hv/crc32c.h"
 
+#include <fcntl.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +15,9 @@
 #include <unistd.h>
 
 static int failures;
+
+/* hv/cli/log_dump.c */
+int cli_log(int argc, char **argv);
 
 #define CHECK(cond, ...) do {							\
 	if (!(cond)) {								\
@@ -578,6 +583,64 @@ static void test_continuity(void)
 	rr_reader_close(r);
 }
 
+/* Runs 'ftvm log dump' on the first len bytes of log; returns its status and its output's last line in last. */
+static int run_dump(const uint8_t *log, size_t len, char *last, size_t last_len)
+{
+	char path[] = "/tmp/test_rr_log.XXXXXX", outp[] = "/tmp/test_rr_log_out.XXXXXX", line[1024];
+	int fd = mkstemp(path), out = mkstemp(outp), saved = dup(STDOUT_FILENO);
+
+	if (fd < 0 || out < 0 || saved < 0 || write(fd, log, len) != (ssize_t)len) {
+		fprintf(stderr, "test_rr_log: cannot set up a temporary file\n");
+		exit(1);
+	}
+	close(fd);
+	char a0[] = "log", a1[] = "dump";
+	char *argv[] = { a0, a1, path, NULL };
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
+	int status = cli_log(3, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	last[0] = 0;
+	FILE *f = fdopen(out, "r");
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		snprintf(last, last_len, "%s", line);
+	fclose(f);
+	unlink(path);
+	unlink(outp);
+	return status;
+}
+
+static void test_dump(void)
+{
+	uint8_t log[4096];
+	size_t ends[3], total = small_log(log, ends);
+	char last[1024];
+	int st;
+
+	st = run_dump(log, total, last, sizeof(last));
+	CHECK(st == 0 && strstr(last, "summary: 3 chunks, 7 events (console_in 3, net_rx 0, clock 0, digest 0, check 3, end 1)") &&
+	      strstr(last, "ended cleanly (poweroff at icount 2500)"), "clean dump: %d '%s'", st, last);
+	st = run_dump(log, ends[1] + 7, last, sizeof(last));
+	CHECK(st == 0 && strstr(last, "truncated: log ends in a partial chunk") && strstr(last, "after 2 complete chunks"),
+	      "truncated dump: %d '%s'", st, last);
+	st = run_dump(log, ends[1], last, sizeof(last));
+	CHECK(st == 0 && strstr(last, "without an END"), "unfinished dump: %d '%s'", st, last);
+	log[ends[0] + 45] ^= 4;
+	st = run_dump(log, total, last, sizeof(last));
+	CHECK(st == 2 && strstr(last, "corrupt: corrupt chunk at offset"), "corrupt dump: %d '%s'", st, last);
+	log[ends[0] + 45] ^= 4;
+	log[8] = 2;
+	st = run_dump(log, total, last, sizeof(last));
+	CHECK(st == 2, "newer major dump: %d", st);
+	char a0[] = "log", a1[] = "dump", a2[] = "/nonexistent/x.ftlog";
+	char *argv[] = { a0, a1, a2, NULL };
+	CHECK(cli_log(3, argv) == 2, "missing file");
+	CHECK(cli_log(2, argv) == 2, "missing argument");
+}
+
 int main(void)
 {
 	test_crc32c();
@@ -588,6 +651,7 @@ int main(void)
 	test_truncation();
 	test_bad_events();
 	test_continuity();
+	test_dump();
 	if (failures) {
 		fprintf(stderr, "test_rr_log: %d failures\n", failures);
 		return 1;
