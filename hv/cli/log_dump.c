@@ -95,7 +95,7 @@ static void print_event(const struct rr_event *ev)
 		printf("frame %zu bytes, ethertype 0x%04x", ev->len, (ev->data[12] << 8) | ev->data[13]);
 		break;
 	case RR_CLOCK:
-		printf("anchor mtime %" PRIu64 ", rate %" PRIu64 "/2^32 ticks per step", ev->anchor_mtime, ev->rate_q32);
+		printf("anchor mtime %" PRIu64 ", rate_q32 %" PRIu64 " (ticks per step * 2^32)", ev->anchor_mtime, ev->rate_q32);
 		break;
 	case RR_DIGEST:
 		for (int i = 0; i < 32; i++)
