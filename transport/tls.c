@@ -26,6 +26,9 @@ int xport_tls_ctx(const struct xport_config *cfg, SSL_CTX **out)
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
 		goto fail;
+	/* AES-128-GCM first: the same AEAD strength class as the others, and the fastest with AES-NI. */
+	if (!SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"))
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1) {
 		log_warnx("transport: cannot load certificate %s: %s", cfg->cert_file, xport_tls_error(NULL, err, sizeof(err)));
 		goto fail;
@@ -40,6 +43,9 @@ int xport_tls_ctx(const struct xport_config *cfg, SSL_CTX **out)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Read whole socket buffers instead of one record header then body: half the syscalls. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
 	/* Sessions are long-lived and every reconnect re-authenticates fully. */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

@@ -20,8 +20,6 @@
 
 /* Stop encoding chunks once this much is waiting for the socket. */
 #define XPORT_TX_HIGH (2u << 20)
-/* Read at most this much per readiness event, so one busy peer cannot starve others. */
-#define XPORT_RX_BUDGET (8u << 20)
 
 static void conn_flush(struct xport_conn *c);
 
@@ -457,10 +455,14 @@ static int conn_parse(struct xport_conn *c)
 
 static void conn_read(struct xport_conn *c)
 {
-	size_t budget = XPORT_RX_BUDGET;
 	char err[256];
 
-	while (budget && c->state != CONN_CLOSED) {
+	/*
+	 * Read until the TLS layer wants the socket again: stopping earlier could
+	 * leave decrypted records buffered inside OpenSSL that epoll never reports.
+	 * Credit bounds how much a well-behaved peer can have in flight.
+	 */
+	while (c->state != CONN_CLOSED) {
 		size_t room;
 		int r;
 
@@ -474,7 +476,6 @@ static void conn_read(struct xport_conn *c)
 		r = SSL_read(c->ssl, c->rx.data + c->rx.len, room > INT32_MAX ? INT32_MAX : (int)room);
 		if (r > 0) {
 			c->rx.len += (size_t)r;
-			budget = (size_t)r > budget ? 0 : budget - (size_t)r;
 			c->last_rx_ms = xport_now_ms();
 			if (conn_parse(c))
 				return;
@@ -974,6 +975,11 @@ int xport_local_port(const struct xport *x)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+const char *xport_cipher(const struct xport *x)
+{
+	return x->active && x->active->ssl ? SSL_get_cipher_name(x->active->ssl) : "none";
 }
 
 void xport_drop_link(struct xport *x, const char *why)

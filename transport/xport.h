@@ -112,6 +112,8 @@ uint64_t xport_unacked(const struct xport *x);
 void xport_get_stats(const struct xport *x, struct xport_stats *st);
 /* The listener's bound port (useful with port "0"), or -1. */
 int xport_local_port(const struct xport *x);
+/* The negotiated TLS cipher suite of the live session, or "none". */
+const char *xport_cipher(const struct xport *x);
 /* Connector: closes the current connection abruptly (tests); it redials after reconnect_ms. */
 void xport_drop_link(struct xport *x, const char *why);
 
