@@ -11,7 +11,9 @@
 /*
  * Input: one mode byte, then the log. Mode bit 0 set: the target rewrites
  * every crc it can locate before decoding, so that mutations reach the TLV,
- * chunk and event parsers instead of dying at a checksum.
+ * chunk and event parsers instead of dying at a checksum. Mode bit 1 set:
+ * the input holds only chunks and the target puts a valid header in front,
+ * so that an empty corpus reaches the chunk and event decoders quickly.
  */
 #define FZ_MAX_INPUT (2u << 20)
 
@@ -144,10 +146,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t used, off;
 	char err[512];
 
-	if (size < 1 || size - 1 > sizeof(buf))
+	static uint8_t hdr[512];
+	static size_t hdr_len;
+	size_t pre = 0;
+
+	if (!hdr_len) {
+		memset(&h, 0, sizeof(h));
+		h.mem_bytes = 1u << 20;
+		h.smp = 1;
+		if (rr_header_encode(&h, hdr, sizeof(hdr), &hdr_len))
+			abort();
+	}
+	if (size < 1 || size - 1 > sizeof(buf) - sizeof(hdr))
 		return 0;
-	size--;
-	memcpy(buf, data + 1, size);
+	if (data[0] & 2) {
+		memcpy(buf, hdr, hdr_len);
+		pre = hdr_len;
+	}
+	memcpy(buf + pre, data + 1, size - 1);
+	size = size - 1 + pre;
 	if (data[0] & 1)
 		fix_crcs(buf, size);
 
