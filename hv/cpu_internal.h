@@ -10,6 +10,7 @@
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define RV_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Exception causes (privileged spec 3.1.15, table 3.6). */
 enum {
@@ -83,7 +84,7 @@ static inline void rv_fs_dirty(struct rv_hart *h)
 
 /* cpu_csr.c: CSRs, traps, interrupts, xRET. */
 /* Execute a Zicsr instruction; 0, or -1 for an illegal instruction. */
-int rv_csr_insn(struct rv_hart *h, uint32_t insn, uint64_t *rd_val);
+int rv_csr_insn(struct rv_hart *h, uint32_t insn, uint64_t *rd_val) RV_MUST_CHECK;
 /* Enter the trap handler for an exception at h->pc. */
 void rv_trap(struct rv_hart *h, uint64_t cause, uint64_t tval);
 /* The interrupt to take now, or -1. */
@@ -91,20 +92,22 @@ int rv_irq_pending(const struct rv_hart *h);
 /* Take interrupt irq with h->pc as the resume address. */
 void rv_take_irq(struct rv_hart *h, int irq);
 /* 0 with h->pc set to the return address, or -1 (illegal instruction). */
-int rv_mret(struct rv_hart *h);
-int rv_sret(struct rv_hart *h);
+int rv_mret(struct rv_hart *h) RV_MUST_CHECK;
+int rv_sret(struct rv_hart *h) RV_MUST_CHECK;
 void rv_csr_reset(struct rv_hart *h);
 
 /* cpu_fp.c: OP-FP and the fused multiply-adds; 0, or -1 for illegal. */
-int rv_fp_exec(struct rv_hart *h, uint32_t insn);
+int rv_fp_exec(struct rv_hart *h, uint32_t insn) RV_MUST_CHECK;
 
 /* mmu.c: translation and the slow paths of memory access; return 0 or an exception cause. */
 void rv_tlb_flush(struct rv_hart *h);
-int rv_mmu_code_page(struct rv_hart *h, uint64_t va, uintptr_t *addend);
-int rv_mmu_load(struct rv_hart *h, uint64_t va, int size, uint64_t *val, uint64_t *tval);
-int rv_mmu_store(struct rv_hart *h, uint64_t va, int size, uint64_t val, uint64_t *tval);
+int rv_mmu_code_page(struct rv_hart *h, uint64_t va, uintptr_t *addend) RV_MUST_CHECK;
+int rv_mmu_load(struct rv_hart *h, uint64_t va, int size, uint64_t *val, uint64_t *tval)
+	RV_MUST_CHECK;
+int rv_mmu_store(struct rv_hart *h, uint64_t va, int size, uint64_t val, uint64_t *tval)
+	RV_MUST_CHECK;
 /* Host pointer of a naturally aligned RAM word, for LR/SC/AMO (acc: LOAD or STORE). */
 int rv_mmu_ram_ptr(struct rv_hart *h, uint64_t va, int size, enum rv_access acc, uint64_t *pa,
-		   void **host);
+		   void **host) RV_MUST_CHECK;
 
 #endif
