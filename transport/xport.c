@@ -20,6 +20,8 @@
 
 /* Stop encoding chunks once this much is waiting for the socket. */
 #define XPORT_TX_HIGH (2u << 20)
+/* Connections a listener holds at once (mostly handshakes); more are refused at accept. */
+#define XPORT_MAX_CONNS 64
 
 static void conn_flush(struct xport_conn *c);
 
@@ -612,6 +614,15 @@ static void addr_string(const struct sockaddr *sa, char *buf, size_t size)
 	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
 }
 
+static int xport_live_conns(const struct xport *x)
+{
+	int n = 0;
+
+	for (const struct xport_conn *c = x->conns; c; c = c->next)
+		n += c->state != CONN_CLOSED;
+	return n;
+}
+
 static void listen_event(struct xport_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct xport *x = arg;
@@ -629,8 +640,14 @@ static void listen_event(struct xport_loop *loop, int fd, unsigned events, void 
 				log_warn("transport: accept");
 			return;
 		}
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		addr_string((struct sockaddr *)&ss, peer, sizeof(peer));
+		if (xport_live_conns(x) >= XPORT_MAX_CONNS) {
+			x->st.handshake_failures++;
+			log_warnx("transport: peer %s refused: already %d connections", peer, XPORT_MAX_CONNS);
+			close(cfd);
+			continue;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = conn_new(x, cfd, peer);
 		if (!c) {
 			close(cfd);
