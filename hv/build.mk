@@ -102,13 +102,13 @@ $(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)
 
 # replay log: the format codec, 'ftvm log dump', its unit test (codec + dump tool only) and its libFuzzer target.
-HV_OBJS += hv/rr_log.o hv/crc32c.o
+HV_OBJS += hv/rr_log.o hv/rr_reader.o hv/crc32c.o
 FTVM_OBJS += hv/cli/log_dump.o
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_log
-$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o crc32c.o cli/log_dump.o)
+$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o rr_reader.o crc32c.o cli/log_dump.o)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
-FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/crc32c.c
+FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/rr_reader.c hv/crc32c.c
 fuzz: $(BUILD)/fuzz/fuzz_rr_log
 $(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) hv/rr_log.h hv/crc32c.h
 	$(quiet) FUZZ $@

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* rr_log: the replay-log format v1.0 (docs/log-format.md): header, chunks and events, encode, decode and a streaming reader. */
+/* rr_log: the replay-log format v1.0 (docs/log-format.md): header, chunks and events, encode, decode (rr_log.c) and a streaming reader (rr_reader.c). */
 #ifndef HV_RR_LOG_H
 #define HV_RR_LOG_H
 
