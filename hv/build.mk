@@ -28,9 +28,14 @@ HV_OBJS += hv/det_clock.o
 HV_OBJS += hv/det_console.o
 HV_OBJS += hv/det_net.o
 HV_OBJS += hv/live.o
+# record/replay: the log format (codec and reader)
+HV_OBJS += hv/rr_log.o
+HV_OBJS += hv/rr_reader.o
+HV_OBJS += hv/crc32c.o
 
 FTVM_OBJS += hv/cli/main.o
 FTVM_OBJS += hv/cli/run.o
+FTVM_OBJS += hv/cli/log_dump.o
 
 LIBHV := $(BUILD)/libhv.a
 FTVM := $(BUILD)/ftvm
@@ -102,8 +107,6 @@ $(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)
 
 # replay log: the format codec, 'ftvm log dump', its unit test (codec + dump tool only) and its libFuzzer target.
-HV_OBJS += hv/rr_log.o hv/rr_reader.o hv/crc32c.o
-FTVM_OBJS += hv/cli/log_dump.o
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_log
 $(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o rr_reader.o crc32c.o cli/log_dump.o)
 	$(quiet) LD $@
