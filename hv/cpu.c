@@ -6,7 +6,14 @@
 #include <pthread.h>
 #include <string.h>
 
-#define RV_NO_PAGE (~0ull)
+/*
+ * With no code page cached, fetches in [NO_CODE_BASE, NO_CODE_BASE + 0xffc]
+ * still pass the one-compare fast path: they read zeros from no_code_page,
+ * an illegal instruction, and the illegal path then fetches properly.
+ */
+#define NO_CODE_BASE 1ull
+#define NO_CODE_ADDEND ((uintptr_t)no_code_page - NO_CODE_BASE)
+static const uint8_t no_code_page[RV_PAGE_SIZE];
 #define OP(major) ((major) >> 2)
 /* What reserved RVC encodings expand to: major opcode 0x7f, never valid here. */
 #define RVC_ILLEGAL 0xffffffffu
@@ -346,8 +353,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	const uint64_t start = h->steps;
 	const uint64_t end = start + budget;
 	uint64_t steps = start;
-	uint64_t pc = h->pc, npc = 0, tval = 0, code_vpn = RV_NO_PAGE;
-	uintptr_t code_addend = 0;
+	uint64_t pc = h->pc, npc = 0, tval = 0, code_base = NO_CODE_BASE;
+	uintptr_t code_addend = NO_CODE_ADDEND;
 	uint32_t insn = 0, raw16 = 0;
 	int exc = 0;
 
@@ -362,16 +369,17 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		if (unlikely(steps >= end))
 			goto out;
 		x[0] = 0;
-		if (likely((pc >> RV_PAGE_SHIFT) == code_vpn && (pc & 0xfff) <= 0xffc)) {
+		if (likely(pc - code_base <= 0xffc)) {
 			memcpy(&insn, (const void *)(uintptr_t)(pc + code_addend), 4);
 		} else {
+refetch:
 			uintptr_t ad;
 			exc = rv_mmu_code_page(h, pc, &ad);
 			if (exc) {
 				tval = pc;
 				goto exception;
 			}
-			code_vpn = pc >> RV_PAGE_SHIFT;
+			code_base = pc & ~(uint64_t)0xfff;
 			code_addend = ad;
 			if ((pc & 0xfff) <= 0xffc) {
 				memcpy(&insn, (const void *)(uintptr_t)(pc + ad), 4);
@@ -759,6 +767,8 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 #undef f3
 #undef imm_i
 illegal:
+		if (unlikely(code_base == NO_CODE_BASE))
+			goto refetch;
 		exc = RV_EXC_ILLEGAL;
 		tval = npc - pc == 2 ? raw16 : insn;
 exception:
@@ -775,7 +785,8 @@ retire_sample:
 		steps++;
 sample:
 		rv_sync(h, steps);
-		code_vpn = RV_NO_PAGE;
+		code_base = NO_CODE_BASE;
+		code_addend = NO_CODE_ADDEND;
 		if (unlikely(h->exit_req)) {
 			h->exit_req = false;
 			goto out;
