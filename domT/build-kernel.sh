@@ -58,6 +58,10 @@ fi
 obj=$CACHE/build-$key
 rm -rf "$obj"
 mkdir -p "$obj"
+# Fixed build identity so the same inputs give the same Image bytes on every host
+# (primary and backup must boot identical guests).
+export KBUILD_BUILD_TIMESTAMP="Thu Jan  1 00:00:00 UTC 1970" KBUILD_BUILD_USER=ftvm
+export KBUILD_BUILD_HOST=ftvm KBUILD_BUILD_VERSION=1
 kmake() { make -C "$src" O="$obj" ARCH=riscv CROSS_COMPILE=$CROSS "$@"; }
 
 stage "configuring: tinyconfig + $here/linux.config"

@@ -319,12 +319,16 @@ static int start_ftkv(char *reason, size_t reason_bytes)
 	do
 		n = poll(&pfd, 1, FTKV_READY_TIMEOUT_MS);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
-		n = read(pipefd[0], &byte, 1);
+	if (n == 0) {
+		close(pipefd[0]);
+		snprintf(reason, reason_bytes, "not listening after %d ms", FTKV_READY_TIMEOUT_MS);
+		return -1;
+	}
+	n = read(pipefd[0], &byte, 1);
 	close(pipefd[0]);
 	if (n == 1)
 		return 0;
-	snprintf(reason, reason_bytes, n == 0 ? "did not become ready" : "exited before listening");
+	snprintf(reason, reason_bytes, "exited before listening");
 	return -1;
 }
 
