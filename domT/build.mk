@@ -19,3 +19,12 @@ $(DOMT_INITRD): $(DOMT_INITRD_SRCS)
 
 SYSTEM_TEST_DEPS += $(DOMT_IMAGE) $(DOMT_INITRD)
 SYSTEM_TESTS += domT/tests/qemu-boot.sh
+
+# ftkv also builds for the host, so its protocol is tested (and sanitized) without QEMU.
+$(BUILD)/domT/ftkv-host: $(BUILD)/domT/init/ftkv.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/domT/tests/test_ftkv: $(BUILD)/domT/tests/test_ftkv.o $(BUILD)/domT/ftkv-host
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^)
+UNIT_TESTS += $(BUILD)/domT/tests/test_ftkv
