@@ -23,6 +23,8 @@
 
 #include "crc32.h"
 
+#define __must_check __attribute__((warn_unused_result))
+
 #define FTDISK_BLOCK_BYTES 4096
 #define FTDISK_HDR_BYTES 32
 #define FTDISK_MAGIC 0x4B445446u /* "FTDK" little-endian */
@@ -101,7 +103,7 @@ static const char *parse_hdr(const uint8_t *b, struct ftdisk_hdr *h)
 	return NULL;
 }
 
-static int pio(int fd, uint8_t *buf, size_t len, off_t off, int do_write)
+static int __must_check pio(int fd, uint8_t *buf, size_t len, off_t off, int do_write)
 {
 	while (len) {
 		ssize_t n = do_write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
@@ -194,7 +196,7 @@ static int disk_verify(int fd, uint64_t n_blocks, uint64_t gen, int have_gen)
 	return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+static int __must_check parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define __must_check __attribute__((warn_unused_result))
+
 #define CMDLINE_BYTES 4096
 #define ARG_BYTES 256
 #define FTKV_READY_TIMEOUT_MS 60000
@@ -129,7 +131,7 @@ static void set_sin(struct sockaddr *sa, in_addr_t addr)
 	memcpy(sa, &sin, sizeof(sin));
 }
 
-static int net_if_up(int fd, const char *ifname, in_addr_t addr, in_addr_t mask)
+static int __must_check net_if_up(int fd, const char *ifname, in_addr_t addr, in_addr_t mask)
 {
 	struct ifreq ifr;
 
@@ -149,7 +151,7 @@ static int net_if_up(int fd, const char *ifname, in_addr_t addr, in_addr_t mask)
 	return 0;
 }
 
-static int net_default_route(int fd, const char *ifname, in_addr_t gw)
+static int __must_check net_default_route(int fd, const char *ifname, in_addr_t gw)
 {
 	char dev[IFNAMSIZ];
 	struct rtentry rt;
@@ -167,7 +169,8 @@ static int net_default_route(int fd, const char *ifname, in_addr_t gw)
 }
 
 /* Parses "ADDR/PREFIX[,GW]"; gw is left 0 if absent. */
-static int parse_ip(const char *spec, in_addr_t *addr, in_addr_t *mask, in_addr_t *gw)
+static int __must_check parse_ip(const char *spec, in_addr_t *addr, in_addr_t *mask,
+				 in_addr_t *gw)
 {
 	char buf[ARG_BYTES], *slash, *comma, *end;
 	struct in_addr a;
@@ -266,7 +269,7 @@ static pid_t spawn(const char *const argv[], int ready_fd)
 }
 
 /* Runs argv to completion; returns 0 or fills reason. */
-static int run_wait(const char *const argv[], char *reason, size_t reason_bytes)
+static int __must_check run_wait(const char *const argv[], char *reason, size_t reason_bytes)
 {
 	pid_t pid = spawn(argv, -1);
 	int status;
@@ -296,7 +299,7 @@ static int run_wait(const char *const argv[], char *reason, size_t reason_bytes)
 	return -1;
 }
 
-static int start_ftkv(char *reason, size_t reason_bytes)
+static int __must_check start_ftkv(char *reason, size_t reason_bytes)
 {
 	const char *argv[] = { "/bin/ftkv", NULL };
 	struct pollfd pfd;
@@ -332,7 +335,7 @@ static int start_ftkv(char *reason, size_t reason_bytes)
 	return -1;
 }
 
-static int idle_seconds(const char *arg, char *reason, size_t reason_bytes)
+static int __must_check idle_seconds(const char *arg, char *reason, size_t reason_bytes)
 {
 	char *end;
 	long secs = strtol(arg, &end, 10);
