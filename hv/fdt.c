@@ -95,6 +95,28 @@ out:
 	return rc;
 }
 
+/* syscon-poweroff / syscon-reboot at the root, as QEMU places them (OpenSBI and Linux use them). */
+static int add_reset_nodes(void *fdt)
+{
+	int rc = 0;
+
+	TRY(fdt_begin_node(fdt, "poweroff"));
+	TRY(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
+	TRY(fdt_property_cell(fdt, "regmap", PHANDLE_TEST));
+	TRY(fdt_property_cell(fdt, "offset", 0));
+	TRY(fdt_property_cell(fdt, "value", 0x5555));
+	TRY(fdt_end_node(fdt));
+	TRY(fdt_begin_node(fdt, "reboot"));
+	TRY(fdt_property_string(fdt, "compatible", "syscon-reboot"));
+	TRY(fdt_property_cell(fdt, "regmap", PHANDLE_TEST));
+	TRY(fdt_property_cell(fdt, "offset", 0));
+	TRY(fdt_property_cell(fdt, "value", 0x7777));
+	TRY(fdt_end_node(fdt));
+
+out:
+	return rc;
+}
+
 static int add_soc(void *fdt, const struct hv_machine *m)
 {
 	static const uint32_t clint_causes[] = { RV_IRQ_MSIP, RV_IRQ_MTIP };
@@ -115,19 +137,6 @@ static int add_soc(void *fdt, const struct hv_machine *m)
 	TRY(prop_reg(fdt, VIRT_TEST_BASE, VIRT_TEST_SIZE));
 	TRY(fdt_property_cell(fdt, "phandle", PHANDLE_TEST));
 	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "poweroff"));
-	TRY(fdt_property_string(fdt, "compatible", "syscon-poweroff"));
-	TRY(fdt_property_cell(fdt, "regmap", PHANDLE_TEST));
-	TRY(fdt_property_cell(fdt, "offset", 0));
-	TRY(fdt_property_cell(fdt, "value", 0x5555));
-	TRY(fdt_end_node(fdt));
-	TRY(fdt_begin_node(fdt, "reboot"));
-	TRY(fdt_property_string(fdt, "compatible", "syscon-reboot"));
-	TRY(fdt_property_cell(fdt, "regmap", PHANDLE_TEST));
-	TRY(fdt_property_cell(fdt, "offset", 0));
-	TRY(fdt_property_cell(fdt, "value", 0x7777));
-	TRY(fdt_end_node(fdt));
-
 	TRY(begin_node_at(fdt, "clint", VIRT_CLINT_BASE));
 	TRY(fdt_property(fdt, "compatible", clint_compat, sizeof(clint_compat)));
 	TRY(prop_reg(fdt, VIRT_CLINT_BASE, VIRT_CLINT_SIZE));
@@ -196,6 +205,7 @@ int fdt_build(struct hv_machine *m, const struct hv_config *cfg, void *fdt, size
 	TRY(fdt_end_node(fdt));
 
 	TRY(add_cpus(fdt, m->nharts));
+	TRY(add_reset_nodes(fdt));
 	TRY(add_soc(fdt, m));
 	TRY(fdt_end_node(fdt));
 	TRY(fdt_finish(fdt));
