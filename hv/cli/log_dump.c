@@ -13,9 +13,6 @@
 
 #define PREVIEW_BYTES 32
 
-/* Also in cli.h once main.c dispatches 'ftvm log'. */
-int cli_log(int argc, char **argv);
-
 static void usage(FILE *f)
 {
 	fprintf(f,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main: the ftvm command, dispatching to its subcommands. */
 #include "cli.h"
+#include "transport/certs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ftvm COMMAND [OPTIONS]\n"
 		"  run      run a guest (default: the domT Linux guest)\n"
+		"  log      inspect a replay log: ftvm log dump FILE\n"
+		"  certs    make a CA and host certificates: ftvm certs init DIR --hosts a,b\n"
 		"Run 'ftvm COMMAND --help' for a command's options.\n");
 }
 
@@ -21,6 +24,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "log"))
+		return cli_log(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "certs"))
+		return xport_certs_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
