@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/* replay: 'ftvm replay LOG', the recorded execution again, checked, and optionally live at its end. */
+#include "cli.h"
+#include "hv/hv.h"
+#include "hv/live.h"
+#include "hv/rr.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ftvm replay LOG [OPTIONS]\n"
+		"  --kernel FILE --initrd FILE --bios FILE --disk FILE\n"
+		"                     the images the log was recorded with (default: the domT guest\n"
+		"                     and Debian's OpenSBI; each is checked against the log's sha256)\n"
+		"  --then-live        at the end of the log, continue as a live VM from that exact step\n"
+		"  --net SPEC         network backend once live (default: the one recorded)\n"
+		"  --quiet            do not print the guest console while replaying\n"
+		"  --stats            print what was replayed and checked\n"
+		"  --perturb N:REG:BIT  flip bit BIT of register xREG at step N (divergence drills)\n"
+		"  --bisect           on divergence, name the first differing instruction\n"
+		"Exit status: as 'ftvm run', plus 8 replay diverged, 9 log corrupt.\n");
+}
+
+static int parse_perturb(char *s, struct rr_perturb *p)
+{
+	char *a = strchr(s, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+
+	if (!a || !b)
+		return -1;
+	*a = *b = '\0';
+	if (cli_parse_size(s, &p->step))
+		return -1;
+	p->reg = atoi(a + 1);
+	p->bit = atoi(b + 1);
+	p->on = p->reg > 0 && p->reg < 32 && p->bit >= 0 && p->bit < 64;
+	return p->on ? 0 : -1;
+}
+
+static int stop_status(enum rr_end_reason r)
+{
+	switch (r) {
+	case RR_END_REBOOT: return FTVM_EXIT_REBOOT;
+	case RR_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
+	default: return FTVM_EXIT_POWEROFF;
+	}
+}
+
+int cli_replay(int argc, char **argv)
+{
+	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "bios", required_argument, NULL, OPT_BIOS },
+		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "then-live", no_argument, NULL, OPT_LIVE },
+		{ "net", required_argument, NULL, OPT_NET },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "stats", no_argument, NULL, OPT_STATS },
+		{ "perturb", required_argument, NULL, OPT_PERTURB },
+		{ "bisect", no_argument, NULL, OPT_BISECT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL;
+	bool then_live = false, quiet = false, stats = false, bisect = false;
+	struct rr_perturb perturb = { 0 };
+	char *default_kernel = NULL, *default_initrd = NULL;
+	struct rr_player *player = NULL;
+	struct hv_machine *m = NULL;
+	struct rr_header h;
+	struct live lv;
+	bool live_ready = false;
+	int c, status = FTVM_EXIT_USAGE;
+	char err[768] = "";
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL: kernel = optarg; break;
+		case OPT_INITRD: initrd = optarg; break;
+		case OPT_BIOS: bios = optarg; break;
+		case OPT_DISK: disk = optarg; break;
+		case OPT_LIVE: then_live = true; break;
+		case OPT_NET: net = optarg; break;
+		case OPT_QUIET: quiet = true; break;
+		case OPT_STATS: stats = true; break;
+		case OPT_BISECT: bisect = true; break;
+		case OPT_PERTURB:
+			if (parse_perturb(optarg, &perturb)) {
+				fprintf(stderr, "ftvm replay: --perturb wants STEP:REG(1-31):BIT(0-63)\n");
+				return FTVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		default: usage(stderr); return FTVM_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return FTVM_EXIT_USAGE;
+	}
+	const char *log = argv[optind];
+
+	if (rr_player_open(&player, log, &h, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: %s\n", err);
+		return FTVM_EXIT_USAGE;
+	}
+	if (!kernel)
+		kernel = default_kernel = cli_beside_exe("Image");
+	if (!initrd && h.has_initrd)
+		initrd = default_initrd = cli_beside_exe("initrd.cpio");
+	if (!bios && !(h.flags & RR_FLAG_NO_FIRMWARE))
+		bios = DEFAULT_BIOS;
+	struct hv_config cfg = {
+		.mem_bytes = h.mem_bytes, .smp = (int)h.smp, .bios = bios, .kernel = kernel,
+		.initrd = initrd, .append = h.append[0] ? h.append : NULL, .disk = disk,
+		.net = h.net[0] ? h.net : NULL,
+	};
+	if (rr_header_check(&h, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: %s\n", err);
+		goto out;
+	}
+	struct live_opts lo = { .virtual_clock = h.flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
+				.digest_out = stdout };
+	if (live_init(&lv, &lo, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: %s\n", err);
+		goto out;
+	}
+	live_ready = true;
+	lv.mute_console = quiet;
+	if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err)) || hv_track_dirty(m)) {
+		fprintf(stderr, "ftvm replay: %s\n", err[0] ? err : "out of memory");
+		goto out;
+	}
+
+	struct rr_play_status st = { 0 };
+	enum rr_play_result res = RR_PLAY_REACHED;
+	if (perturb.on) {
+		res = rr_player_run(player, m, perturb.step, &st);
+		if (res == RR_PLAY_REACHED)
+			hv_perturb(m, perturb.reg, perturb.bit);
+	}
+	if (res == RR_PLAY_REACHED)
+		res = rr_player_run(player, m, UINT64_MAX, &st);
+	if (stats)
+		fprintf(stderr, "ftvm replay: %" PRIu64 " steps, %" PRIu64 " chunks, %" PRIu64 " input events, "
+			"%" PRIu64 " checks and %" PRIu64 " digests matched\n", hv_icount(m), st.chunks,
+			st.events, st.checks, st.digests);
+	if (res == RR_PLAY_DIVERGED) {
+		fprintf(stderr, "ftvm replay: %s\n", st.msg);
+		status = FTVM_EXIT_DIVERGED;
+		if (bisect) {
+			char report[1024];
+			uint64_t to = hv_icount(m);
+			fprintf(stderr, "ftvm replay: bisecting steps %" PRIu64 "..%" PRIu64 "\n",
+				st.last_match_icount, to);
+			rr_bisect(log, &cfg, &perturb, st.last_match_icount, to, report, sizeof(report));
+			fprintf(stderr, "ftvm replay: %s\n", report);
+		}
+		goto out;
+	}
+	if (res == RR_PLAY_CORRUPT) {
+		fprintf(stderr, "ftvm replay: %s (replayed to step %" PRIu64 ")\n", st.msg, hv_icount(m));
+		status = FTVM_EXIT_LOG_CORRUPT;
+		goto out;
+	}
+	fprintf(stderr, "ftvm replay: log replayed: %s\n", rr_player_end(player));
+	status = st.saw_end ? stop_status(st.end_reason) : FTVM_EXIT_POWEROFF;
+	if (!then_live || (st.saw_end && st.end_reason != RR_END_STOPPED))
+		goto out;
+
+	/* Go live: same machine, same step; inputs now come from the world. */
+	const char *spec = net ? (strcmp(net, "none") ? net : NULL) : cfg.net;
+	if (spec && cfg.net && live_open_net(&lv, spec, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: going live: %s\n", err);
+		status = FTVM_EXIT_HOST_ERROR;
+		goto out;
+	}
+	det_console_open(&lv.console, STDIN_FILENO);
+	lv.mute_console = false;
+	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_icount(m));
+	struct live_result lr;
+	live_run(&lv, m, &lr);
+	switch (lr.end) {
+	case LIVE_END_POWEROFF: status = FTVM_EXIT_POWEROFF; break;
+	case LIVE_END_REBOOT: status = FTVM_EXIT_REBOOT; break;
+	case LIVE_END_FAIL: status = FTVM_EXIT_GUEST_FAIL; break;
+	case LIVE_END_USER: status = FTVM_EXIT_USER; break;
+	case LIVE_END_LIMIT: status = FTVM_EXIT_LIMIT; break;
+	case LIVE_END_STUCK: status = FTVM_EXIT_STUCK; break;
+	case LIVE_END_HOST_ERROR: status = FTVM_EXIT_HOST_ERROR; break;
+	}
+out:
+	if (live_ready)
+		live_fini(&lv);
+	hv_machine_destroy(m);
+	rr_player_close(player);
+	free(default_kernel);
+	free(default_initrd);
+	return status;
+}

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* rr_record: the recorder: input events, checks and digests into chunks, queued to the log file. */
+#include "rr.h"
+#include "rr_queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RQ_ITEMS 1024
+#define RQ_BYTES (64u << 20)
+/* A chunk with events closes after this long, so a crash loses little. */
+#define FLUSH_NS (20 * 1000000ULL)
+/* An empty chunk still announces progress this often. */
+#define PROGRESS_NS (1000 * 1000000ULL)
+#define FLUSH_BYTES (256u << 10)
+
+struct rr_recorder {
+	int fd;
+	struct rr_chunk_writer *w;
+	struct rq *q;
+	int disk_id;
+	pthread_t writer;
+	bool writer_started;
+	volatile int writer_errno;
+	uint64_t digest_interval, next_digest;
+	uint64_t last_flush_ns;
+	uint64_t last_icount;
+	struct rr_record_stats st;
+	bool ended;
+};
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The disk consumer of the replay queue. */
+static void *disk_writer(void *arg)
+{
+	struct rr_recorder *r = arg;
+	const uint8_t *buf;
+	size_t len;
+
+	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
+		int rc = write_all(r->fd, buf, len);
+		rq_release(r->q, r->disk_id);
+		if (rc) {
+			r->writer_errno = -rc;
+			rq_detach(r->q, r->disk_id);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
+		     char *err, size_t err_len)
+{
+	struct rr_recorder *r = calloc(1, sizeof(*r));
+	uint8_t hdr[RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY + 4];
+	size_t hlen;
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->fd = -1;
+	rc = rr_header_encode(h, hdr, sizeof(hdr), &hlen);
+	if (rc) {
+		set_err(err, err_len, "cannot encode the log header: %s", strerror(-rc));
+		goto fail;
+	}
+	r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (r->fd < 0) {
+		rc = -errno;
+		set_err(err, err_len, "log %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = write_all(r->fd, hdr, hlen);
+	if (rc) {
+		set_err(err, err_len, "log %s: %s", path, strerror(-rc));
+		goto fail;
+	}
+	r->w = rr_chunk_writer_new(0, 0);
+	r->q = rq_new(RQ_ITEMS, RQ_BYTES);
+	if (!r->w || !r->q) {
+		rc = -ENOMEM;
+		set_err(err, err_len, "out of memory");
+		goto fail;
+	}
+	r->disk_id = rq_add_consumer(r->q);
+	r->digest_interval = h->digest_interval;
+	r->next_digest = h->digest_interval;
+	r->last_flush_ns = now_ns();
+	r->st.bytes = hlen;
+	if (pthread_create(&r->writer, NULL, disk_writer, r)) {
+		rc = -EAGAIN;
+		set_err(err, err_len, "cannot start the log writer thread");
+		goto fail;
+	}
+	r->writer_started = true;
+	*out = r;
+	return 0;
+fail:
+	rr_recorder_close(r, NULL);
+	return rc;
+}
+
+static int flush_chunk(struct rr_recorder *r, uint64_t end_icount)
+{
+	const uint8_t *buf;
+	size_t len;
+	int rc = rr_chunk_writer_finish(r->w, end_icount, &buf, &len);
+
+	if (rc)
+		return rc;
+	if (r->writer_errno)
+		return -r->writer_errno;
+	rc = rq_push(r->q, buf, len);
+	if (rc)
+		return rc;
+	r->st.chunks++;
+	r->st.bytes += len;
+	r->last_flush_ns = now_ns();
+	return 0;
+}
+
+static int add(struct rr_recorder *r, const struct rr_event *ev)
+{
+	int rc = rr_chunk_writer_add(r->w, ev);
+
+	if (rc == -ENOSPC) {
+		rc = flush_chunk(r, ev->icount);
+		if (!rc)
+			rc = rr_chunk_writer_add(r->w, ev);
+	}
+	if (!rc)
+		r->last_icount = ev->icount;
+	return rc;
+}
+
+int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv_event *ev)
+{
+	struct rr_event rev;
+	int rc;
+
+	switch (ev->kind) {
+	case HV_EV_CONSOLE_IN: rc = rr_console_save(ev, &rev); break;
+	case HV_EV_NET_RX: rc = rr_net_save(ev, &rev); break;
+	case HV_EV_CLOCK: rc = rr_clock_save(ev, &rev); break;
+	default: rc = -EINVAL; break;
+	}
+	if (rc)
+		return rc;
+	/* Clock events are frequent and carry no data: the periodic digest covers them. */
+	if (ev->kind != HV_EV_CLOCK) {
+		struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
+		rc = add(r, &check);
+		if (rc)
+			return rc;
+		r->st.checks++;
+	}
+	rc = add(r, &rev);
+	if (!rc)
+		r->st.events++;
+	return rc;
+}
+
+int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
+{
+	uint64_t icount = hv_icount(m);
+	int rc;
+
+	if (r->digest_interval && icount >= r->next_digest) {
+		struct rr_event d = { .kind = RR_DIGEST, .icount = icount };
+		hv_digest_dirty(m, d.digest);
+		rc = add(r, &d);
+		if (rc)
+			return rc;
+		r->st.digests++;
+		r->next_digest = icount + r->digest_interval;
+	}
+	uint64_t since = now_ns() - r->last_flush_ns;
+	size_t pending = rr_chunk_writer_payload_len(r->w);
+	if ((pending && since >= FLUSH_NS) || pending >= FLUSH_BYTES || since >= PROGRESS_NS)
+		return flush_chunk(r, icount);
+	return 0;
+}
+
+int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why)
+{
+	uint64_t icount = hv_icount(m);
+	struct rr_event end = { .kind = RR_END, .icount = icount, .end_reason = why };
+	int rc;
+
+	if (r->ended)
+		return 0;
+	r->ended = true;
+	rc = add(r, &end);
+	if (!rc)
+		rc = flush_chunk(r, icount);
+	rq_close(r->q);
+	if (r->writer_started) {
+		pthread_join(r->writer, NULL);
+		r->writer_started = false;
+	}
+	if (!rc && r->writer_errno)
+		rc = -r->writer_errno;
+	if (!rc && fdatasync(r->fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+void rr_recorder_close(struct rr_recorder *r, struct rr_record_stats *st)
+{
+	if (!r)
+		return;
+	if (r->q)
+		rq_close(r->q);
+	if (r->writer_started)
+		pthread_join(r->writer, NULL);
+	if (r->q) {
+		struct rq_stats qs;
+		rq_get_stats(r->q, &qs);
+		r->st.pauses = qs.pauses;
+		r->st.paused_ns = qs.paused_ns;
+	}
+	if (st)
+		*st = r->st;
+	if (r->fd >= 0)
+		close(r->fd);
+	rq_free(r->q);
+	rr_chunk_writer_free(r->w);
+	free(r);
+}
