@@ -28,6 +28,15 @@ HV_OBJS += hv/det_clock.o
 HV_OBJS += hv/det_console.o
 HV_OBJS += hv/det_net.o
 HV_OBJS += hv/live.o
+# record and replay
+HV_OBJS += hv/rr_queue.o
+HV_OBJS += hv/rr_record.o
+HV_OBJS += hv/rr_replay.o
+HV_OBJS += hv/rr_bisect.o
+HV_OBJS += hv/rr_image.o
+HV_OBJS += hv/rr_console.o
+HV_OBJS += hv/rr_net.o
+HV_OBJS += hv/rr_clock.o
 # record/replay: the log format (codec and reader)
 HV_OBJS += hv/rr_log.o
 HV_OBJS += hv/rr_reader.o
@@ -35,6 +44,7 @@ HV_OBJS += hv/crc32c.o
 
 FTVM_OBJS += hv/cli/main.o
 FTVM_OBJS += hv/cli/run.o
+FTVM_OBJS += hv/cli/replay.o
 FTVM_OBJS += hv/cli/log_dump.o
 
 LIBHV := $(BUILD)/libhv.a

@@ -28,6 +28,8 @@ struct det_clock {
 
 void det_clock_init(struct det_clock *c, bool virtual_time);
 uint64_t det_clock_host_mtime(const struct det_clock *c);
+/* Make host time and guest time agree now (start of a live run, or a replay going live). */
+void det_clock_sync(struct det_clock *c, const struct hv_machine *m);
 /* Between slices: refit the rate if a period has passed. */
 int det_clock_tick(struct det_clock *c, struct hv_machine *m, det_apply_fn apply, void *opaque)
 	__attribute__((warn_unused_result));

@@ -33,6 +33,16 @@ uint64_t det_clock_host_mtime(const struct det_clock *c)
 	return (host_ns() - c->host_t0_ns) / (1000000000ULL / HV_MTIME_HZ);
 }
 
+void det_clock_sync(struct det_clock *c, const struct hv_machine *m)
+{
+	if (c->virtual_time)
+		return;
+	uint64_t now = host_ns();
+	c->host_t0_ns = now - hv_mtime(m) * (1000000000ULL / HV_MTIME_HZ);
+	c->last_fit_ns = now;
+	c->last_fit_icount = hv_icount(m);
+}
+
 static int emit(struct det_clock *c, struct hv_machine *m, uint64_t anchor, uint64_t rate,
 		det_apply_fn apply, void *opaque)
 {

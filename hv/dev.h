@@ -37,7 +37,19 @@ struct guest_ram {
 	uint8_t *host;
 	uint64_t base;
 	uint64_t size;
+	uint64_t *dirty;	/* one bit per 4 KiB page written since the last digest, or NULL */
 };
+
+#define GUEST_PAGE_SHIFT 12
+
+/* Note a write to the page holding gpa (which must be in RAM), for incremental digests. */
+static inline void guest_ram_mark_dirty(const struct guest_ram *r, uint64_t gpa)
+{
+	if (r->dirty) {
+		uint64_t pn = (gpa - r->base) >> GUEST_PAGE_SHIFT;
+		r->dirty[pn >> 6] |= 1ULL << (pn & 63);
+	}
+}
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL. */
 static inline void *guest_ram_ptr(const struct guest_ram *r, uint64_t gpa, uint64_t len)

@@ -3,7 +3,9 @@
 #include "machine_internal.h"
 #include "virtio.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put_bytes(void *ctx, const void *p, size_t n)
@@ -46,4 +48,103 @@ void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 	EVP_DigestUpdate(ctx, m->ram.host, m->ram.size);
 	EVP_DigestFinal_ex(ctx, out, &len);
 	EVP_MD_CTX_free(ctx);
+}
+
+int hv_track_dirty(struct hv_machine *m)
+{
+	size_t words = (m->ram.size >> GUEST_PAGE_SHIFT) / 64 + 1;
+
+	if (m->ram.dirty)
+		return 0;
+	m->ram.dirty = calloc(words, sizeof(uint64_t));
+	if (!m->ram.dirty)
+		return -ENOMEM;
+	m->dirty_words = words;
+	/* Cached write translations would skip marking: start with none. */
+	for (int h = 0; h < m->nharts; h++)
+		rv_hart_flush_tlb(&m->harts[h]);
+	return 0;
+}
+
+void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t state[RV_HART_SAVE_MAX];
+	unsigned int len = HV_DIGEST_BYTES;
+
+	memset(out, 0, HV_DIGEST_BYTES);
+	if (!ctx)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	put_u64(ctx, m->icount);
+	put_u64(ctx, m->clock.anchor_mtime);
+	put_u64(ctx, m->clock.rate_q32);
+	for (int h = 0; h < m->nharts; h++) {
+		size_t n = rv_hart_save(&m->harts[h], state, sizeof(state));
+		EVP_DigestUpdate(ctx, state, n);
+	}
+	if (m->blk)
+		virtio_mmio_digest(m->blk, put_bytes, ctx);
+	if (m->net)
+		virtio_mmio_digest(m->net, put_bytes, ctx);
+	for (size_t w = 0; m->ram.dirty && w < m->dirty_words; w++) {
+		uint64_t bits = m->ram.dirty[w];
+		m->ram.dirty[w] = 0;
+		while (bits) {
+			uint64_t pn = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			put_u64(ctx, pn);
+			EVP_DigestUpdate(ctx, m->ram.host + (pn << GUEST_PAGE_SHIFT),
+					 1u << GUEST_PAGE_SHIFT);
+		}
+	}
+	for (int h = 0; h < m->nharts; h++)
+		rv_hart_flush_tlb(&m->harts[h]);
+	EVP_DigestFinal_ex(ctx, out, &len);
+	EVP_MD_CTX_free(ctx);
+}
+
+/* FNV-1a: fast, and collisions here only delay detection to the next full digest. */
+uint64_t hv_check(const struct hv_machine *m)
+{
+	uint8_t state[RV_HART_SAVE_MAX];
+	uint64_t x = 0xcbf29ce484222325ULL;
+
+	for (int h = 0; h < m->nharts; h++) {
+		size_t n = rv_hart_save(&m->harts[h], state, sizeof(state));
+		for (size_t i = 0; i < n; i++)
+			x = (x ^ state[i]) * 0x100000001b3ULL;
+	}
+	return x ^ m->icount;
+}
+
+uint64_t hv_hart_pc(const struct hv_machine *m, int hart)
+{
+	return hart >= 0 && hart < m->nharts ? m->harts[hart].pc : 0;
+}
+
+void hv_hart_regs(const struct hv_machine *m, int hart, uint64_t x[32], uint64_t *pc)
+{
+	memcpy(x, m->harts[hart].x, sizeof(m->harts[hart].x));
+	*pc = m->harts[hart].pc;
+}
+
+int hv_nharts(const struct hv_machine *m)
+{
+	return m->nharts;
+}
+
+uint32_t hv_hart_insn(const struct hv_machine *m, int hart)
+{
+	uint32_t insn = 0;
+
+	if (hart >= 0 && hart < m->nharts)
+		rv_hart_peek_insn(&m->harts[hart], &insn);
+	return insn;
+}
+
+void hv_perturb(struct hv_machine *m, int reg, int bit)
+{
+	if (reg > 0 && reg < 32)
+		m->harts[0].x[reg] ^= 1ULL << (bit & 63);
 }

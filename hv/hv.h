@@ -85,6 +85,25 @@ int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 /* SHA-256 over architectural state of every hart, device state and RAM. */
 void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
 
+/*
+ * For record/replay: track the RAM pages written, so that a digest can cover
+ * them without hashing all of RAM. Enable before the first step.
+ */
+int hv_track_dirty(struct hv_machine *m) __attribute__((warn_unused_result));
+/* SHA-256 over harts, devices and the pages written since the last call (then forgotten). */
+void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
+/* A cheap 64-bit check of every hart's registers and CSRs, taken with each input event. */
+uint64_t hv_check(const struct hv_machine *m);
+
+/* Where a hart is, for divergence reports. */
+uint64_t hv_hart_pc(const struct hv_machine *m, int hart);
+int hv_nharts(const struct hv_machine *m);
+void hv_hart_regs(const struct hv_machine *m, int hart, uint64_t x[32], uint64_t *pc);
+/* The raw bits of the instruction at the hart's pc (0 if not fetchable from RAM untranslated). */
+uint32_t hv_hart_insn(const struct hv_machine *m, int hart);
+/* Test hook for divergence drills: flip bit of x[reg] of hart 0 now. */
+void hv_perturb(struct hv_machine *m, int reg, int bit);
+
 /* Guest free RX buffers for virtio-net: 0 if a frame injected now would be queued. */
 int hv_net_rx_ready(const struct hv_machine *m);
 /* Bytes the UART receiver can take now (a CONSOLE_IN event must not exceed it). */

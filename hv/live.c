@@ -30,6 +30,10 @@ static double now_s(void)
 
 static void console_out(void *opaque, const uint8_t *buf, size_t len)
 {
+	const struct live *lv = opaque;
+
+	if (lv->mute_console)
+		return;
 	while (len) {
 		ssize_t n = write(STDOUT_FILENO, buf, len);
 		if (n < 0 && errno == EINTR)
@@ -56,7 +60,11 @@ const struct hv_host_ops live_host_ops = {
 
 static int apply(void *opaque, const struct hv_event *ev)
 {
-	return hv_inject(opaque, ev);
+	struct live *lv = opaque;
+
+	if (lv->o.hooks.apply)
+		return lv->o.hooks.apply(lv->o.hooks.opaque, lv->m, ev);
+	return hv_inject(lv->m, ev);
 }
 
 int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_len)
@@ -71,18 +79,26 @@ int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_
 	if (rc)
 		return rc;
 	if (o->net_spec) {
-		rc = det_net_open(&lv->net, o->net_spec, err, err_len);
+		rc = live_open_net(lv, o->net_spec, err, err_len);
 		if (rc) {
 			det_console_close(&lv->console);
 			return rc;
 		}
-		lv->have_net = true;
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
+}
+
+int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
+{
+	int rc = det_net_open(&lv->net, spec, err, err_len);
+
+	if (!rc)
+		lv->have_net = true;
+	return rc;
 }
 
 void live_fini(struct live *lv)
@@ -127,11 +143,11 @@ static int deliver_inputs(struct live *lv, struct hv_machine *m, bool idle)
 		lv->next_input++;
 		idle = false;	/* one scripted input per idle wake-up */
 	}
-	rc = det_console_flush(&lv->console, m, apply, m);
+	rc = det_console_flush(&lv->console, m, apply, lv);
 	if (!rc && lv->have_net)
-		rc = det_net_flush(&lv->net, m, apply, m);
+		rc = det_net_flush(&lv->net, m, apply, lv);
 	if (!rc)
-		rc = det_clock_tick(&lv->clock, m, apply, m);
+		rc = det_clock_tick(&lv->clock, m, apply, lv);
 	return rc;
 }
 
@@ -168,6 +184,8 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	lv->m = m;
+	det_clock_sync(&lv->clock, m);
 	for (;;) {
 		struct hv_stop_info info;
 
@@ -189,6 +207,11 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 		if (rc)
 			goto host_error;
 		emit_digests(lv, m);
+		if (lv->o.hooks.slice) {
+			rc = lv->o.hooks.slice(lv->o.hooks.opaque, m);
+			if (rc)
+				goto host_error;
+		}
 		if (info.why == HV_STOP_POWEROFF) {
 			res->end = LIVE_END_POWEROFF;
 			break;
@@ -229,7 +252,7 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 				goto host_error;
 			continue;
 		}
-		rc = det_clock_wake(&lv->clock, m, info.idle_until_mtime, apply, m);
+		rc = det_clock_wake(&lv->clock, m, info.idle_until_mtime, apply, lv);
 		if (rc)
 			goto host_error;
 	}

@@ -17,6 +17,15 @@ struct live_input {
 	size_t len;
 };
 
+/* Where recording (or anything else) joins the loop. */
+struct live_hooks {
+	/* Every event reaches the machine here instead of straight through hv_inject. */
+	int (*apply)(void *opaque, struct hv_machine *m, const struct hv_event *ev);
+	/* After every slice. */
+	int (*slice)(void *opaque, struct hv_machine *m);
+	void *opaque;
+};
+
 struct live_opts {
 	bool virtual_clock;	/* no host time at all: a pure function of the inputs */
 	uint64_t max_icount;	/* stop there (0: no limit) */
@@ -27,6 +36,7 @@ struct live_opts {
 	const uint64_t *digest_at;
 	int ndigest;		/* sorted */
 	FILE *digest_out;
+	struct live_hooks hooks;
 };
 
 enum live_end {
@@ -53,14 +63,20 @@ struct live {
 	struct det_console console;
 	struct det_net net;
 	bool have_net;
+	bool mute_console;	/* replay prints nothing until it goes live, if asked */
 	int next_input, next_digest;
+	struct hv_machine *m;
 };
 
 int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 /* The host side of the machine's outputs; pass with lv to hv_machine_create. */
 extern const struct hv_host_ops live_host_ops;
+/* Run m live until it stops; guest time continues from where m's clock stands. */
 int live_run(struct live *lv, struct hv_machine *m, struct live_result *res);
+/* Attach a network backend later (a replay going live). */
+int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 void live_fini(struct live *lv);
 
 #endif

@@ -290,6 +290,7 @@ void hv_machine_destroy(struct hv_machine *m)
 		syscon_destroy(m->syscon);
 	if (m->ram.host)
 		munmap(m->ram.host, m->ram.size);
+	free(m->ram.dirty);
 	free(m->append);
 	free(m);
 }

@@ -28,6 +28,7 @@ struct boot_layout {
 
 struct hv_machine {
 	struct guest_ram ram;
+	size_t dirty_words;
 	int nharts;
 	struct rv_hart harts[HV_MAX_HARTS];
 

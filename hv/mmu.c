@@ -92,12 +92,39 @@ static int mmu_translate(struct rv_hart *h, uint64_t va, enum rv_access acc, uin
 		if ((pte & want) != want) {
 			pte |= want;
 			memcpy(p, &pte, 8);
+			guest_ram_mark_dirty(h->ram, pte_pa);
 		}
 		uint64_t off_mask = (1ull << shift) - 1;
 		*pa = ((ppn << RV_PAGE_SHIFT) & ~off_mask) | (va & off_mask);
 		return 0;
 	}
 	return page_fault_cause[acc];
+}
+
+void rv_hart_flush_tlb(struct rv_hart *h)
+{
+	rv_tlb_flush(h);
+}
+
+bool rv_hart_peek_insn(const struct rv_hart *h, uint32_t *insn)
+{
+	const struct rv_tlb_entry *e = &h->tlb_code[RV_TLB_INDEX(h->pc)];
+	uint64_t off = h->pc & PAGE_MASK;
+	uint32_t v = 0;
+
+	/* Only through a cached translation or with none at all: peeking must not set A bits. */
+	if (e->vpn_tag == (h->pc >> RV_PAGE_SHIFT) + 1) {
+		memcpy(&v, (const void *)(uintptr_t)(h->pc + e->host_addend), off <= RV_PAGE_SIZE - 4 ? 4 : 2);
+	} else if (h->priv == RV_PRIV_M || !(h->satp >> 60)) {
+		const void *p = guest_ram_ptr(h->ram, h->pc, 4);
+		if (!p)
+			return false;
+		memcpy(&v, p, 4);
+	} else {
+		return false;
+	}
+	*insn = (v & 3) == 3 ? v : (v & 0xffff);
+	return true;
 }
 
 /* Only whole RAM pages enter a TLB: MMIO must see every access. */
@@ -179,6 +206,8 @@ static int access_in_page(struct rv_hart *h, uint64_t va, int size, enum rv_acce
 		tlb_fill(h->tlb_read, h->ram, va, pa);
 	} else {
 		memcpy(host, val, size);
+		/* Marked here, once per write-TLB fill: the digest flushes tlb_write when it clears the bits. */
+		guest_ram_mark_dirty(h->ram, pa);
 		tlb_fill(h->tlb_write, h->ram, va, pa);
 	}
 	return 0;
@@ -245,5 +274,7 @@ int rv_mmu_ram_ptr(struct rv_hart *h, uint64_t va, int size, enum rv_access acc,
 	*host = guest_ram_ptr(h->ram, *pa, size);
 	if (!*host)
 		return access_fault_cause[acc];
+	if (acc == RV_ACC_STORE)
+		guest_ram_mark_dirty(h->ram, *pa);
 	return 0;
 }

@@ -14,7 +14,15 @@ enum ftvm_exit {
 	FTVM_EXIT_USER = 5,	/* stopped by the user: Ctrl-A x, SIGINT, SIGTERM */
 	FTVM_EXIT_LIMIT = 6,	/* --max-insns reached */
 	FTVM_EXIT_STUCK = 7,	/* every hart waits with nothing left to wake it */
+	FTVM_EXIT_DIVERGED = 8,	/* replay: the machine departed from the log */
+	FTVM_EXIT_LOG_CORRUPT = 9,	/* replay: the log is damaged past its header */
 };
+
+#define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+
+/* A file of the default guest beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME (malloc'ed). */
+char *cli_beside_exe(const char *name);
+int cli_replay(int argc, char **argv);
 
 int cli_run(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */

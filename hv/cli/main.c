@@ -11,6 +11,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ftvm COMMAND [OPTIONS]\n"
 		"  run      run a guest (default: the domT Linux guest)\n"
+		"  record   run a guest and write every input to a replay log\n"
+		"  replay   re-execute a replay log, optionally going live at its end\n"
 		"  log      inspect a replay log: ftvm log dump FILE\n"
 		"  certs    make a CA and host certificates: ftvm certs init DIR --hosts a,b\n"
 		"Run 'ftvm COMMAND --help' for a command's options.\n");
@@ -22,8 +24,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return FTVM_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "run"))
+	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record"))
 		return cli_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "replay"))
+		return cli_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "log"))
 		return cli_log(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "certs"))

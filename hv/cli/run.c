@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "hv/hv.h"
 #include "hv/live.h"
+#include "hv/rr.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 #define DEFAULT_APPEND "console=ttyS0 panic=-1"
 #define MAX_SCRIPTED 64
 
@@ -43,6 +43,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ftvm run [OPTIONS]\n"
+		"       ftvm record --log FILE [--digest-interval N] [OPTIONS]\n"
 		"  --kernel FILE      Linux Image or ELF (default: the domT guest next to ftvm)\n"
 		"  --initrd FILE      initramfs (default: the domT initramfs with the default kernel)\n"
 		"  --bios FILE|none   M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
@@ -59,13 +60,14 @@ static void usage(FILE *f)
 		"  --digest-at N      print the state digest at step N (repeatable)\n"
 		"  --no-console-input ignore stdin\n"
 		"  --stats            print steps, MIPS and idle time on exit\n"
+		"  --log FILE         (record) write the replay log there\n"
+		"  --digest-interval N (record) a full state digest every N steps (default 50M)\n"
 		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad input, 3 reboot/panic,\n"
 		"4 guest failure, 5 stopped by user, 6 --max-insns reached, 7 guest stuck.\n",
 		DEFAULT_APPEND, HV_MAX_HARTS);
 }
 
-/* A file beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME. */
-static char *beside_exe(const char *name)
+char *cli_beside_exe(const char *name)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -107,6 +109,35 @@ static int cmp_input(const void *a, const void *b)
 	return cmp_u64(&((const struct live_input *)a)->icount, &((const struct live_input *)b)->icount);
 }
 
+struct recording {
+	struct rr_recorder *rec;
+};
+
+static int record_apply(void *opaque, struct hv_machine *m, const struct hv_event *ev)
+{
+	struct recording *r = opaque;
+	int rc = rr_record_event(r->rec, m, ev);
+
+	return rc ? rc : hv_inject(m, ev);
+}
+
+static int record_slice(void *opaque, struct hv_machine *m)
+{
+	struct recording *r = opaque;
+
+	return rr_record_slice(r->rec, m);
+}
+
+static enum rr_end_reason end_reason(enum live_end e)
+{
+	switch (e) {
+	case LIVE_END_POWEROFF: return RR_END_POWEROFF;
+	case LIVE_END_REBOOT: return RR_END_REBOOT;
+	case LIVE_END_FAIL: return RR_END_FAIL;
+	default: return RR_END_STOPPED;
+	}
+}
+
 static int exit_status(const struct live_result *r)
 {
 	switch (r->end) {
@@ -135,7 +166,8 @@ static const char *end_name(enum live_end e)
 int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
-	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP };
+	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
+	       OPT_LOG, OPT_DIGEST_INTERVAL };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -152,6 +184,8 @@ int cli_run(int argc, char **argv)
 		{ "no-console-input", no_argument, NULL, OPT_NOCONS },
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
 	};
 	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
@@ -160,7 +194,10 @@ int cli_run(int argc, char **argv)
 	struct live_input inputs[MAX_SCRIPTED];
 	uint64_t digests[MAX_SCRIPTED];
 	char *default_kernel = NULL, *default_initrd = NULL;
-	bool stats = false, net_given = false;
+	bool stats = false, net_given = false, recording = !strcmp(argv[0], "record");
+	const char *log_path = NULL;
+	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
+	struct recording rec = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
 
@@ -224,16 +261,28 @@ int cli_run(int argc, char **argv)
 		case OPT_NOCONS: lo.console_fd = -1; break;
 		case OPT_STATS: stats = true; break;
 		case OPT_HELP: usage(stdout); return 0;
+		case OPT_LOG: log_path = optarg; break;
+		case OPT_DIGEST_INTERVAL:
+			if (cli_parse_size(optarg, &digest_interval)) {
+				fprintf(stderr, "ftvm record: --digest-interval %s: not a number\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			break;
 		default: usage(stderr); return FTVM_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "ftvm run: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "ftvm %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		return FTVM_EXIT_USAGE;
+	}
+	if (recording != (log_path != NULL)) {
+		fprintf(stderr, recording ? "ftvm record: --log FILE is required\n"
+					  : "ftvm run: --log is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
 	}
 	if (!cfg.kernel) {
-		default_kernel = beside_exe("Image");
-		default_initrd = beside_exe("initrd.cpio");
+		default_kernel = cli_beside_exe("Image");
+		default_initrd = cli_beside_exe("initrd.cpio");
 		if (!default_kernel || access(default_kernel, R_OK)) {
 			fprintf(stderr, "ftvm run: no kernel given and the default guest is not built "
 				"(%s missing): run 'make domT' or pass --kernel\n",
@@ -259,14 +308,30 @@ int cli_run(int argc, char **argv)
 	if (lo.virtual_clock)
 		lo.console_fd = -1;
 
+	if (recording) {
+		struct rr_header h;
+		if (rr_header_fill(&h, &cfg, lo.virtual_clock, digest_interval, err, sizeof(err)) ||
+		    rr_recorder_open(&rec.rec, log_path, &h, err, sizeof(err))) {
+			fprintf(stderr, "ftvm record: %s\n", err);
+			goto out;
+		}
+		lo.hooks = (struct live_hooks){ record_apply, record_slice, &rec };
+	}
+
 	struct live lv;
 	if (live_init(&lv, &lo, err, sizeof(err))) {
-		fprintf(stderr, "ftvm run: %s\n", err);
+		fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
 		goto out;
 	}
 	struct hv_machine *m;
 	if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
-		fprintf(stderr, "ftvm run: %s\n", err);
+		fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
+		live_fini(&lv);
+		goto out;
+	}
+	if (recording && hv_track_dirty(m)) {
+		fprintf(stderr, "ftvm record: out of memory\n");
+		hv_machine_destroy(m);
 		live_fini(&lv);
 		goto out;
 	}
@@ -274,6 +339,23 @@ int cli_run(int argc, char **argv)
 	live_run(&lv, m, &res);
 	live_fini(&lv);
 	status = exit_status(&res);
+	if (recording) {
+		struct rr_record_stats rs;
+		int rc = rr_record_end(rec.rec, m, end_reason(res.end));
+		rr_recorder_close(rec.rec, &rs);
+		rec.rec = NULL;
+		if (rc) {
+			fprintf(stderr, "ftvm record: writing %s failed: %s\n", log_path, strerror(-rc));
+			status = FTVM_EXIT_HOST_ERROR;
+		}
+		if (stats)
+			fprintf(stderr, "ftvm: log %s: %llu bytes (%.0f bytes/s), %llu events, %llu checks, "
+				"%llu digests, %llu chunks, %llu pauses (%.3f s)\n", log_path,
+				(unsigned long long)rs.bytes, res.wall_s > 0 ? rs.bytes / res.wall_s : 0.0,
+				(unsigned long long)rs.events, (unsigned long long)rs.checks,
+				(unsigned long long)rs.digests, (unsigned long long)rs.chunks,
+				(unsigned long long)rs.pauses, rs.paused_ns / 1e9);
+	}
 	if (res.end == LIVE_END_FAIL)
 		fprintf(stderr, "ftvm: guest reported failure code %d\n", res.fail_code);
 	if (stats) {
@@ -287,6 +369,7 @@ int cli_run(int argc, char **argv)
 	}
 	hv_machine_destroy(m);
 out:
+	rr_recorder_close(rec.rec, NULL);
 	free(default_kernel);
 	free(default_initrd);
 	return status;
