@@ -114,7 +114,11 @@ static int load_elf(struct hv_machine *m, const char *path, const uint8_t *buf, 
 {
 	const Elf64_Ehdr *eh = (const void *)buf;
 
-	if (len < sizeof(*eh) || buf[EI_CLASS] != ELFCLASS64 || buf[EI_DATA] != ELFDATA2LSB) {
+	if (len < sizeof(*eh)) {
+		set_err(err, err_len, "kernel %s: truncated ELF header (%zu bytes)", path, len);
+		return -ENOEXEC;
+	}
+	if (buf[EI_CLASS] != ELFCLASS64 || buf[EI_DATA] != ELFDATA2LSB) {
 		set_err(err, err_len, "kernel %s: not a 64-bit little-endian ELF", path);
 		return -ENOEXEC;
 	}

@@ -228,12 +228,17 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 		b->read_only = true;
 	}
 	if (b->fd < 0) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	size = lseek(b->fd, 0, SEEK_END);
 	if (size < 0) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (size < BLK_SECTOR_BYTES) {
+		snprintf(err, err_len, "disk %s: %lld bytes; a raw image needs at least one %d-byte sector",
+			 path, (long long)size, BLK_SECTOR_BYTES);
 		goto fail;
 	}
 	b->capacity_sectors = (uint64_t)size / BLK_SECTOR_BYTES;

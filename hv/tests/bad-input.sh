@@ -26,7 +26,10 @@ expect "$TMP/nope" -- --kernel "$TMP/nope" --bios none
 expect "empty" -- --kernel "$TMP/empty"
 expect "neither a RISC-V" -- --kernel "$TMP/garbage"
 expect "not RISC-V" -- --kernel "$TMP/x86.elf" --bios none
-expect "corrupt ELF" -- --kernel "$TMP/trunc.elf" --bios none
+expect "truncated ELF" -- --kernel "$TMP/trunc.elf" --bios none
+# A whole ELF header whose program headers point past the end of the file.
+python3 -c 'import struct,sys; sys.stdout.buffer.write(b"\x7fELF\x02\x01\x01"+b"\0"*9+struct.pack("<HHIQQQIHHHHHH",2,243,1,0x80000000,4096,0,0,64,56,4,64,0,0))' >"$TMP/badph.elf"
+expect "corrupt ELF program headers" -- --kernel "$TMP/badph.elf" --bios none
 expect "must be an ELF" -- --kernel "$TMP/garbage" --bios none
 expect "--mem" -- --kernel "$kernel" --mem 1M
 head -c 20000000 /dev/zero >"$TMP/big"
@@ -34,6 +37,8 @@ head -c 20000000 /dev/zero >"$TMP/big"
 expect "firmware" -- --kernel "$kernel" --bios "$TMP/nope"
 expect "initrd" -- --kernel "$kernel" --initrd "$TMP/nope"
 expect "disk" -- --kernel "$kernel" --disk "$TMP/nope"
+expect "512-byte sector" -- --kernel "$kernel" --disk "$TMP/empty"
+expect "disk" -- --kernel "$kernel" --disk "$TMP"
 expect "--smp" -- --kernel "$kernel" --smp 9
 expect "hostfwd" -- --kernel "$kernel" --net "user,hostfwd=bogus"
 expect "unrecognized" -- --kernel "$kernel" --frobnicate
