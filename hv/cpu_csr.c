@@ -274,10 +274,19 @@ int rv_csr_insn(struct rv_hart *h, uint32_t insn, uint64_t *rd_val)
 	if (csr_read(h, csr, &old))
 		return -1;
 	if (write) {
+		/*
+		 * The interrupt controller's SEIP line is read but never written
+		 * back: only the software bit takes part in csrrs/csrrc (priv.
+		 * spec 3.1.9). Latching it would leave SEIP stuck after the PLIC
+		 * drops the line, an endless external-interrupt storm.
+		 */
+		uint64_t base = old;
+		if (csr == CSR_MIP || csr == CSR_SIP)
+			base = (csr == CSR_MIP ? h->mip : h->mip & h->mideleg);
 		switch (f3 & 3) {
 		case 1: nv = src; break;
-		case 2: nv = old | src; break;
-		default: nv = old & ~src; break;
+		case 2: nv = base | src; break;
+		default: nv = base & ~src; break;
 		}
 		if (csr_write(h, csr, nv))
 			return -1;

@@ -8,7 +8,7 @@ require_domT
 port=$(free_port)
 timeout -k 5 240 "$FTVM" run --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --no-console-input \
 	--net "user,hostfwd=tcp:127.0.0.1:$port-:7000" \
-	--append "console=ttyS0 panic=-1 ftvm.run=ftkv,idle:100000" >"$TMP/console" 2>&1 &
+	--append "console=ttyS0 panic=-1 ftvm.run=ftkv,idle:3600" >"$TMP/console" 2>&1 &
 vm=$!
 python3 - "$port" <<'PY'
 import socket, sys, time
