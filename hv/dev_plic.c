@@ -12,9 +12,10 @@
  *   0x200000 + 0x1000*c       threshold[c]      RW  WARL 0..7
  *   0x200004 + 0x1000*c       claim/complete[c] R: claim, W: complete
  *
- * Sources are level-triggered (spec 5 "Interrupt Gateways"): a source is
- * pending while its line is high and it is not claimed; once completed, a
- * line still high pends again. Context c's output is high while some
+ * Sources are level-triggered (spec 5 "Interrupt Gateways"): a rising line
+ * sets pending unless the source is claimed; pending stays set if the line
+ * drops before the claim (the handler finds nothing to do, as the spec and
+ * QEMU have it); once completed, a line still high pends again. Context c's output is high while some
  * enabled pending source has priority > threshold[c]; claim returns the
  * highest-priority such source (lowest id on ties) or 0, applying the
  * threshold as QEMU does. Completion is accepted for any claimed source, as
@@ -129,7 +130,8 @@ void plic_set_irq(void *opaque, int irq, int level)
 	if (irq <= 0 || irq >= PLIC_NSRC)
 		return;
 	plic_assign(p->level, irq, level != 0);
-	plic_assign(p->pending, irq, level != 0 && !plic_bit(p->claimed, irq));
+	if (level && !plic_bit(p->claimed, irq))
+		plic_assign(p->pending, irq, true);
 	plic_update(p);
 }
 

@@ -267,12 +267,16 @@ static void test_plic(void)
 	CHECK(ctx.level[1] == 0, "low line stays quiet after complete");
 	CHECK_EQ(rd(&plic_ops, p, PENDING(0), 4), 0, "not re-pended");
 
-	/* A line that drops before being claimed is no longer pending. */
+	/* A line that drops before being claimed stays pending until claimed (PLIC spec, gateways). */
 	plic_set_irq(p, 10, 1);
 	CHECK(ctx.level[1] == 1, "raised");
 	plic_set_irq(p, 10, 0);
-	CHECK(ctx.level[1] == 0, "dropped");
-	CHECK_EQ(rd(&plic_ops, p, CLAIM(1), 4), 0, "dropped line not claimable");
+	CHECK(ctx.level[1] == 1, "dropped line still pending");
+	CHECK_EQ(rd(&plic_ops, p, CLAIM(1), 4), 10, "dropped line still claimable");
+	CHECK(ctx.level[1] == 0, "claimed");
+	wr(&plic_ops, p, CLAIM(1), 4, 10);
+	CHECK(ctx.level[1] == 0, "completed low line stays quiet");
+	CHECK_EQ(rd(&plic_ops, p, CLAIM(1), 4), 0, "nothing left to claim");
 
 	/* Completing an unclaimed or absent source changes nothing. */
 	edges = ctx.edges[1];

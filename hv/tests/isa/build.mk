@@ -11,6 +11,7 @@ ISA_TESTS += rv64d
 ISA_TESTS += rvc
 ISA_TESTS += zicsr
 ISA_TESTS += traps
+ISA_TESTS += plic_seip
 ISA_TESTS += interrupts
 ISA_TESTS += paging
 ISA_TESTS += smp_counter
