@@ -101,6 +101,7 @@ SYSTEM_TESTS += hv/tests/bad-input.sh
 SYSTEM_TESTS += hv/tests/linux-boot.sh
 SYSTEM_TESTS += hv/tests/ftkv-user-net.sh
 SYSTEM_TESTS += hv/tests/disk-persist.sh
+SYSTEM_TESTS += hv/tests/twin-run.sh
 
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
 UNIT_TESTS += $(BUILD)/hv/tests/test_virtio

@@ -232,21 +232,23 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 		if (info.why != HV_STOP_IDLE)
 			continue;
 
+		/* A scripted input waits for its step unless nothing else could ever wake the guest. */
 		bool scripted = lv->next_input < lv->o.ninputs;
+		bool forever = info.idle_until_mtime == UINT64_MAX;
 		if (lv->o.virtual_clock) {
-			if (info.idle_until_mtime == UINT64_MAX && !scripted) {
+			if (forever && !scripted) {
 				res->end = LIVE_END_STUCK;
 				break;
 			}
 		} else {
 			double w0 = now_s();
 			int timeout = det_clock_idle_timeout_ms(&lv->clock, m, info.idle_until_mtime);
-			if (scripted)
+			if (scripted && forever)
 				timeout = 0;
 			poll_host(lv, timeout);
 			res->idle_s += now_s() - w0;
 		}
-		if (scripted && (lv->o.virtual_clock || info.idle_until_mtime == UINT64_MAX)) {
+		if (scripted && forever) {
 			rc = deliver_inputs(lv, m, true);
 			if (rc)
 				goto host_error;

@@ -57,7 +57,7 @@ static void usage(FILE *f)
 		"  --max-insns N      stop after N steps (exit status 6)\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
 		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
-		"  --digest-at N      print the state digest at step N (repeatable)\n"
+		"  --digest-at N      print the state digest at step N on stderr (repeatable)\n"
 		"  --no-console-input ignore stdin\n"
 		"  --stats            print steps, MIPS and idle time on exit\n"
 		"  --log FILE         (record) write the replay log there\n"
@@ -190,7 +190,7 @@ int cli_run(int argc, char **argv)
 	};
 	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
 				 .append = DEFAULT_APPEND };
-	struct live_opts lo = { .console_fd = STDIN_FILENO, .digest_out = stdout };
+	struct live_opts lo = { .console_fd = STDIN_FILENO, .digest_out = stderr };
 	struct live_input inputs[MAX_SCRIPTED];
 	uint64_t digests[MAX_SCRIPTED];
 	char *default_kernel = NULL, *default_initrd = NULL;
