@@ -102,6 +102,10 @@ SYSTEM_TESTS += hv/tests/linux-boot.sh
 SYSTEM_TESTS += hv/tests/ftkv-user-net.sh
 SYSTEM_TESTS += hv/tests/disk-persist.sh
 SYSTEM_TESTS += hv/tests/twin-run.sh
+SYSTEM_TESTS += hv/tests/rr-linux.sh
+SYSTEM_TESTS += hv/tests/rr-jitter.sh
+SYSTEM_TESTS += hv/tests/rr-crash.sh
+SYSTEM_TESTS += hv/tests/rr-diverge.sh
 
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
 UNIT_TESTS += $(BUILD)/hv/tests/test_virtio

@@ -80,8 +80,8 @@ void rv_hart_set_irq(struct rv_hart *h, int bit, int level);
 bool rv_hart_wakeable(const struct rv_hart *h);
 /* Drop every cached translation (the machine does so when it clears dirty-page bits). */
 void rv_hart_flush_tlb(struct rv_hart *h);
-/* The instruction at pc if it can be read without side effects (for divergence reports). */
-bool rv_hart_peek_insn(const struct rv_hart *h, uint32_t *insn);
+/* The instruction at va if it can be read without side effects (for divergence reports). */
+bool rv_hart_peek_insn(const struct rv_hart *h, uint64_t va, uint32_t *insn);
 /* Serialized architectural state for digests; returns bytes written (<= len). */
 size_t rv_hart_save(const struct rv_hart *h, uint8_t *buf, size_t len);
 #define RV_HART_SAVE_MAX 4096

@@ -134,12 +134,12 @@ int hv_nharts(const struct hv_machine *m)
 	return m->nharts;
 }
 
-uint32_t hv_hart_insn(const struct hv_machine *m, int hart)
+uint32_t hv_hart_insn(const struct hv_machine *m, int hart, uint64_t va)
 {
 	uint32_t insn = 0;
 
 	if (hart >= 0 && hart < m->nharts)
-		rv_hart_peek_insn(&m->harts[hart], &insn);
+		rv_hart_peek_insn(&m->harts[hart], va, &insn);
 	return insn;
 }
 

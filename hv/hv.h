@@ -99,8 +99,8 @@ uint64_t hv_check(const struct hv_machine *m);
 uint64_t hv_hart_pc(const struct hv_machine *m, int hart);
 int hv_nharts(const struct hv_machine *m);
 void hv_hart_regs(const struct hv_machine *m, int hart, uint64_t x[32], uint64_t *pc);
-/* The raw bits of the instruction at the hart's pc (0 if not fetchable from RAM untranslated). */
-uint32_t hv_hart_insn(const struct hv_machine *m, int hart);
+/* The raw bits of the instruction at va for that hart, 0 if not readable without side effects. */
+uint32_t hv_hart_insn(const struct hv_machine *m, int hart, uint64_t va);
 /* Test hook for divergence drills: flip bit of x[reg] of hart 0 now. */
 void hv_perturb(struct hv_machine *m, int reg, int bit);
 

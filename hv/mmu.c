@@ -106,17 +106,17 @@ void rv_hart_flush_tlb(struct rv_hart *h)
 	rv_tlb_flush(h);
 }
 
-bool rv_hart_peek_insn(const struct rv_hart *h, uint32_t *insn)
+bool rv_hart_peek_insn(const struct rv_hart *h, uint64_t va, uint32_t *insn)
 {
-	const struct rv_tlb_entry *e = &h->tlb_code[RV_TLB_INDEX(h->pc)];
-	uint64_t off = h->pc & PAGE_MASK;
+	const struct rv_tlb_entry *e = &h->tlb_code[RV_TLB_INDEX(va)];
+	uint64_t off = va & PAGE_MASK;
 	uint32_t v = 0;
 
 	/* Only through a cached translation or with none at all: peeking must not set A bits. */
-	if (e->vpn_tag == (h->pc >> RV_PAGE_SHIFT) + 1) {
-		memcpy(&v, (const void *)(uintptr_t)(h->pc + e->host_addend), off <= RV_PAGE_SIZE - 4 ? 4 : 2);
+	if (e->vpn_tag == (va >> RV_PAGE_SHIFT) + 1) {
+		memcpy(&v, (const void *)(uintptr_t)(va + e->host_addend), off <= RV_PAGE_SIZE - 4 ? 4 : 2);
 	} else if (h->priv == RV_PRIV_M || !(h->satp >> 60)) {
-		const void *p = guest_ram_ptr(h->ram, h->pc, 4);
+		const void *p = guest_ram_ptr(h->ram, va, 4);
 		if (!p)
 			return false;
 		memcpy(&v, p, 4);

@@ -46,7 +46,8 @@ static void side_close(struct side *s)
 /* Run to target, flipping the perturbation's bit when its step is reached. */
 static int side_run(struct side *s, uint64_t target, char *err, size_t err_len)
 {
-	if (s->perturb && s->perturb->on && !s->perturbed && s->perturb->step <= target) {
+	/* As in the replay that diverged: the bit flips after step perturb->step, before the next. */
+	if (s->perturb && s->perturb->on && !s->perturbed && s->perturb->step < target) {
 		if (rr_player_run(s->p, s->m, s->perturb->step, &s->st) != RR_PLAY_REACHED)
 			goto fail;
 		hv_perturb(s->m, s->perturb->reg, s->perturb->bit);
@@ -63,8 +64,10 @@ fail:
 static void describe(const struct hv_machine *bad, const struct hv_machine *good, uint64_t step,
 		     uint64_t pc, uint32_t insn, char *out, size_t len)
 {
-	size_t off = snprintf(out, len, "first differing step %" PRIu64 ": the instruction at pc 0x%" PRIx64
-			      " (0x%08x) leaves", step, pc, insn);
+	size_t off = insn ? snprintf(out, len, "first differing step %" PRIu64 ": the instruction at pc 0x%"
+				     PRIx64 " (0x%08x) leaves", step, pc, insn)
+			  : snprintf(out, len, "first differing step %" PRIu64 ": the instruction at pc 0x%"
+				     PRIx64 " leaves", step, pc);
 	int diffs = 0;
 	for (int h = 0; h < hv_nharts(bad); h++) {
 		uint64_t xb[32], xg[32], pcb, pcg;
@@ -128,11 +131,11 @@ int rr_bisect(const char *log, const struct hv_config *cfg, const struct rr_pert
 	rc = rc ?: side_run(&good, block, report, report_len);
 	for (uint64_t s = block; !rc && s < to; s++) {
 		uint64_t pc = hv_hart_pc(good.m, 0);
-		uint32_t insn = hv_hart_insn(good.m, 0);
 		rc = side_run(&bad, s + 1, report, report_len);
 		rc = rc ?: side_run(&good, s + 1, report, report_len);
 		if (!rc && hv_check(bad.m) != hv_check(good.m)) {
-			describe(bad.m, good.m, s + 1, pc, insn, report, report_len);
+			/* Read after the step: the code TLB now holds the page just executed. */
+			describe(bad.m, good.m, s + 1, pc, hv_hart_insn(good.m, 0, pc), report, report_len);
 			break;
 		}
 	}

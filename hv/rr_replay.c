@@ -142,9 +142,13 @@ static void where(const struct hv_machine *m, char *buf, size_t len)
 {
 	size_t off = 0;
 
-	for (int h = 0; h < hv_nharts(m) && off < len; h++)
-		off += snprintf(buf + off, len - off, "%shart %d pc 0x%" PRIx64 " insn 0x%08x",
-				h ? ", " : "", h, hv_hart_pc(m, h), hv_hart_insn(m, h));
+	for (int h = 0; h < hv_nharts(m) && off < len; h++) {
+		uint32_t insn = hv_hart_insn(m, h, hv_hart_pc(m, h));
+		off += snprintf(buf + off, len - off, "%shart %d pc 0x%" PRIx64, h ? ", " : "", h,
+				hv_hart_pc(m, h));
+		if (insn && off < len)
+			off += snprintf(buf + off, len - off, " insn 0x%08x", insn);
+	}
 }
 
 static enum rr_play_result diverged(const struct rr_player *p, const struct hv_machine *m,
