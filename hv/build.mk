@@ -45,6 +45,7 @@ HV_OBJS += hv/crc32c.o
 FTVM_OBJS += hv/cli/main.o
 FTVM_OBJS += hv/cli/run.o
 FTVM_OBJS += hv/cli/replay.o
+FTVM_OBJS += hv/cli/trace.o
 FTVM_OBJS += hv/cli/log_dump.o
 
 LIBHV := $(BUILD)/libhv.a

@@ -795,6 +795,8 @@ sample:
 			int irq = rv_irq_pending(h);
 			if (irq >= 0) {
 				h->pc = pc;
+				if (unlikely(h->observe_irqs))
+					machine_observe_irq(h->m, (int)h->mhartid, irq);
 				rv_take_irq(h, irq);
 				steps++;
 				h->steps = steps;

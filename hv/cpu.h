@@ -34,6 +34,7 @@ struct rv_hart {
 	uint32_t frm;
 	bool wfi;		/* stalled in WFI until (mip & mie) != 0 */
 	bool exit_req;		/* leave rv_hart_run after the current instruction */
+	bool observe_irqs;	/* report taken interrupts to machine_observe_irq */
 
 	uint64_t steps;		/* instructions retired + traps taken: the event clock */
 	uint64_t minstret;	/* retired, as the CSR shows it (writable) */

@@ -109,6 +109,36 @@ int hv_net_rx_ready(const struct hv_machine *m);
 /* Bytes the UART receiver can take now (a CONSOLE_IN event must not exceed it). */
 size_t hv_console_rx_room(const struct hv_machine *m);
 
+/*
+ * Observer: hv reports what happens inside (the seed's report_monitored_*).
+ * Costs one predictable branch where an event can happen when none is set.
+ */
+enum hv_obs_kind {
+	HV_OBS_IRQ = 1,		/* arg: interrupt cause taken by hart */
+	HV_OBS_CONSOLE_IN,	/* arg: bytes */
+	HV_OBS_NET_IN,		/* arg: frame bytes */
+	HV_OBS_NET_OUT,		/* arg: frame bytes */
+	HV_OBS_CLOCK,		/* arg: new rate_q32 */
+	HV_OBS_DIGEST,		/* arg: first 8 digest bytes */
+	HV_OBS_PAUSE_BEGIN,	/* the replay queue is full: the vCPU waits */
+	HV_OBS_PAUSE_END,	/* arg: ns paused */
+};
+struct hv_obs_event {
+	enum hv_obs_kind kind;
+	uint64_t icount;
+	int hart;
+	uint64_t arg;
+};
+struct hv_observer {
+	void (*event)(void *opaque, const struct hv_obs_event *ev);
+	void *opaque;
+};
+/* NULL clears it. */
+void hv_set_observer(struct hv_machine *m, const struct hv_observer *obs);
+/* Report an event from outside the core (recorder: digests, pauses). */
+void hv_observe(struct hv_machine *m, enum hv_obs_kind kind, int hart, uint64_t arg);
+const char *hv_obs_name(enum hv_obs_kind kind);
+
 #define HV_MTIME_HZ 10000000ULL
 
 #endif

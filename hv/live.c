@@ -186,6 +186,7 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 	memset(res, 0, sizeof(*res));
 	lv->m = m;
 	det_clock_sync(&lv->clock, m);
+	uint64_t mtime0 = hv_mtime(m);
 	for (;;) {
 		struct hv_stop_info info;
 
@@ -266,6 +267,7 @@ host_error:
 out:
 	res->icount = hv_icount(m);
 	res->wall_s = now_s() - t0;
+	res->guest_s = (double)(hv_mtime(m) - mtime0) / HV_MTIME_HZ;
 	res->clock_events = lv->clock.events;
 	res->console_bytes = lv->console.bytes;
 	if (lv->have_net) {

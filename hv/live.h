@@ -54,6 +54,7 @@ struct live_result {
 	int fail_code;
 	uint64_t icount;
 	double wall_s, idle_s;
+	double guest_s;		/* guest time that passed, to compare with wall_s */
 	uint64_t clock_events, console_bytes, net_frames_in, net_frames_dropped;
 };
 

@@ -142,10 +142,41 @@ static void console_out(void *opaque, const uint8_t *buf, size_t len)
 		m->host.console_out(m->host_opaque, buf, len);
 }
 
+void hv_set_observer(struct hv_machine *m, const struct hv_observer *obs)
+{
+	m->obs = obs ? *obs : (struct hv_observer){ 0 };
+	for (int h = 0; h < m->nharts; h++)
+		m->harts[h].observe_irqs = m->obs.event != NULL;
+}
+
+void hv_observe(struct hv_machine *m, enum hv_obs_kind kind, int hart, uint64_t arg)
+{
+	if (m->obs.event) {
+		struct hv_obs_event ev = { kind, hv_icount(m), hart, arg };
+		m->obs.event(m->obs.opaque, &ev);
+	}
+}
+
+void machine_observe_irq(struct hv_machine *m, int hart, int irq)
+{
+	hv_observe(m, HV_OBS_IRQ, hart, (uint64_t)irq);
+}
+
+const char *hv_obs_name(enum hv_obs_kind kind)
+{
+	static const char *const names[] = {
+		[HV_OBS_IRQ] = "irq", [HV_OBS_CONSOLE_IN] = "console-in", [HV_OBS_NET_IN] = "net-in",
+		[HV_OBS_NET_OUT] = "net-out", [HV_OBS_CLOCK] = "clock", [HV_OBS_DIGEST] = "digest",
+		[HV_OBS_PAUSE_BEGIN] = "pause-begin", [HV_OBS_PAUSE_END] = "pause-end",
+	};
+	return kind >= HV_OBS_IRQ && kind <= HV_OBS_PAUSE_END ? names[kind] : "?";
+}
+
 static void net_tx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct hv_machine *m = opaque;
 
+	hv_observe(m, HV_OBS_NET_OUT, -1, len);
 	if (m->host.net_tx)
 		m->host.net_tx(m->host_opaque, frame, len);
 }
@@ -370,6 +401,10 @@ int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 {
 	if (ev->icount != m->icount)
 		return -EINVAL;
+	if (m->obs.event)
+		hv_observe(m, ev->kind == HV_EV_CONSOLE_IN ? HV_OBS_CONSOLE_IN :
+			   ev->kind == HV_EV_NET_RX ? HV_OBS_NET_IN : HV_OBS_CLOCK, -1,
+			   ev->kind == HV_EV_CLOCK ? ev->clock.rate_q32 : ev->len);
 	switch (ev->kind) {
 	case HV_EV_CONSOLE_IN:
 		if (uart_receive(m->uart, ev->data, ev->len) != ev->len)

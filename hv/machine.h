@@ -19,6 +19,9 @@ int machine_mmio_write(struct hv_machine *m, uint64_t pa, int size, uint64_t val
  */
 uint64_t machine_mtime(struct hv_machine *m);
 
+/* A hart took interrupt cause irq (called only while an observer is set). */
+void machine_observe_irq(struct hv_machine *m, int hart, int irq);
+
 /* End the current run slice after the current instruction (timer change, poweroff). */
 void machine_request_exit(struct hv_machine *m);
 

@@ -54,6 +54,7 @@ struct hv_machine {
 	enum hv_stop stop;	/* pending guest-requested stop; HV_STOP_BUDGET when none */
 	int fail_code;
 
+	struct hv_observer obs;
 	struct hv_host_ops host;
 	void *host_opaque;
 

@@ -139,7 +139,7 @@ fail:
 	return rc;
 }
 
-static int flush_chunk(struct rr_recorder *r, uint64_t end_icount)
+static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end_icount)
 {
 	const uint8_t *buf;
 	size_t len;
@@ -149,21 +149,32 @@ static int flush_chunk(struct rr_recorder *r, uint64_t end_icount)
 		return rc;
 	if (r->writer_errno)
 		return -r->writer_errno;
+	struct rq_stats before, after;
+	if (m)
+		rq_get_stats(r->q, &before);
 	rc = rq_push(r->q, buf, len);
 	if (rc)
 		return rc;
+	if (m) {
+		rq_get_stats(r->q, &after);
+		if (after.pauses != before.pauses) {
+			/* Reported after the fact: the vCPU thread was the one waiting. */
+			hv_observe(m, HV_OBS_PAUSE_BEGIN, -1, 0);
+			hv_observe(m, HV_OBS_PAUSE_END, -1, after.paused_ns - before.paused_ns);
+		}
+	}
 	r->st.chunks++;
 	r->st.bytes += len;
 	r->last_flush_ns = now_ns();
 	return 0;
 }
 
-static int add(struct rr_recorder *r, const struct rr_event *ev)
+static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_event *ev)
 {
 	int rc = rr_chunk_writer_add(r->w, ev);
 
 	if (rc == -ENOSPC) {
-		rc = flush_chunk(r, ev->icount);
+		rc = flush_chunk(r, m, ev->icount);
 		if (!rc)
 			rc = rr_chunk_writer_add(r->w, ev);
 	}
@@ -188,12 +199,12 @@ int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv
 	/* Clock events are frequent and carry no data: the periodic digest covers them. */
 	if (ev->kind != HV_EV_CLOCK) {
 		struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
-		rc = add(r, &check);
+		rc = add(r, m, &check);
 		if (rc)
 			return rc;
 		r->st.checks++;
 	}
-	rc = add(r, &rev);
+	rc = add(r, m, &rev);
 	if (!rc)
 		r->st.events++;
 	return rc;
@@ -207,7 +218,11 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 	if (r->digest_interval && icount >= r->next_digest) {
 		struct rr_event d = { .kind = RR_DIGEST, .icount = icount };
 		hv_digest_dirty(m, d.digest);
-		rc = add(r, &d);
+		hv_observe(m, HV_OBS_DIGEST, -1, ((uint64_t)d.digest[0] << 56) | ((uint64_t)d.digest[1] << 48) |
+			   ((uint64_t)d.digest[2] << 40) | ((uint64_t)d.digest[3] << 32) |
+			   ((uint64_t)d.digest[4] << 24) | ((uint64_t)d.digest[5] << 16) |
+			   ((uint64_t)d.digest[6] << 8) | d.digest[7]);
+		rc = add(r, m, &d);
 		if (rc)
 			return rc;
 		r->st.digests++;
@@ -216,7 +231,7 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 	uint64_t since = now_ns() - r->last_flush_ns;
 	size_t pending = rr_chunk_writer_payload_len(r->w);
 	if ((pending && since >= FLUSH_NS) || pending >= FLUSH_BYTES || since >= PROGRESS_NS)
-		return flush_chunk(r, icount);
+		return flush_chunk(r, m, icount);
 	return 0;
 }
 
@@ -229,9 +244,9 @@ int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reaso
 	if (r->ended)
 		return 0;
 	r->ended = true;
-	rc = add(r, &end);
+	rc = add(r, m, &end);
 	if (!rc)
-		rc = flush_chunk(r, icount);
+		rc = flush_chunk(r, m, icount);
 	rq_close(r->q);
 	if (r->writer_started) {
 		pthread_join(r->writer, NULL);

@@ -3,7 +3,10 @@
 #ifndef HV_CLI_H
 #define HV_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "hv/hv.h"
 
 enum ftvm_exit {
 	FTVM_EXIT_POWEROFF = 0,	/* guest powered off (or a bare test passed) */
@@ -23,6 +26,14 @@ enum ftvm_exit {
 /* A file of the default guest beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME (malloc'ed). */
 char *cli_beside_exe(const char *name);
 int cli_replay(int argc, char **argv);
+
+/* --trace prints every observed event; --stats counts them. */
+struct cli_trace {
+	bool print, count;
+	uint64_t counts[HV_OBS_PAUSE_END + 1];
+};
+void cli_trace_attach(struct cli_trace *t, struct hv_machine *m);
+void cli_trace_report(const struct cli_trace *t);
 
 int cli_run(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */

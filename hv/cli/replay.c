@@ -24,6 +24,7 @@ static void usage(FILE *f)
 		"  --net SPEC         network backend once live (default: the one recorded)\n"
 		"  --quiet            do not print the guest console while replaying\n"
 		"  --stats            print what was replayed and checked\n"
+		"  --trace            print every interrupt, input and digest as it is replayed\n"
 		"  --perturb N:REG:BIT  flip bit BIT of register xREG at step N (divergence drills)\n"
 		"  --bisect           on divergence, name the first differing instruction\n"
 		"Exit status: as 'ftvm run', plus 8 replay diverged, 9 log corrupt.\n");
@@ -56,7 +57,7 @@ static int stop_status(enum rr_end_reason r)
 int cli_replay(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
-	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP };
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -68,12 +69,14 @@ int cli_replay(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "perturb", required_argument, NULL, OPT_PERTURB },
 		{ "bisect", no_argument, NULL, OPT_BISECT },
+		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
 	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL;
 	bool then_live = false, quiet = false, stats = false, bisect = false;
 	struct rr_perturb perturb = { 0 };
+	struct cli_trace trace = { 0 };
 	char *default_kernel = NULL, *default_initrd = NULL;
 	struct rr_player *player = NULL;
 	struct hv_machine *m = NULL;
@@ -95,6 +98,7 @@ int cli_replay(int argc, char **argv)
 		case OPT_QUIET: quiet = true; break;
 		case OPT_STATS: stats = true; break;
 		case OPT_BISECT: bisect = true; break;
+		case OPT_TRACE: trace.print = true; break;
 		case OPT_PERTURB:
 			if (parse_perturb(optarg, &perturb)) {
 				fprintf(stderr, "ftvm replay: --perturb wants STEP:REG(1-31):BIT(0-63)\n");
@@ -143,6 +147,8 @@ int cli_replay(int argc, char **argv)
 		goto out;
 	}
 
+	trace.count = stats;
+	cli_trace_attach(&trace, m);
 	struct rr_play_status st = { 0 };
 	enum rr_play_result res = RR_PLAY_REACHED;
 	if (perturb.on) {
@@ -201,6 +207,7 @@ int cli_replay(int argc, char **argv)
 	case LIVE_END_HOST_ERROR: status = FTVM_EXIT_HOST_ERROR; break;
 	}
 out:
+	cli_trace_report(&trace);
 	if (live_ready)
 		live_fini(&lv);
 	hv_machine_destroy(m);

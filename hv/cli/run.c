@@ -60,6 +60,7 @@ static void usage(FILE *f)
 		"  --digest-at N      print the state digest at step N on stderr (repeatable)\n"
 		"  --no-console-input ignore stdin\n"
 		"  --stats            print steps, MIPS and idle time on exit\n"
+		"  --trace            print every interrupt, input, output and digest as it happens\n"
 		"  --log FILE         (record) write the replay log there\n"
 		"  --digest-interval N (record) a full state digest every N steps (default 50M)\n"
 		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad input, 3 reboot/panic,\n"
@@ -167,7 +168,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -185,6 +186,7 @@ int cli_run(int argc, char **argv)
 		{ "stats", no_argument, NULL, OPT_STATS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "log", required_argument, NULL, OPT_LOG },
+		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
 	};
@@ -198,6 +200,7 @@ int cli_run(int argc, char **argv)
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
 	struct recording rec = { 0 };
+	struct cli_trace trace = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
 
@@ -262,6 +265,7 @@ int cli_run(int argc, char **argv)
 		case OPT_STATS: stats = true; break;
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_LOG: log_path = optarg; break;
+		case OPT_TRACE: trace.print = true; break;
 		case OPT_DIGEST_INTERVAL:
 			if (cli_parse_size(optarg, &digest_interval)) {
 				fprintf(stderr, "ftvm record: --digest-interval %s: not a number\n", optarg);
@@ -335,6 +339,8 @@ int cli_run(int argc, char **argv)
 		live_fini(&lv);
 		goto out;
 	}
+	trace.count = stats;
+	cli_trace_attach(&trace, m);
 	struct live_result res;
 	live_run(&lv, m, &res);
 	live_fini(&lv);
@@ -361,12 +367,15 @@ int cli_run(int argc, char **argv)
 	if (stats) {
 		double busy = res.wall_s - res.idle_s;
 		fprintf(stderr, "ftvm: %s after %llu steps, %.3f s (%.3f s idle), %.1f MIPS busy, "
+			"guest clock %.3f s (drift %+.1f ms), "
 			"%llu clock events, %llu console bytes, %llu frames in (%llu dropped)\n",
 			end_name(res.end), (unsigned long long)res.icount, res.wall_s, res.idle_s,
-			busy > 0 ? res.icount / busy / 1e6 : 0.0, (unsigned long long)res.clock_events,
+			busy > 0 ? res.icount / busy / 1e6 : 0.0, res.guest_s,
+			(res.guest_s - res.wall_s) * 1e3, (unsigned long long)res.clock_events,
 			(unsigned long long)res.console_bytes, (unsigned long long)res.net_frames_in,
 			(unsigned long long)res.net_frames_dropped);
 	}
+	cli_trace_report(&trace);
 	hv_machine_destroy(m);
 out:
 	rr_recorder_close(rec.rec, NULL);
