@@ -92,9 +92,11 @@ $(BUILD)/bench/loop.elf: hv/bench/loop.S
 	@mkdir -p $(dir $@)
 	$(Q)$(RISCV_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -fno-pie -no-pie -static \
 		-Wl,-Ttext=0x80000000 -o $@ $<
-BENCHES += bench-hv
+BENCHES += bench-hv bench-rr
 BENCH_DEPS += $(BUILD)/bench/loop.elf
-.PHONY: bench-hv
+.PHONY: bench-hv bench-rr
+bench-rr: $(FTVM)
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) python3 hv/bench/bench_rr.py
 bench-hv: $(FTVM) $(BUILD)/bench/loop.elf
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) python3 hv/bench/bench.py
 
