@@ -91,7 +91,7 @@ $(BUILD)/bench/loop.elf: hv/bench/loop.S
 	$(quiet) RVCC $@
 	@mkdir -p $(dir $@)
 	$(Q)$(RISCV_CC) -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -fno-pie -no-pie -static \
-		-Wl,-Ttext=0x80000000 -o $@ $<
+		-Wl,-Ttext=0x80000000 -Wl,-N -Wl,--build-id=none -Wl,--no-warn-rwx-segments -o $@ $<
 BENCHES += bench-hv bench-rr
 BENCH_DEPS += $(BUILD)/bench/loop.elf
 .PHONY: bench-hv bench-rr
