@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 CLANG=${CLANG:-clang}
-FUZZERS="fuzz_virtq"
+FUZZERS="fuzz_virtq fuzz_rr_log"
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
@@ -59,6 +59,11 @@ for f in $FUZZERS; do
 	make -s BUILD="$BUILD" CLANG="$CLANG" "$BUILD/fuzz/$f" || { echo "FAIL: building $f"; exit 1; }
 	mkdir -p "$tmp/corpus-$f"
 	[ "$f" = fuzz_virtq ] && virtq_seeds "$tmp/corpus-$f"
+	# A real log as a seed: a bare-metal test recorded with a digest every 1000 steps.
+	if [ "$f" = fuzz_rr_log ] && [ -x "$BUILD/ftvm" ] && [ -f "$BUILD/isa/interrupts.elf" ]; then
+		"$BUILD/ftvm" record --log "$tmp/corpus-$f/seed.ftlog" --bios none --no-console-input \
+			--digest-interval 1000 --kernel "$BUILD/isa/interrupts.elf" >/dev/null 2>&1
+	fi
 	if ! "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$tmp/" "$tmp/corpus-$f" >"$tmp/$f.log" 2>&1; then
 		tail -n 40 "$tmp/$f.log"
