@@ -77,7 +77,7 @@ test-unit: $(UNIT_TESTS)
 test-system: all $(SYSTEM_TEST_DEPS)
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) scripts/run-tests $(SYSTEM_TESTS)
 test: all $(UNIT_TESTS) $(SYSTEM_TEST_DEPS)
-	$(Q)$(MAKE) --no-print-directory SAN=asan unit-programs
+	$(Q)$(MAKE) --no-print-directory SAN=asan unit-programs all
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) scripts/run-tests $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SYSTEM_TESTS)
 
 # Benchmarks print figures; they never fail on a slow result.

@@ -92,7 +92,7 @@ done <"$here/linux.config"
 
 stage "building Image with -j$JOBS in $obj"
 start=$(date +%s)
-kmake -j"$JOBS" Image
+kmake -j"$JOBS" Image >&2	# stdout carries only the Image path
 stage "built in $(( $(date +%s) - start ))s"
 
 tmp=$(mktemp -d "$CACHE/kernel-$key.tmp.XXXXXX")

@@ -15,4 +15,8 @@ for smp in 1 2; do
 	[ $smp -eq 1 ] || grep -q "smp: Brought up 1 node, 2 CPUs" "$TMP/console" ||
 		fail "smp=2: the kernel did not bring up both harts"
 done
-echo "linux boots to init and powers off, 1 and 2 harts"
+# A kernel panic (no init to run) resets the machine: exit status 3, not a hang.
+boot_domT 120 "rdinit=/no-such-init" --net none --append "console=ttyS0 rdinit=/no-such-init"
+rc=$?
+[ $rc -eq 3 ] && grep -q "Kernel panic" "$TMP/console" || { show_console; fail "panic: exit $rc, want 3"; }
+echo "linux boots to init and powers off, 1 and 2 harts; a panic ends as a reset"
