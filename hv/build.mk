@@ -21,6 +21,7 @@ HV_OBJS += hv/machine.o
 HV_OBJS += hv/loader.o
 HV_OBJS += hv/fdt.o
 HV_OBJS += hv/digest.o
+HV_OBJS += hv/errmsg.o
 # host side: backends and the determinism layer (the only code that touches host I/O and time)
 HV_OBJS += hv/net_slirp.o
 HV_OBJS += hv/net_tap.o
@@ -128,10 +129,10 @@ $(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h
 
 # replay log: the format codec, 'ftvm log dump', its unit test (codec + dump tool only) and its libFuzzer target.
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_log
-$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o rr_reader.o crc32c.o cli/log_dump.o)
+$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o rr_reader.o crc32c.o errmsg.o cli/log_dump.o)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
-FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/rr_reader.c hv/crc32c.c
+FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/rr_reader.c hv/crc32c.c hv/errmsg.c
 fuzz: $(BUILD)/fuzz/fuzz_rr_log
 $(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) hv/rr_log.h hv/crc32c.h
 	$(quiet) FUZZ $@

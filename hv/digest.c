@@ -22,16 +22,11 @@ static void put_u64(EVP_MD_CTX *ctx, uint64_t v)
 	EVP_DigestUpdate(ctx, b, sizeof(b));
 }
 
-void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
+/* Everything but RAM: step count, clock, harts, virtio state. */
+static void put_machine(EVP_MD_CTX *ctx, const struct hv_machine *m)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t state[RV_HART_SAVE_MAX];
-	unsigned int len = HV_DIGEST_BYTES;
 
-	memset(out, 0, HV_DIGEST_BYTES);
-	if (!ctx)
-		return;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	put_u64(ctx, m->icount);
 	put_u64(ctx, m->clock.anchor_mtime);
 	put_u64(ctx, m->clock.rate_q32);
@@ -45,6 +40,18 @@ void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 		virtio_mmio_digest(m->blk, put_bytes, ctx);
 	if (m->net)
 		virtio_mmio_digest(m->net, put_bytes, ctx);
+}
+
+void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = HV_DIGEST_BYTES;
+
+	memset(out, 0, HV_DIGEST_BYTES);
+	if (!ctx)
+		return;
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	put_machine(ctx, m);
 	EVP_DigestUpdate(ctx, m->ram.host, m->ram.size);
 	EVP_DigestFinal_ex(ctx, out, &len);
 	EVP_MD_CTX_free(ctx);
@@ -69,24 +76,13 @@ int hv_track_dirty(struct hv_machine *m)
 void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t state[RV_HART_SAVE_MAX];
 	unsigned int len = HV_DIGEST_BYTES;
 
 	memset(out, 0, HV_DIGEST_BYTES);
 	if (!ctx)
 		return;
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	put_u64(ctx, m->icount);
-	put_u64(ctx, m->clock.anchor_mtime);
-	put_u64(ctx, m->clock.rate_q32);
-	for (int h = 0; h < m->nharts; h++) {
-		size_t n = rv_hart_save(&m->harts[h], state, sizeof(state));
-		EVP_DigestUpdate(ctx, state, n);
-	}
-	if (m->blk)
-		virtio_mmio_digest(m->blk, put_bytes, ctx);
-	if (m->net)
-		virtio_mmio_digest(m->net, put_bytes, ctx);
+	put_machine(ctx, m);
 	for (size_t w = 0; m->ram.dirty && w < m->dirty_words; w++) {
 		uint64_t bits = m->ram.dirty[w];
 		m->ram.dirty[w] = 0;

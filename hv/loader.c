@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* loader: puts firmware, kernel, initrd, device tree and OpenSBI's boot info into guest RAM. */
 #include "machine_internal.h"
+#include "errmsg.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -31,15 +32,6 @@ struct linux_image_header {
 	uint32_t res3;
 };
 
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
 /* Reads all of path, refusing files larger than limit. */
 static int read_file(const char *what, const char *path, uint64_t limit, uint8_t **out,
 		     size_t *out_len, char *err, size_t err_len)
@@ -50,21 +42,21 @@ static int read_file(const char *what, const char *path, uint64_t limit, uint8_t
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, err_len, "%s %s: %s", what, path, strerror(errno));
+		hv_errf(err, err_len, "%s %s: %s", what, path, strerror(errno));
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		set_err(err, err_len, "%s %s: not a regular file", what, path);
+		hv_errf(err, err_len, "%s %s: not a regular file", what, path);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (st.st_size == 0) {
-		set_err(err, err_len, "%s %s: file is empty", what, path);
+		hv_errf(err, err_len, "%s %s: file is empty", what, path);
 		rc = -EINVAL;
 		goto out;
 	}
 	if ((uint64_t)st.st_size > limit) {
-		set_err(err, err_len, "%s %s: %lld bytes do not fit in guest RAM (%llu bytes free); raise --mem",
+		hv_errf(err, err_len, "%s %s: %lld bytes do not fit in guest RAM (%llu bytes free); raise --mem",
 			what, path, (long long)st.st_size, (unsigned long long)limit);
 		rc = -EFBIG;
 		goto out;
@@ -72,14 +64,14 @@ static int read_file(const char *what, const char *path, uint64_t limit, uint8_t
 	buf = malloc(st.st_size);
 	if (!buf) {
 		rc = -ENOMEM;
-		set_err(err, err_len, "%s %s: out of memory", what, path);
+		hv_errf(err, err_len, "%s %s: out of memory", what, path);
 		goto out;
 	}
 	size_t got = 0;
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, st.st_size - got);
 		if (n <= 0) {
-			set_err(err, err_len, "%s %s: read failed: %s", what, path,
+			hv_errf(err, err_len, "%s %s: read failed: %s", what, path,
 				n < 0 ? strerror(errno) : "file shrank");
 			rc = -EIO;
 			goto out;
@@ -101,7 +93,7 @@ static int place(struct hv_machine *m, const char *what, const char *path, uint6
 	void *dst = guest_ram_ptr(&m->ram, gpa, len);
 
 	if (!dst || gpa + len > limit_gpa) {
-		set_err(err, err_len, "%s %s: %llu bytes at 0x%llx do not fit in guest RAM; raise --mem",
+		hv_errf(err, err_len, "%s %s: %llu bytes at 0x%llx do not fit in guest RAM; raise --mem",
 			what, path, (unsigned long long)len, (unsigned long long)gpa);
 		return -EFBIG;
 	}
@@ -115,21 +107,21 @@ static int load_elf(struct hv_machine *m, const char *path, const uint8_t *buf, 
 	const Elf64_Ehdr *eh = (const void *)buf;
 
 	if (len < sizeof(*eh)) {
-		set_err(err, err_len, "kernel %s: truncated ELF header (%zu bytes)", path, len);
+		hv_errf(err, err_len, "kernel %s: truncated ELF header (%zu bytes)", path, len);
 		return -ENOEXEC;
 	}
 	if (buf[EI_CLASS] != ELFCLASS64 || buf[EI_DATA] != ELFDATA2LSB) {
-		set_err(err, err_len, "kernel %s: not a 64-bit little-endian ELF", path);
+		hv_errf(err, err_len, "kernel %s: not a 64-bit little-endian ELF", path);
 		return -ENOEXEC;
 	}
 	if (eh->e_machine != EM_RISCV) {
-		set_err(err, err_len, "kernel %s: ELF for machine %u, not RISC-V (%u)", path,
+		hv_errf(err, err_len, "kernel %s: ELF for machine %u, not RISC-V (%u)", path,
 			eh->e_machine, EM_RISCV);
 		return -ENOEXEC;
 	}
 	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > len ||
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff) {
-		set_err(err, err_len, "kernel %s: corrupt ELF program headers", path);
+		hv_errf(err, err_len, "kernel %s: corrupt ELF program headers", path);
 		return -ENOEXEC;
 	}
 	const Elf64_Phdr *ph = (const void *)(buf + eh->e_phoff);
@@ -140,12 +132,12 @@ static int load_elf(struct hv_machine *m, const char *path, const uint8_t *buf, 
 			continue;
 		if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > len ||
 		    ph[i].p_filesz > len - ph[i].p_offset) {
-			set_err(err, err_len, "kernel %s: segment %d lies outside the file", path, i);
+			hv_errf(err, err_len, "kernel %s: segment %d lies outside the file", path, i);
 			return -ENOEXEC;
 		}
 		uint8_t *dst = guest_ram_ptr(&m->ram, ph[i].p_paddr, ph[i].p_memsz);
 		if (!dst) {
-			set_err(err, err_len, "kernel %s: segment %d (0x%llx, %llu bytes) is outside guest RAM",
+			hv_errf(err, err_len, "kernel %s: segment %d (0x%llx, %llu bytes) is outside guest RAM",
 				path, i, (unsigned long long)ph[i].p_paddr,
 				(unsigned long long)ph[i].p_memsz);
 			return -ENOEXEC;
@@ -157,7 +149,7 @@ static int load_elf(struct hv_machine *m, const char *path, const uint8_t *buf, 
 		loaded++;
 	}
 	if (!loaded) {
-		set_err(err, err_len, "kernel %s: ELF has no loadable segment", path);
+		hv_errf(err, err_len, "kernel %s: ELF has no loadable segment", path);
 		return -ENOEXEC;
 	}
 	*entry = eh->e_entry;
@@ -171,11 +163,11 @@ static int check_linux_image(const char *path, const uint8_t *buf, size_t len, c
 
 	if (len < sizeof(*h) || (memcmp(&h->magic2, "RSC\x05", 4) && memcmp(&h->magic, "RISCV\0\0\0", 8))) {
 		if (len >= 0x202 + 4 && !memcmp(buf + 0x202, "HdrS", 4))
-			set_err(err, err_len, "kernel %s: an x86 bzImage, not a RISC-V kernel", path);
+			hv_errf(err, err_len, "kernel %s: an x86 bzImage, not a RISC-V kernel", path);
 		else if (len >= 0x3c && !memcmp(buf + 0x38, "ARM\x64", 4))
-			set_err(err, err_len, "kernel %s: an arm64 Image, not a RISC-V kernel", path);
+			hv_errf(err, err_len, "kernel %s: an arm64 Image, not a RISC-V kernel", path);
 		else
-			set_err(err, err_len, "kernel %s: neither a RISC-V ELF nor a RISC-V Linux Image (no RSC\\x05 magic)", path);
+			hv_errf(err, err_len, "kernel %s: neither a RISC-V ELF nor a RISC-V Linux Image (no RSC\\x05 magic)", path);
 		return -ENOEXEC;
 	}
 	return 0;
@@ -204,7 +196,7 @@ static int load_initrd(struct hv_machine *m, const char *path, uint64_t fdt_addr
 	if (start + len > fdt_addr)
 		start = (fdt_addr - len) & ~4095ULL;
 	if (start < m->boot.kernel_end) {
-		set_err(err, err_len, "initrd %s: %zu bytes do not fit beside the kernel; raise --mem",
+		hv_errf(err, err_len, "initrd %s: %zu bytes do not fit beside the kernel; raise --mem",
 			path, len);
 		free(buf);
 		return -EFBIG;
@@ -225,7 +217,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 	int rc;
 
 	if (!cfg->kernel) {
-		set_err(err, err_len, "no kernel given");
+		hv_errf(err, err_len, "no kernel given");
 		return -EINVAL;
 	}
 	rc = read_file("kernel", cfg->kernel, m->ram.size, &kbuf, &klen, err, err_len);
@@ -239,7 +231,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 		if (rc)
 			goto out;
 		if (fwlen >= 4 && !memcmp(fw, ELFMAG, 4)) {
-			set_err(err, err_len, "firmware %s: an ELF; give the flat fw_dynamic.bin", cfg->bios);
+			hv_errf(err, err_len, "firmware %s: an ELF; give the flat fw_dynamic.bin", cfg->bios);
 			free(fw);
 			rc = -ENOEXEC;
 			goto out;
@@ -260,7 +252,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 				uint64_t off = h->text_offset ? h->text_offset : KERNEL_OFFSET_DEFAULT;
 				uint64_t size = h->image_size > klen ? h->image_size : klen;
 				if (off % 4096 || off >= m->ram.size) {
-					set_err(err, err_len, "kernel %s: bad text_offset 0x%llx", cfg->kernel,
+					hv_errf(err, err_len, "kernel %s: bad text_offset 0x%llx", cfg->kernel,
 						(unsigned long long)off);
 					rc = -ENOEXEC;
 					goto out;
@@ -270,7 +262,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 				rc = place(m, "kernel", cfg->kernel, m->boot.kernel_addr, kbuf, klen, fdt_addr,
 					   err, err_len);
 				if (!rc && m->boot.kernel_end > fdt_addr) {
-					set_err(err, err_len, "kernel %s: needs %llu bytes; raise --mem", cfg->kernel,
+					hv_errf(err, err_len, "kernel %s: needs %llu bytes; raise --mem", cfg->kernel,
 						(unsigned long long)size);
 					rc = -EFBIG;
 				}
@@ -278,7 +270,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 		}
 	} else {
 		if (klen < 4 || memcmp(kbuf, ELFMAG, 4)) {
-			set_err(err, err_len, "kernel %s: without firmware (--bios none) the kernel must be an ELF",
+			hv_errf(err, err_len, "kernel %s: without firmware (--bios none) the kernel must be an ELF",
 				cfg->kernel);
 			rc = -ENOEXEC;
 			goto out;
@@ -290,7 +282,7 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 	if (rc)
 		goto out;
 	if (m->boot.kernel_end > fdt_addr) {
-		set_err(err, err_len, "kernel %s: reaches into the device tree area; raise --mem", cfg->kernel);
+		hv_errf(err, err_len, "kernel %s: reaches into the device tree area; raise --mem", cfg->kernel);
 		rc = -EFBIG;
 		goto out;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* machine: the virt board (RAM, harts, devices) and its deterministic scheduler. */
 #include "machine.h"
+#include "errmsg.h"
 #include "machine_internal.h"
 
 #include <errno.h>
@@ -17,17 +18,6 @@ static const int line_bits[4] = { RV_IRQ_MSIP, RV_IRQ_MTIP, RV_IRQ_MEIP, RV_IRQ_
 #define DEFAULT_RATE_Q32 ((1ULL << 32) / 30)
 #define MIN_MEM_BYTES (16ULL << 20)
 #define MAX_MEM_BYTES (64ULL << 30)
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static void hart_line_set(void *opaque, int bit, int level)
 {
@@ -205,7 +195,7 @@ static int create_devices(struct hv_machine *m, const struct hv_config *cfg, cha
 	struct irq_line uart_irq = { plic_set_irq, m->plic, VIRT_UART0_IRQ };
 	m->uart = m->plic ? uart_create(&uart_irq, console_out, m) : NULL;
 	if (!m->syscon || !m->clint || !m->plic || !m->uart) {
-		set_err(err, err_len, "out of memory creating devices");
+		hv_errf(err, err_len, "out of memory creating devices");
 		return -ENOMEM;
 	}
 	rc = map_region(m, VIRT_TEST_BASE, VIRT_TEST_SIZE, &syscon_ops, m->syscon);
@@ -230,7 +220,7 @@ static int create_devices(struct hv_machine *m, const struct hv_config *cfg, cha
 		struct irq_line irq = { plic_set_irq, m->plic, VIRT_VIRTIO_IRQ + slot };
 		m->net = virtio_net_create(&m->ram, &irq, default_mac, net_tx, m);
 		if (!m->net) {
-			set_err(err, err_len, "cannot create virtio-net");
+			hv_errf(err, err_len, "cannot create virtio-net");
 			return -ENOMEM;
 		}
 		rc = map_region(m, VIRT_VIRTIO_BASE + slot * VIRT_VIRTIO_SIZE, VIRT_VIRTIO_SIZE,
@@ -249,18 +239,18 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 
 	*out = NULL;
 	if (cfg->smp < 1 || cfg->smp > HV_MAX_HARTS) {
-		set_err(err, err_len, "--smp %d: between 1 and %d harts", cfg->smp, HV_MAX_HARTS);
+		hv_errf(err, err_len, "--smp %d: between 1 and %d harts", cfg->smp, HV_MAX_HARTS);
 		return -EINVAL;
 	}
 	if (cfg->mem_bytes < MIN_MEM_BYTES || cfg->mem_bytes > MAX_MEM_BYTES ||
 	    cfg->mem_bytes % 4096) {
-		set_err(err, err_len, "--mem %llu bytes: between 16M and 64G, a multiple of 4K",
+		hv_errf(err, err_len, "--mem %llu bytes: between 16M and 64G, a multiple of 4K",
 			(unsigned long long)cfg->mem_bytes);
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
-		set_err(err, err_len, "out of memory");
+		hv_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	m->ram.base = VIRT_DRAM_BASE;
@@ -269,7 +259,7 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m->ram.host == MAP_FAILED) {
 		m->ram.host = NULL;
-		set_err(err, err_len, "cannot map %llu bytes of guest RAM",
+		hv_errf(err, err_len, "cannot map %llu bytes of guest RAM",
 			(unsigned long long)cfg->mem_bytes);
 		rc = -ENOMEM;
 		goto out;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rr_image: what a log was recorded on (config and image digests), and the check before replay. */
 #include "rr.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,15 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static int sha256_file(const char *what, const char *path, uint8_t out[32], char *err,
 		       size_t err_len)
@@ -28,7 +20,7 @@ static int sha256_file(const char *what, const char *path, uint8_t out[32], char
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
-		set_err(err, err_len, "%s %s: %s", what, path, strerror(errno));
+		hv_errf(err, err_len, "%s %s: %s", what, path, strerror(errno));
 		return -errno;
 	}
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -43,7 +35,7 @@ static int sha256_file(const char *what, const char *path, uint8_t out[32], char
 	EVP_MD_CTX_free(ctx);
 	close(fd);
 	if (n < 0) {
-		set_err(err, err_len, "%s %s: read failed: %s", what, path, strerror(errno));
+		hv_errf(err, err_len, "%s %s: read failed: %s", what, path, strerror(errno));
 		return -EIO;
 	}
 	return 0;
@@ -60,11 +52,11 @@ int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtua
 	h->flags = (virtual_clock ? RR_FLAG_VIRTUAL_CLOCK : 0) | (cfg->bios ? 0 : RR_FLAG_NO_FIRMWARE);
 	h->digest_interval = digest_interval;
 	if (cfg->append && strlen(cfg->append) > RR_APPEND_MAX) {
-		set_err(err, err_len, "kernel command line longer than %d bytes", RR_APPEND_MAX);
+		hv_errf(err, err_len, "kernel command line longer than %d bytes", RR_APPEND_MAX);
 		return -EINVAL;
 	}
 	if (cfg->net && strlen(cfg->net) > RR_NET_MAX) {
-		set_err(err, err_len, "--net longer than %d bytes", RR_NET_MAX);
+		hv_errf(err, err_len, "--net longer than %d bytes", RR_NET_MAX);
 		return -EINVAL;
 	}
 	snprintf(h->append, sizeof(h->append), "%s", cfg->append ? cfg->append : "");
@@ -89,11 +81,11 @@ static int check_one(const char *what, const char *path, bool recorded, const ui
 	if (!recorded && !path)
 		return 0;
 	if (!recorded) {
-		set_err(err, err_len, "%s %s given, but the log was recorded without one", what, path);
+		hv_errf(err, err_len, "%s %s given, but the log was recorded without one", what, path);
 		return -EINVAL;
 	}
 	if (!path) {
-		set_err(err, err_len, "the log was recorded with a %s: give it (--%s FILE)", what,
+		hv_errf(err, err_len, "the log was recorded with a %s: give it (--%s FILE)", what,
 			!strcmp(what, "firmware") ? "bios" : what);
 		return -EINVAL;
 	}
@@ -101,7 +93,7 @@ static int check_one(const char *what, const char *path, bool recorded, const ui
 	if (rc)
 		return rc;
 	if (memcmp(got, want, 32)) {
-		set_err(err, err_len, "%s %s differs from the one the log was recorded with "
+		hv_errf(err, err_len, "%s %s differs from the one the log was recorded with "
 			"(sha256 %02x%02x%02x%02x... here, %02x%02x%02x%02x... in the log)",
 			what, path, got[0], got[1], got[2], got[3], want[0], want[1], want[2], want[3]);
 		return -EINVAL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rr_log: encoder and decoder for the replay-log format v1.0 (docs/log-format.md); no host I/O (the reader is rr_reader.c). */
 #include "rr_log.h"
+#include "errmsg.h"
 
 #include "crc32c.h"
 
@@ -12,18 +13,6 @@
 
 /* The smallest event (END: kind, delta, reason) bounds nevents by payload_len. */
 #define RR_MIN_EVENT_BYTES 3
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -290,14 +279,14 @@ int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t
 	uint32_t seen = 0;
 
 	if (memcmp(buf, RR_LOG_MAGIC, len < 8 ? len : 8)) {
-		set_err(err, err_len, "not an ftvm replay log (bad magic at offset 0)");
+		hv_errf(err, err_len, "not an ftvm replay log (bad magic at offset 0)");
 		return -EBADMSG;
 	}
 	if (len < 12)
 		goto short_buf;
 	uint16_t major = (uint16_t)get_le(buf + 8, 2), minor = (uint16_t)get_le(buf + 10, 2);
 	if (major != RR_LOG_MAJOR) {
-		set_err(err, err_len, "log format %u.%u is %s than this ftvm (%u.%u)", major, minor,
+		hv_errf(err, err_len, "log format %u.%u is %s than this ftvm (%u.%u)", major, minor,
 			major > RR_LOG_MAJOR ? "newer" : "older", RR_LOG_MAJOR, RR_LOG_MINOR);
 		return -EPROTONOSUPPORT;
 	}
@@ -305,7 +294,7 @@ int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t
 		goto short_buf;
 	uint32_t body_len = (uint32_t)get_le(buf + 12, 4);
 	if (body_len > RR_HEADER_MAX_BODY) {
-		set_err(err, err_len, "header body of %" PRIu32 " bytes exceeds %u (offset 12)", body_len, RR_HEADER_MAX_BODY);
+		hv_errf(err, err_len, "header body of %" PRIu32 " bytes exceeds %u (offset 12)", body_len, RR_HEADER_MAX_BODY);
 		return -EBADMSG;
 	}
 	size_t end = RR_HEADER_FIXED_BYTES + body_len;
@@ -313,7 +302,7 @@ int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t
 		goto short_buf;
 	uint32_t want = (uint32_t)get_le(buf + end, 4), got = crc32c(0, buf, end);
 	if (want != got) {
-		set_err(err, err_len, "header crc mismatch at offset %zu (stored %08" PRIx32 ", computed %08" PRIx32 ")", end, want, got);
+		hv_errf(err, err_len, "header crc mismatch at offset %zu (stored %08" PRIx32 ", computed %08" PRIx32 ")", end, want, got);
 		return -EBADMSG;
 	}
 
@@ -322,38 +311,38 @@ int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t
 	h->minor = minor;
 	for (size_t off = RR_HEADER_FIXED_BYTES; off < end;) {
 		if (end - off < 6) {
-			set_err(err, err_len, "header TLV at offset %zu runs past the body", off);
+			hv_errf(err, err_len, "header TLV at offset %zu runs past the body", off);
 			return -EBADMSG;
 		}
 		uint16_t tag = (uint16_t)get_le(buf + off, 2);
 		uint32_t tlen = (uint32_t)get_le(buf + off + 2, 4);
 		if (tlen > end - off - 6) {
-			set_err(err, err_len, "header tag %u at offset %zu: length %" PRIu32 " runs past the body", tag, off, tlen);
+			hv_errf(err, err_len, "header tag %u at offset %zu: length %" PRIu32 " runs past the body", tag, off, tlen);
 			return -EBADMSG;
 		}
 		bool known = tag >= RR_TAG_MEM_BYTES && tag <= RR_TAG_VM_ID;
 		if (known) {
 			const char *why = (seen & (1u << tag)) ? "repeated tag" : header_tlv(h, tag, buf + off + 6, tlen);
 			if (why) {
-				set_err(err, err_len, "header tag %u at offset %zu: %s", tag, off, why);
+				hv_errf(err, err_len, "header tag %u at offset %zu: %s", tag, off, why);
 				return -EBADMSG;
 			}
 			seen |= 1u << tag;
 		} else if (minor <= RR_LOG_MINOR) {
-			set_err(err, err_len, "header tag %u at offset %zu is unknown in format %u.%u", tag, off, major, minor);
+			hv_errf(err, err_len, "header tag %u at offset %zu is unknown in format %u.%u", tag, off, major, minor);
 			return -EBADMSG;
 		}
 		off += 6 + tlen;
 	}
 	if (!(seen & (1u << RR_TAG_MEM_BYTES)) || !(seen & (1u << RR_TAG_SMP))) {
-		set_err(err, err_len, "header lacks mem_bytes or smp");
+		hv_errf(err, err_len, "header lacks mem_bytes or smp");
 		return -EBADMSG;
 	}
 	*consumed = end + 4;
 	return 0;
 
 short_buf:
-	set_err(err, err_len, "log ends inside its header (%zu bytes)", len);
+	hv_errf(err, err_len, "log ends inside its header (%zu bytes)", len);
 	return -EAGAIN;
 }
 
@@ -362,35 +351,35 @@ short_buf:
 int rr_chunk_decode(const uint8_t *buf, size_t len, struct rr_chunk *c, size_t *consumed, char *err, size_t err_len)
 {
 	if (memcmp(buf, RR_CHUNK_MAGIC, len < 4 ? len : 4)) {
-		set_err(err, err_len, "bad chunk magic");
+		hv_errf(err, err_len, "bad chunk magic");
 		return -EBADMSG;
 	}
 	if (len < RR_CHUNK_HEADER_BYTES) {
-		set_err(err, err_len, "chunk header cut after %zu bytes", len);
+		hv_errf(err, err_len, "chunk header cut after %zu bytes", len);
 		return -EAGAIN;
 	}
 	uint64_t seq = get_le(buf + 4, 8), first = get_le(buf + 12, 8), end = get_le(buf + 20, 8);
 	uint32_t plen = (uint32_t)get_le(buf + 28, 4), nev = (uint32_t)get_le(buf + 32, 4);
 	uint32_t want = (uint32_t)get_le(buf + 36, 4);
 	if (plen > RR_CHUNK_MAX_PAYLOAD) {
-		set_err(err, err_len, "payload of %" PRIu32 " bytes exceeds %u (byte 28 of the chunk)", plen, RR_CHUNK_MAX_PAYLOAD);
+		hv_errf(err, err_len, "payload of %" PRIu32 " bytes exceeds %u (byte 28 of the chunk)", plen, RR_CHUNK_MAX_PAYLOAD);
 		return -EBADMSG;
 	}
 	if ((uint64_t)nev * RR_MIN_EVENT_BYTES > plen) {
-		set_err(err, err_len, "%" PRIu32 " events cannot fit in %" PRIu32 " payload bytes (byte 32 of the chunk)", nev, plen);
+		hv_errf(err, err_len, "%" PRIu32 " events cannot fit in %" PRIu32 " payload bytes (byte 32 of the chunk)", nev, plen);
 		return -EBADMSG;
 	}
 	if (end < first) {
-		set_err(err, err_len, "end icount %" PRIu64 " before first icount %" PRIu64 " (byte 20 of the chunk)", end, first);
+		hv_errf(err, err_len, "end icount %" PRIu64 " before first icount %" PRIu64 " (byte 20 of the chunk)", end, first);
 		return -EBADMSG;
 	}
 	if (len - RR_CHUNK_HEADER_BYTES < plen) {
-		set_err(err, err_len, "chunk payload cut after %zu of %" PRIu32 " bytes", len - RR_CHUNK_HEADER_BYTES, plen);
+		hv_errf(err, err_len, "chunk payload cut after %zu of %" PRIu32 " bytes", len - RR_CHUNK_HEADER_BYTES, plen);
 		return -EAGAIN;
 	}
 	uint32_t got = crc32c(crc32c(0, buf, 36), buf + RR_CHUNK_HEADER_BYTES, plen);
 	if (got != want) {
-		set_err(err, err_len, "crc mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);
+		hv_errf(err, err_len, "crc mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")", want, got);
 		return -EBADMSG;
 	}
 	*c = (struct rr_chunk){
@@ -488,17 +477,17 @@ int rr_event_next(struct rr_event_iter *it, struct rr_event *ev, char *err, size
 	if (it->seen == c->nevents) {
 		if (it->off == c->payload_len)
 			return 0;
-		set_err(err, err_len, "%zu bytes after the last of %" PRIu32 " events at offset %" PRIu64,
+		hv_errf(err, err_len, "%zu bytes after the last of %" PRIu32 " events at offset %" PRIu64,
 			c->payload_len - it->off, c->nevents, at);
 		return -EBADMSG;
 	}
 	if (it->off >= c->payload_len) {
-		set_err(err, err_len, "payload ends after %" PRIu32 " of %" PRIu32 " events at offset %" PRIu64,
+		hv_errf(err, err_len, "payload ends after %" PRIu32 " of %" PRIu32 " events at offset %" PRIu64,
 			it->seen, c->nevents, at);
 		return -EBADMSG;
 	}
 	if ((why = event_decode(it, ev))) {
-		set_err(err, err_len, "event %" PRIu32 " (%s) at offset %" PRIu64 ": %s",
+		hv_errf(err, err_len, "event %" PRIu32 " (%s) at offset %" PRIu64 ": %s",
 			it->seen, rr_kind_name(c->payload[it->off]), at, why);
 		return -EBADMSG;
 	}

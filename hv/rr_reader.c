@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rr_reader: reads a replay log from an fd, a FILE* or memory, chunk by chunk, telling a clean end from a truncated or corrupt one. */
 #include "rr_log.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,18 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !err_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t get_le32(const uint8_t *p)
 {
@@ -145,7 +134,7 @@ static int reader_record(struct rr_reader *r, size_t fixed, bool header, struct 
 	for (;;) {
 		long got = reader_fill(r, have, want);
 		if (got < 0) {
-			set_err(err, err_len, "read error at offset %" PRIu64 ": %s", r->off + have, strerror((int)-got));
+			hv_errf(err, err_len, "read error at offset %" PRIu64 ": %s", r->off + have, strerror((int)-got));
 			return (int)got;
 		}
 		have = (size_t)got;
@@ -219,29 +208,29 @@ int rr_reader_next(struct rr_reader *r, struct rr_chunk *c, char *err, size_t er
 	if (!r->header_done)
 		return -EINVAL;
 	if (r->state != RR_READER_OPEN) {
-		set_err(err, err_len, "log already ended");
+		hv_errf(err, err_len, "log already ended");
 		return r->last_rc;
 	}
 	int rc = reader_record(r, RR_CHUNK_HEADER_BYTES, false, NULL, c, &consumed, why, sizeof(why));
 	if (rc == -EAGAIN && consumed == 0)
 		return reader_stop(r, RR_READER_EOF, 0);
 	if (rc == -EAGAIN) {
-		set_err(err, err_len, "log ends in a partial chunk at offset %" PRIu64 " after %" PRIu64 " complete chunks",
+		hv_errf(err, err_len, "log ends in a partial chunk at offset %" PRIu64 " after %" PRIu64 " complete chunks",
 			r->off, r->chunks);
 		return reader_stop(r, RR_READER_TRUNCATED, 0);
 	}
 	if (rc == -EBADMSG) {
-		set_err(err, err_len, "corrupt chunk at offset %" PRIu64 ": %s", r->off, why);
+		hv_errf(err, err_len, "corrupt chunk at offset %" PRIu64 ": %s", r->off, why);
 		return reader_stop(r, RR_READER_CORRUPT, rc);
 	}
 	if (rc < 0) {
-		set_err(err, err_len, "%s", why);
+		hv_errf(err, err_len, "%s", why);
 		return reader_stop(r, RR_READER_IO_ERROR, rc);
 	}
 	c->offset = r->off;
 	const char *bad = reader_check(r, c, why, sizeof(why));
 	if (bad) {
-		set_err(err, err_len, "corrupt chunk at offset %" PRIu64 ": %s", r->off, bad);
+		hv_errf(err, err_len, "corrupt chunk at offset %" PRIu64 ": %s", r->off, bad);
 		return reader_stop(r, RR_READER_CORRUPT, -EBADMSG);
 	}
 	r->off += consumed;

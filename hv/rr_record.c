@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rr_record: the recorder: input events, checks and digests into chunks, queued to the log file. */
 #include "rr.h"
+#include "errmsg.h"
 #include "rr_queue.h"
 
 #include <errno.h>
@@ -35,15 +36,6 @@ struct rr_recorder {
 	struct rr_record_stats st;
 	bool ended;
 };
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 static uint64_t now_ns(void)
 {
@@ -100,25 +92,25 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 	r->fd = -1;
 	rc = rr_header_encode(h, hdr, sizeof(hdr), &hlen);
 	if (rc) {
-		set_err(err, err_len, "cannot encode the log header: %s", strerror(-rc));
+		hv_errf(err, err_len, "cannot encode the log header: %s", strerror(-rc));
 		goto fail;
 	}
 	r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (r->fd < 0) {
 		rc = -errno;
-		set_err(err, err_len, "log %s: %s", path, strerror(errno));
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	rc = write_all(r->fd, hdr, hlen);
 	if (rc) {
-		set_err(err, err_len, "log %s: %s", path, strerror(-rc));
+		hv_errf(err, err_len, "log %s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	r->w = rr_chunk_writer_new(0, 0);
 	r->q = rq_new(RQ_ITEMS, RQ_BYTES);
 	if (!r->w || !r->q) {
 		rc = -ENOMEM;
-		set_err(err, err_len, "out of memory");
+		hv_errf(err, err_len, "out of memory");
 		goto fail;
 	}
 	r->disk_id = rq_add_consumer(r->q);
@@ -128,7 +120,7 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 	r->st.bytes = hlen;
 	if (pthread_create(&r->writer, NULL, disk_writer, r)) {
 		rc = -EAGAIN;
-		set_err(err, err_len, "cannot start the log writer thread");
+		hv_errf(err, err_len, "cannot start the log writer thread");
 		goto fail;
 	}
 	r->writer_started = true;

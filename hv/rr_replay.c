@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rr_replay: the player: runs a machine along a log, applying inputs and checking every check and digest. */
 #include "rr.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,15 +26,6 @@ struct rr_player {
 	char end_desc[256];
 };
 
-static void set_msg(char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, len, fmt, ap);
-	va_end(ap);
-}
-
 int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
 		   size_t err_len)
 {
@@ -46,7 +38,7 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 	p->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0) {
 		rc = -errno;
-		set_msg(err, err_len, "log %s: %s", path, strerror(errno));
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
 		free(p);
 		return rc;
 	}
@@ -58,7 +50,7 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 	char why[512] = "";
 	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
 	if (rc) {
-		set_msg(err, err_len, "log %s: %s", path,
+		hv_errf(err, err_len, "log %s: %s", path,
 			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
 		rr_player_close(p);
 		return rc;
@@ -103,7 +95,7 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 				return 1;
 			}
 			if (rc < 0) {
-				set_msg(st->msg, sizeof(st->msg), "corrupt log: %s", why);
+				hv_errf(st->msg, sizeof(st->msg), "corrupt log: %s", why);
 				return rc;
 			}
 		}
@@ -119,19 +111,19 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 			continue;
 		}
 		if (rc < 0) {
-			set_msg(st->msg, sizeof(st->msg), "corrupt log: %s", why);
+			hv_errf(st->msg, sizeof(st->msg), "corrupt log: %s", why);
 			return rc;
 		}
 		p->log_done = true;
 		if (rr_reader_saw_end(p->r))
-			set_msg(p->end_desc, sizeof(p->end_desc), "clean end (%s) at step %" PRIu64,
+			hv_errf(p->end_desc, sizeof(p->end_desc), "clean end (%s) at step %" PRIu64,
 				rr_end_reason_name(st->end_reason), p->log_end);
 		else if (rr_reader_state(p->r) == RR_READER_TRUNCATED)
-			set_msg(p->end_desc, sizeof(p->end_desc), "the recorder stopped mid-write: %s; "
+			hv_errf(p->end_desc, sizeof(p->end_desc), "the recorder stopped mid-write: %s; "
 				"replayed the %" PRIu64 " complete chunks up to step %" PRIu64,
 				why, rr_reader_chunks(p->r), p->log_end);
 		else
-			set_msg(p->end_desc, sizeof(p->end_desc), "end of file without an END event "
+			hv_errf(p->end_desc, sizeof(p->end_desc), "end of file without an END event "
 				"after %" PRIu64 " chunks, at step %" PRIu64, rr_reader_chunks(p->r),
 				p->log_end);
 		return 0;
@@ -157,7 +149,7 @@ static enum rr_play_result diverged(const struct rr_player *p, const struct hv_m
 	char w[256];
 
 	where(m, w, sizeof(w));
-	set_msg(st->msg, sizeof(st->msg),
+	hv_errf(st->msg, sizeof(st->msg),
 		"replay diverged at step %" PRIu64 " (chunk %" PRIu64 ", event %" PRIu64 " %s): %s; "
 		"%s; last match at step %" PRIu64,
 		hv_icount(m), p->chunk.seq, p->event_no, rr_kind_name(p->ev.kind), what, w,
