@@ -106,6 +106,7 @@ SYSTEM_TESTS += hv/tests/linux-boot.sh
 SYSTEM_TESTS += hv/tests/ftkv-user-net.sh
 SYSTEM_TESTS += hv/tests/disk-persist.sh
 SYSTEM_TESTS += hv/tests/twin-run.sh
+SYSTEM_TESTS += hv/tests/console-pty.sh
 SYSTEM_TESTS += hv/tests/rr-linux.sh
 SYSTEM_TESTS += hv/tests/rr-jitter.sh
 SYSTEM_TESTS += hv/tests/rr-crash.sh

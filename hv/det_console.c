@@ -29,8 +29,7 @@ int det_console_open(struct det_console *c, int fd)
 		return 0;
 	if (isatty(fd) && tcgetattr(fd, &saved_tio) == 0) {
 		struct termios tio = saved_tio;
-		cfmakeraw(&tio);
-		tio.c_oflag |= OPOST | ONLCR;	/* keep the host terminal's newline handling */
+		cfmakeraw(&tio);	/* the guest sends its own \r\n */
 		if (tcsetattr(fd, TCSANOW, &tio) == 0) {
 			saved_fd = fd;
 			c->raw = true;
