@@ -23,7 +23,7 @@ grep -E "ERROR: AddressSanitizer|runtime error" "$TMP/console" && fail "sanitize
 [ $rc -eq 0 ] && grep -q "domT: PASS disk-verify" "$TMP/console" || { show_console; fail "guest run: exit $rc"; }
 cp "$disk" "$TMP/after-record.img"
 truncate -s 0 "$disk"; truncate -s 16M "$disk"
-"$ASAN_FTVM" replay "$TMP/a.ftlog" --quiet --disk "$disk" 2>"$TMP/replay.err"
+"$ASAN_FTVM" replay "$TMP/a.ftlog" --quiet --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --disk "$disk" 2>"$TMP/replay.err"
 rc=$?
 cat "$TMP/replay.err"
 grep -E "ERROR: AddressSanitizer|runtime error" "$TMP/replay.err" && fail "sanitizer report in replay"
