@@ -139,3 +139,8 @@ $(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) hv/rr_log.h hv/crc32c.h
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_RR_LOG_SRCS)
+
+UNIT_TESTS += $(BUILD)/hv/tests/test_rr_queue
+$(BUILD)/hv/tests/test_rr_queue: $(BUILD)/hv/tests/test_rr_queue.o $(BUILD)/hv/rr_queue.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread

@@ -188,14 +188,12 @@ int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv
 	}
 	if (rc)
 		return rc;
-	/* Clock events are frequent and carry no data: the periodic digest covers them. */
-	if (ev->kind != HV_EV_CLOCK) {
-		struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
-		rc = add(r, m, &check);
-		if (rc)
-			return rc;
-		r->st.checks++;
-	}
+	/* Every input lands on a checked state, so a divergence shows at the first event after it. */
+	struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
+	rc = add(r, m, &check);
+	if (rc)
+		return rc;
+	r->st.checks++;
 	rc = add(r, m, &rev);
 	if (!rc)
 		r->st.events++;
