@@ -363,15 +363,77 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 			return 0;
 		h->wfi = false;
 	}
+#define rd ((insn >> 7) & 31)
+#define rs1 ((insn >> 15) & 31)
+#define rs2 ((insn >> 20) & 31)
+#define f3 ((insn >> 12) & 7)
+#define imm_i ((int64_t)((int32_t)insn >> 20))
+/* Index of the dispatch table: major opcode bits 6:2, then funct3. */
+#define SLOT(major, fn3) (OP(major) << 3 | (fn3))
+/*
+ * Fetch and dispatch, repeated at the end of every fast handler so each
+ * has its own indirect jump; anything unusual goes through "fetch_slow".
+ */
+#define DISPATCH()							\
+	do {								\
+		if (unlikely(steps >= end))				\
+			goto out;					\
+		x[0] = 0;						\
+		if (unlikely(pc - code_base > 0xffc))			\
+			goto fetch_slow;				\
+		memcpy(&insn, (const void *)(uintptr_t)(pc + code_addend), 4); \
+		if ((insn & 3) != 3) {					\
+			raw16 = insn & 0xffff;				\
+			insn = rvc_table[raw16];			\
+			npc = pc + 2;					\
+		} else {						\
+			npc = pc + 4;					\
+		}							\
+		goto *dispatch[(insn >> 2 & 31) << 3 | f3];		\
+	} while (0)
+#define NEXT()								\
+	do {								\
+		pc = npc;						\
+		steps++;						\
+		DISPATCH();						\
+	} while (0)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+	static const void *const dispatch[256] = {
+		[0 ... 255] = &&generic,
+		[SLOT(0x37, 0) ... SLOT(0x37, 7)] = &&op_lui,
+		[SLOT(0x17, 0) ... SLOT(0x17, 7)] = &&op_auipc,
+		[SLOT(0x6f, 0) ... SLOT(0x6f, 7)] = &&op_jal,
+		[SLOT(0x67, 0)] = &&op_jalr,
+		[SLOT(0x63, 0)] = &&op_beq, [SLOT(0x63, 1)] = &&op_bne,
+		[SLOT(0x63, 4)] = &&op_blt, [SLOT(0x63, 5)] = &&op_bge,
+		[SLOT(0x63, 6)] = &&op_bltu, [SLOT(0x63, 7)] = &&op_bgeu,
+		[SLOT(0x03, 0)] = &&op_lb, [SLOT(0x03, 1)] = &&op_lh, [SLOT(0x03, 2)] = &&op_lw,
+		[SLOT(0x03, 3)] = &&op_ld, [SLOT(0x03, 4)] = &&op_lbu, [SLOT(0x03, 5)] = &&op_lhu,
+		[SLOT(0x03, 6)] = &&op_lwu,
+		[SLOT(0x23, 0)] = &&op_sb, [SLOT(0x23, 1)] = &&op_sh, [SLOT(0x23, 2)] = &&op_sw,
+		[SLOT(0x23, 3)] = &&op_sd,
+		[SLOT(0x13, 0)] = &&op_addi, [SLOT(0x13, 1)] = &&op_slli,
+		[SLOT(0x13, 2)] = &&op_slti, [SLOT(0x13, 3)] = &&op_sltiu,
+		[SLOT(0x13, 4)] = &&op_xori, [SLOT(0x13, 5)] = &&op_srxi,
+		[SLOT(0x13, 6)] = &&op_ori, [SLOT(0x13, 7)] = &&op_andi,
+		[SLOT(0x1b, 0)] = &&op_addiw,
+		[SLOT(0x33, 0)] = &&op_add_sub, [SLOT(0x33, 1)] = &&op_sll,
+		[SLOT(0x33, 2)] = &&op_slt, [SLOT(0x33, 3)] = &&op_sltu,
+		[SLOT(0x33, 4)] = &&op_xor, [SLOT(0x33, 5)] = &&op_srl_sra,
+		[SLOT(0x33, 6)] = &&op_or, [SLOT(0x33, 7)] = &&op_and,
+		[SLOT(0x3b, 0)] = &&op_addw_subw,
+	};
+#pragma GCC diagnostic pop
+
 	goto sample;
 
-	for (;;) {
-		if (unlikely(steps >= end))
-			goto out;
-		x[0] = 0;
-		if (likely(pc - code_base <= 0xffc)) {
-			memcpy(&insn, (const void *)(uintptr_t)(pc + code_addend), 4);
-		} else {
+dispatch_next:
+	NEXT();
+
+fetch_slow:
+	{
+		{
 refetch:
 			uintptr_t ad;
 			exc = rv_mmu_code_page(h, pc, &ad);
@@ -406,12 +468,9 @@ refetch:
 		} else {
 			npc = pc + 4;
 		}
+		goto *dispatch[(insn >> 2 & 31) << 3 | f3];
 
-#define rd ((insn >> 7) & 31)
-#define rs1 ((insn >> 15) & 31)
-#define rs2 ((insn >> 20) & 31)
-#define f3 ((insn >> 12) & 7)
-#define imm_i ((int64_t)((int32_t)insn >> 20))
+generic:
 		/* Every expanded or 32-bit instruction ends in 0b11: dispatch on bits 6:2. */
 		switch ((insn >> 2) & 31) {
 		case OP(0x37): /* LUI */
@@ -757,10 +816,148 @@ refetch:
 		case 0x1a: case 0x1d: case 0x1e: case 0x1f:
 			goto illegal;
 		}
-		pc = npc;
-		steps++;
-		continue;
+		goto dispatch_next;
 
+op_lui:
+		x[rd] = sx32(insn & 0xfffff000);
+		NEXT();
+op_auipc:
+		x[rd] = pc + sx32(insn & 0xfffff000);
+		NEXT();
+op_jal:
+		x[rd] = npc;
+		npc = pc + imm_j(insn);
+		NEXT();
+op_jalr: {
+		uint64_t t = (x[rs1] + imm_i) & ~1ull;
+		x[rd] = npc;
+		npc = t;
+		NEXT();
+	}
+#define BRANCH(name, cond)						\
+name: {									\
+		uint64_t a = x[rs1], b = x[rs2];			\
+		if (cond)						\
+			npc = pc + imm_b(insn);				\
+		NEXT();							\
+	}
+		BRANCH(op_beq, a == b)
+		BRANCH(op_bne, a != b)
+		BRANCH(op_blt, (int64_t)a < (int64_t)b)
+		BRANCH(op_bge, (int64_t)a >= (int64_t)b)
+		BRANCH(op_bltu, a < b)
+		BRANCH(op_bgeu, a >= b)
+#undef BRANCH
+/* Loads and stores that miss the TLB take the generic path, which does the whole job. */
+#define LOAD(name, fn3)							\
+name: {									\
+		uint64_t va = x[rs1] + imm_i;				\
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 1u << ((fn3) & 3)); \
+		if (unlikely(e == NULL))				\
+			goto generic;					\
+		x[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), fn3); \
+		NEXT();							\
+	}
+		LOAD(op_lb, 0)
+		LOAD(op_lh, 1)
+		LOAD(op_lw, 2)
+		LOAD(op_ld, 3)
+		LOAD(op_lbu, 4)
+		LOAD(op_lhu, 5)
+		LOAD(op_lwu, 6)
+#undef LOAD
+#define STORE(name, fn3)						\
+name: {									\
+		uint64_t va = x[rs1] + imm_s(insn);			\
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 1u << (fn3)); \
+		if (unlikely(e == NULL))				\
+			goto generic;					\
+		store_host((void *)(uintptr_t)(va + e->host_addend), x[rs2], fn3); \
+		NEXT();							\
+	}
+		STORE(op_sb, 0)
+		STORE(op_sh, 1)
+		STORE(op_sw, 2)
+		STORE(op_sd, 3)
+#undef STORE
+op_addi:
+		x[rd] = x[rs1] + imm_i;
+		NEXT();
+op_slli:
+		if (insn >> 26)
+			goto generic;
+		x[rd] = x[rs1] << (imm_i & 63);
+		NEXT();
+op_slti:
+		x[rd] = (int64_t)x[rs1] < imm_i;
+		NEXT();
+op_sltiu:
+		x[rd] = x[rs1] < (uint64_t)imm_i;
+		NEXT();
+op_xori:
+		x[rd] = x[rs1] ^ imm_i;
+		NEXT();
+op_srxi:
+		if ((insn >> 26) == 0)
+			x[rd] = x[rs1] >> (imm_i & 63);
+		else if ((insn >> 26) == 0x10)
+			x[rd] = (uint64_t)((int64_t)x[rs1] >> (imm_i & 63));
+		else
+			goto generic;
+		NEXT();
+op_ori:
+		x[rd] = x[rs1] | imm_i;
+		NEXT();
+op_andi:
+		x[rd] = x[rs1] & imm_i;
+		NEXT();
+op_addiw:
+		x[rd] = sx32((uint32_t)x[rs1] + (uint32_t)imm_i);
+		NEXT();
+/* OP with funct7 zero; the others (SUB, SRA, M extension) in their own or the generic path. */
+#define ALU(name, expr)							\
+name: {									\
+		uint64_t a = x[rs1], b = x[rs2];			\
+		if (unlikely(insn >> 25))				\
+			goto generic;					\
+		x[rd] = (expr);						\
+		NEXT();							\
+	}
+		ALU(op_sll, a << (b & 63))
+		ALU(op_slt, (int64_t)a < (int64_t)b)
+		ALU(op_sltu, a < b)
+		ALU(op_xor, a ^ b)
+		ALU(op_or, a | b)
+		ALU(op_and, a & b)
+#undef ALU
+op_add_sub:
+		if ((insn >> 25) == 0)
+			x[rd] = x[rs1] + x[rs2];
+		else if ((insn >> 25) == 0x20)
+			x[rd] = x[rs1] - x[rs2];
+		else
+			goto generic;
+		NEXT();
+op_srl_sra:
+		if ((insn >> 25) == 0)
+			x[rd] = x[rs1] >> (x[rs2] & 63);
+		else if ((insn >> 25) == 0x20)
+			x[rd] = (uint64_t)((int64_t)x[rs1] >> (x[rs2] & 63));
+		else
+			goto generic;
+		NEXT();
+op_addw_subw:
+		if ((insn >> 25) == 0)
+			x[rd] = sx32((uint32_t)x[rs1] + (uint32_t)x[rs2]);
+		else if ((insn >> 25) == 0x20)
+			x[rd] = sx32((uint32_t)x[rs1] - (uint32_t)x[rs2]);
+		else
+			goto generic;
+		NEXT();
+
+#undef NEXT
+#undef DISPATCH
+#undef SLOT
 #undef rd
 #undef rs1
 #undef rs2
@@ -803,6 +1000,7 @@ sample:
 				pc = h->pc;
 			}
 		}
+		DISPATCH();
 	}
 out:
 	x[0] = 0;

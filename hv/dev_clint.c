@@ -174,3 +174,13 @@ const struct dev_ops clint_ops = {
 	.read = clint_read,
 	.write = clint_write,
 };
+
+void clint_save(const struct clint *c, dev_put_fn put, void *ctx)
+{
+	for (int h = 0; h < c->nharts; h++) {
+		uint8_t mtip = c->mtip[h];
+		put(ctx, &c->msip[h], sizeof(c->msip[h]));
+		put(ctx, &c->mtimecmp[h], sizeof(c->mtimecmp[h]));
+		put(ctx, &mtip, 1);
+	}
+}

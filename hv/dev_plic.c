@@ -236,3 +236,17 @@ const struct dev_ops plic_ops = {
 	.read = plic_read,
 	.write = plic_write,
 };
+
+void plic_save(const struct plic *p, dev_put_fn put, void *ctx)
+{
+	for (int c = 0; c < p->nctx; c++) {
+		uint8_t level = p->ctx_level[c];
+		put(ctx, &level, 1);
+		put(ctx, &p->threshold[c], sizeof(p->threshold[c]));
+		put(ctx, p->enable[c], sizeof(p->enable[c]));
+	}
+	put(ctx, p->priority, sizeof(p->priority));
+	put(ctx, p->level, sizeof(p->level));
+	put(ctx, p->pending, sizeof(p->pending));
+	put(ctx, p->claimed, sizeof(p->claimed));
+}

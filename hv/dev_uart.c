@@ -309,3 +309,15 @@ const struct dev_ops uart_ops = {
 	.read = uart_read,
 	.write = uart_write,
 };
+
+void uart_save(const struct uart *u, dev_put_fn put, void *ctx)
+{
+	uint8_t regs[] = { u->ier, u->fcr, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->overrun,
+			   u->thre_pending, u->irq_level };
+	uint64_t count = u->rx_count;
+
+	put(ctx, regs, sizeof(regs));
+	put(ctx, &count, sizeof(count));
+	for (size_t i = 0; i < u->rx_count; i++)	/* the queued bytes, oldest first */
+		put(ctx, &u->rx[(u->rx_head + i) % UART_RX_BYTES], 1);
+}

@@ -28,6 +28,16 @@ struct hv_machine;
 #define VIRT_VIRTIO_IRQ		1	/* slot i uses irq 1 + i */
 #define VIRT_PLIC_NDEV		95
 
+struct clint;
+struct plic;
+struct uart;
+
+/* Device state for digests: fields fed to put() in a fixed order, never host pointers. */
+typedef void (*dev_put_fn)(void *ctx, const void *p, size_t n);
+void clint_save(const struct clint *c, dev_put_fn put, void *ctx);
+void plic_save(const struct plic *p, dev_put_fn put, void *ctx);
+void uart_save(const struct uart *u, dev_put_fn put, void *ctx);
+
 /* SiFive test device: the guest ends the run. */
 enum syscon_action { SYSCON_POWEROFF, SYSCON_REBOOT, SYSCON_FAIL };
 struct syscon;

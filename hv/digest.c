@@ -36,6 +36,9 @@ static void put_machine(EVP_MD_CTX *ctx, const struct hv_machine *m)
 		put_u64(ctx, n);
 		EVP_DigestUpdate(ctx, state, n);
 	}
+	clint_save(m->clint, put_bytes, ctx);
+	plic_save(m->plic, put_bytes, ctx);
+	uart_save(m->uart, put_bytes, ctx);
 	if (m->blk)
 		virtio_mmio_digest(m->blk, put_bytes, ctx);
 	if (m->net)
