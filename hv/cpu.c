@@ -347,6 +347,7 @@ static uint64_t amo_op(unsigned f5, uint64_t old, uint64_t b, bool word, bool *o
  * into the machine or observe them, and interrupts are sampled at "sample",
  * where every path that can change pending or enabled state ends up.
  */
+__attribute__((optimize("no-gcse", "no-crossjumping")))
 uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 {
 	uint64_t *const x = h->x;
@@ -955,14 +956,6 @@ op_addw_subw:
 			goto generic;
 		NEXT();
 
-#undef NEXT
-#undef DISPATCH
-#undef SLOT
-#undef rd
-#undef rs1
-#undef rs2
-#undef f3
-#undef imm_i
 illegal:
 		if (unlikely(code_base == NO_CODE_BASE))
 			goto refetch;
@@ -1007,6 +1000,14 @@ out:
 	rv_sync(h, steps);
 	h->pc = pc;
 	return steps - start;
+#undef NEXT
+#undef DISPATCH
+#undef SLOT
+#undef rd
+#undef rs1
+#undef rs2
+#undef f3
+#undef imm_i
 }
 
 static size_t put64(uint8_t *buf, size_t len, size_t off, uint64_t v)
