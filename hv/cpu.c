@@ -423,7 +423,10 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		[SLOT(0x33, 2)] = &&op_slt, [SLOT(0x33, 3)] = &&op_sltu,
 		[SLOT(0x33, 4)] = &&op_xor, [SLOT(0x33, 5)] = &&op_srl_sra,
 		[SLOT(0x33, 6)] = &&op_or, [SLOT(0x33, 7)] = &&op_and,
-		[SLOT(0x3b, 0)] = &&op_addw_subw,
+		[SLOT(0x1b, 1)] = &&op_slliw, [SLOT(0x1b, 5)] = &&op_srxiw,
+		[SLOT(0x3b, 0)] = &&op_addw_subw, [SLOT(0x3b, 1)] = &&op_sllw,
+		[SLOT(0x3b, 5)] = &&op_srlw_sraw, [SLOT(0x3b, 7)] = &&op_remuw,
+		[SLOT(0x07, 3)] = &&op_fld, [SLOT(0x27, 3)] = &&op_fsd,
 	};
 #pragma GCC diagnostic pop
 
@@ -915,46 +918,90 @@ op_andi:
 op_addiw:
 		x[rd] = sx32((uint32_t)x[rs1] + (uint32_t)imm_i);
 		NEXT();
-/* OP with funct7 zero; the others (SUB, SRA, M extension) in their own or the generic path. */
-#define ALU(name, expr)							\
+/* OP and OP-32 by funct3, with funct7 choosing base (0), SUB/SRA (0x20) or M extension (1). */
+#define ALU(name, base, mext)						\
 name: {									\
 		uint64_t a = x[rs1], b = x[rs2];			\
-		if (unlikely(insn >> 25))				\
+		if ((insn >> 25) == 0)					\
+			x[rd] = (base);					\
+		else if ((insn >> 25) == 1)				\
+			x[rd] = (mext);					\
+		else							\
 			goto generic;					\
-		x[rd] = (expr);						\
 		NEXT();							\
 	}
-		ALU(op_sll, a << (b & 63))
-		ALU(op_slt, (int64_t)a < (int64_t)b)
-		ALU(op_sltu, a < b)
-		ALU(op_xor, a ^ b)
-		ALU(op_or, a | b)
-		ALU(op_and, a & b)
+		ALU(op_sll, a << (b & 63),
+		    (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64))
+		ALU(op_slt, (int64_t)a < (int64_t)b,
+		    (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64))
+		ALU(op_sltu, a < b, (uint64_t)(((unsigned __int128)a * b) >> 64))
+		ALU(op_xor, a ^ b, div_s((int64_t)a, (int64_t)b))
+		ALU(op_or, a | b, rem_s((int64_t)a, (int64_t)b))
+		ALU(op_and, a & b, rem_u(a, b))
 #undef ALU
-op_add_sub:
+#define ALU3(name, base, alt, mext)					\
+name: {									\
+		uint64_t a = x[rs1], b = x[rs2];			\
+		if ((insn >> 25) == 0)					\
+			x[rd] = (base);					\
+		else if ((insn >> 25) == 0x20)				\
+			x[rd] = (alt);					\
+		else if ((insn >> 25) == 1)				\
+			x[rd] = (mext);					\
+		else							\
+			goto generic;					\
+		NEXT();							\
+	}
+		ALU3(op_add_sub, a + b, a - b, a * b)
+		ALU3(op_srl_sra, a >> (b & 63), (uint64_t)((int64_t)a >> (b & 63)), div_u(a, b))
+		ALU3(op_addw_subw, sx32((uint32_t)a + (uint32_t)b), sx32((uint32_t)a - (uint32_t)b),
+		     sx32((uint32_t)a * (uint32_t)b))
+		ALU3(op_srlw_sraw, sx32((uint32_t)a >> (b & 31)),
+		     (uint64_t)(int64_t)((int32_t)a >> (b & 31)),
+		     sx32((uint32_t)b ? (uint32_t)a / (uint32_t)b : ~0u))
+#undef ALU3
+op_sllw:
+		if (insn >> 25)
+			goto generic;
+		x[rd] = sx32((uint32_t)x[rs1] << (x[rs2] & 31));
+		NEXT();
+op_remuw: {
+		uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
+		if ((insn >> 25) != 1)
+			goto generic;
+		x[rd] = sx32(b ? a % b : a);
+		NEXT();
+	}
+op_slliw:
+		if (insn >> 25)
+			goto generic;
+		x[rd] = sx32((uint32_t)x[rs1] << rs2);
+		NEXT();
+op_srxiw:
 		if ((insn >> 25) == 0)
-			x[rd] = x[rs1] + x[rs2];
+			x[rd] = sx32((uint32_t)x[rs1] >> rs2);
 		else if ((insn >> 25) == 0x20)
-			x[rd] = x[rs1] - x[rs2];
+			x[rd] = (uint64_t)(int64_t)((int32_t)x[rs1] >> rs2);
 		else
 			goto generic;
 		NEXT();
-op_srl_sra:
-		if ((insn >> 25) == 0)
-			x[rd] = x[rs1] >> (x[rs2] & 63);
-		else if ((insn >> 25) == 0x20)
-			x[rd] = (uint64_t)((int64_t)x[rs1] >> (x[rs2] & 63));
-		else
+op_fld: {
+		uint64_t va = x[rs1] + imm_i;
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 8);
+		if (unlikely(e == NULL || rv_fs_off(h)))
 			goto generic;
+		h->f[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), 3);
+		rv_fs_dirty(h);
 		NEXT();
-op_addw_subw:
-		if ((insn >> 25) == 0)
-			x[rd] = sx32((uint32_t)x[rs1] + (uint32_t)x[rs2]);
-		else if ((insn >> 25) == 0x20)
-			x[rd] = sx32((uint32_t)x[rs1] - (uint32_t)x[rs2]);
-		else
+	}
+op_fsd: {
+		uint64_t va = x[rs1] + imm_s(insn);
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 8);
+		if (unlikely(e == NULL || rv_fs_off(h)))
 			goto generic;
+		store_host((void *)(uintptr_t)(va + e->host_addend), h->f[rs2], 3);
 		NEXT();
+	}
 
 illegal:
 		if (unlikely(code_base == NO_CODE_BASE))
