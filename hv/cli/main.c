@@ -3,8 +3,10 @@
 #include "cli.h"
 #include "transport/certs.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -18,8 +20,17 @@ static void usage(FILE *f)
 		"Run 'ftvm COMMAND --help' for a command's options.\n");
 }
 
+/* A closed stdin/stdout/stderr would let the next open() (a disk, a log) take its number. */
+static void keep_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			_exit(FTVM_EXIT_HOST_ERROR);
+}
+
 int main(int argc, char **argv)
 {
+	keep_std_fds();
 	if (argc < 2) {
 		usage(stderr);
 		return FTVM_EXIT_USAGE;
