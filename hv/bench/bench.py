@@ -90,6 +90,8 @@ def main():
                       "domT init: ready", 600)
         if q[0] is not None:
             print("qemu: %.2f s for cpubench" % (q[1] - q[0]))
+            if r[0] is not None:
+                print("ratio ftvm/qemu cpubench speed: %.2f" % ((q[1] - q[0]) / (r[1] - r[0])))
 
 
 if __name__ == "__main__":
