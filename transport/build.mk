@@ -34,6 +34,7 @@ $(BUILD)/transport/tests/test_%: $(BUILD)/transport/tests/test_%.o $(LIBXPORT)
 $(BUILD)/transport/tests/test_frame.o: | $(PROTO_GEN_H)
 
 SYSTEM_TESTS += transport/tests/netns.sh
+SYSTEM_TESTS += transport/tests/certs-cli.sh
 SYSTEM_TESTS += transport/fuzz/smoke.sh
 SYSTEM_TEST_DEPS += $(XPORT_TOOL)
 
