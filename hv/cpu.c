@@ -260,8 +260,8 @@ static inline const struct rv_tlb_entry *tlb_hit(const struct rv_tlb_entry *tlb,
 {
 	const struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
 
-	if (likely(e->vpn_tag == (va >> RV_PAGE_SHIFT) + 1 &&
-		   (va & (RV_PAGE_SIZE - 1)) <= RV_PAGE_SIZE - size))
+	/* The last byte's page against va's entry: one compare also rules out page crossing. */
+	if (likely(e->vpn_tag == ((va + size - 1) >> RV_PAGE_SHIFT) + 1))
 		return e;
 	return NULL;
 }
