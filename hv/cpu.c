@@ -256,12 +256,12 @@ static inline void store_host(void *p, uint64_t v, unsigned f3)
 }
 
 static inline const struct rv_tlb_entry *tlb_hit(const struct rv_tlb_entry *tlb, uint64_t va,
-						 unsigned size)
+						 unsigned size, uint64_t tag)
 {
 	const struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
 
 	/* The last byte's page against va's entry: one compare also rules out page crossing. */
-	if (likely(e->vpn_tag == ((va + size - 1) >> RV_PAGE_SHIFT) + 1))
+	if (likely(e->vpn_tag == ((va + size - 1) >> RV_PAGE_SHIFT) + tag))
 		return e;
 	return NULL;
 }
@@ -356,6 +356,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 	uint64_t steps = start;
 	uint64_t pc = h->pc, npc = 0, tval = 0, code_base = NO_CODE_BASE;
 	uintptr_t code_addend = NO_CODE_ADDEND;
+	uint64_t data_tag = 1;
 	uint32_t insn = 0, raw16 = 0;
 	int exc = 0;
 
@@ -517,7 +518,7 @@ generic:
 			if (f3 == 7)
 				goto illegal;
 			unsigned size = 1u << (f3 & 3);
-			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size);
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size, data_tag);
 			if (likely(e != NULL)) {
 				x[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), f3);
 				break;
@@ -535,7 +536,7 @@ generic:
 			if (f3 > 3)
 				goto illegal;
 			unsigned size = 1u << f3;
-			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size);
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size, data_tag);
 			if (likely(e != NULL)) {
 				store_host((void *)(uintptr_t)(va + e->host_addend), x[rs2], f3);
 				break;
@@ -778,7 +779,7 @@ generic:
 				goto illegal;
 			unsigned lf3 = f3 == 2 ? 6 : 3;
 			unsigned size = 1u << f3;
-			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size);
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, size, data_tag);
 			if (likely(e != NULL)) {
 				v = load_host((const void *)(uintptr_t)(va + e->host_addend), lf3);
 			} else {
@@ -799,7 +800,7 @@ generic:
 			if ((f3 != 2 && f3 != 3) || rv_fs_off(h))
 				goto illegal;
 			unsigned size = 1u << f3;
-			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size);
+			const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, size, data_tag);
 			if (likely(e != NULL)) {
 				store_host((void *)(uintptr_t)(va + e->host_addend), h->f[rs2], f3);
 				break;
@@ -856,7 +857,7 @@ name: {									\
 #define LOAD(name, fn3)							\
 name: {									\
 		uint64_t va = x[rs1] + imm_i;				\
-		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 1u << ((fn3) & 3)); \
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 1u << ((fn3) & 3), data_tag); \
 		if (unlikely(e == NULL))				\
 			goto generic;					\
 		x[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), fn3); \
@@ -873,7 +874,7 @@ name: {									\
 #define STORE(name, fn3)						\
 name: {									\
 		uint64_t va = x[rs1] + imm_s(insn);			\
-		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 1u << (fn3)); \
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 1u << (fn3), data_tag); \
 		if (unlikely(e == NULL))				\
 			goto generic;					\
 		store_host((void *)(uintptr_t)(va + e->host_addend), x[rs2], fn3); \
@@ -987,7 +988,7 @@ op_srxiw:
 		NEXT();
 op_fld: {
 		uint64_t va = x[rs1] + imm_i;
-		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 8);
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_read, va, 8, data_tag);
 		if (unlikely(e == NULL || rv_fs_off(h)))
 			goto generic;
 		h->f[rd] = load_host((const void *)(uintptr_t)(va + e->host_addend), 3);
@@ -996,7 +997,7 @@ op_fld: {
 	}
 op_fsd: {
 		uint64_t va = x[rs1] + imm_s(insn);
-		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 8);
+		const struct rv_tlb_entry *e = tlb_hit(h->tlb_write, va, 8, data_tag);
 		if (unlikely(e == NULL || rv_fs_off(h)))
 			goto generic;
 		store_host((void *)(uintptr_t)(va + e->host_addend), h->f[rs2], 3);
@@ -1040,6 +1041,7 @@ sample:
 				pc = h->pc;
 			}
 		}
+		data_tag = rv_tlb_data_tag(h);
 		DISPATCH();
 	}
 out:

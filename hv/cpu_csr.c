@@ -14,8 +14,6 @@
 #define SSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | \
 			  MSTATUS_MXR)
 #define SSTATUS_VISIBLE (SSTATUS_WRITABLE | MSTATUS_UXL | MSTATUS_SD)
-/* Translation depends on these: a change flushes the TLBs. */
-#define MSTATUS_XLATE (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR)
 
 #define MIE_WRITABLE (MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP)
 /* Exceptions that S-mode may handle: all but ecall from M and the reserved 10 and 14. */
@@ -68,8 +66,6 @@ static void mstatus_write(struct rv_hart *h, uint64_t val, uint64_t mask)
 	if (((nv & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT) == 2)
 		nv = (nv & ~MSTATUS_MPP) | (h->mstatus & MSTATUS_MPP);
 	nv = (nv & ~MSTATUS_SD) | MSTATUS_XL64;
-	if ((nv ^ h->mstatus) & MSTATUS_XLATE)
-		rv_tlb_flush(h);
 	h->mstatus = nv;
 }
 
@@ -322,8 +318,6 @@ static void trap_enter(struct rv_hart *h, uint64_t cause, uint64_t tval, bool in
 		h->priv = RV_PRIV_M;
 		vec = h->mtvec;
 	}
-	if (old != h->priv || (s & MSTATUS_MPRV))
-		rv_tlb_flush(h);
 	h->mstatus = s;
 	h->pc = (vec & ~3ull) + ((vec & 1) && intr ? 4ull * code : 0);
 }
@@ -374,7 +368,6 @@ int rv_mret(struct rv_hart *h)
 	h->mstatus = s;
 	h->priv = np;
 	h->pc = h->mepc;
-	rv_tlb_flush(h);
 	return 0;
 }
 
@@ -389,6 +382,5 @@ int rv_sret(struct rv_hart *h)
 	    ((s & MSTATUS_SPIE) ? MSTATUS_SIE : 0) | MSTATUS_SPIE;
 	h->mstatus = s;
 	h->pc = h->sepc;
-	rv_tlb_flush(h);
 	return 0;
 }

@@ -57,6 +57,27 @@ enum rv_access { RV_ACC_FETCH = 0, RV_ACC_LOAD = 1, RV_ACC_STORE = 2 };
 #define RV_TLB_INDEX(va) (((va) >> RV_PAGE_SHIFT) & (RV_TLB_ENTRIES - 1))
 
 /*
+ * A TLB entry's vpn_tag is vpn + 1 plus, from bit 56 up, what the
+ * translation was made under: the fetch privilege for tlb_code; for data,
+ * the effective privilege (MPRV/MPP), SUM and MXR. Privilege and mstatus
+ * changes then need no flush; satp writes and SFENCE.VMA still flush.
+ */
+#define RV_TLB_CTX_SHIFT 56
+
+static inline uint64_t rv_tlb_code_tag(const struct rv_hart *h)
+{
+	return 1 + ((uint64_t)h->priv << RV_TLB_CTX_SHIFT);
+}
+
+static inline uint64_t rv_tlb_data_tag(const struct rv_hart *h)
+{
+	uint64_t s = h->mstatus;
+	uint64_t p = (s & MSTATUS_MPRV) ? (s & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT : h->priv;
+
+	return 1 + ((p | (s & (MSTATUS_SUM | MSTATUS_MXR)) >> 16) << RV_TLB_CTX_SHIFT);
+}
+
+/*
  * Retired instructions between h->steps and the interpreter's local count
  * reach minstret/mcycle here; traps are added to h->steps by the caller
  * without passing through, since they do not retire.

@@ -113,7 +113,7 @@ bool rv_hart_peek_insn(const struct rv_hart *h, uint64_t va, uint32_t *insn)
 	uint32_t v = 0;
 
 	/* Only through a cached translation or with none at all: peeking must not set A bits. */
-	if (e->vpn_tag == (va >> RV_PAGE_SHIFT) + 1) {
+	if (e->vpn_tag == (va >> RV_PAGE_SHIFT) + rv_tlb_code_tag(h)) {
 		memcpy(&v, (const void *)(uintptr_t)(va + e->host_addend), off <= RV_PAGE_SIZE - 4 ? 4 : 2);
 	} else if (h->priv == RV_PRIV_M || !(h->satp >> 60)) {
 		const void *p = guest_ram_ptr(h->ram, va, 4);
@@ -129,14 +129,14 @@ bool rv_hart_peek_insn(const struct rv_hart *h, uint64_t va, uint32_t *insn)
 
 /* Only whole RAM pages enter a TLB: MMIO must see every access. */
 static void tlb_fill(struct rv_tlb_entry *tlb, const struct guest_ram *ram, uint64_t va,
-		     uint64_t pa)
+		     uint64_t pa, uint64_t tag)
 {
 	uint8_t *host = guest_ram_ptr(ram, pa & ~PAGE_MASK, RV_PAGE_SIZE);
 
 	if (!host)
 		return;
 	struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
-	e->vpn_tag = (va >> RV_PAGE_SHIFT) + 1;
+	e->vpn_tag = (va >> RV_PAGE_SHIFT) + tag;
 	e->host_addend = (uintptr_t)host - (uintptr_t)(va & ~PAGE_MASK);
 }
 
@@ -146,7 +146,7 @@ int rv_mmu_code_page(struct rv_hart *h, uint64_t va, uintptr_t *addend)
 	uint64_t pa;
 	int rc;
 
-	if (e->vpn_tag == (va >> RV_PAGE_SHIFT) + 1) {
+	if (e->vpn_tag == (va >> RV_PAGE_SHIFT) + rv_tlb_code_tag(h)) {
 		*addend = e->host_addend;
 		return 0;
 	}
@@ -155,7 +155,7 @@ int rv_mmu_code_page(struct rv_hart *h, uint64_t va, uintptr_t *addend)
 		return rc;
 	if (!guest_ram_ptr(h->ram, pa & ~PAGE_MASK, RV_PAGE_SIZE))
 		return RV_EXC_INSN_ACCESS;
-	tlb_fill(h->tlb_code, h->ram, va, pa);
+	tlb_fill(h->tlb_code, h->ram, va, pa, rv_tlb_code_tag(h));
 	*addend = e->host_addend;
 	return 0;
 }
@@ -203,12 +203,12 @@ static int access_in_page(struct rv_hart *h, uint64_t va, int size, enum rv_acce
 		uint64_t v = 0;
 		memcpy(&v, host, size);
 		*val = v;
-		tlb_fill(h->tlb_read, h->ram, va, pa);
+		tlb_fill(h->tlb_read, h->ram, va, pa, rv_tlb_data_tag(h));
 	} else {
 		memcpy(host, val, size);
 		/* Marked here, once per write-TLB fill: the digest flushes tlb_write when it clears the bits. */
 		guest_ram_mark_dirty(h->ram, pa);
-		tlb_fill(h->tlb_write, h->ram, va, pa);
+		tlb_fill(h->tlb_write, h->ram, va, pa, rv_tlb_data_tag(h));
 	}
 	return 0;
 }
