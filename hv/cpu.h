@@ -21,7 +21,7 @@ enum { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
 #define RV_TLB_ENTRIES 256
 
 struct rv_tlb_entry {
-	uint64_t vpn_tag;	/* virtual page number + 1; 0 = invalid */
+	uint64_t vpn_tag;	/* vpn + 1, translation context from bit 56 (cpu_internal.h); 0 = invalid */
 	uintptr_t host_addend;	/* host pointer = vaddr + addend (RAM pages only) */
 };
 
@@ -53,7 +53,7 @@ struct rv_hart {
 	bool resv_valid;
 	uint64_t resv_val;	/* value LR read: SC also fails if another hart changed it since */
 
-	/* Translation caches: flushed on satp writes, sfence.vma, priv/MPRV changes. */
+	/* Translation caches, tagged by context; flushed on satp writes, sfence.vma and digests. */
 	struct rv_tlb_entry tlb_read[RV_TLB_ENTRIES];
 	struct rv_tlb_entry tlb_write[RV_TLB_ENTRIES];
 	struct rv_tlb_entry tlb_code[RV_TLB_ENTRIES];
