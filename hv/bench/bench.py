@@ -76,6 +76,16 @@ def main():
         if b_ftvm[0] and b_q[0]:
             print("ratio ftvm/qemu boot time: %.2f" % (b_ftvm[0] / b_q[0]))
 
+    print("== guest clock against host clock over ~60 s (cpubench, then idle)")
+    r = run_until([FTVM, "run", "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
+                   "--stats", "--append", "console=ttyS0 panic=-1 ftvm.run=cpubench,idle:40 ftvm.cpubench=80000"],
+                  None, 300)
+    m = re.search(r", ([\d.]+) s \(([\d.]+) s idle\).*guest clock ([\d.]+) s \(drift ([-+\d.]+) ms\)", r[2])
+    if m:
+        wall, drift = float(m.group(1)), float(m.group(4))
+        print("ftvm: %.1f s of host time (%.1f s idle), guest clock drift %+.1f ms = %+.1f ms per minute"
+              % (wall, float(m.group(2)), drift, drift * 60 / wall))
+
     print("== cpubench in the Linux guest (wall time of the workload, from init ready to power-off)")
     append = "console=ttyS0 panic=-1 ftvm.run=cpubench"
     r = run_until([FTVM, "run", "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
