@@ -44,6 +44,7 @@ HV_OBJS += hv/rr_reader.o
 HV_OBJS += hv/crc32c.o
 
 FTVM_OBJS += hv/cli/main.o
+FTVM_OBJS += hv/cli/args.o
 FTVM_OBJS += hv/cli/run.o
 FTVM_OBJS += hv/cli/replay.o
 FTVM_OBJS += hv/cli/trace.o

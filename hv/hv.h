@@ -11,6 +11,12 @@
 
 struct hv_machine;
 
+/* How harts execute: the interpreter (reference) or the translator; both count steps exactly. */
+enum hv_cpu_mode {
+	HV_CPU_INTERP = 0,
+	HV_CPU_JIT = 1,
+};
+
 struct hv_config {
 	uint64_t mem_bytes;	/* guest RAM at 0x80000000 */
 	int smp;		/* 1..HV_MAX_HARTS */
@@ -20,6 +26,7 @@ struct hv_config {
 	const char *append;	/* kernel command line, optional */
 	const char *disk;	/* raw image for virtio-blk, optional */
 	const char *net;	/* "user[,hostfwd=tcp::H-:G]..." or "tap:IFNAME", optional */
+	enum hv_cpu_mode cpu;
 };
 
 /* Why hv_run returned. */

@@ -248,6 +248,10 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 			(unsigned long long)cfg->mem_bytes);
 		return -EINVAL;
 	}
+	if (cfg->cpu != HV_CPU_INTERP) {
+		hv_errf(err, err_len, "--cpu jit: the translator is not built yet");
+		return -EINVAL;
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		hv_errf(err, err_len, "out of memory");
@@ -268,6 +272,7 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 		m->host = *host;
 	m->host_opaque = host_opaque;
 	m->nharts = cfg->smp;
+	m->cpu_mode = cfg->cpu;
 	m->quantum_left = MACHINE_QUANTUM_STEPS;
 	m->clock.rate_q32 = DEFAULT_RATE_Q32;
 	for (int h = 0; h < m->nharts; h++)

@@ -30,6 +30,7 @@ struct hv_machine {
 	struct guest_ram ram;
 	size_t dirty_words;
 	int nharts;
+	enum hv_cpu_mode cpu_mode;
 	struct rv_hart harts[HV_MAX_HARTS];
 
 	/* The event clock: steps over all harts, exact between slices. */

@@ -39,5 +39,7 @@ int cli_run(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */
 int cli_parse_size(const char *s, uint64_t *out);
+/* "interp" or "jit", or -1. */
+int cli_parse_cpu(const char *s, enum hv_cpu_mode *out);
 
 #endif

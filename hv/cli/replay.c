@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		"  --kernel FILE --initrd FILE --bios FILE --disk FILE\n"
 		"                     the images the log was recorded with (default: the domT guest\n"
 		"                     and Debian's OpenSBI; each is checked against the log's sha256)\n"
+		"  --cpu interp|jit   how harts execute (a log replays exactly under either)\n"
 		"  --then-live        at the end of the log, continue as a live VM from that exact step\n"
 		"  --net SPEC         network backend once live (default: the one recorded)\n"
 		"  --quiet            do not print the guest console while replaying\n"
@@ -57,13 +58,14 @@ static int stop_status(enum rr_end_reason r)
 int cli_replay(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
-	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE };
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
 		{ "bios", required_argument, NULL, OPT_BIOS },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "then-live", no_argument, NULL, OPT_LIVE },
+		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "stats", no_argument, NULL, OPT_STATS },
@@ -74,6 +76,7 @@ int cli_replay(int argc, char **argv)
 		{ 0 },
 	};
 	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL;
+	enum hv_cpu_mode cpu = HV_CPU_INTERP;
 	bool then_live = false, quiet = false, stats = false, bisect = false;
 	struct rr_perturb perturb = { 0 };
 	struct cli_trace trace = { 0 };
@@ -94,6 +97,12 @@ int cli_replay(int argc, char **argv)
 		case OPT_BIOS: bios = optarg; break;
 		case OPT_DISK: disk = optarg; break;
 		case OPT_LIVE: then_live = true; break;
+		case OPT_CPU:
+			if (cli_parse_cpu(optarg, &cpu)) {
+				fprintf(stderr, "ftvm replay: --cpu %s: interp or jit\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			break;
 		case OPT_NET: net = optarg; break;
 		case OPT_QUIET: quiet = true; break;
 		case OPT_STATS: stats = true; break;
@@ -128,7 +137,7 @@ int cli_replay(int argc, char **argv)
 	struct hv_config cfg = {
 		.mem_bytes = h.mem_bytes, .smp = (int)h.smp, .bios = bios, .kernel = kernel,
 		.initrd = initrd, .append = h.append[0] ? h.append : NULL, .disk = disk,
-		.net = h.net[0] ? h.net : NULL,
+		.net = h.net[0] ? h.net : NULL, .cpu = cpu,
 	};
 	if (rr_header_check(&h, &cfg, err, sizeof(err))) {
 		fprintf(stderr, "ftvm replay: %s\n", err);

@@ -17,28 +17,6 @@
 #define DEFAULT_APPEND "console=ttyS0 panic=-1"
 #define MAX_SCRIPTED 64
 
-int cli_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	uint64_t mult = 1;
-
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': mult = 1ULL << 10; end++; break;
-	case 'm': case 'M': mult = 1ULL << 20; end++; break;
-	case 'g': case 'G': mult = 1ULL << 30; end++; break;
-	case '\0': break;
-	default: return -1;
-	}
-	if (*end || v > UINT64_MAX / mult)
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -54,6 +32,7 @@ static void usage(FILE *f)
 		"                     (default: user, with the default guest)\n"
 		"  --mem SIZE         guest RAM, e.g. 512M (default 512M)\n"
 		"  --smp N            harts, 1..%d (default 1)\n"
+		"  --cpu interp|jit   how harts execute (default interp; both count steps exactly)\n"
 		"  --max-insns N      stop after N steps (exit status 6)\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
 		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
@@ -168,7 +147,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -178,6 +157,7 @@ int cli_run(int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "smp", required_argument, NULL, OPT_SMP },
+		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "max-insns", required_argument, NULL, OPT_MAX },
 		{ "virtual-clock", no_argument, NULL, OPT_VCLOCK },
 		{ "input-at", required_argument, NULL, OPT_INPUT },
@@ -232,6 +212,12 @@ int cli_run(int argc, char **argv)
 		case OPT_MAX:
 			if (cli_parse_size(optarg, &lo.max_icount)) {
 				fprintf(stderr, "ftvm run: --max-insns %s: not a number\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			break;
+		case OPT_CPU:
+			if (cli_parse_cpu(optarg, &cfg.cpu)) {
+				fprintf(stderr, "ftvm %s: --cpu %s: interp or jit\n", argv[0], optarg);
 				return FTVM_EXIT_USAGE;
 			}
 			break;
