@@ -49,6 +49,7 @@ FTVM_OBJS += hv/cli/run.o
 FTVM_OBJS += hv/cli/replay.o
 FTVM_OBJS += hv/cli/trace.o
 FTVM_OBJS += hv/cli/log_dump.o
+include hv/cli/build.mk
 
 LIBHV := $(BUILD)/libhv.a
 FTVM := $(BUILD)/ftvm
@@ -66,6 +67,8 @@ $(FTVM): $(addprefix $(BUILD)/,$(FTVM_OBJS)) $(LIBHV) $(LIBXPORT)
 # Unit tests: one program per test_*.c, linked against libhv (run under ASan/UBSan in CI).
 UNIT_TESTS +=
 UNIT_TESTS += $(BUILD)/hv/tests/test_cpu
+# DMA writes reach the incremental digest: two machines whose disks differ in one block.
+UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
 
 $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 	$(quiet) LD $@

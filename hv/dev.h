@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Device plumbing shared by every device model: MMIO ops, irq lines, guest RAM access. */
+/* Device plumbing shared by every device model: MMIO ops and irq lines (guest RAM is in mem.h). */
 #ifndef HV_DEV_H
 #define HV_DEV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mem.h"
 
 /*
  * MMIO access. off is relative to the region base; size is 1, 2, 4 or 8.
@@ -30,36 +32,6 @@ static inline void irq_set(const struct irq_line *l, int level)
 {
 	if (l->set)
 		l->set(l->opaque, l->irq, level);
-}
-
-/* Guest physical RAM, for DMA by device models. */
-struct guest_ram {
-	uint8_t *host;
-	uint64_t base;
-	uint64_t size;
-	uint64_t *dirty;	/* one bit per 4 KiB page written since the last digest, or NULL */
-};
-
-#define GUEST_PAGE_SHIFT 12
-
-/* Note a write to the page holding gpa (which must be in RAM), for incremental digests. */
-static inline void guest_ram_mark_dirty(const struct guest_ram *r, uint64_t gpa)
-{
-	if (r->dirty) {
-		uint64_t pn = (gpa - r->base) >> GUEST_PAGE_SHIFT;
-		r->dirty[pn >> 6] |= 1ULL << (pn & 63);
-	}
-}
-
-/* Host pointer for [gpa, gpa+len) if it lies wholly in RAM, else NULL. */
-static inline void *guest_ram_ptr(const struct guest_ram *r, uint64_t gpa, uint64_t len)
-{
-	if (gpa < r->base)
-		return NULL;
-	uint64_t off = gpa - r->base;
-	if (off > r->size || len > r->size - off)
-		return NULL;
-	return r->host + off;
 }
 
 #endif

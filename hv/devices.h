@@ -81,6 +81,11 @@ struct virtio_mmio;
 extern const struct dev_ops virtio_mmio_ops;
 void virtio_mmio_destroy(struct virtio_mmio *v);
 
+/*
+ * virtio devices keep the ram pointer for their lifetime and mark every page
+ * they write (used rings, disk reads, received frames) dirty through it.
+ */
+
 /* virtio-blk over a raw image; requests complete synchronously at QueueNotify. */
 struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct irq_line *irq,
 				      const char *path, char *err, size_t err_len);

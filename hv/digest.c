@@ -69,7 +69,7 @@ int hv_track_dirty(struct hv_machine *m)
 	m->ram.dirty = calloc(words, sizeof(uint64_t));
 	if (!m->ram.dirty)
 		return -ENOMEM;
-	m->dirty_words = words;
+	m->ram.dirty_words = words;
 	/* Cached write translations would skip marking: start with none. */
 	for (int h = 0; h < m->nharts; h++)
 		rv_hart_flush_tlb(&m->harts[h]);
@@ -86,7 +86,7 @@ void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 		return;
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	put_machine(ctx, m);
-	for (size_t w = 0; m->ram.dirty && w < m->dirty_words; w++) {
+	for (size_t w = 0; m->ram.dirty && w < m->ram.dirty_words; w++) {
 		uint64_t bits = m->ram.dirty[w];
 		m->ram.dirty[w] = 0;
 		while (bits) {
@@ -94,7 +94,7 @@ void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 			bits &= bits - 1;
 			put_u64(ctx, pn);
 			EVP_DigestUpdate(ctx, m->ram.host + (pn << GUEST_PAGE_SHIFT),
-					 1u << GUEST_PAGE_SHIFT);
+					 GUEST_PAGE_SIZE);
 		}
 	}
 	for (int h = 0; h < m->nharts; h++)

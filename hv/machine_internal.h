@@ -27,8 +27,7 @@ struct boot_layout {
 };
 
 struct hv_machine {
-	struct guest_ram ram;
-	size_t dirty_words;
+	struct guest_ram ram;	/* harts and devices hold pointers to it */
 	int nharts;
 	enum hv_cpu_mode cpu_mode;
 	struct rv_hart harts[HV_MAX_HARTS];

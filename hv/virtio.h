@@ -55,10 +55,12 @@ struct virtq {
 /* One request popped from a queue; host pointers valid only for the current call. */
 struct virtq_seg {
 	uint8_t *host;
+	uint64_t gpa;		/* where host points, to mark the pages a device writes */
 	uint32_t len;
 };
 
 struct virtq_req {
+	const struct guest_ram *ram;
 	uint16_t head;
 	unsigned nread;		/* seg[0, nread) is device-readable */
 	unsigned nwrite;	/* seg[nread, nread + nwrite) is device-writable */
@@ -84,7 +86,7 @@ struct virtio_device_ops {
 };
 
 struct virtio_mmio {
-	struct guest_ram ram;
+	const struct guest_ram *ram;	/* the machine's, shared: its dirty bits are switched on later */
 	struct irq_line irq;
 	const struct virtio_device_ops *ops;
 	void *dev;
@@ -145,7 +147,10 @@ void virtq_interrupt(struct virtio_mmio *v, int qi);
 size_t virtq_req_copy_from(const struct virtq_req *req, uint64_t off, void *dst, size_t len);
 size_t virtq_req_copy_to(const struct virtq_req *req, uint64_t off, const void *src, size_t len);
 
-/* Call fn on each host piece of [off, off+len) of the readable or writable bytes; stops on fn < 0. */
+/*
+ * Call fn on each host piece of [off, off+len) of the readable or writable
+ * bytes; stops on fn < 0. Writable pieces are marked dirty before fn sees them.
+ */
 int virtq_req_for_each(const struct virtq_req *req, bool writable, uint64_t off, uint64_t len,
 		       int (*fn)(void *ctx, uint8_t *p, size_t n), void *ctx)
 	__attribute__((warn_unused_result));

@@ -128,9 +128,9 @@ static bool queue_valid(const struct virtio_mmio *v, const struct virtq *q)
 		return false;
 	if ((q->desc_addr & 15) || (q->avail_addr & 1) || (q->used_addr & 3))
 		return false;
-	return guest_ram_ptr(&v->ram, q->desc_addr, VIRTQ_DESC_BYTES * n) &&
-	       guest_ram_ptr(&v->ram, q->avail_addr, 6 + 2 * n) &&
-	       guest_ram_ptr(&v->ram, q->used_addr, 6 + 8 * n);
+	return guest_ram_read_ptr(v->ram, q->desc_addr, VIRTQ_DESC_BYTES * n) &&
+	       guest_ram_read_ptr(v->ram, q->avail_addr, 6 + 2 * n) &&
+	       guest_ram_read_ptr(v->ram, q->used_addr, 6 + 8 * n);
 }
 
 static void queue_ready_write(struct virtio_mmio *v, struct virtq *q, uint32_t val)
@@ -303,7 +303,7 @@ struct virtio_mmio *virtio_mmio_create(const struct guest_ram *ram, const struct
 
 	if (!v)
 		return NULL;
-	v->ram = *ram;
+	v->ram = ram;
 	if (irq)
 		v->irq = *irq;
 	v->ops = ops;
@@ -354,9 +354,15 @@ void virtio_mmio_digest(const struct virtio_mmio *v,
 		v->ops->digest(v, put, ctx);
 }
 
-static uint8_t *ring_ptr(const struct virtio_mmio *v, uint64_t gpa, uint64_t len)
+static const uint8_t *ring_ptr(const struct virtio_mmio *v, uint64_t gpa, uint64_t len)
 {
-	return guest_ram_ptr(&v->ram, gpa, len);
+	return guest_ram_read_ptr(v->ram, gpa, len);
+}
+
+/* The used ring is the one ring the device writes. */
+static uint8_t *ring_write_ptr(const struct virtio_mmio *v, uint64_t gpa, uint64_t len)
+{
+	return guest_ram_write_ptr(v->ram, gpa, len);
 }
 
 bool virtq_has_avail(const struct virtio_mmio *v, int qi)
@@ -388,12 +394,13 @@ static int add_seg(struct virtio_mmio *v, struct chain_walk *w, uint64_t addr, u
 	w->seen_write |= wr;
 	if (len == 0)
 		return 0;
-	p = guest_ram_ptr(&v->ram, addr, len);
+	/* Only a writer marks pages dirty: virtq_req_for_each does so for writable pieces. */
+	p = guest_ram_ptr(v->ram, addr, len);
 	if (!p || req->nread + req->nwrite >= VIRTQ_MAX_SEGS)
 		return -EINVAL;
 	if (req->read_bytes + req->write_bytes + len > VIRTQ_MAX_CHAIN_BYTES)
 		return -EINVAL;
-	req->seg[req->nread + req->nwrite] = (struct virtq_seg){ .host = p, .len = len };
+	req->seg[req->nread + req->nwrite] = (struct virtq_seg){ .host = p, .gpa = addr, .len = len };
 	if (wr) {
 		req->nwrite++;
 		req->write_bytes += len;
@@ -417,6 +424,7 @@ static int walk_chain(struct virtio_mmio *v, const struct virtq *q, uint16_t hea
 	uint32_t table_num = q->num, idx = head, count = 0;
 	bool indirect = false;
 
+	req->ram = v->ram;
 	req->head = head;
 	req->nread = req->nwrite = 0;
 	req->read_bytes = req->write_bytes = 0;
@@ -497,8 +505,8 @@ int virtq_push(struct virtio_mmio *v, int qi, uint16_t head, uint32_t len)
 	struct virtq *q = &v->q[qi];
 	uint8_t *elem, *idxp;
 
-	elem = ring_ptr(v, q->used_addr + 4 + 8ULL * (q->used_idx % q->num), 8);
-	idxp = ring_ptr(v, q->used_addr + 2, 2);
+	elem = ring_write_ptr(v, q->used_addr + 4 + 8ULL * (q->used_idx % q->num), 8);
+	idxp = ring_write_ptr(v, q->used_addr + 2, 2);
 	if (!elem || !idxp) {
 		virtio_mmio_needs_reset(v);
 		return -EINVAL;
@@ -545,6 +553,8 @@ int virtq_req_for_each(const struct virtq_req *req, bool writable, uint64_t off,
 		n = s->len - off;
 		if (n > len)
 			n = len;
+		if (writable)
+			guest_ram_mark_dirty_range(req->ram, s->gpa + off, n);
 		r = fn(ctx, s->host + off, n);
 		if (r < 0)
 			return r;
