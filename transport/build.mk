@@ -5,6 +5,8 @@ XPORT_OBJS += transport/log.o
 XPORT_OBJS += transport/evloop.o
 XPORT_OBJS += transport/frame.o
 XPORT_OBJS += transport/tls.o
+XPORT_OBJS += transport/conn.o
+XPORT_OBJS += transport/session.o
 XPORT_OBJS += transport/xport.o
 XPORT_OBJS += transport/certs.o
 

@@ -79,6 +79,38 @@ struct xport {
 	struct xport_stats st;
 };
 
+enum xport_close_kind {
+	XPORT_CLOSE_QUIET,     /* our own decision, info */
+	XPORT_CLOSE_LOST,      /* the network or the peer went away */
+	XPORT_CLOSE_PROTOCOL,  /* the peer broke the protocol */
+};
+
+/* conn.c: one TCP + TLS connection on the event loop. */
+struct xport_conn *xport_conn_new(struct xport *x, int fd, const char *peer);
+/* Logs why, counts it, releases the socket and TLS state; the struct goes at the next xport_conn_gc(). */
+void __attribute__((format(printf, 3, 4)))
+xport_conn_close(struct xport_conn *c, enum xport_close_kind kind, const char *fmt, ...);
+void xport_conn_gc(struct xport *x);
+/* Encodes env with our epoch onto the connection's send queue; closes the connection on failure. */
+__attribute__((warn_unused_result)) int xport_conn_put(struct xport_conn *c, Ftvm__Envelope *env);
+/* Fills the send queue from the session and writes until done or the socket pushes back. */
+void xport_conn_flush(struct xport_conn *c);
+void xport_conn_update_events(struct xport_conn *c);
+__attribute__((warn_unused_result)) int xport_conn_listen(struct xport *x);
+/* Starts a non-blocking dial to cfg.host; on failure sets the next attempt's time. */
+int xport_conn_dial(struct xport *x);
+/* The channel's timer: handshake timeouts, session ticks, redial. */
+int64_t xport_conn_tick(struct xport_loop *loop, uint64_t id, void *arg);
+
+/* session.c: the protocol spoken on a connection once TLS is up. */
+__attribute__((warn_unused_result)) int xport_session_hello(struct xport_conn *c);
+/* Queues pending Ack and Progress and as many window chunks as fit; -EIO once the connection closed. */
+__attribute__((warn_unused_result)) int xport_session_fill(struct xport_conn *c);
+void xport_session_ready(struct xport_conn *c);
+/* Dispatches every whole frame in rx; -EPROTO once the connection was dropped. */
+__attribute__((warn_unused_result)) int xport_session_parse(struct xport_conn *c);
+void xport_session_tick(struct xport_conn *c, uint64_t now_ms);
+
 /* frame.c */
 uint32_t xport_crc32c(uint32_t crc, const void *buf, size_t len);
 __attribute__((warn_unused_result)) int xport_buf_reserve(struct xport_buf *b, size_t more);
