@@ -1,1 +1,14 @@
 # SPDX-License-Identifier: MIT
+# failover-tests: the drills (network namespaces, the primary and backup daemons, client histories
+# checked for linearizability).  They take minutes each, so `make test` runs only the checker's own
+# test; `make failover-tests` runs the drills (as root; each skips with a reason when it cannot run).
+# FT_KILLS=N sets the primary-kill drill's number of random points, FT_SEED=S repeats a run.
+
+SYSTEM_TESTS += failover-tests/test_linearizable.py
+
+FAILOVER_DRILLS := $(sort $(wildcard failover-tests/drill-*.sh))
+
+.PHONY: failover-tests
+failover-tests: all domT
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) TEST_LOG_DIR=$(BUILD)/test-logs \
+		scripts/run-tests failover-tests/test_linearizable.py $(FAILOVER_DRILLS)
