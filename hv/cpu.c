@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cpu: the RV64GC hart interpreter loop, RVC expansion, reset and state serialization. */
 #include "cpu_internal.h"
-#include "machine.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -175,12 +174,12 @@ static void rvc_table_build(void)
 			rvc_table[c] = rvc_expand(c) ? rvc_expand(c) : RVC_ILLEGAL;
 }
 
-void rv_hart_init(struct rv_hart *h, struct hv_machine *m, const struct guest_ram *ram,
+void rv_hart_init(struct rv_hart *h, const struct bus *bus, const struct guest_ram *ram,
 		  int hartid)
 {
 	pthread_once(&rvc_once, rvc_table_build);
 	memset(h, 0, sizeof(*h));
-	h->m = m;
+	h->bus = bus;
 	h->ram = ram;
 	h->mhartid = (uint64_t)hartid;
 	rv_hart_reset(h, ram ? ram->base : 0);
@@ -189,12 +188,12 @@ void rv_hart_init(struct rv_hart *h, struct hv_machine *m, const struct guest_ra
 /* Privileged spec 3.4; the step counter is the machine's clock and survives a reset. */
 void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 {
-	struct hv_machine *m = h->m;
+	const struct bus *bus = h->bus;
 	const struct guest_ram *ram = h->ram;
 	uint64_t hartid = h->mhartid, steps = h->steps, mip_dev = h->mip_dev;
 
 	memset(h, 0, sizeof(*h));
-	h->m = m;
+	h->bus = bus;
 	h->ram = ram;
 	h->mhartid = hartid;
 	h->steps = steps;
@@ -1034,7 +1033,7 @@ sample:
 			if (irq >= 0) {
 				h->pc = pc;
 				if (unlikely(h->observe_irqs))
-					machine_observe_irq(h->m, (int)h->mhartid, irq);
+					bus_observe_irq(h->bus, (int)h->mhartid, irq);
 				rv_take_irq(h, irq);
 				steps++;
 				h->steps = steps;

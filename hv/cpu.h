@@ -6,9 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dev.h"
-
-struct hv_machine;
+#include "bus.h"
+#include "mem.h"
 
 /* mip bits that devices drive (privileged spec 3.1.9). */
 enum {
@@ -34,7 +33,7 @@ struct rv_hart {
 	uint32_t frm;
 	bool wfi;		/* stalled in WFI until (mip & mie) != 0 */
 	bool exit_req;		/* leave rv_hart_run after the current instruction */
-	bool observe_irqs;	/* report taken interrupts to machine_observe_irq */
+	bool observe_irqs;	/* report taken interrupts to bus->observe_irq */
 
 	uint64_t steps;		/* instructions retired + traps taken: the event clock */
 	uint64_t minstret;	/* retired, as the CSR shows it (writable) */
@@ -58,11 +57,11 @@ struct rv_hart {
 	struct rv_tlb_entry tlb_write[RV_TLB_ENTRIES];
 	struct rv_tlb_entry tlb_code[RV_TLB_ENTRIES];
 
-	struct hv_machine *m;
+	const struct bus *bus;	/* MMIO, guest time and the irq hook; the machine's */
 	const struct guest_ram *ram;
 };
 
-void rv_hart_init(struct rv_hart *h, struct hv_machine *m, const struct guest_ram *ram,
+void rv_hart_init(struct rv_hart *h, const struct bus *bus, const struct guest_ram *ram,
 		  int hartid);
 /* Reset to M-mode at pc with the reset values of the privileged spec. */
 void rv_hart_reset(struct rv_hart *h, uint64_t pc);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* cpu_csr: control and status registers, trap entry, interrupt selection and xRET (privileged spec 1.12, ch. 2-4). */
 #include "cpu_internal.h"
-#include "machine.h"
 
 #define MISA_RV64 (2ull << 62)
 #define MISA_EXT(c) (1ull << ((c) - 'A'))
@@ -87,7 +86,7 @@ static int csr_read(struct rv_hart *h, unsigned csr, uint64_t *val)
 		if (csr == CSR_CYCLE)
 			*val = h->mcycle;
 		else if (csr == CSR_TIME)
-			*val = machine_mtime(h->m);
+			*val = bus_mtime(h->bus);
 		else if (csr == CSR_INSTRET)
 			*val = h->minstret;
 		else

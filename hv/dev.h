@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Device plumbing shared by every device model: MMIO ops and irq lines (guest RAM is in mem.h). */
+/* Device plumbing shared by every device model: MMIO ops, with irq lines (irq.h) and guest RAM (mem.h). */
 #ifndef HV_DEV_H
 #define HV_DEV_H
 
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "irq.h"
 #include "mem.h"
 
 /*
@@ -20,18 +21,5 @@ struct dev_ops {
 	int (*read)(void *opaque, uint64_t off, int size, uint64_t *val);
 	int (*write)(void *opaque, uint64_t off, int size, uint64_t val);
 };
-
-/* A level-triggered interrupt line; the receiver (PLIC or hart) owns set(). */
-struct irq_line {
-	void (*set)(void *opaque, int irq, int level);
-	void *opaque;
-	int irq;
-};
-
-static inline void irq_set(const struct irq_line *l, int level)
-{
-	if (l->set)
-		l->set(l->opaque, l->irq, level);
-}
 
 #endif

@@ -16,8 +16,8 @@
  * covers; other offsets read 0 and ignore writes.
  */
 #include "devices.h"
+#include "bus.h"
 #include "hv.h"
-#include "machine.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@
 #define CLINT_MTIME		0xbff8
 
 struct clint {
-	struct hv_machine *m;
+	const struct bus *bus;	/* mtime, and ending the slice when a deadline moves */
 	int nharts;
 	struct irq_line msip_line[HV_MAX_HARTS];
 	struct irq_line mtip_line[HV_MAX_HARTS];
@@ -37,7 +37,7 @@ struct clint {
 	bool mtip[HV_MAX_HARTS];
 };
 
-struct clint *clint_create(struct hv_machine *m, int nharts, const struct irq_line *msip,
+struct clint *clint_create(const struct bus *bus, int nharts, const struct irq_line *msip,
 			   const struct irq_line *mtip)
 {
 	struct clint *c;
@@ -47,7 +47,7 @@ struct clint *clint_create(struct hv_machine *m, int nharts, const struct irq_li
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->m = m;
+	c->bus = bus;
 	c->nharts = nharts;
 	for (int h = 0; h < nharts; h++) {
 		if (msip)
@@ -104,7 +104,7 @@ static uint64_t clint_word(struct clint *c, uint64_t off8)
 	if (off8 >= CLINT_MTIMECMP && off8 < CLINT_MTIMECMP + 8 * (uint64_t)c->nharts)
 		return c->mtimecmp[(off8 - CLINT_MTIMECMP) / 8];
 	if (off8 == CLINT_MTIME)
-		return machine_mtime(c->m);
+		return bus_mtime(c->bus);
 	return 0;
 }
 
@@ -162,9 +162,9 @@ static int clint_write(void *opaque, uint64_t off, int size, uint64_t val)
 		int h = (int)((off8 - CLINT_MTIMECMP) / 8);
 
 		c->mtimecmp[h] = word;
-		clint_eval_mtip(c, h, machine_mtime(c->m));
+		clint_eval_mtip(c, h, bus_mtime(c->bus));
 		/* The machine's next slice deadline depends on every mtimecmp. */
-		machine_request_exit(c->m);
+		bus_request_exit(c->bus);
 	}
 	return 0;
 }

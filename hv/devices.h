@@ -8,7 +8,7 @@
 
 #include "dev.h"
 
-struct hv_machine;
+struct bus;
 
 /* QEMU virt memory map (hw/riscv/virt.c), kept so the same binaries run on both. */
 #define VIRT_TEST_BASE		0x00100000ULL
@@ -47,12 +47,12 @@ void syscon_destroy(struct syscon *s);
 extern const struct dev_ops syscon_ops;
 
 /*
- * CLINT: msip and mtimecmp per hart, mtime from machine_mtime(). Drives
+ * CLINT: msip and mtimecmp per hart, mtime from the bus (bus.h). Drives
  * each hart's MSIP and MTIP lines; the machine calls clint_update() at slice
  * boundaries and after clock events, and stops slices at clint_next_deadline().
  */
 struct clint;
-struct clint *clint_create(struct hv_machine *m, int nharts, const struct irq_line *msip,
+struct clint *clint_create(const struct bus *bus, int nharts, const struct irq_line *msip,
 			   const struct irq_line *mtip);
 void clint_destroy(struct clint *c);
 void clint_update(struct clint *c, uint64_t mtime);

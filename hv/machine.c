@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* machine: the virt board (RAM, harts, devices) and its deterministic scheduler. */
-#include "machine.h"
-#include "errmsg.h"
 #include "machine_internal.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -59,9 +58,9 @@ uint64_t hv_mtime(const struct hv_machine *m)
 	return mtime_at(m, hv_icount(m));
 }
 
-uint64_t machine_mtime(struct hv_machine *m)
+static uint64_t bus_mtime_cb(void *opaque)
 {
-	return hv_mtime(m);
+	return hv_mtime(opaque);
 }
 
 struct hv_clock hv_clock_get(const struct hv_machine *m)
@@ -69,7 +68,7 @@ struct hv_clock hv_clock_get(const struct hv_machine *m)
 	return m->clock;
 }
 
-void machine_request_exit(struct hv_machine *m)
+static void machine_request_exit(struct hv_machine *m)
 {
 	if (m->running)
 		m->running->exit_req = true;
@@ -85,18 +84,18 @@ static const struct mmio_region *find_region(const struct hv_machine *m, uint64_
 	return NULL;
 }
 
-int machine_mmio_read(struct hv_machine *m, uint64_t pa, int size, uint64_t *val)
+static int bus_mmio_read_cb(void *opaque, uint64_t pa, int size, uint64_t *val)
 {
-	const struct mmio_region *r = find_region(m, pa);
+	const struct mmio_region *r = find_region(opaque, pa);
 
 	if (!r || pa - r->base + (uint64_t)size > r->size)
 		return -1;
 	return r->ops->read(r->opaque, pa - r->base, size, val);
 }
 
-int machine_mmio_write(struct hv_machine *m, uint64_t pa, int size, uint64_t val)
+static int bus_mmio_write_cb(void *opaque, uint64_t pa, int size, uint64_t val)
 {
-	const struct mmio_region *r = find_region(m, pa);
+	const struct mmio_region *r = find_region(opaque, pa);
 
 	if (!r || pa - r->base + (uint64_t)size > r->size)
 		return -1;
@@ -147,9 +146,14 @@ void hv_observe(struct hv_machine *m, enum hv_obs_kind kind, int hart, uint64_t 
 	}
 }
 
-void machine_observe_irq(struct hv_machine *m, int hart, int irq)
+static void bus_observe_irq_cb(void *opaque, int hart, int irq)
 {
-	hv_observe(m, HV_OBS_IRQ, hart, (uint64_t)irq);
+	hv_observe(opaque, HV_OBS_IRQ, hart, (uint64_t)irq);
+}
+
+static void bus_request_exit_cb(void *opaque)
+{
+	machine_request_exit(opaque);
 }
 
 const char *hv_obs_name(enum hv_obs_kind kind)
@@ -190,7 +194,7 @@ static int create_devices(struct hv_machine *m, const struct hv_config *cfg, cha
 		ctx[2 * h + 1] = m->hart_lines[h][LINE_SEIP];
 	}
 	m->syscon = syscon_create(syscon_action, m);
-	m->clint = clint_create(m, m->nharts, msip, mtip);
+	m->clint = clint_create(&m->bus, m->nharts, msip, mtip);
 	m->plic = plic_create(m->nharts, ctx);
 	struct irq_line uart_irq = { plic_set_irq, m->plic, VIRT_UART0_IRQ };
 	m->uart = m->plic ? uart_create(&uart_irq, console_out, m) : NULL;
@@ -275,8 +279,16 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 	m->cpu_mode = cfg->cpu;
 	m->quantum_left = MACHINE_QUANTUM_STEPS;
 	m->clock.rate_q32 = DEFAULT_RATE_Q32;
+	m->bus = (struct bus){
+		.mmio_read = bus_mmio_read_cb,
+		.mmio_write = bus_mmio_write_cb,
+		.mtime = bus_mtime_cb,
+		.request_exit = bus_request_exit_cb,
+		.observe_irq = bus_observe_irq_cb,
+		.opaque = m,
+	};
 	for (int h = 0; h < m->nharts; h++)
-		rv_hart_init(&m->harts[h], m, &m->ram, h);
+		rv_hart_init(&m->harts[h], &m->bus, &m->ram, h);
 
 	rc = create_devices(m, cfg, err, err_len);
 	if (rc)

@@ -4,6 +4,7 @@
 #define HV_MACHINE_INTERNAL_H
 
 #include "hv.h"
+#include "bus.h"
 #include "cpu.h"
 #include "dev.h"
 #include "devices.h"
@@ -28,6 +29,7 @@ struct boot_layout {
 
 struct hv_machine {
 	struct guest_ram ram;	/* harts and devices hold pointers to it */
+	struct bus bus;		/* what harts and the CLINT see of the machine */
 	int nharts;
 	enum hv_cpu_mode cpu_mode;
 	struct rv_hart harts[HV_MAX_HARTS];

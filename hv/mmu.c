@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* mmu: Sv39/Sv48 translation, the TLBs, and the slow paths of guest memory access (privileged spec 4.3-4.4). */
 #include "cpu_internal.h"
-#include "machine.h"
 
 #include <string.h>
 
@@ -178,11 +177,11 @@ static int mmio_access(struct rv_hart *h, uint64_t pa, int size, enum rv_access 
 		return 0;
 	}
 	if (acc == RV_ACC_LOAD) {
-		if (machine_mmio_read(h->m, pa, size, val))
+		if (bus_mmio_read(h->bus, pa, size, val))
 			return RV_EXC_LOAD_ACCESS;
 		return 0;
 	}
-	if (machine_mmio_write(h->m, pa, size, *val))
+	if (bus_mmio_write(h->bus, pa, size, *val))
 		return RV_EXC_STORE_ACCESS;
 	return 0;
 }

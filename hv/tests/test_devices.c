@@ -1,49 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* test_devices: syscon, CLINT, PLIC and UART driven through their dev_ops with recorded irq lines. */
 #include "hv/devices.h"
+#include "hv/bus.h"
 #include "hv/hv.h"
-#include "hv/machine.h"
+#include "hv/tests/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			failures++;                                            \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-		}                                                              \
-	} while (0)
-
-#define CHECK_EQ(got, want, what)                                              \
-	do {                                                                   \
-		uint64_t got_ = (got), want_ = (want);                         \
-		if (got_ != want_) {                                           \
-			failures++;                                            \
-			fprintf(stderr, "%s:%d: FAIL %s: got 0x%llx, want 0x%llx\n", \
-				__FILE__, __LINE__, what, (unsigned long long)got_, \
-				(unsigned long long)want_);                    \
-		}                                                              \
-	} while (0)
-
 /* The machine as the CLINT sees it: a clock the test sets by hand. */
 static uint64_t fake_mtime;
 static int exit_requests;
 
-uint64_t machine_mtime(struct hv_machine *m)
+static uint64_t test_mtime(void *opaque)
 {
 	return fake_mtime;
 }
 
-void machine_request_exit(struct hv_machine *m)
+static void test_request_exit(void *opaque)
 {
 	exit_requests++;
 }
+
+static const struct bus test_bus = { .mtime = test_mtime, .request_exit = test_request_exit };
 
 /* Irq receiver that records the last level of each line and counts changes. */
 struct irq_rec {
@@ -69,7 +49,7 @@ static uint64_t rd(const struct dev_ops *ops, void *dev, uint64_t off, int size)
 	uint64_t v = 0xdeadbeefdeadbeefULL;
 
 	if (ops->read(dev, off, size, &v) != 0) {
-		failures++;
+		check_failures++;
 		fprintf(stderr, "%s read at 0x%llx size %d faulted\n", ops->name,
 			(unsigned long long)off, size);
 	}
@@ -79,7 +59,7 @@ static uint64_t rd(const struct dev_ops *ops, void *dev, uint64_t off, int size)
 static void wr(const struct dev_ops *ops, void *dev, uint64_t off, int size, uint64_t val)
 {
 	if (ops->write(dev, off, size, val) != 0) {
-		failures++;
+		check_failures++;
 		fprintf(stderr, "%s write at 0x%llx size %d faulted\n", ops->name,
 			(unsigned long long)off, size);
 	}
@@ -138,9 +118,9 @@ static void test_clint(void)
 		msip_lines[h] = (struct irq_line){ rec_set, &msip, h };
 		mtip_lines[h] = (struct irq_line){ rec_set, &mtip, h };
 	}
-	CHECK(clint_create(NULL, 0, msip_lines, mtip_lines) == NULL, "0 harts refused");
-	CHECK(clint_create(NULL, HV_MAX_HARTS + 1, NULL, NULL) == NULL, "too many harts refused");
-	c = clint_create(NULL, 2, msip_lines, mtip_lines);
+	CHECK(clint_create(&test_bus, 0, msip_lines, mtip_lines) == NULL, "0 harts refused");
+	CHECK(clint_create(&test_bus, HV_MAX_HARTS + 1, NULL, NULL) == NULL, "too many harts refused");
+	c = clint_create(&test_bus, 2, msip_lines, mtip_lines);
 	CHECK(c != NULL, "create");
 
 	fake_mtime = 100;
@@ -610,7 +590,7 @@ static void test_fuzz(void)
 	for (int i = 0; i < 2 * HV_MAX_HARTS; i++)
 		lines[i] = (struct irq_line){ rec_set, &rec, i };
 	s = syscon_create(syscon_record, NULL);
-	c = clint_create(NULL, HV_MAX_HARTS, lines, lines + HV_MAX_HARTS);
+	c = clint_create(&test_bus, HV_MAX_HARTS, lines, lines + HV_MAX_HARTS);
 	p = plic_create(HV_MAX_HARTS, lines);
 	u = uart_create(lines, out_record, &out);
 	CHECK(s && c && p && u, "create for fuzz");
@@ -644,10 +624,5 @@ int main(void)
 	test_plic();
 	test_uart();
 	test_fuzz();
-	if (failures) {
-		fprintf(stderr, "test_devices: %d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("test_devices: all checks passed\n");
-	return 0;
+	return check_done("test_devices");
 }

@@ -3,8 +3,7 @@
 
 /*
  * Two machines, identical but for one 512-byte block of their disk images.
- * The test plays the guest's virtio-blk driver through the machine's MMIO
- * bus: it lays out a queue in RAM and asks for the differing block. No hart
+ * The test plays the guest's virtio-blk driver through the machine's bus: it lays out a queue in RAM and asks for the differing block. No hart
  * ever loads or executes the bytes read. The first hv_digest_dirty after the
  * read must differ between the two (and agree when the disks agree), which
  * holds only if the device marked the pages it wrote: the data buffer, the
@@ -17,7 +16,6 @@
  * the test.
  */
 #include "hv/hv.h"
-#include "hv/machine.h"
 #include "hv/machine_internal.h"
 #include "hv/tests/check.h"
 
@@ -98,7 +96,7 @@ static struct hv_machine *create(const char *elf, const char *disk)
 
 static void reg_write(struct hv_machine *m, uint64_t off, uint32_t val)
 {
-	CHECK(machine_mmio_write(m, BLK_MMIO + off, 4, val) == 0, "mmio write 0x%llx",
+	CHECK(bus_mmio_write(&m->bus, BLK_MMIO + off, 4, val) == 0, "mmio write 0x%llx",
 	      (unsigned long long)off);
 }
 
@@ -106,7 +104,7 @@ static uint32_t reg_read(struct hv_machine *m, uint64_t off)
 {
 	uint64_t val = 0;
 
-	CHECK(machine_mmio_read(m, BLK_MMIO + off, 4, &val) == 0, "mmio read 0x%llx",
+	CHECK(bus_mmio_read(&m->bus, BLK_MMIO + off, 4, &val) == 0, "mmio read 0x%llx",
 	      (unsigned long long)off);
 	return (uint32_t)val;
 }
