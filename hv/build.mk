@@ -8,6 +8,7 @@ HV_OBJS += hv/cpu_fp.o
 HV_OBJS += hv/mmu.o
 HV_OBJS += hv/fpu.o
 HV_OBJS += hv/fpu_cvt.o
+include hv/cpu/build.mk
 # devices
 HV_OBJS += hv/dev_syscon.o
 HV_OBJS += hv/dev_clint.o

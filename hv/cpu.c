@@ -167,6 +167,11 @@ static uint32_t rvc_expand(uint32_t c)
 	}
 }
 
+uint32_t rv_rvc_insn(uint32_t c)
+{
+	return rvc_table[c & 0xffff];
+}
+
 static void rvc_table_build(void)
 {
 	for (uint32_t c = 0; c < (1u << 16); c++)
@@ -191,6 +196,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	const struct bus *bus = h->bus;
 	const struct guest_ram *ram = h->ram;
 	uint64_t hartid = h->mhartid, steps = h->steps, mip_dev = h->mip_dev;
+	struct rv_jit *jit = h->jit;
 
 	memset(h, 0, sizeof(*h));
 	h->bus = bus;
@@ -198,6 +204,7 @@ void rv_hart_reset(struct rv_hart *h, uint64_t pc)
 	h->mhartid = hartid;
 	h->steps = steps;
 	h->mip_dev = mip_dev;
+	h->jit = jit;
 	h->priv = RV_PRIV_M;
 	h->pc = pc;
 	rv_csr_reset(h);
@@ -1026,6 +1033,7 @@ sample:
 		code_addend = NO_CODE_ADDEND;
 		if (unlikely(h->exit_req)) {
 			h->exit_req = false;
+			h->exit_taken = true;
 			goto out;
 		}
 		if (steps < end) {

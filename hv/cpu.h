@@ -24,6 +24,8 @@ struct rv_tlb_entry {
 	uintptr_t host_addend;	/* host pointer = vaddr + addend (RAM pages only) */
 };
 
+struct rv_jit;
+
 struct rv_hart {
 	uint64_t x[32];
 	uint64_t f[32];		/* single values NaN-boxed */
@@ -59,6 +61,11 @@ struct rv_hart {
 
 	const struct bus *bus;	/* MMIO, guest time and the irq hook; the machine's */
 	const struct guest_ram *ram;
+
+	/* The translator (hv/cpu/jit.h), NULL when the interpreter runs alone; not guest state. */
+	struct rv_jit *jit;
+	uint64_t jit_data_tag;	/* rv_tlb_data_tag while translated code runs */
+	bool exit_taken;	/* rv_hart_run left on exit_req (the translator's dispatcher reads it) */
 };
 
 void rv_hart_init(struct rv_hart *h, const struct bus *bus, const struct guest_ram *ram,

@@ -103,6 +103,9 @@ static inline void rv_fs_dirty(struct rv_hart *h)
 	h->mstatus |= MSTATUS_FS;
 }
 
+/* cpu.c: the 32-bit instruction a 16-bit RVC one stands for (0xffffffff if reserved). */
+uint32_t rv_rvc_insn(uint32_t c);
+
 /* cpu_csr.c: CSRs, traps, interrupts, xRET. */
 /* Execute a Zicsr instruction; 0, or -1 for an illegal instruction. */
 int rv_csr_insn(struct rv_hart *h, uint32_t insn, uint64_t *rd_val) RV_MUST_CHECK;

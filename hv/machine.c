@@ -2,6 +2,7 @@
 /* machine: the virt board (RAM, harts, devices) and its deterministic scheduler. */
 #include "machine_internal.h"
 #include "errmsg.h"
+#include "cpu/jit.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -252,8 +253,8 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 			(unsigned long long)cfg->mem_bytes);
 		return -EINVAL;
 	}
-	if (cfg->cpu != HV_CPU_INTERP) {
-		hv_errf(err, err_len, "--cpu jit: the translator is not built yet");
+	if (cfg->cpu != HV_CPU_INTERP && (cfg->cpu != HV_CPU_JIT || !rv_jit_supported())) {
+		hv_errf(err, err_len, "--cpu jit: the translator needs an x86-64 host");
 		return -EINVAL;
 	}
 	m = calloc(1, sizeof(*m));
@@ -289,6 +290,14 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 	};
 	for (int h = 0; h < m->nharts; h++)
 		rv_hart_init(&m->harts[h], &m->bus, &m->ram, h);
+	if (m->cpu_mode == HV_CPU_JIT) {
+		m->jit = rv_jit_create(m->harts, m->nharts);
+		if (!m->jit) {
+			hv_errf(err, err_len, "--cpu jit: out of memory for the translation cache");
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
 
 	rc = create_devices(m, cfg, err, err_len);
 	if (rc)
@@ -328,6 +337,7 @@ void hv_machine_destroy(struct hv_machine *m)
 		syscon_destroy(m->syscon);
 	if (m->ram.host)
 		munmap(m->ram.host, m->ram.size);
+	rv_jit_destroy(m->jit);
 	free(m->ram.dirty);
 	free(m->append);
 	free(m);
@@ -386,7 +396,7 @@ int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
 		m->running = hart;
 		m->slice_icount0 = m->icount;
 		m->slice_steps0 = hart->steps;
-		uint64_t n = rv_hart_run(hart, slice);
+		uint64_t n = m->jit ? rv_jit_run(hart, slice) : rv_hart_run(hart, slice);
 		m->running = NULL;
 		m->icount += n;
 

@@ -32,6 +32,7 @@ struct hv_machine {
 	struct bus bus;		/* what harts and the CLINT see of the machine */
 	int nharts;
 	enum hv_cpu_mode cpu_mode;
+	struct rv_jit *jit;	/* the translation cache when cpu_mode is HV_CPU_JIT */
 	struct rv_hart harts[HV_MAX_HARTS];
 
 	/* The event clock: steps over all harts, exact between slices. */

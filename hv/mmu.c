@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mmu: Sv39/Sv48 translation, the TLBs, and the slow paths of guest memory access (privileged spec 4.3-4.4). */
 #include "cpu_internal.h"
+#include "cpu/jit.h"
 
 #include <string.h>
 
@@ -207,6 +208,9 @@ static int access_in_page(struct rv_hart *h, uint64_t va, int size, enum rv_acce
 		memcpy(host, val, size);
 		/* Marked here, once per write-TLB fill: the digest flushes tlb_write when it clears the bits. */
 		guest_ram_mark_dirty(h->ram, pa);
+		/* Pages with translated code stay out of tlb_write until this drops them. */
+		if (unlikely(h->jit != NULL))
+			rv_jit_note_store(h->jit, pa);
 		tlb_fill(h->tlb_write, h->ram, va, pa, rv_tlb_data_tag(h));
 	}
 	return 0;
@@ -273,7 +277,10 @@ int rv_mmu_ram_ptr(struct rv_hart *h, uint64_t va, int size, enum rv_access acc,
 	*host = guest_ram_ptr(h->ram, *pa, size);
 	if (!*host)
 		return access_fault_cause[acc];
-	if (acc == RV_ACC_STORE)
+	if (acc == RV_ACC_STORE) {
 		guest_ram_mark_dirty(h->ram, *pa);
+		if (unlikely(h->jit != NULL))
+			rv_jit_note_store(h->jit, *pa);
+	}
 	return 0;
 }

@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+# hv/cpu: the RISC-V -> x86-64 block translator (--cpu jit), its differential tests and benchmark.
+
+HV_OBJS += hv/cpu/jit.o
+HV_OBJS += hv/cpu/jit_emit_x86.o
+
+SYSTEM_TESTS += hv/cpu/tests/isa-jit.sh

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* jit: the translation cache, its invalidation, the dispatcher loop and the helpers translated code calls. */
+#include "jit_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/*
+ * How the step count stays exact. A translated block of n instructions
+ * runs only when n steps remain before the budget's end (its first bytes
+ * check), and then runs whole unless a helper leaves early; a helper syncs
+ * h->steps to the instruction it serves before it touches the machine (so
+ * MMIO sees the exact mtime), and takes a trap exactly as the interpreter's
+ * "exception" label does. Interrupt state only changes in the interpreter,
+ * in helpers (which then leave the block) or between slices, so sampling
+ * it before every dispatch equals the interpreter's sampling after every
+ * instruction that may change it. What is left (interrupts, the rest of a
+ * budget shorter than the next block, instructions the translator leaves
+ * alone) runs in the interpreter, one call each.
+ */
+
+bool rv_jit_supported(void)
+{
+#if defined(__x86_64__)
+	return true;
+#else
+	return false;
+#endif
+}
+
+static size_t code_page_words(const struct rv_jit *j)
+{
+	return j->ram_pages / 64 + 1;
+}
+
+struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts)
+{
+	struct rv_jit *j;
+
+	if (!rv_jit_supported() || nharts < 1 || !harts[0].ram)
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->buf = mmap(NULL, JIT_CODE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (j->buf == MAP_FAILED) {
+		j->buf = NULL;
+		goto fail;
+	}
+	j->ram_host = harts[0].ram->host;
+	j->ram_base = harts[0].ram->base;
+	j->ram_pages = harts[0].ram->size >> RV_PAGE_SHIFT;
+	j->blocks = calloc(JIT_MAX_BLOCKS, sizeof(*j->blocks));
+	j->code_pages = calloc(code_page_words(j), sizeof(uint64_t));
+	if (!j->blocks || !j->code_pages)
+		goto fail;
+	j->harts = harts;
+	j->nharts = nharts;
+	jit_emit_runtime(j);
+	for (int i = 0; i < nharts; i++)
+		harts[i].jit = j;
+	return j;
+fail:
+	rv_jit_destroy(j);
+	return NULL;
+}
+
+void rv_jit_destroy(struct rv_jit *j)
+{
+	if (!j)
+		return;
+	for (int i = 0; i < j->nharts; i++)
+		j->harts[i].jit = NULL;
+	if (j->buf)
+		munmap(j->buf, JIT_CODE_BYTES);
+	free(j->blocks);
+	free(j->code_pages);
+	free(j);
+}
+
+void rv_jit_flush(struct rv_jit *j)
+{
+	memset(j->hash, 0, sizeof(j->hash));
+	memset(j->code_pages, 0, code_page_words(j) * sizeof(uint64_t));
+	j->nblocks = 0;
+	j->used = j->base_used;
+	j->gen++;
+	j->st.flushes++;
+}
+
+void rv_jit_get_stats(const struct rv_jit *j, struct rv_jit_stats *st)
+{
+	*st = j->st;
+}
+
+/*
+ * Self-modifying code: a page with translations never sits in a write
+ * TLB, so every store to it reaches the MMU slow path and here. Any such
+ * store drops every translation (chains cross blocks, so one block cannot
+ * be dropped alone); the helpers see the new generation and leave.
+ */
+void rv_jit_note_store(struct rv_jit *j, uint64_t pa)
+{
+	uint64_t pn = (pa - j->ram_base) >> RV_PAGE_SHIFT;
+
+	if (pn < j->ram_pages && (j->code_pages[pn / 64] >> (pn % 64)) & 1)
+		rv_jit_flush(j);
+}
+
+static void mark_code_page(struct rv_jit *j, const uint8_t *host_page)
+{
+	uint64_t pn = (uint64_t)(host_page - j->ram_host) >> RV_PAGE_SHIFT;
+
+	if (pn >= j->ram_pages || ((j->code_pages[pn / 64] >> (pn % 64)) & 1))
+		return;
+	j->code_pages[pn / 64] |= 1ull << (pn % 64);
+	for (int i = 0; i < j->nharts; i++) {
+		struct rv_tlb_entry *tlb = j->harts[i].tlb_write;
+		for (int k = 0; k < RV_TLB_ENTRIES; k++) {
+			uint64_t vpn = (tlb[k].vpn_tag - 1) & ((1ull << RV_TLB_CTX_SHIFT) - 1);
+			if (tlb[k].vpn_tag &&
+			    (uintptr_t)(vpn << RV_PAGE_SHIFT) + tlb[k].host_addend == (uintptr_t)host_page)
+				tlb[k].vpn_tag = 0;
+		}
+	}
+}
+
+static unsigned block_hash(uint64_t pc)
+{
+	return (unsigned)((pc >> 1) ^ (pc >> (JIT_HASH_BITS + 1))) & ((1u << JIT_HASH_BITS) - 1);
+}
+
+static struct jit_block *new_block(struct rv_jit *j, uint64_t pc, uintptr_t addend)
+{
+	if (j->nblocks == JIT_MAX_BLOCKS)
+		rv_jit_flush(j);
+	struct jit_block *b = &j->blocks[j->nblocks++];
+
+	*b = (struct jit_block){ .pc = pc, .addend = addend };
+	return b;
+}
+
+static struct jit_block *lookup(struct rv_jit *j, uint64_t pc, uintptr_t addend)
+{
+	unsigned hsh = block_hash(pc);
+	struct jit_block *b;
+
+	for (b = j->hash[hsh]; b; b = b->next)
+		if (b->pc == pc && b->addend == addend)
+			return b;
+	const uint8_t *page = (const uint8_t *)(uintptr_t)((pc & ~(uint64_t)(RV_PAGE_SIZE - 1)) + addend);
+	b = new_block(j, pc, addend);
+	if (jit_translate(j, b, page) == -ENOSPC) {
+		rv_jit_flush(j);
+		b = new_block(j, pc, addend);
+		if (jit_translate(j, b, page))
+			b->code = NULL;
+	}
+	if (b->code) {
+		mark_code_page(j, page);
+		j->st.blocks_translated++;
+	}
+	b->next = j->hash[hsh];
+	j->hash[hsh] = b;
+	return b;
+}
+
+/* One interpreter call; true when the dispatcher must return as rv_hart_run would. */
+static bool interp(struct rv_jit *j, struct rv_hart *h, uint64_t k)
+{
+	h->exit_taken = false;
+	uint64_t n = rv_hart_run(h, k);
+	j->st.interp_steps += n;
+	return n < k || h->wfi || h->exit_taken;
+}
+
+static bool is_fence_i(const struct jit_block *b)
+{
+	const uint8_t *p = (const uint8_t *)(uintptr_t)(b->pc + b->addend);
+	uint32_t insn = 0;
+
+	if ((b->pc & (RV_PAGE_SIZE - 1)) > RV_PAGE_SIZE - 4)
+		return false;
+	memcpy(&insn, p, 4);
+	return (insn & 0x707f) == 0x100f;
+}
+
+uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget)
+{
+	struct rv_jit *j = h->jit;
+	const uint64_t start = h->steps, end = start + budget;
+	uint8_t *slot = NULL;
+	uint64_t slot_gen = 0;
+
+	if (h->wfi) {
+		if (!rv_hart_wakeable(h))
+			return 0;
+		h->wfi = false;
+	}
+	while (h->steps < end) {
+		if (h->exit_req) {
+			h->exit_req = false;
+			break;
+		}
+		if (rv_irq_pending(h) >= 0) {
+			slot = NULL;
+			if (interp(j, h, 1))
+				break;
+			continue;
+		}
+		uintptr_t addend;
+		if (rv_mmu_code_page(h, h->pc, &addend)) {
+			slot = NULL;
+			if (interp(j, h, 1))	/* the interpreter takes the fetch fault */
+				break;
+			continue;
+		}
+		struct jit_block *b = lookup(j, h->pc, addend);
+		if (slot && slot_gen == j->gen && b->code) {
+			jit_patch_chain(slot, b->code);
+			j->st.chains++;
+		}
+		slot = NULL;
+		if (!b->code) {
+			bool fence_i = is_fence_i(b);
+			bool leave = interp(j, h, 1);
+			if (fence_i)
+				rv_jit_flush(j);
+			if (leave)
+				break;
+			continue;
+		}
+		if (b->ninsns > end - h->steps) {
+			interp(j, h, end - h->steps);
+			break;
+		}
+		uint64_t gen = j->gen;
+		uint8_t *s = NULL;
+		h->jit_data_tag = rv_tlb_data_tag(h);
+		uint64_t steps = j->entry(h, h->steps, end, b->code, &s);
+		rv_sync(h, steps);
+		j->st.blocks_run++;
+		if (s && j->gen == gen) {
+			slot = s;
+			slot_gen = gen;
+		}
+	}
+	h->x[0] = 0;
+	return h->steps - start;
+}
+
+static uint64_t load_extend(uint64_t v, unsigned f3)
+{
+	switch (f3) {
+	case 0: return (uint64_t)(int64_t)(int8_t)v;
+	case 1: return (uint64_t)(int64_t)(int16_t)v;
+	case 2: return (uint64_t)(int64_t)(int32_t)v;
+	case 4: return (uint8_t)v;
+	case 5: return (uint16_t)v;
+	case 6: return (uint32_t)v;
+	default: return v;
+	}
+}
+
+/* As the interpreter's "exception" label: the trap is a step, not a retired instruction. */
+static int helper_trap(struct rv_hart *h, int exc, uint64_t tval, uint64_t steps)
+{
+	rv_trap(h, (uint64_t)exc, tval);
+	h->steps = steps + 1;
+	return 1;
+}
+
+/*
+ * After a slow access: carry on in the block only if it touched RAM (the
+ * TLB now holds the page), asked no exit and dropped no translation;
+ * otherwise leave after this instruction so the dispatcher samples, as the
+ * interpreter does after every slow access.
+ */
+static int helper_done(struct rv_hart *h, const struct rv_tlb_entry *tlb, uint64_t va,
+		       unsigned size, uint64_t gen, uint64_t npc, uint64_t steps)
+{
+	const struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
+
+	if (e->vpn_tag == ((va + size - 1) >> RV_PAGE_SHIFT) + h->jit_data_tag && !h->exit_req &&
+	    h->jit->gen == gen)
+		return 0;
+	h->pc = npc;
+	rv_sync(h, steps + 1);
+	return 1;
+}
+
+int jit_helper_load(struct rv_hart *h, uint64_t va, uint64_t meta, uint64_t pc, uint64_t steps)
+{
+	unsigned f3 = meta & 7, rd = (meta >> 8) & 31, len = (unsigned)(meta >> 16);
+	unsigned size = 1u << (f3 & 3);
+	uint64_t v, tval, gen = h->jit->gen;
+	int exc;
+
+	rv_sync(h, steps);
+	h->pc = pc;
+	exc = rv_mmu_load(h, va, (int)size, &v, &tval);
+	if (exc)
+		return helper_trap(h, exc, tval, steps);
+	if (rd)
+		h->x[rd] = load_extend(v, f3);
+	return helper_done(h, h->tlb_read, va, size, gen, pc + len, steps);
+}
+
+int jit_helper_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t meta, uint64_t pc,
+		     uint64_t steps)
+{
+	unsigned f3 = meta & 7, len = (unsigned)(meta >> 8);
+	unsigned size = 1u << f3;
+	uint64_t tval, gen = h->jit->gen;
+	int exc;
+
+	rv_sync(h, steps);
+	h->pc = pc;
+	exc = rv_mmu_store(h, va, (int)size, val, &tval);
+	if (exc)
+		return helper_trap(h, exc, tval, steps);
+	return helper_done(h, h->tlb_write, va, size, gen, pc + len, steps);
+}
+
+static uint64_t sx32(uint32_t v)
+{
+	return (uint64_t)(int64_t)(int32_t)v;
+}
+
+/* M-extension division (unprivileged spec 13.2): op is funct3, plus 8 for the W forms. */
+uint64_t jit_helper_div(uint64_t a, uint64_t b, uint64_t op)
+{
+	int64_t sa = (int64_t)a, sb = (int64_t)b;
+	int32_t wa = (int32_t)a, wb = (int32_t)b;
+	uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+
+	switch (op) {
+	case 4: return b == 0 ? ~0ull : (sa == INT64_MIN && sb == -1) ? a : (uint64_t)(sa / sb);
+	case 5: return b ? a / b : ~0ull;
+	case 6: return b == 0 ? a : (sa == INT64_MIN && sb == -1) ? 0 : (uint64_t)(sa % sb);
+	case 7: return b ? a % b : a;
+	case 12: return wb == 0 ? ~0ull : (wa == INT32_MIN && wb == -1) ? sx32(ua)
+			: sx32((uint32_t)(wa / wb));
+	case 13: return sx32(ub ? ua / ub : ~0u);
+	case 14: return wb == 0 ? sx32(ua) : (wa == INT32_MIN && wb == -1) ? 0
+			: sx32((uint32_t)(wa % wb));
+	default: return sx32(ub ? ua % ub : ua);
+	}
+}

@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: MIT */
+/* jit_emit_x86: translates a block of RV64IM (and RVC) instructions into x86-64 machine code. */
+#include "jit_internal.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+/*
+ * Register use in translated code (System V ABI, Intel SDM vol. 2 encodings):
+ *   rbx  the hart (guest x[] at offset 0), r12  steps at the block's start,
+ *   r13  the step at which to stop,  r14  where an exit puts its chain slot,
+ *   rax rcx rdx rsi rdi r8 r9  scratch, also the helper call arguments.
+ * Guest registers live in struct rv_hart; each instruction loads and stores
+ * them. Steps are added once per block: a block runs whole or not at all,
+ * and a helper that leaves mid-block has set h->pc and h->steps itself.
+ */
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 12, CC_GE = 13 };
+/* Group-1 ALU /digit and the r, r/m opcodes of the same operations. */
+enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
+enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
+
+#define OFF_X(r) ((int32_t)(offsetof(struct rv_hart, x) + 8 * (r)))
+#define OFF_PC ((int32_t)offsetof(struct rv_hart, pc))
+#define OFF_STEPS ((int32_t)offsetof(struct rv_hart, steps))
+#define OFF_DTAG ((int32_t)offsetof(struct rv_hart, jit_data_tag))
+#define OFF_TLB_READ ((int32_t)offsetof(struct rv_hart, tlb_read))
+#define OFF_TLB_WRITE ((int32_t)offsetof(struct rv_hart, tlb_write))
+
+_Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB index scaling assumes 16-byte entries");
+_Static_assert(RV_TLB_ENTRIES == 256, "TLB index mask assumes 256 entries");
+
+struct emit {
+	uint8_t *p, *end;
+	bool full;
+};
+
+static void b8(struct emit *e, uint8_t v)
+{
+	if (e->p < e->end)
+		*e->p++ = v;
+	else
+		e->full = true;
+}
+
+static void b32(struct emit *e, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b8(e, (uint8_t)(v >> (8 * i)));
+}
+
+static void b64(struct emit *e, uint64_t v)
+{
+	b32(e, (uint32_t)v);
+	b32(e, (uint32_t)(v >> 32));
+}
+
+static void rex(struct emit *e, bool w, int reg, int index, int base, bool force)
+{
+	uint8_t v = (uint8_t)(0x40 | w << 3 | (reg >> 3) << 2 | (index >= 8) << 1 | (base >> 3));
+
+	if (v != 0x40 || force)
+		b8(e, v);
+}
+
+static void opcode(struct emit *e, uint32_t opc)
+{
+	if (opc > 0xffff)
+		b8(e, (uint8_t)(opc >> 16));
+	if (opc > 0xff)
+		b8(e, (uint8_t)(opc >> 8));
+	b8(e, (uint8_t)opc);
+}
+
+/* op reg, [base + index + disp] (or the other direction, as opc says); index < 0: none. */
+static void op_mem(struct emit *e, bool w, uint32_t opc, int reg, int base, int index, int32_t disp)
+{
+	int mod = disp >= -128 && disp <= 127 ? 1 : 2;
+
+	rex(e, w, reg & 15, index < 0 ? 0 : index, base, false);
+	opcode(e, opc);
+	if (index < 0 && (base & 7) != RSP) {
+		b8(e, (uint8_t)(mod << 6 | (reg & 7) << 3 | (base & 7)));
+	} else {
+		b8(e, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+		b8(e, (uint8_t)(((index < 0 ? RSP : index) & 7) << 3 | (base & 7)));
+	}
+	if (mod == 1)
+		b8(e, (uint8_t)disp);
+	else
+		b32(e, (uint32_t)disp);
+}
+
+/* op reg, rm with both in registers. */
+static void op_reg(struct emit *e, bool w, uint32_t opc, int reg, int rm)
+{
+	rex(e, w, reg, 0, rm, false);
+	opcode(e, opc);
+	b8(e, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
+}
+
+static void ld_x(struct emit *e, int reg, unsigned r)
+{
+	if (r == 0)
+		op_reg(e, false, 0x33, reg, reg);	/* xor r32, r32 */
+	else
+		op_mem(e, true, 0x8b, reg, RBX, -1, OFF_X(r));
+}
+
+static void ld_x32(struct emit *e, int reg, unsigned r)
+{
+	if (r == 0)
+		op_reg(e, false, 0x33, reg, reg);
+	else
+		op_mem(e, false, 0x8b, reg, RBX, -1, OFF_X(r));
+}
+
+static void st_x(struct emit *e, unsigned r, int reg)
+{
+	if (r)
+		op_mem(e, true, 0x89, reg, RBX, -1, OFF_X(r));
+}
+
+static bool fits_s32(uint64_t v)
+{
+	return (int64_t)v == (int32_t)v;
+}
+
+static void mov_imm(struct emit *e, int reg, uint64_t v)
+{
+	if (v <= 0xffffffffu) {
+		rex(e, false, 0, 0, reg, false);
+		b8(e, (uint8_t)(0xb8 + (reg & 7)));
+		b32(e, (uint32_t)v);
+	} else if (fits_s32(v)) {
+		op_reg(e, true, 0xc7, 0, reg);
+		b32(e, (uint32_t)v);
+	} else {
+		rex(e, true, 0, 0, reg, false);
+		b8(e, (uint8_t)(0xb8 + (reg & 7)));
+		b64(e, v);
+	}
+}
+
+/* x[r] = v; rcx is scratch when v needs 64 bits. */
+static void st_x_imm(struct emit *e, unsigned r, uint64_t v)
+{
+	if (!r)
+		return;
+	if (fits_s32(v)) {
+		op_mem(e, true, 0xc7, 0, RBX, -1, OFF_X(r));
+		b32(e, (uint32_t)v);
+	} else {
+		mov_imm(e, RCX, v);
+		st_x(e, r, RCX);
+	}
+}
+
+static void alu_ri(struct emit *e, bool w, int ext, int reg, int32_t imm)
+{
+	if (imm >= -128 && imm <= 127) {
+		op_reg(e, w, 0x83, ext, reg);
+		b8(e, (uint8_t)imm);
+	} else {
+		op_reg(e, w, 0x81, ext, reg);
+		b32(e, (uint32_t)imm);
+	}
+}
+
+static void shift_ri(struct emit *e, bool w, int ext, int reg, unsigned sh)
+{
+	op_reg(e, w, 0xc1, ext, reg);
+	b8(e, (uint8_t)sh);
+}
+
+static void shift_cl(struct emit *e, bool w, int ext, int reg)
+{
+	op_reg(e, w, 0xd3, ext, reg);
+}
+
+/* rax = condition cc (flags already set). */
+static void setcc_rax(struct emit *e, int cc)
+{
+	op_reg(e, false, 0x0f90 + (uint32_t)cc, 0, RAX);
+	op_reg(e, false, 0x0fb6, RAX, RAX);
+}
+
+static void movsxd_rax(struct emit *e)
+{
+	op_reg(e, true, 0x63, RAX, RAX);
+}
+
+static uint8_t *jcc32(struct emit *e, int cc)
+{
+	b8(e, 0x0f);
+	b8(e, (uint8_t)(0x80 + cc));
+	b32(e, 0);
+	return e->p;
+}
+
+static uint8_t *jmp32(struct emit *e)
+{
+	b8(e, 0xe9);
+	b32(e, 0);
+	return e->p;
+}
+
+/* Point the rel32 that ends at end (as jcc32/jmp32 return) to target. */
+static void fix32(struct emit *e, uint8_t *end, const uint8_t *target)
+{
+	if (e->full || !end)
+		return;
+	int32_t rel = (int32_t)(target - end);
+	memcpy(end - 4, &rel, 4);
+}
+
+static void jmp_to(struct emit *e, const uint8_t *target)
+{
+	fix32(e, jmp32(e), target);
+}
+
+static void call_abs(struct emit *e, const void *fn)
+{
+	mov_imm(e, RAX, (uint64_t)(uintptr_t)fn);
+	op_reg(e, false, 0xff, 2, RAX);
+}
+
+/* lea reg, [base + disp] */
+static void lea(struct emit *e, int reg, int base, int32_t disp)
+{
+	op_mem(e, true, 0x8d, reg, base, -1, disp);
+}
+
+void jit_patch_chain(uint8_t *slot, const uint8_t *target)
+{
+	int32_t rel = (int32_t)(target - (slot + 5));
+
+	memcpy(slot + 1, &rel, 4);
+}
+
+/* Leave with h->pc = pc; chainable exits start with a jmp that a later lookup points at the target. */
+static void emit_exit(struct rv_jit *j, struct emit *e, uint64_t pc, bool chainable)
+{
+	uint8_t *slot = e->p;
+
+	if (chainable)
+		jmp_to(e, e->p + 5);
+	mov_imm(e, RAX, pc);
+	op_mem(e, true, 0x89, RAX, RBX, -1, OFF_PC);
+	if (chainable) {
+		mov_imm(e, RAX, (uint64_t)(uintptr_t)slot);
+		op_mem(e, true, 0x89, RAX, R14, -1, 0);
+	} else {
+		op_mem(e, true, 0xc7, 0, R14, -1, 0);
+		b32(e, 0);
+	}
+	jmp_to(e, j->epilogue);
+}
+
+void jit_emit_runtime(struct rv_jit *j)
+{
+	struct emit e = { j->buf, j->buf + JIT_CODE_BYTES, false };
+	static const uint8_t pro[] = {
+		0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx rbp r12-r15 */
+		0x48, 0x83, 0xec, 0x08,		/* sub rsp, 8: calls see an aligned stack */
+	};
+	static const uint8_t epi[] = {
+		0x48, 0x83, 0xc4, 0x08,		/* add rsp, 8 */
+		0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b, 0xc3,
+	};
+
+	j->entry = (jit_entry_fn)(void *)e.p;
+	for (size_t i = 0; i < sizeof(pro); i++)
+		b8(&e, pro[i]);
+	op_reg(&e, true, 0x8b, RBX, RDI);
+	op_reg(&e, true, 0x8b, R12, RSI);
+	op_reg(&e, true, 0x8b, R13, RDX);
+	op_reg(&e, true, 0x8b, R14, R8);
+	op_reg(&e, false, 0xff, 4, RCX);	/* jmp rcx */
+
+	j->epilogue = e.p;
+	op_reg(&e, true, 0x8b, RAX, R12);
+	for (size_t i = 0; i < sizeof(epi); i++)
+		b8(&e, epi[i]);
+
+	j->exit_synced = e.p;
+	op_mem(&e, true, 0x8b, R12, RBX, -1, OFF_STEPS);
+	op_mem(&e, true, 0xc7, 0, R14, -1, 0);
+	b32(&e, 0);
+	jmp_to(&e, j->epilogue);
+	j->used = j->base_used = (size_t)(e.p - j->buf);
+}
+
+static inline uint32_t fetch_insn(const uint8_t *page, unsigned off, unsigned *len)
+{
+	uint16_t lo, hi;
+
+	memcpy(&lo, page + off, 2);
+	if ((lo & 3) != 3) {
+		*len = 2;
+		return rv_rvc_insn(lo);
+	}
+	if (off > RV_PAGE_SIZE - 4) {
+		*len = 0;	/* straddles the page: the interpreter fetches it */
+		return 0;
+	}
+	memcpy(&hi, page + off + 2, 2);
+	*len = 4;
+	return (uint32_t)lo | (uint32_t)hi << 16;
+}
+
+#define RD(i) (((i) >> 7) & 31)
+#define RS1(i) (((i) >> 15) & 31)
+#define RS2(i) (((i) >> 20) & 31)
+#define F3(i) (((i) >> 12) & 7)
+#define F7(i) ((i) >> 25)
+#define IMM_I(i) ((int32_t)(i) >> 20)
+
+static int32_t imm_s(uint32_t i)
+{
+	return (int32_t)((uint32_t)((int32_t)i >> 20 & ~0x1f) | ((i >> 7) & 0x1f));
+}
+
+static int64_t imm_b(uint32_t i)
+{
+	return (int32_t)((uint32_t)((int32_t)(i & 0x80000000) >> 19) | ((i >> 20) & 0x7e0) |
+			 ((i >> 7) & 0x1e) | ((i << 4) & 0x800));
+}
+
+static int64_t imm_j(uint32_t i)
+{
+	return (int32_t)((uint32_t)((int32_t)(i & 0x80000000) >> 11) | (i & 0xff000) |
+			 ((i >> 9) & 0x800) | ((i >> 20) & 0x7fe));
+}
+
+/* Exactly the encodings the interpreter accepts, minus the ones left to it (cpu.c). */
+bool jit_insn_supported(uint32_t i)
+{
+	unsigned f3 = F3(i), f7 = F7(i);
+
+	switch (i & 0x7f) {
+	case 0x37: case 0x17: case 0x6f:
+		return true;
+	case 0x67:
+		return f3 == 0;
+	case 0x63:
+		return f3 != 2 && f3 != 3;
+	case 0x03:
+		return f3 != 7;
+	case 0x23:
+		return f3 <= 3;
+	case 0x13:
+		if (f3 == 1)
+			return (i >> 26) == 0;
+		if (f3 == 5)
+			return (i >> 26) == 0 || (i >> 26) == 0x10;
+		return true;
+	case 0x1b:
+		return f3 == 0 || (f3 == 1 && f7 == 0) || (f3 == 5 && (f7 == 0 || f7 == 0x20));
+	case 0x33:
+		return f7 == 0 || f7 == 1 || (f7 == 0x20 && (f3 == 0 || f3 == 5));
+	case 0x3b:
+		if (f7 == 0)
+			return f3 == 0 || f3 == 1 || f3 == 5;
+		if (f7 == 0x20)
+			return f3 == 0 || f3 == 5;
+		return f7 == 1 && f3 != 1 && f3 != 2 && f3 != 3;
+	case 0x0f:
+		return f3 == 0;	/* FENCE */
+	default:
+		return false;
+	}
+}
+
+static bool ends_block(uint32_t i)
+{
+	unsigned op = i & 0x7f;
+
+	return op == 0x63 || op == 0x6f || op == 0x67;
+}
+
+/* The TLB probe of cpu.c's tlb_hit for va in rsi: hits fall through with rax = host addend. */
+static uint8_t *emit_tlb_probe(struct emit *e, int32_t tlb_off, unsigned size)
+{
+	op_reg(e, true, 0x8b, RCX, RSI);
+	shift_ri(e, true, SH_SHR, RCX, 8);
+	alu_ri(e, false, ALU_AND, RCX, 0xff0);
+	lea(e, RAX, RSI, (int32_t)size - 1);
+	shift_ri(e, true, SH_SHR, RAX, RV_PAGE_SHIFT);
+	op_mem(e, true, 0x03, RAX, RBX, -1, OFF_DTAG);
+	op_mem(e, true, 0x3b, RAX, RBX, RCX, tlb_off);
+	uint8_t *miss = jcc32(e, CC_NE);
+	op_mem(e, true, 0x8b, RAX, RBX, RCX, tlb_off + 8);
+	return miss;
+}
+
+static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
+		      unsigned idx)
+{
+	static const uint32_t ops[7] = { 0x0fbe, 0x0fbf, 0x63, 0x8b, 0x0fb6, 0x0fb7, 0x8b };
+	static const bool wide[7] = { true, true, true, true, false, false, false };
+	unsigned f3 = F3(i);
+
+	ld_x(e, RSI, RS1(i));
+	if (IMM_I(i))
+		alu_ri(e, true, ALU_ADD, RSI, IMM_I(i));
+	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
+	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
+	st_x(e, RD(i), RAX);
+	uint8_t *done = jmp32(e);
+	fix32(e, miss, e->p);
+	op_reg(e, true, 0x8b, RDI, RBX);
+	mov_imm(e, RDX, f3 | RD(i) << 8 | len << 16);
+	mov_imm(e, RCX, pc);
+	lea(e, R8, R12, (int32_t)idx);
+	call_abs(e, (const void *)jit_helper_load);
+	op_reg(e, false, 0x85, RAX, RAX);
+	fix32(e, jcc32(e, CC_NE), j->exit_synced);
+	fix32(e, done, e->p);
+}
+
+static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
+		       unsigned idx)
+{
+	unsigned f3 = F3(i);
+
+	ld_x(e, RSI, RS1(i));
+	if (imm_s(i))
+		alu_ri(e, true, ALU_ADD, RSI, imm_s(i));
+	ld_x(e, RDX, RS2(i));
+	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_WRITE, 1u << f3);
+	if (f3 == 1)
+		b8(e, 0x66);
+	op_mem(e, f3 == 3, f3 == 0 ? 0x88 : 0x89, RDX, RSI, RAX, 0);
+	uint8_t *done = jmp32(e);
+	fix32(e, miss, e->p);
+	op_reg(e, true, 0x8b, RDI, RBX);
+	mov_imm(e, RCX, f3 | len << 8);
+	mov_imm(e, R8, pc);
+	lea(e, R9, R12, (int32_t)idx);
+	call_abs(e, (const void *)jit_helper_store);
+	op_reg(e, false, 0x85, RAX, RAX);
+	fix32(e, jcc32(e, CC_NE), j->exit_synced);
+	fix32(e, done, e->p);
+}
+
+static void emit_op_imm(struct emit *e, uint32_t i)
+{
+	unsigned rd = RD(i), f3 = F3(i);
+	int32_t imm = IMM_I(i);
+
+	if (!rd)
+		return;
+	if (f3 == 0 && RS1(i) == 0) {
+		st_x_imm(e, rd, (uint64_t)(int64_t)imm);
+		return;
+	}
+	ld_x(e, RAX, RS1(i));
+	switch (f3) {
+	case 0: if (imm) alu_ri(e, true, ALU_ADD, RAX, imm); break;
+	case 1: shift_ri(e, true, SH_SHL, RAX, (unsigned)imm & 63); break;
+	case 2: alu_ri(e, true, ALU_CMP, RAX, imm); setcc_rax(e, CC_L); break;
+	case 3: alu_ri(e, true, ALU_CMP, RAX, imm); setcc_rax(e, CC_B); break;
+	case 4: alu_ri(e, true, ALU_XOR, RAX, imm); break;
+	case 5: shift_ri(e, true, (i >> 30) & 1 ? SH_SAR : SH_SHR, RAX, (unsigned)imm & 63); break;
+	case 6: alu_ri(e, true, ALU_OR, RAX, imm); break;
+	default: alu_ri(e, true, ALU_AND, RAX, imm); break;
+	}
+	st_x(e, rd, RAX);
+}
+
+static void emit_op_imm32(struct emit *e, uint32_t i)
+{
+	unsigned rd = RD(i), f3 = F3(i), sh = RS2(i);
+
+	if (!rd)
+		return;
+	ld_x32(e, RAX, RS1(i));
+	if (f3 == 0)
+		alu_ri(e, false, ALU_ADD, RAX, IMM_I(i));
+	else if (f3 == 1)
+		shift_ri(e, false, SH_SHL, RAX, sh);
+	else
+		shift_ri(e, false, F7(i) ? SH_SAR : SH_SHR, RAX, sh);
+	movsxd_rax(e);
+	st_x(e, rd, RAX);
+}
+
+static void emit_div(struct emit *e, uint32_t i, bool word)
+{
+	ld_x(e, RDI, RS1(i));
+	ld_x(e, RSI, RS2(i));
+	mov_imm(e, RDX, F3(i) | (word ? 8u : 0u));
+	call_abs(e, (const void *)jit_helper_div);
+	st_x(e, RD(i), RAX);
+}
+
+static void emit_op(struct emit *e, uint32_t i)
+{
+	static const uint32_t rr[8] = { 0x03, 0, 0, 0, 0x33, 0, 0x0b, 0x23 };
+	unsigned rd = RD(i), f3 = F3(i), f7 = F7(i);
+
+	if (!rd)
+		return;
+	if (f7 == 1 && f3 >= 4) {
+		emit_div(e, i, false);
+		return;
+	}
+	ld_x(e, RAX, RS1(i));
+	ld_x(e, RCX, RS2(i));
+	if (f7 == 1) {
+		switch (f3) {
+		case 0: op_reg(e, true, 0x0faf, RAX, RCX); break;
+		case 1: op_reg(e, true, 0xf7, 5, RCX); op_reg(e, true, 0x8b, RAX, RDX); break;
+		case 2:
+			/* mulhsu = mulhu(a, b) - (a < 0 ? b : 0) */
+			op_reg(e, true, 0x8b, RSI, RAX);
+			op_reg(e, true, 0xf7, 4, RCX);
+			shift_ri(e, true, SH_SAR, RSI, 63);
+			op_reg(e, true, 0x23, RSI, RCX);
+			op_reg(e, true, 0x2b, RDX, RSI);
+			op_reg(e, true, 0x8b, RAX, RDX);
+			break;
+		default: op_reg(e, true, 0xf7, 4, RCX); op_reg(e, true, 0x8b, RAX, RDX); break;
+		}
+	} else if (f7 == 0x20) {
+		if (f3 == 0)
+			op_reg(e, true, 0x2b, RAX, RCX);
+		else
+			shift_cl(e, true, SH_SAR, RAX);
+	} else {
+		switch (f3) {
+		case 1: shift_cl(e, true, SH_SHL, RAX); break;
+		case 2: op_reg(e, true, 0x3b, RAX, RCX); setcc_rax(e, CC_L); break;
+		case 3: op_reg(e, true, 0x3b, RAX, RCX); setcc_rax(e, CC_B); break;
+		case 5: shift_cl(e, true, SH_SHR, RAX); break;
+		default: op_reg(e, true, rr[f3], RAX, RCX); break;
+		}
+	}
+	st_x(e, rd, RAX);
+}
+
+static void emit_op32(struct emit *e, uint32_t i)
+{
+	unsigned rd = RD(i), f3 = F3(i), f7 = F7(i);
+
+	if (!rd)
+		return;
+	if (f7 == 1 && f3 >= 4) {
+		emit_div(e, i, true);
+		return;
+	}
+	ld_x32(e, RAX, RS1(i));
+	ld_x32(e, RCX, RS2(i));
+	if (f7 == 1)
+		op_reg(e, false, 0x0faf, RAX, RCX);
+	else if (f3 == 0)
+		op_reg(e, false, f7 ? 0x2b : 0x03, RAX, RCX);
+	else if (f3 == 1)
+		shift_cl(e, false, SH_SHL, RAX);
+	else
+		shift_cl(e, false, f7 ? SH_SAR : SH_SHR, RAX);
+	movsxd_rax(e);
+	st_x(e, rd, RAX);
+}
+
+static bool same_page(uint64_t a, uint64_t b)
+{
+	return (a >> RV_PAGE_SHIFT) == (b >> RV_PAGE_SHIFT);
+}
+
+int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
+{
+	uint32_t insns[JIT_MAX_BLOCK_INSNS];
+	uint8_t lens[JIT_MAX_BLOCK_INSNS];
+	unsigned n = 0, off = blk->pc & (RV_PAGE_SIZE - 1), len;
+	uint64_t pc = blk->pc;
+
+	while (n < JIT_MAX_BLOCK_INSNS && off < RV_PAGE_SIZE) {
+		uint32_t i = fetch_insn(page, off, &len);
+		if (!len || !jit_insn_supported(i))
+			break;
+		insns[n] = i;
+		lens[n++] = (uint8_t)len;
+		off += len;
+		if (ends_block(i))
+			break;
+	}
+	blk->ninsns = n;
+	blk->code = NULL;
+	if (n == 0)
+		return 0;
+	if (JIT_CODE_BYTES - j->used < JIT_MAX_BLOCK_BYTES)
+		return -ENOSPC;
+
+	struct emit e = { j->buf + j->used, j->buf + JIT_CODE_BYTES, false };
+	uint8_t *start = e.p;
+
+	lea(&e, RAX, R12, (int32_t)n);
+	op_reg(&e, true, 0x3b, RAX, R13);
+	uint8_t *no_budget = jcc32(&e, CC_A);
+
+	for (unsigned k = 0; k < n; k++, pc += lens[k - 1]) {
+		uint32_t i = insns[k];
+		uint64_t npc = pc + lens[k];
+		switch (i & 0x7f) {
+		case 0x37:
+			st_x_imm(&e, RD(i), (uint64_t)(int64_t)(int32_t)(i & 0xfffff000));
+			break;
+		case 0x17:
+			st_x_imm(&e, RD(i), pc + (uint64_t)(int64_t)(int32_t)(i & 0xfffff000));
+			break;
+		case 0x6f: {
+			uint64_t t = pc + (uint64_t)imm_j(i);
+			st_x_imm(&e, RD(i), npc);
+			lea(&e, R12, R12, (int32_t)n);
+			emit_exit(j, &e, t, same_page(t, blk->pc));
+			break;
+		}
+		case 0x67:
+			ld_x(&e, RAX, RS1(i));
+			if (IMM_I(i))
+				alu_ri(&e, true, ALU_ADD, RAX, IMM_I(i));
+			alu_ri(&e, true, ALU_AND, RAX, -2);
+			op_mem(&e, true, 0x89, RAX, RBX, -1, OFF_PC);
+			st_x_imm(&e, RD(i), npc);
+			lea(&e, R12, R12, (int32_t)n);
+			op_mem(&e, true, 0xc7, 0, R14, -1, 0);
+			b32(&e, 0);
+			jmp_to(&e, j->epilogue);
+			break;
+		case 0x63: {
+			static const int cc[8] = { CC_E, CC_NE, 0, 0, CC_L, CC_GE, CC_B, CC_AE };
+			uint64_t t = pc + (uint64_t)imm_b(i);
+			ld_x(&e, RAX, RS1(i));
+			ld_x(&e, RCX, RS2(i));
+			op_reg(&e, true, 0x3b, RAX, RCX);
+			lea(&e, R12, R12, (int32_t)n);
+			uint8_t *taken = jcc32(&e, cc[F3(i)]);
+			emit_exit(j, &e, npc, same_page(npc, blk->pc));
+			fix32(&e, taken, e.p);
+			emit_exit(j, &e, t, same_page(t, blk->pc));
+			break;
+		}
+		case 0x03: emit_load(j, &e, i, pc, lens[k], k); break;
+		case 0x23: emit_store(j, &e, i, pc, lens[k], k); break;
+		case 0x13: emit_op_imm(&e, i); break;
+		case 0x1b: emit_op_imm32(&e, i); break;
+		case 0x33: emit_op(&e, i); break;
+		case 0x3b: emit_op32(&e, i); break;
+		default: break;	/* FENCE: harts run in turns, memory is always ordered */
+		}
+	}
+	if (!ends_block(insns[n - 1])) {
+		lea(&e, R12, R12, (int32_t)n);
+		emit_exit(j, &e, pc, same_page(pc, blk->pc));
+	}
+	fix32(&e, no_budget, e.p);
+	emit_exit(j, &e, blk->pc, false);
+	if (e.full)
+		return -ENOSPC;
+	blk->code = start;
+	j->used = (size_t)(e.p - j->buf);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* jit_internal: the translation cache and what the dispatcher (jit.c) and the x86-64 emitter share. */
+#ifndef HV_CPU_JIT_INTERNAL_H
+#define HV_CPU_JIT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/cpu/jit.h"
+#include "hv/cpu_internal.h"
+
+/* Longest block, in guest instructions; a block never crosses a guest page. */
+#define JIT_MAX_BLOCK_INSNS 64
+#define JIT_HASH_BITS 14
+#define JIT_CODE_BYTES (32u << 20)
+#define JIT_MAX_BLOCKS (1u << 18)
+/* Worst-case host bytes for one guest instruction plus a block's exits. */
+#define JIT_MAX_INSN_BYTES 160
+#define JIT_MAX_BLOCK_BYTES (JIT_MAX_BLOCK_INSNS * JIT_MAX_INSN_BYTES + 256)
+
+/*
+ * A block is keyed by its guest virtual pc and by the host address its page
+ * maps to (the code TLB's addend): the code depends on both and on nothing
+ * else (no privilege, no satp), so a satp write or SFENCE.VMA leaves it
+ * valid and the lookup re-checks the mapping. code == NULL: the first
+ * instruction is one the translator leaves to the interpreter.
+ */
+struct jit_block {
+	uint64_t pc;
+	uintptr_t addend;
+	const uint8_t *code;
+	uint32_t ninsns;
+	struct jit_block *next;
+};
+
+/* The entry trampoline: runs from code until an exit, returns the step count. */
+typedef uint64_t (*jit_entry_fn)(struct rv_hart *h, uint64_t steps, uint64_t end,
+				 const uint8_t *code, uint8_t **chain_slot);
+
+struct rv_jit {
+	uint8_t *buf;		/* RWX code buffer */
+	size_t used;		/* bytes in use */
+	size_t base_used;	/* the trampoline, epilogue and shared exits: never flushed */
+	jit_entry_fn entry;
+	const uint8_t *epilogue;	/* returns r12 (steps) */
+	const uint8_t *exit_synced;	/* a helper already set h->pc and h->steps */
+
+	struct jit_block *blocks;
+	size_t nblocks;
+	struct jit_block *hash[1u << JIT_HASH_BITS];
+	uint64_t gen;		/* bumped by every flush: chain slots from before are stale */
+
+	/* One bit per guest RAM page holding translated code; its stores go the slow way. */
+	uint64_t *code_pages;
+	const uint8_t *ram_host;
+	uint64_t ram_base, ram_pages;
+	struct rv_hart *harts;
+	int nharts;
+
+	struct rv_jit_stats st;
+};
+
+/* jit_emit_x86.c */
+/* Emit the trampoline, epilogue and shared exits at j->buf; sets j->used. */
+void jit_emit_runtime(struct rv_jit *j);
+/* Translate the block at b->pc (host page base page, bytes from the block start on); 0 or -ENOSPC. */
+int jit_translate(struct rv_jit *j, struct jit_block *b, const uint8_t *page);
+/* Point a chain slot (a jmp rel32) at target. */
+void jit_patch_chain(uint8_t *slot, const uint8_t *target);
+/* Whether the translator handles insn (32-bit form) inside a block. */
+bool jit_insn_supported(uint32_t insn);
+
+/* jit.c: the helpers translated code calls. */
+int jit_helper_load(struct rv_hart *h, uint64_t va, uint64_t meta, uint64_t pc, uint64_t steps);
+int jit_helper_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t meta, uint64_t pc,
+		     uint64_t steps);
+uint64_t jit_helper_div(uint64_t a, uint64_t b, uint64_t op);
+
+#endif
