@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the failover drills (sourced, not run): network namespaces for a primary host,
+# a backup host and clients, the guest network, the replication link, fault injection, cleanup.
+#
+# Topology (every name carries this run's tag; all addresses live only inside these namespaces):
+#
+#   ns "lan"  (a switch):  bridge brlan ── port lp ── ns "p": bridge brg ── tap0   (primary's guest NIC)
+#                                       ├─ port lb ── ns "b": bridge brg ── tap0   (backup's guest NIC)
+#                                       └─ port lc ── ns "c": c0 10.60.0.100/24      (clients)
+#   ns "p" rp 10.61.0.1/24 ══ veth (the replication link) ══ ns "b" rb 10.61.0.2/24
+#
+# The guest is 10.60.0.2/24 (ftvm.ip= on the kernel command line) with the same MAC on either host,
+# so a client keeps talking to the same address across a failover; the switch learns the guest's
+# new port from the first frame the backup sends.  ft_ns and ft_attach add more hosts (etcd
+# members) on a further bridge of the switch.
+#
+# Environment: BUILD (build), FTVM ($BUILD/ftvm), FT_SEED (random points; printed so a run can be
+# repeated), FT_KEEP=1 keeps the temp dir.
+BUILD=${BUILD:-build}
+FTVM=${FTVM:-$BUILD/ftvm}
+DOMT_IMAGE=${DOMT_IMAGE:-$BUILD/domT/Image}
+DOMT_INITRD=${DOMT_INITRD:-$BUILD/domT/initrd.cpio}
+FT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FT_SEED=${FT_SEED:-$(( $(date +%s%N) % 1000000007 ))}
+RANDOM=$((FT_SEED % 32768))
+
+FT_TAG=ft$(( $$ % 100000 ))	# interface names stay within 15 bytes
+FT_TMP=$(mktemp -d /tmp/ftvm-drill.XXXXXX)
+FT_NS=()	# namespaces made, in order
+FT_PIDS=()	# background processes started
+FT_CGROUPS=()	# freezer cgroups made
+
+FT_GUEST_IP=10.60.0.2
+FT_CLIENT_IP=10.60.0.100
+FT_PRIMARY_REPL_IP=10.61.0.1
+FT_BACKUP_REPL_IP=10.61.0.2
+FT_REPL_PORT=7400
+FT_KV_PORT=7000
+
+ft_fail() { echo "FAIL: $*"; exit 1; }
+ft_skip() { echo "SKIP: $*"; exit 77; }
+ft_note() { echo "[$(date +%T.%3N)] $*"; }
+
+# The namespace name of a role: ft_ns_name p -> ft12345-p
+ft_ns_name() { echo "$FT_TAG-$1"; }
+# Run a command inside a role's namespace: ft_in p ip addr
+ft_in() { local ns; ns=$(ft_ns_name "$1"); shift; ip netns exec "$ns" "$@"; }
+
+ft_cleanup() {
+	local rc=$? p ns cg
+	trap - EXIT INT TERM
+	for p in "${FT_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	for cg in "${FT_CGROUPS[@]}"; do
+		echo THAWED >"$cg/freezer.state" 2>/dev/null
+	done
+	# Anything still running inside our namespaces was started by this drill.
+	for ns in "${FT_NS[@]}"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	done
+	wait 2>/dev/null
+	for cg in "${FT_CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null; done
+	for ns in "${FT_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	if [ "${FT_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${FT_KEEP:-0}" = fail ]; }; then
+		echo "kept $FT_TMP"
+	else
+		rm -rf "$FT_TMP"
+	fi
+	exit $rc
+}
+trap ft_cleanup EXIT
+trap 'exit 130' INT TERM
+
+ft_require_root() {
+	[ "$(id -u)" = 0 ] || ft_skip "needs root for network namespaces, TAP and nftables"
+	command -v ip >/dev/null || ft_skip "no ip (iproute2)"
+	[ -c /dev/net/tun ] || ft_skip "no /dev/net/tun"
+	command -v python3 >/dev/null || ft_skip "no python3"
+}
+ft_require_nft() { command -v nft >/dev/null || ft_skip "no nft (scripts/install-deps installs nftables)"; }
+ft_require_domT() {
+	[ -x "$FTVM" ] || ft_fail "$FTVM is not built (make)"
+	[ -f "$DOMT_IMAGE" ] && [ -f "$DOMT_INITRD" ] || ft_fail "the domT guest is not built (make domT)"
+}
+# The drills need the daemons; until they exist every drill skips with this reason.
+ft_require_daemons() {
+	"$FTVM" primary --help >/dev/null 2>&1 || ft_skip "'ftvm primary' does not exist yet ($FTVM primary --help fails)"
+	"$FTVM" backup --help >/dev/null 2>&1 || ft_skip "'ftvm backup' does not exist yet ($FTVM backup --help fails)"
+}
+
+# ft_ns ROLE: a namespace with loopback up.
+ft_ns() {
+	local ns; ns=$(ft_ns_name "$1")
+	ip netns add "$ns" 2>"$FT_TMP/err" || ft_skip "cannot create network namespaces: $(tail -n1 "$FT_TMP/err")"
+	FT_NS+=("$ns")
+	ip -n "$ns" link set lo up
+}
+
+# ft_veth ROLE1 IF1 ROLE2 IF2: a veth pair, one end in each namespace, both up.
+ft_veth() {
+	local n1 n2; n1=$(ft_ns_name "$1") n2=$(ft_ns_name "$3")
+	ip link add "$2" netns "$n1" type veth peer name "$4" netns "$n2" ||
+		ft_fail "cannot create veth $2/$4"
+	ip -n "$n1" link set dev "$2" up
+	ip -n "$n2" link set dev "$4" up
+}
+
+# ft_bridge ROLE BR: a bridge that forwards at once (no STP, no forwarding delay).
+ft_bridge() {
+	local ns; ns=$(ft_ns_name "$1")
+	ip -n "$ns" link add "$2" type bridge forward_delay 0 stp_state 0 || ft_fail "cannot create bridge $2"
+	ip -n "$ns" link set "$2" up
+}
+
+# ft_attach ROLE IF ADDR/PREFIX [BR]: joins ROLE to the switch's bridge BR (default brlan) with a
+# veth whose ROLE end is IF with ADDR; the switch end is named s-IF.
+ft_attach() {
+	local role=$1 ifname=$2 addr=$3 br=${4:-brlan} lan; lan=$(ft_ns_name lan)
+	ip -n "$lan" link show "$br" >/dev/null 2>&1 || ft_bridge lan "$br"
+	ft_veth "$role" "$ifname" lan "s-$ifname"
+	ip -n "$lan" link set dev "s-$ifname" master "$br"
+	[ -n "$addr" ] && ip -n "$(ft_ns_name "$role")" addr add "$addr" dev "$ifname"
+	return 0
+}
+
+# ft_host_tap ROLE: in ROLE's namespace a TAP device tap0 for ftvm's --net tap:tap0, on a local
+# bridge brg whose uplink joins the switch's guest network.  The host has no address there.
+ft_host_tap() {
+	local role=$1 ns; ns=$(ft_ns_name "$1")
+	ip -n "$ns" tuntap add dev tap0 mode tap 2>"$FT_TMP/err" || ft_skip "cannot create a TAP device: $(tail -n1 "$FT_TMP/err")"
+	ft_bridge "$role" brg
+	ip -n "$ns" link set tap0 master brg
+	ip -n "$ns" link set tap0 up
+	ft_attach "$role" "tr$role" ""
+	ip -n "$ns" link set dev "tr$role" master brg
+}
+
+# ft_topology: the primary host p, the backup host b, the client host c, the switch lan, and the
+# replication link rp (on p) - rb (on b).
+ft_topology() {
+	ft_ns lan; ft_bridge lan brlan
+	ft_ns p; ft_ns b; ft_ns c
+	ft_host_tap p
+	ft_host_tap b
+	ft_attach c c0 "$FT_CLIENT_IP/24"
+	ft_veth p rp b rb
+	ip -n "$(ft_ns_name p)" addr add "$FT_PRIMARY_REPL_IP/24" dev rp
+	ip -n "$(ft_ns_name b)" addr add "$FT_BACKUP_REPL_IP/24" dev rb
+}
+
+# ft_bg NAME ROLE CMD...: runs CMD in ROLE's namespace in the background, output in $FT_TMP/NAME.out;
+# its pid in FT_PID_NAME.
+ft_bg() {
+	local name=$1 ns; ns=$(ft_ns_name "$2"); shift 2
+	ip netns exec "$ns" "$@" >"$FT_TMP/$name.out" 2>&1 &
+	FT_PIDS+=($!)
+	printf -v "FT_PID_$name" %s $!
+}
+ft_pid() { local v="FT_PID_$1"; echo "${!v:-}"; }
+ft_alive() { local p; p=$(ft_pid "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+# ft_kill NAME [SIGNAL]: signals a process started by ft_bg (SIGKILL by default) and reaps it.
+ft_kill() {
+	local p; p=$(ft_pid "$1")
+	[ -n "$p" ] || return 0
+	kill "-${2:-KILL}" "$p" 2>/dev/null
+	if [ "${2:-KILL}" = KILL ]; then wait "$p" 2>/dev/null; fi
+	return 0
+}
+# ft_wait NAME SECONDS: waits for a process started by ft_bg to end; returns its exit status,
+# or 124 if it still runs.
+ft_wait() {
+	local p t=0; p=$(ft_pid "$1")
+	while kill -0 "$p" 2>/dev/null; do
+		[ "$t" -ge $(($2 * 10)) ] && return 124
+		sleep 0.1; t=$((t + 1))
+	done
+	wait "$p"
+}
+
+# ft_wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; returns 1 on timeout.
+ft_wait_for() {
+	local end=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift
+	until "$@"; do
+		[ $(( $(date +%s%N) / 1000000 )) -ge $end ] && return 1
+		sleep 0.1
+	done
+}
+ft_out_has() { grep -q -E -- "$2" "$FT_TMP/$1.out" 2>/dev/null; }
+ft_show() { echo "--- $1 (last ${2:-30} lines)"; tail -n "${2:-30}" "$FT_TMP/$1.out" 2>/dev/null; }
+
+# ft_random_ms LO HI: a random whole number of milliseconds in [LO, HI] from FT_SEED's stream.
+ft_random_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) )); }
+ft_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+# Frames the guest sent out of ROLE's TAP so far (the TAP's receive counter: what ftvm wrote).
+ft_tap_frames() {
+	ip -n "$(ft_ns_name "$1")" -s -j link show dev tap0 |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
+}
+
+# ft_reachable ROLE ADDR: from ROLE, a TCP connection to ADDR's port 9 is answered (refused counts:
+# the host answered); silence for 1 s is unreachable.
+ft_reachable() {
+	ft_in "$1" python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1)
+sys.exit(0 if s.connect_ex((sys.argv[1], 9)) in (0, 111) else 1)' "$2"
+}
+
+# ft_partition ROLE IF: silently drops everything in and out of IF in ROLE's namespace (nftables;
+# the link stays up, so the peer sees silence, not an error).  ft_heal ROLE undoes it.
+ft_partition() {
+	local ns; ns=$(ft_ns_name "$1")
+	ip netns exec "$ns" nft -f - <<EOF || ft_fail "nft failed in $ns"
+table inet ftdrill {
+	chain drop_in { type filter hook input priority 0; iifname "$2" drop; }
+	chain drop_out { type filter hook output priority 0; oifname "$2" drop; }
+	chain drop_fwd { type filter hook forward priority 0; iifname "$2" drop; oifname "$2" drop; }
+}
+EOF
+}
+ft_heal() { ip netns exec "$(ft_ns_name "$1")" nft delete table inet ftdrill 2>/dev/null; return 0; }
+# Both ends of the replication link.
+ft_partition_replication() { ft_partition p rp; ft_partition b rb; }
+ft_heal_replication() { ft_heal p; ft_heal b; }
+
+# ft_slow ROLE IF RATE: a token-bucket bandwidth cap (this kernel has no netem for delay or loss).
+ft_slow() {
+	ip netns exec "$(ft_ns_name "$1")" tc qdisc replace dev "$2" root tbf rate "$3" burst 32kbit latency 400ms ||
+		ft_fail "tc tbf on $2 failed"
+}
+ft_unslow() { ip netns exec "$(ft_ns_name "$1")" tc qdisc del dev "$2" root 2>/dev/null; return 0; }
+
+# ft_freeze NAME / ft_thaw NAME: stops and resumes a process (and its threads) through the cgroup v1
+# freezer, without a signal the process could see.
+ft_freeze() {
+	local root=/sys/fs/cgroup/freezer cg p; p=$(ft_pid "$1")
+	[ -d "$root" ] || ft_skip "no cgroup v1 freezer"
+	cg=$root/$FT_TAG-$1
+	if [ ! -d "$cg" ]; then
+		mkdir "$cg" || ft_fail "cannot make $cg"
+		FT_CGROUPS+=("$cg")
+	fi
+	for t in /proc/"$p"/task/*; do echo "${t##*/}" >"$cg/tasks" 2>/dev/null; done
+	echo FROZEN >"$cg/freezer.state"
+}
+ft_thaw() { echo THAWED >"/sys/fs/cgroup/freezer/$FT_TAG-$1/freezer.state"; }
+
+# --- the guest and the pair ---------------------------------------------------------------
+
+# Kernel command line for a guest on the drill network running the given workloads.
+ft_append() { echo "console=ttyS0 panic=-1 ftvm.ip=$FT_GUEST_IP/24 ftvm.run=${1:-ftkv,idle:3600} ${2:-}"; }
+
+# ft_certs DIR [HOSTS]: a CA and host certificates.
+ft_certs() {
+	"$FTVM" certs init "$1" --hosts "${2:-primary,backup}" >"$FT_TMP/certs.out" 2>&1 ||
+		{ cat "$FT_TMP/certs.out"; ft_fail "ftvm certs init $1 failed"; }
+}
+
+# ft_start_backup [extra options...]: the backup daemon on host b (output in backup.out).
+# FT_APPEND, FT_CERTS, FT_BACKUP_DISK may be set beforehand.
+ft_start_backup() {
+	local disk=()
+	[ -n "${FT_BACKUP_DISK:-}" ] && disk=(--disk "$FT_BACKUP_DISK")
+	ft_bg backup b "$FTVM" backup --listen "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name backup \
+		--peer-name primary --certs "${FT_CERTS:-$FT_TMP/certs}" --arbiter "lock:$FT_TMP/arbiter.lock" \
+		--log "$FT_TMP/backup.ftlog" --net tap:tap0 --control "$FT_TMP/backup.sock" "${disk[@]}" \
+		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" "$@"
+}
+
+# ft_start_primary [extra options...]: the primary daemon on host p (output in primary.out).
+ft_start_primary() {
+	local disk=()
+	[ -n "${FT_PRIMARY_DISK:-}" ] && disk=(--disk "$FT_PRIMARY_DISK")
+	ft_bg primary p "$FTVM" primary --peer "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name primary \
+		--peer-name backup --certs "${FT_CERTS:-$FT_TMP/certs}" --arbiter "lock:$FT_TMP/arbiter.lock" \
+		--log "$FT_TMP/primary.ftlog" --net tap:tap0 --control "$FT_TMP/primary.sock" "${disk[@]}" \
+		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" "$@"
+}
+
+# ft_start_pair: certificates (unless FT_CERTS is set), then the backup, then the primary.
+ft_start_pair() {
+	[ -n "${FT_CERTS:-}" ] || ft_certs "$FT_TMP/certs"
+	ft_start_backup
+	ft_start_primary
+}
+
+# ft_status ROLE: `ftvm status --json` of a daemon, for the log (drills judge from the clients' side).
+ft_status() { "$FTVM" status --control "$FT_TMP/$1.sock" --json 2>&1; }
+
+# ft_wait_kv SECONDS: waits until ftkv answers PING from the client host.
+ft_wait_kv() {
+	ft_in c python3 - "$FT_GUEST_IP" "$FT_KV_PORT" "$1" <<'PY'
+import socket, sys, time
+host, port, end = sys.argv[1], int(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.settimeout(5)
+            s.sendall(b"PING\n")
+            if s.recv(16).startswith(b"PONG"):
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.3)
+sys.exit("ftkv at %s:%d did not answer within %s s" % (host, port, sys.argv[3]))
+PY
+}
+
+# ft_clients NAME [kvclient options...]: the load generator on the client host, history in
+# $FT_TMP/NAME.jsonl, summary in $FT_TMP/NAME.out.
+ft_clients() {
+	local name=$1; shift
+	ft_bg "$name" c python3 "$FT_DIR/kvclient.py" --host "$FT_GUEST_IP" --port "$FT_KV_PORT" \
+		--history "$FT_TMP/$name.jsonl" --seed "$((FT_SEED + ${#FT_PIDS[@]}))" "$@"
+}
+
+# ft_check_history NAME: the recorded history must be linearizable.
+ft_check_history() {
+	python3 "$FT_DIR/linearizable.py" "$FT_TMP/$1.jsonl" >"$FT_TMP/$1.check" 2>&1
+	local rc=$?
+	cat "$FT_TMP/$1.check"
+	return $rc
+}
