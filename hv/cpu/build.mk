@@ -5,3 +5,9 @@ HV_OBJS += hv/cpu/jit.o
 HV_OBJS += hv/cpu/jit_emit_x86.o
 
 SYSTEM_TESTS += hv/cpu/tests/isa-jit.sh
+
+# Differential fuzzer: random RV64GC programs, interpreter against translator after every slice.
+UNIT_TESTS += $(BUILD)/hv/cpu/tests/test_jit_diff
+$(BUILD)/hv/cpu/tests/test_jit_diff: $(BUILD)/hv/cpu/tests/test_jit_diff.o $(BUILD)/libhv.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
