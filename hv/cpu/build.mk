@@ -11,3 +11,5 @@ UNIT_TESTS += $(BUILD)/hv/cpu/tests/test_jit_diff
 $(BUILD)/hv/cpu/tests/test_jit_diff: $(BUILD)/hv/cpu/tests/test_jit_diff.o $(BUILD)/libhv.a
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# Record under one --cpu, replay under the other, both ways, every digest matching.
+SYSTEM_TESTS += hv/cpu/tests/jit-rr.sh
