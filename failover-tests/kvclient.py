@@ -17,8 +17,9 @@ connection failed or timed out with the request sent, so whether it took effect 
 carries on as a new client number on a new connection.  With --final-read, once the load ends one
 more client reads every key on a fresh connection, so the history shows what survived.
 
-Summary on stdout (JSON): operations by type, connection failures, the longest wait for one reply
-(the client-visible gap) and when it started.
+Summary on stdout (one JSON line): operations by type, connection failures, the longest wait for
+one reply and when it started (ms after the start), the start as Unix time in ns (to place events).
+The final reader is client 10000.
 """
 import argparse
 import json
@@ -155,6 +156,9 @@ def run_client(cid, args, hist, stats, t0, deadline, rng, next_cid):
         stats.clients_done += 1
 
 
+FINAL_READER = 10000
+
+
 def final_read(cid, args, hist, stats, t0):
     try:
         conn = Conn(args.host, args.port, args.timeout)
@@ -199,6 +203,7 @@ def main():
     hist = History(args.history)
     stats = Stats()
     t0 = time.monotonic_ns()
+    start_unix_ns = time.time_ns()
     deadline = time.monotonic() + args.duration
     next_cid = [args.clients]
     threads = []
@@ -212,9 +217,9 @@ def main():
         t.join(args.duration + args.timeout + 5)
     final_ok = True
     if args.final_read:
-        final_ok = final_read(10000, args, hist, stats, t0)
+        final_ok = final_read(FINAL_READER, args, hist, stats, t0)
     summary = dict(hist.counts)
-    summary.update(clients=args.clients, clients_done=stats.clients_done, conn_failures=stats.conn_failures,
+    summary.update(start_unix_ns=start_unix_ns, clients=args.clients, clients_done=stats.clients_done, conn_failures=stats.conn_failures,
                    max_wait_ms=round(stats.max_wait_ns / 1e6, 1), max_wait_at_ms=round(stats.max_wait_at_ns / 1e6, 1),
                    final_read=final_ok if args.final_read else None)
     print(json.dumps(summary, sort_keys=True))

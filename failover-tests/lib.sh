@@ -26,6 +26,7 @@ RANDOM=$((FT_SEED % 32768))
 
 FT_TAG=ft$(( $$ % 100000 ))	# interface names stay within 15 bytes
 FT_TMP=$(mktemp -d /tmp/ftvm-drill.XXXXXX)
+FT_RUN=$FT_TMP	# this round's files: daemon output, logs, control sockets, the arbiter lock
 FT_NS=()	# namespaces made, in order
 FT_PIDS=()	# background processes started
 FT_CGROUPS=()	# freezer cgroups made
@@ -49,6 +50,7 @@ ft_in() { local ns; ns=$(ft_ns_name "$1"); shift; ip netns exec "$ns" "$@"; }
 ft_cleanup() {
 	local rc=$? p ns cg
 	trap - EXIT INT TERM
+	exec 2>/dev/null	# no job-control notices for the processes killed below
 	for p in "${FT_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	for cg in "${FT_CGROUPS[@]}"; do
 		echo THAWED >"$cg/freezer.state" 2>/dev/null
@@ -57,7 +59,7 @@ ft_cleanup() {
 	for ns in "${FT_NS[@]}"; do
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	done
-	wait 2>/dev/null
+	{ wait; } 2>/dev/null
 	for cg in "${FT_CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null; done
 	for ns in "${FT_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	if [ "${FT_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${FT_KEEP:-0}" = fail ]; }; then
@@ -147,11 +149,14 @@ ft_topology() {
 	ip -n "$(ft_ns_name b)" addr add "$FT_BACKUP_REPL_IP/24" dev rb
 }
 
-# ft_bg NAME ROLE CMD...: runs CMD in ROLE's namespace in the background, output in $FT_TMP/NAME.out;
+# ft_round N: a fresh directory for round N's files (several rounds share one topology).
+ft_round() { FT_RUN=$FT_TMP/round$1; mkdir -p "$FT_RUN"; }
+
+# ft_bg NAME ROLE CMD...: runs CMD in ROLE's namespace in the background, output in $FT_RUN/NAME.out;
 # its pid in FT_PID_NAME.
 ft_bg() {
 	local name=$1 ns; ns=$(ft_ns_name "$2"); shift 2
-	ip netns exec "$ns" "$@" >"$FT_TMP/$name.out" 2>&1 &
+	ip netns exec "$ns" "$@" >"$FT_RUN/$name.out" 2>&1 &
 	FT_PIDS+=($!)
 	printf -v "FT_PID_$name" %s $!
 }
@@ -162,7 +167,7 @@ ft_kill() {
 	local p; p=$(ft_pid "$1")
 	[ -n "$p" ] || return 0
 	kill "-${2:-KILL}" "$p" 2>/dev/null
-	if [ "${2:-KILL}" = KILL ]; then wait "$p" 2>/dev/null; fi
+	if [ "${2:-KILL}" = KILL ]; then { wait "$p"; } 2>/dev/null; fi
 	return 0
 }
 # ft_wait NAME SECONDS: waits for a process started by ft_bg to end; returns its exit status,
@@ -184,8 +189,8 @@ ft_wait_for() {
 		sleep 0.1
 	done
 }
-ft_out_has() { grep -q -E -- "$2" "$FT_TMP/$1.out" 2>/dev/null; }
-ft_show() { echo "--- $1 (last ${2:-30} lines)"; tail -n "${2:-30}" "$FT_TMP/$1.out" 2>/dev/null; }
+ft_out_has() { grep -q -i -E -- "$2" "$FT_RUN/$1.out" 2>/dev/null; }
+ft_show() { echo "--- $1 (last ${2:-30} lines)"; tail -n "${2:-30}" "$FT_RUN/$1.out" 2>/dev/null; }
 
 # ft_random_ms LO HI: a random whole number of milliseconds in [LO, HI] from FT_SEED's stream.
 ft_random_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) )); }
@@ -254,36 +259,104 @@ ft_certs() {
 		{ cat "$FT_TMP/certs.out"; ft_fail "ftvm certs init $1 failed"; }
 }
 
-# ft_start_backup [extra options...]: the backup daemon on host b (output in backup.out).
-# FT_APPEND, FT_CERTS, FT_BACKUP_DISK may be set beforehand.
+# Settings read by ft_start_backup / ft_start_primary (set them before, or leave the defaults):
+#   FT_APPEND            the guest's kernel command line (ft_append)
+#   FT_CERTS             certificates for both (default $FT_TMP/certs, made on first use);
+#   FT_PRIMARY_CERTS, FT_BACKUP_CERTS   one side's own, instead
+#   FT_PRIMARY_NAME      the name the primary presents (default primary)
+#   FT_PRIMARY_DISK, FT_BACKUP_DISK     each host's own copy of the guest's disk
+#   FT_PRIMARY_OPTS, FT_BACKUP_OPTS     extra options (arrays are not exported: words, split)
+ft_default_certs() {
+	[ -n "${FT_CERTS:-}" ] && return 0
+	FT_CERTS=$FT_TMP/certs
+	[ -d "$FT_CERTS" ] || ft_certs "$FT_CERTS"
+}
+
+# ft_start_backup [extra options...]: the backup daemon on host b (output in $FT_RUN/backup.out).
 ft_start_backup() {
 	local disk=()
+	ft_default_certs
 	[ -n "${FT_BACKUP_DISK:-}" ] && disk=(--disk "$FT_BACKUP_DISK")
+	# shellcheck disable=SC2086
 	ft_bg backup b "$FTVM" backup --listen "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name backup \
-		--peer-name primary --certs "${FT_CERTS:-$FT_TMP/certs}" --arbiter "lock:$FT_TMP/arbiter.lock" \
-		--log "$FT_TMP/backup.ftlog" --net tap:tap0 --control "$FT_TMP/backup.sock" "${disk[@]}" \
-		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" "$@"
+		--peer-name primary --certs "${FT_BACKUP_CERTS:-$FT_CERTS}" --arbiter "lock:$FT_RUN/arbiter.lock" \
+		--log "$FT_RUN/backup.ftlog" --net tap:tap0 --control "$FT_RUN/backup.sock" "${disk[@]}" \
+		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
+		${FT_BACKUP_OPTS:-} "$@"
 }
 
-# ft_start_primary [extra options...]: the primary daemon on host p (output in primary.out).
+# ft_start_primary [extra options...]: the primary daemon on host p (output in $FT_RUN/primary.out).
 ft_start_primary() {
 	local disk=()
+	ft_default_certs
 	[ -n "${FT_PRIMARY_DISK:-}" ] && disk=(--disk "$FT_PRIMARY_DISK")
-	ft_bg primary p "$FTVM" primary --peer "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name primary \
-		--peer-name backup --certs "${FT_CERTS:-$FT_TMP/certs}" --arbiter "lock:$FT_TMP/arbiter.lock" \
-		--log "$FT_TMP/primary.ftlog" --net tap:tap0 --control "$FT_TMP/primary.sock" "${disk[@]}" \
-		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" "$@"
+	# shellcheck disable=SC2086
+	ft_bg primary p "$FTVM" primary --peer "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name "${FT_PRIMARY_NAME:-primary}" \
+		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "lock:$FT_RUN/arbiter.lock" \
+		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" \
+		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
+		${FT_PRIMARY_OPTS:-} "$@"
 }
 
-# ft_start_pair: certificates (unless FT_CERTS is set), then the backup, then the primary.
-ft_start_pair() {
-	[ -n "${FT_CERTS:-}" ] || ft_certs "$FT_TMP/certs"
+# ft_pair_up SECONDS: starts the backup, then the primary, and waits until ftkv answers a client.
+ft_pair_up() {
 	ft_start_backup
+	sleep 0.2
 	ft_start_primary
+	if ! ft_wait_kv "$1"; then
+		ft_show backup; ft_show primary
+		ft_fail "the pair did not serve ftkv within $1 s"
+	fi
+	ft_alive primary || { ft_show primary; ft_fail "the primary exited"; }
+	ft_alive backup || { ft_show backup; ft_fail "the backup exited"; }
+}
+
+# ft_stop_pair: ends this round's daemons and clients.
+ft_stop_pair() {
+	local n
+	for n in primary backup "$@"; do ft_kill "$n"; done
 }
 
 # ft_status ROLE: `ftvm status --json` of a daemon, for the log (drills judge from the clients' side).
-ft_status() { "$FTVM" status --control "$FT_TMP/$1.sock" --json 2>&1; }
+ft_status() { "$FTVM" status --control "$FT_RUN/$1.sock" --json 2>&1; }
+
+# ft_tap_monitor: samples both hosts' TAP frame counters every 100 ms into $FT_RUN/taps.log
+# ("unix_ms primary_frames backup_frames"), until the drill ends.
+ft_tap_monitor() {
+	(
+		while :; do
+			echo "$(( $(date +%s%N) / 1000000 )) $(ft_tap_frames p) $(ft_tap_frames b)"
+			sleep 0.1
+		done
+	) >"$FT_RUN/taps.log" 2>/dev/null &
+	FT_PIDS+=($!)
+	FT_PID_tapmon=$!
+}
+ft_tap_monitor_stop() { kill -KILL "$FT_PID_tapmon" 2>/dev/null; { wait "$FT_PID_tapmon"; } 2>/dev/null; return 0; }
+# ft_serving SINCE_MS: which hosts' guests sent frames after SINCE_MS (unix ms), from the monitor:
+# prints "p", "b", "p b" or "" ("none").
+ft_serving() {
+	awk -v since="$1" '
+		$1 < since { p0 = $2; b0 = $3; next }
+		{ if (!seen) { if (p0 == "") p0 = $2; if (b0 == "") b0 = $3; seen = 1 } p1 = $2; b1 = $3 }
+		END { s = ""; if (p1 > p0) s = "p"; if (b1 > b0) s = s (s ? " " : "") "b"; print s }' "$FT_RUN/taps.log"
+}
+ft_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ft_protected ROLE: the daemon's status says the pair is protected (a "protected": true field
+# anywhere in `ftvm status --json`).
+ft_protected() {
+	ft_status "$1" | python3 -c '
+import json, sys
+def find(v):
+    if isinstance(v, dict):
+        return v.get("protected") is True or any(find(x) for x in v.values())
+    return isinstance(v, list) and any(find(x) for x in v)
+try:
+    sys.exit(0 if find(json.load(sys.stdin)) else 1)
+except ValueError:
+    sys.exit(1)'
+}
 
 # ft_wait_kv SECONDS: waits until ftkv answers PING from the client host.
 ft_wait_kv() {
@@ -305,17 +378,33 @@ PY
 }
 
 # ft_clients NAME [kvclient options...]: the load generator on the client host, history in
-# $FT_TMP/NAME.jsonl, summary in $FT_TMP/NAME.out.
+# $FT_RUN/NAME.jsonl, summary (one JSON line) in $FT_RUN/NAME.out.
 ft_clients() {
 	local name=$1; shift
 	ft_bg "$name" c python3 "$FT_DIR/kvclient.py" --host "$FT_GUEST_IP" --port "$FT_KV_PORT" \
-		--history "$FT_TMP/$name.jsonl" --seed "$((FT_SEED + ${#FT_PIDS[@]}))" "$@"
+		--history "$FT_RUN/$name.jsonl" --seed "$((FT_SEED % 100000 + ${#FT_PIDS[@]}))" "$@"
+}
+
+# ft_judge_clients NAME EVENT_UNIX_NS [allow-lost]: the clients' verdict on a fault injected at
+# EVENT: every client kept its connection (unless allow-lost), operations completed after the event,
+# the history is linearizable.  Prints the figures (client-visible gap, slowest reply).
+ft_judge_clients() {
+	local name=$1 at=$2 rc
+	ft_wait "$name" 180
+	rc=$?
+	echo "clients: $(tail -n 1 "$FT_RUN/$name.out")"
+	python3 "$FT_DIR/histstats.py" "$FT_RUN/$name.jsonl" "$FT_RUN/$name.out" "$at" ||
+		ft_fail "no client operation completed after the fault"
+	if [ $rc -ne 0 ] && [ "${3:-}" != allow-lost ]; then
+		ft_fail "a client lost its connection or could not read back (kvclient exit $rc)"
+	fi
+	ft_check_history "$name" || ft_fail "the clients' history is not linearizable"
 }
 
 # ft_check_history NAME: the recorded history must be linearizable.
 ft_check_history() {
-	python3 "$FT_DIR/linearizable.py" "$FT_TMP/$1.jsonl" >"$FT_TMP/$1.check" 2>&1
+	python3 "$FT_DIR/linearizable.py" "$FT_RUN/$1.jsonl" >"$FT_RUN/$1.check" 2>&1
 	local rc=$?
-	cat "$FT_TMP/$1.check"
+	cat "$FT_RUN/$1.check"
 	return $rc
 }

@@ -32,6 +32,8 @@ HV_OBJS += hv/det_net.o
 HV_OBJS += hv/live.o
 # record and replay
 HV_OBJS += hv/rr_queue.o
+HV_OBJS += hv/output_commit.o
+HV_OBJS += hv/session.o
 HV_OBJS += hv/rr_record.o
 HV_OBJS += hv/rr_replay.o
 HV_OBJS += hv/rr_bisect.o

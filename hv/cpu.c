@@ -1065,38 +1065,3 @@ out:
 #undef f3
 #undef imm_i
 }
-
-static size_t put64(uint8_t *buf, size_t len, size_t off, uint64_t v)
-{
-	if (off + 8 <= len)
-		for (int i = 0; i < 8; i++)
-			buf[off + i] = (uint8_t)(v >> (8 * i));
-	return off + 8;
-}
-
-/* Field order is part of the digest: append only, never reorder. */
-size_t rv_hart_save(const struct rv_hart *h, uint8_t *buf, size_t len)
-{
-	const uint64_t scalars[] = {
-		h->pc, h->priv, h->fflags, h->frm, h->wfi, h->steps, h->minstret, h->mcycle,
-		h->mhartid, h->mstatus, h->misa, h->medeleg, h->mideleg, h->mie, h->mip,
-		h->mip_dev, h->mtvec, h->mscratch, h->mepc, h->mcause, h->mtval,
-		h->mcounteren, h->mcountinhibit, h->menvcfg, h->senvcfg, h->stvec,
-		h->sscratch, h->sepc, h->scause, h->stval, h->scounteren, h->satp,
-		h->tselect, h->tdata1, h->tdata2, h->tdata3, h->resv_addr, h->resv_valid,
-		h->resv_val,
-	};
-	size_t off = 0;
-
-	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
-		off = put64(buf, len, off, scalars[i]);
-	for (int i = 0; i < 32; i++)
-		off = put64(buf, len, off, h->x[i]);
-	for (int i = 0; i < 32; i++)
-		off = put64(buf, len, off, h->f[i]);
-	for (int i = 0; i < 16; i++)
-		off = put64(buf, len, off, h->pmpcfg[i]);
-	for (int i = 0; i < 64; i++)
-		off = put64(buf, len, off, h->pmpaddr[i]);
-	return off <= len ? off : len;
-}

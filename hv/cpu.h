@@ -89,8 +89,16 @@ bool rv_hart_wakeable(const struct rv_hart *h);
 void rv_hart_flush_tlb(struct rv_hart *h);
 /* The instruction at va if it can be read without side effects (for divergence reports). */
 bool rv_hart_peek_insn(const struct rv_hart *h, uint64_t va, uint32_t *insn);
-/* Serialized architectural state for digests; returns bytes written (<= len). */
-size_t rv_hart_save(const struct rv_hart *h, uint8_t *buf, size_t len);
-#define RV_HART_SAVE_MAX 4096
+/*
+ * Architectural state through the little-endian serializer (cpu_state.c):
+ * what snapshots store and digests hash. Load refuses (-EINVAL) a short or
+ * inconsistent record, or one of another hart id, and leaves h unchanged then.
+ */
+struct le_writer;
+struct le_reader;
+void rv_hart_save(const struct rv_hart *h, struct le_writer *w);
+int rv_hart_load(struct rv_hart *h, struct le_reader *r) __attribute__((warn_unused_result));
+/* Bytes rv_hart_save writes. */
+#define RV_HART_SAVE_BYTES ((39 + 32 + 32 + 16 + 64) * 8)
 
 #endif

@@ -18,7 +18,9 @@
 #include "devices.h"
 #include "bus.h"
 #include "hv.h"
+#include "le.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,12 +177,28 @@ const struct dev_ops clint_ops = {
 	.write = clint_write,
 };
 
-void clint_save(const struct clint *c, dev_put_fn put, void *ctx)
+void clint_save(const struct clint *c, struct le_writer *w)
 {
 	for (int h = 0; h < c->nharts; h++) {
-		uint8_t mtip = c->mtip[h];
-		put(ctx, &c->msip[h], sizeof(c->msip[h]));
-		put(ctx, &c->mtimecmp[h], sizeof(c->mtimecmp[h]));
-		put(ctx, &mtip, 1);
+		le_put_u32(w, c->msip[h]);
+		le_put_u64(w, c->mtimecmp[h]);
+		le_put_u8(w, c->mtip[h]);
 	}
+}
+
+int clint_load(struct clint *c, struct le_reader *r)
+{
+	struct clint t = *c;
+
+	for (int h = 0; h < c->nharts; h++) {
+		t.msip[h] = le_get_u32(r);
+		t.mtimecmp[h] = le_get_u64(r);
+		t.mtip[h] = le_get_bool(r);
+		if (t.msip[h] > 1)
+			return -EINVAL;
+	}
+	if (!le_reader_ok(r))
+		return -EINVAL;
+	*c = t;
+	return 0;
 }

@@ -24,7 +24,9 @@
  */
 #include "devices.h"
 #include "hv.h"
+#include "le.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -237,16 +239,50 @@ const struct dev_ops plic_ops = {
 	.write = plic_write,
 };
 
-void plic_save(const struct plic *p, dev_put_fn put, void *ctx)
+void plic_save(const struct plic *p, struct le_writer *w)
 {
 	for (int c = 0; c < p->nctx; c++) {
-		uint8_t level = p->ctx_level[c];
-		put(ctx, &level, 1);
-		put(ctx, &p->threshold[c], sizeof(p->threshold[c]));
-		put(ctx, p->enable[c], sizeof(p->enable[c]));
+		le_put_u8(w, p->ctx_level[c]);
+		le_put_u32(w, p->threshold[c]);
+		for (int i = 0; i < PLIC_WORDS; i++)
+			le_put_u32(w, p->enable[c][i]);
 	}
-	put(ctx, p->priority, sizeof(p->priority));
-	put(ctx, p->level, sizeof(p->level));
-	put(ctx, p->pending, sizeof(p->pending));
-	put(ctx, p->claimed, sizeof(p->claimed));
+	for (int i = 0; i < PLIC_NSRC; i++)
+		le_put_u32(w, p->priority[i]);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		le_put_u32(w, p->level[i]);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		le_put_u32(w, p->pending[i]);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		le_put_u32(w, p->claimed[i]);
+}
+
+int plic_load(struct plic *p, struct le_reader *r)
+{
+	struct plic *t = malloc(sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	*t = *p;
+	for (int c = 0; c < p->nctx; c++) {
+		t->ctx_level[c] = le_get_bool(r);
+		t->threshold[c] = le_get_u32(r);
+		for (int i = 0; i < PLIC_WORDS; i++)
+			t->enable[c][i] = le_get_u32(r);
+	}
+	for (int i = 0; i < PLIC_NSRC; i++)
+		t->priority[i] = le_get_u32(r);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		t->level[i] = le_get_u32(r);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		t->pending[i] = le_get_u32(r);
+	for (int i = 0; i < PLIC_WORDS; i++)
+		t->claimed[i] = le_get_u32(r);
+	if (!le_reader_ok(r)) {
+		free(t);
+		return -EINVAL;
+	}
+	*p = *t;
+	free(t);
+	return 0;
 }

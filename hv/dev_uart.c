@@ -26,7 +26,9 @@
  * so injected input need not be paced) and is filled only by uart_receive().
  */
 #include "devices.h"
+#include "le.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -310,14 +312,39 @@ const struct dev_ops uart_ops = {
 	.write = uart_write,
 };
 
-void uart_save(const struct uart *u, dev_put_fn put, void *ctx)
+void uart_save(const struct uart *u, struct le_writer *w)
 {
-	uint8_t regs[] = { u->ier, u->fcr, u->lcr, u->mcr, u->scr, u->dll, u->dlm, u->overrun,
-			   u->thre_pending, u->irq_level };
-	uint64_t count = u->rx_count;
+	const uint8_t regs[] = { u->ier, u->fcr, u->lcr, u->mcr, u->scr, u->dll, u->dlm,
+				 u->overrun, u->thre_pending, u->irq_level };
 
-	put(ctx, regs, sizeof(regs));
-	put(ctx, &count, sizeof(count));
+	le_put_bytes(w, regs, sizeof(regs));
+	le_put_u64(w, u->rx_count);
 	for (size_t i = 0; i < u->rx_count; i++)	/* the queued bytes, oldest first */
-		put(ctx, &u->rx[(u->rx_head + i) % UART_RX_BYTES], 1);
+		le_put_u8(w, u->rx[(u->rx_head + i) % UART_RX_BYTES]);
+}
+
+int uart_load(struct uart *u, struct le_reader *r)
+{
+	struct uart t = *u;
+	uint64_t count;
+
+	t.ier = le_get_u8(r);
+	t.fcr = le_get_u8(r);
+	t.lcr = le_get_u8(r);
+	t.mcr = le_get_u8(r);
+	t.scr = le_get_u8(r);
+	t.dll = le_get_u8(r);
+	t.dlm = le_get_u8(r);
+	t.overrun = le_get_bool(r);
+	t.thre_pending = le_get_bool(r);
+	t.irq_level = le_get_bool(r);
+	count = le_get_u64(r);
+	if (!le_reader_ok(r) || count > UART_RX_BYTES)
+		return -EINVAL;
+	t.rx_head = 0;
+	t.rx_count = (size_t)count;
+	if (!le_get_bytes(r, t.rx, t.rx_count))
+		return -EINVAL;
+	*u = t;
+	return 0;
 }

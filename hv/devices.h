@@ -32,11 +32,21 @@ struct clint;
 struct plic;
 struct uart;
 
-/* Device state for digests: fields fed to put() in a fixed order, never host pointers. */
-typedef void (*dev_put_fn)(void *ctx, const void *p, size_t n);
-void clint_save(const struct clint *c, dev_put_fn put, void *ctx);
-void plic_save(const struct plic *p, dev_put_fn put, void *ctx);
-void uart_save(const struct uart *u, dev_put_fn put, void *ctx);
+/*
+ * Device state through the little-endian serializer (le.h): save writes the
+ * guest-visible fields in a fixed order, never host pointers or counters; it
+ * is what snapshots store and digests hash. load reads the same record and
+ * returns -EINVAL, leaving the device unchanged, for a short or inconsistent
+ * one. Irq lines are not re-driven: their receivers load their own levels.
+ */
+struct le_writer;
+struct le_reader;
+void clint_save(const struct clint *c, struct le_writer *w);
+int clint_load(struct clint *c, struct le_reader *r) __attribute__((warn_unused_result));
+void plic_save(const struct plic *p, struct le_writer *w);
+int plic_load(struct plic *p, struct le_reader *r) __attribute__((warn_unused_result));
+void uart_save(const struct uart *u, struct le_writer *w);
+int uart_load(struct uart *u, struct le_reader *r) __attribute__((warn_unused_result));
 
 /* SiFive test device: the guest ends the run. */
 enum syscon_action { SYSCON_POWEROFF, SYSCON_REBOOT, SYSCON_FAIL };

@@ -1,48 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /* digest: a SHA-256 over everything the guest can observe, to compare two executions. */
 #include "machine_internal.h"
-#include "virtio.h"
+#include "le.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void put_bytes(void *ctx, const void *p, size_t n)
-{
-	EVP_DigestUpdate(ctx, p, n);
-}
-
 static void put_u64(EVP_MD_CTX *ctx, uint64_t v)
 {
 	uint8_t b[8];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le64_store(b, v);
 	EVP_DigestUpdate(ctx, b, sizeof(b));
 }
 
-/* Everything but RAM: step count, clock, harts, virtio state. */
+/*
+ * Everything but RAM: each part exactly as machine_part_save writes it for a
+ * snapshot, preceded by its kind, index and length.
+ */
 static void put_machine(EVP_MD_CTX *ctx, const struct hv_machine *m)
 {
-	uint8_t state[RV_HART_SAVE_MAX];
+	struct machine_part_ref parts[MACHINE_MAX_PARTS];
+	int n = machine_parts(m, parts);
+	struct le_writer w = le_writer_grow();
 
-	put_u64(ctx, m->icount);
-	put_u64(ctx, m->clock.anchor_mtime);
-	put_u64(ctx, m->clock.rate_q32);
-	put_u64(ctx, m->clock_icount);
-	for (int h = 0; h < m->nharts; h++) {
-		size_t n = rv_hart_save(&m->harts[h], state, sizeof(state));
-		put_u64(ctx, n);
-		EVP_DigestUpdate(ctx, state, n);
+	for (int i = 0; i < n; i++) {
+		w.len = 0;
+		machine_part_save(m, parts[i], &w);
+		put_u64(ctx, (uint64_t)parts[i].part << 32 | (uint32_t)parts[i].index);
+		put_u64(ctx, w.len);
+		if (!w.failed)
+			EVP_DigestUpdate(ctx, w.buf, w.len);
 	}
-	clint_save(m->clint, put_bytes, ctx);
-	plic_save(m->plic, put_bytes, ctx);
-	uart_save(m->uart, put_bytes, ctx);
-	if (m->blk)
-		virtio_mmio_digest(m->blk, put_bytes, ctx);
-	if (m->net)
-		virtio_mmio_digest(m->net, put_bytes, ctx);
+	free(w.buf);
 }
 
 void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
@@ -106,12 +98,13 @@ void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 /* FNV-1a: fast, and collisions here only delay detection to the next full digest. */
 uint64_t hv_check(const struct hv_machine *m)
 {
-	uint8_t state[RV_HART_SAVE_MAX];
+	uint8_t state[RV_HART_SAVE_BYTES];
 	uint64_t x = 0xcbf29ce484222325ULL;
 
 	for (int h = 0; h < m->nharts; h++) {
-		size_t n = rv_hart_save(&m->harts[h], state, sizeof(state));
-		for (size_t i = 0; i < n; i++)
+		struct le_writer w = le_writer_fixed(state, sizeof(state));
+		rv_hart_save(&m->harts[h], &w);
+		for (size_t i = 0; i < w.len && i < sizeof(state); i++)
 			x = (x ^ state[i]) * 0x100000001b3ULL;
 	}
 	return x ^ m->icount;

@@ -80,6 +80,13 @@ void hv_machine_destroy(struct hv_machine *m);
 int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
 	__attribute__((warn_unused_result));
 
+/*
+ * Ask a running hv_run to return soon (at the end of the current hart's
+ * slice, at most one quantum later), with HV_STOP_BUDGET. For host callbacks:
+ * output waiting on the log ends the slice early. Guest state does not depend on it.
+ */
+void hv_yield(struct hv_machine *m);
+
 /* Steps so far: instructions retired plus traps taken, over all harts. */
 uint64_t hv_icount(const struct hv_machine *m);
 uint64_t hv_mtime(const struct hv_machine *m);
@@ -111,6 +118,8 @@ uint32_t hv_hart_insn(const struct hv_machine *m, int hart, uint64_t va);
 /* Test hook for divergence drills: flip bit of x[reg] of hart 0 now. */
 void hv_perturb(struct hv_machine *m, int reg, int bit);
 
+/* The guest NIC's MAC address (0 if the machine has no network). */
+int hv_net_mac(const struct hv_machine *m, uint8_t mac[6]);
 /* Guest free RX buffers for virtio-net: 0 if a frame injected now would be queued. */
 int hv_net_rx_ready(const struct hv_machine *m);
 /* Bytes the UART receiver can take now (a CONSOLE_IN event must not exceed it). */

@@ -28,12 +28,8 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void console_out(void *opaque, const uint8_t *buf, size_t len)
+static void write_console(const uint8_t *buf, size_t len)
 {
-	const struct live *lv = opaque;
-
-	if (lv->mute_console)
-		return;
 	while (len) {
 		ssize_t n = write(STDOUT_FILENO, buf, len);
 		if (n < 0 && errno == EINTR)
@@ -45,12 +41,48 @@ static void console_out(void *opaque, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Output commit: hold it, and end the slice soon so its chunk can close. */
+static bool hold(struct live *lv, enum oc_kind kind, const uint8_t *buf, size_t len)
+{
+	if (!lv->o.oc)
+		return false;
+	if (oc_hold(lv->o.oc, kind, buf, len) == 0 && lv->m)
+		hv_yield(lv->m);
+	return true;
+}
+
+static void console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct live *lv = opaque;
+
+	if (lv->mute_console || hold(lv, OC_CONSOLE, buf, len))
+		return;
+	write_console(buf, len);
+}
+
 static void net_tx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct live *lv = opaque;
 
-	if (lv->have_net)
-		det_net_tx(&lv->net, frame, len);
+	if (!lv->have_net || hold(lv, OC_NET, frame, len))
+		return;
+	det_net_tx(&lv->net, frame, len);
+}
+
+static void emit(void *opaque, enum oc_kind kind, const uint8_t *data, size_t len)
+{
+	struct live *lv = opaque;
+
+	if (kind == OC_CONSOLE && !lv->mute_console)
+		write_console(data, len);
+	else if (kind == OC_NET && lv->have_net)
+		det_net_tx(&lv->net, data, len);
+}
+
+void live_release(struct live *lv)
+{
+	if (lv->o.oc)
+		oc_release(lv->o.oc, emit, lv);
 }
 
 const struct hv_host_ops live_host_ops = {
@@ -116,6 +148,8 @@ static void poll_host(struct live *lv, int timeout_ms)
 
 	ncons = det_console_pollfd(&lv->console, &pfds[0]);
 	n += ncons;
+	if (lv->o.oc)
+		pfds[n++] = (struct pollfd){ .fd = oc_fd(lv->o.oc), .events = POLLIN };
 	if (lv->have_net) {
 		nnet = det_net_pollfds(&lv->net, pfds + n, LIVE_MAX_POLLFDS - n, &timeout_ms);
 		n += nnet;
@@ -127,7 +161,38 @@ static void poll_host(struct live *lv, int timeout_ms)
 	if (ncons && (pfds[0].revents & (POLLIN | POLLHUP | POLLERR)))
 		det_console_read(&lv->console);
 	if (nnet)
-		det_net_dispatch(&lv->net, pfds + ncons, nnet);
+		det_net_dispatch(&lv->net, pfds + n - nnet, nnet);
+	live_release(lv);
+}
+
+/*
+ * After a slice: seal the outputs it made, close the chunk they wait on, emit
+ * what the log covers; with too much held, wait for the log (counted).
+ */
+static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_result *res)
+{
+	struct oc *oc = lv->o.oc;
+	int rc;
+
+	if (!oc)
+		return 0;
+	oc_seal(oc, hv_icount(m));
+	if (oc_waiting(oc) && lv->o.hooks.commit) {
+		rc = lv->o.hooks.commit(lv->o.hooks.opaque, m);
+		if (rc)
+			return rc;
+	}
+	live_release(lv);
+	if (oc_over_limit(oc)) {
+		res->commit_waits++;
+		while (oc_over_limit(oc) && !oc_failed(oc) && !stop_signal) {
+			struct pollfd p = { .fd = oc_fd(oc), .events = POLLIN };
+			if (poll(&p, 1, 100) < 0 && errno != EINTR)
+				return -errno;
+			live_release(lv);
+		}
+	}
+	return oc_failed(oc);
 }
 
 static int deliver_inputs(struct live *lv, struct hv_machine *m, bool idle)
@@ -213,6 +278,9 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 			if (rc)
 				goto host_error;
 		}
+		rc = commit_outputs(lv, m, res);
+		if (rc)
+			goto host_error;
 		if (info.why == HV_STOP_POWEROFF) {
 			res->end = LIVE_END_POWEROFF;
 			break;

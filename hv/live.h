@@ -9,6 +9,7 @@
 
 #include "det.h"
 #include "hv.h"
+#include "output_commit.h"
 
 /* Console input to inject at an exact step count (tests, twin runs). */
 struct live_input {
@@ -23,6 +24,8 @@ struct live_hooks {
 	int (*apply)(void *opaque, struct hv_machine *m, const struct hv_event *ev);
 	/* After every slice. */
 	int (*slice)(void *opaque, struct hv_machine *m);
+	/* Output is waiting on the log: close the open chunk now. */
+	int (*commit)(void *opaque, struct hv_machine *m);
 	void *opaque;
 };
 
@@ -37,6 +40,8 @@ struct live_opts {
 	int ndigest;		/* sorted */
 	FILE *digest_out;
 	struct live_hooks hooks;
+	/* Output commit: outputs wait here until the log that caused them is safe (NULL: none). */
+	struct oc *oc;
 };
 
 enum live_end {
@@ -56,6 +61,7 @@ struct live_result {
 	double wall_s, idle_s;
 	double guest_s;		/* guest time that passed, to compare with wall_s */
 	uint64_t clock_events, console_bytes, net_frames_in, net_frames_dropped;
+	uint64_t commit_waits;	/* times the guest waited for the log with too much output held */
 };
 
 struct live {
@@ -75,6 +81,8 @@ int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_
 extern const struct hv_host_ops live_host_ops;
 /* Run m live until it stops; guest time continues from where m's clock stands. */
 int live_run(struct live *lv, struct hv_machine *m, struct live_result *res);
+/* Emit the outputs the log now covers (also done inside live_run). */
+void live_release(struct live *lv);
 /* Attach a network backend later (a replay going live). */
 int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
 	__attribute__((warn_unused_result));

@@ -406,12 +406,29 @@ int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
 		} else {
 			m->quantum_left -= n;
 		}
+		if (m->yield) {
+			m->yield = false;
+			break;
+		}
 	}
 	if (m->stop != HV_STOP_BUDGET)
 		fill_stop(m, info, m->stop);
 	else
 		fill_stop(m, info, HV_STOP_BUDGET);
 	return 0;
+}
+
+int hv_net_mac(const struct hv_machine *m, uint8_t mac[6])
+{
+	if (!m->net)
+		return -ENODEV;
+	memcpy(mac, default_mac, 6);
+	return 0;
+}
+
+void hv_yield(struct hv_machine *m)
+{
+	m->yield = true;
 }
 
 int hv_inject(struct hv_machine *m, const struct hv_event *ev)

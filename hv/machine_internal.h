@@ -42,6 +42,7 @@ struct hv_machine {
 	int next_hart;
 	uint64_t quantum_left;
 
+	bool yield;		/* hv_yield: leave hv_run after this hart's slice */
 	struct hv_clock clock;
 	uint64_t clock_icount;	/* icount at which clock.anchor_mtime holds */
 

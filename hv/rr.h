@@ -5,9 +5,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hv.h"
 #include "rr_log.h"
+
+struct rq;
 
 /*
  * One file per kind of non-determinism, each with save (a guest event as the
@@ -41,6 +44,31 @@ struct rr_record_stats {
 };
 int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
 		     char *err, size_t err_len) __attribute__((warn_unused_result));
+
+#define RR_MAX_EXTRA_CONSUMERS 2
+struct rr_record_opts {
+	const char *path;	/* the local log file, or NULL for none */
+	bool fsync;		/* fdatasync each chunk before it counts as written */
+	/* Called from the writer thread once the log up to end_icount is in the file (synced with fsync). */
+	void (*on_written)(void *opaque, uint64_t end_icount);
+	/* Called from the writer thread when the file cannot be written: nothing after is safe. */
+	void (*on_error)(void *opaque, int err);
+	void *opaque;
+	int extra_consumers;	/* readers of the replay queue besides the file (the network sender) */
+	size_t queue_items;	/* 0: the default bound */
+};
+/*
+ * The stream, file and queue alike, is the log header followed by chunks;
+ * every queue item is tagged with the step its chunk ends at (0 for the header).
+ */
+int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts *o,
+			  const struct rr_header *h, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+struct rq *rr_recorder_queue(struct rr_recorder *r);
+/* The replay-queue consumer id of extra consumer i. */
+int rr_recorder_consumer(const struct rr_recorder *r, int i);
+/* Close the open chunk now (output is waiting on it); nothing if nothing happened since the last. */
+int rr_record_flush(struct rr_recorder *r, struct hv_machine *m) __attribute__((warn_unused_result));
 /* Record one input event (preceded by a CHECK of the state it lands on). */
 int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv_event *ev)
 	__attribute__((warn_unused_result));
@@ -69,6 +97,9 @@ struct rr_play_status {
 };
 int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
 		   size_t err_len) __attribute__((warn_unused_result));
+/* The same over a stream that may block for more (the backup's feed); f stays the caller's. */
+int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, struct rr_header *h,
+			  char *err, size_t err_len) __attribute__((warn_unused_result));
 /* Run m to step target (UINT64_MAX: as far as the log goes). */
 enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uint64_t target,
 				  struct rr_play_status *st);

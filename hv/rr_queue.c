@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * One mutex and two condition variables: the producer pushes a chunk every
@@ -17,6 +18,7 @@
 struct rq_item {
 	uint8_t *data;
 	size_t len;
+	uint64_t tag;
 };
 
 struct rq {
@@ -31,6 +33,7 @@ struct rq {
 	int nconsumers;
 	size_t held_bytes;
 	bool closed;
+	int notify_fd;
 	struct rq_stats st;
 };
 
@@ -53,6 +56,7 @@ struct rq *rq_new(size_t max_items, size_t max_bytes)
 		free(q);
 		return NULL;
 	}
+	q->notify_fd = -1;
 	q->max_items = max_items;
 	q->max_bytes = max_bytes;
 	pthread_mutex_init(&q->lock, NULL);
@@ -94,7 +98,28 @@ static void reclaim(struct rq *q)
 	pthread_cond_broadcast(&q->not_full);
 }
 
+static void notify(struct rq *q)
+{
+	uint64_t one = 1;
+
+	if (q->notify_fd >= 0 && write(q->notify_fd, &one, sizeof(one)) < 0) {
+		/* an eventfd at its maximum count is still readable: nothing is lost */
+	}
+}
+
+void rq_set_notify_fd(struct rq *q, int fd)
+{
+	pthread_mutex_lock(&q->lock);
+	q->notify_fd = fd;
+	pthread_mutex_unlock(&q->lock);
+}
+
 int rq_push(struct rq *q, const void *buf, size_t len)
+{
+	return rq_push_tagged(q, buf, len, 0);
+}
+
+int rq_push_tagged(struct rq *q, const void *buf, size_t len, uint64_t tag)
 {
 	uint8_t *copy;
 
@@ -118,7 +143,7 @@ int rq_push(struct rq *q, const void *buf, size_t len)
 		free(copy);
 		return -EPIPE;
 	}
-	q->ring[q->head % q->max_items] = (struct rq_item){ copy, len };
+	q->ring[q->head % q->max_items] = (struct rq_item){ copy, len, tag };
 	q->head++;
 	q->held_bytes += len;
 	q->st.items++;
@@ -126,6 +151,7 @@ int rq_push(struct rq *q, const void *buf, size_t len)
 	if (q->nconsumers == 0)
 		reclaim(q);
 	pthread_cond_broadcast(&q->not_empty);
+	notify(q);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
 }
@@ -145,6 +171,36 @@ int rq_next(struct rq *q, int id, const uint8_t **buf, size_t *len)
 	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+int rq_try_next(struct rq *q, int id, const uint8_t **buf, size_t *len, uint64_t *tag)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->cursor[id] < q->head) {
+		struct rq_item *it = &q->ring[q->cursor[id] % q->max_items];
+		*buf = it->data;
+		*len = it->len;
+		if (tag)
+			*tag = it->tag;
+		rc = 1;
+	} else if (q->closed) {
+		rc = -EPIPE;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+uint64_t rq_tag(struct rq *q, int id)
+{
+	uint64_t tag = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->cursor[id] < q->head)
+		tag = q->ring[q->cursor[id] % q->max_items].tag;
+	pthread_mutex_unlock(&q->lock);
+	return tag;
 }
 
 void rq_release(struct rq *q, int id)
@@ -170,6 +226,7 @@ void rq_close(struct rq *q)
 	q->closed = true;
 	pthread_cond_broadcast(&q->not_empty);
 	pthread_cond_broadcast(&q->not_full);
+	notify(q);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -26,11 +26,20 @@ int rq_add_consumer(struct rq *q);
  * -EPIPE if the queue was closed, -EMSGSIZE if len exceeds max_bytes.
  */
 int rq_push(struct rq *q, const void *buf, size_t len) __attribute__((warn_unused_result));
+/* The same, with a tag the consumers get back (the recorder: the chunk's end step). */
+int rq_push_tagged(struct rq *q, const void *buf, size_t len, uint64_t tag)
+	__attribute__((warn_unused_result));
 /*
  * The next item after consumer id's cursor, waiting for one. Returns 1 with
  * buf and len set (valid until rq_release), 0 once the queue is closed and drained.
  */
 int rq_next(struct rq *q, int id, const uint8_t **buf, size_t *len);
+/* Without waiting: 1 with the item (and its tag if tag is not NULL), 0 if none now, -EPIPE once closed and drained. */
+int rq_try_next(struct rq *q, int id, const uint8_t **buf, size_t *len, uint64_t *tag);
+/* The tag of the item rq_next last gave consumer id. */
+uint64_t rq_tag(struct rq *q, int id);
+/* An eventfd (or any fd) the queue writes 8 bytes to on every push and on close: wakes an event loop. */
+void rq_set_notify_fd(struct rq *q, int fd);
 /* Consumer id is done with the item rq_next gave it. */
 void rq_release(struct rq *q, int id);
 /* A consumer that will read no more (its sink failed): it stops gating the producer. */

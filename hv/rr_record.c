@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #define FLUSH_BYTES (256u << 10)
 
 struct rr_recorder {
+	struct rr_record_opts o;
 	int fd;
 	struct rr_chunk_writer *w;
 	struct rq *q;
@@ -33,8 +35,10 @@ struct rr_recorder {
 	uint64_t digest_interval, next_digest;
 	uint64_t last_flush_ns;
 	uint64_t last_icount;
+	uint64_t flushed_icount;	/* end step of the last chunk queued */
 	struct rr_record_stats st;
 	bool ended;
+	int extra_id[RR_MAX_EXTRA_CONSUMERS];
 };
 
 static uint64_t now_ns(void)
@@ -67,19 +71,66 @@ static void *disk_writer(void *arg)
 	size_t len;
 
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
+		uint64_t end_icount = rq_tag(r->q, r->disk_id);
 		int rc = write_all(r->fd, buf, len);
+		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
+			rc = -errno;
 		rq_release(r->q, r->disk_id);
 		if (rc) {
+			/* Nothing after this point is safe: the watermark stops here for good. */
 			r->writer_errno = -rc;
 			rq_detach(r->q, r->disk_id);
+			if (r->o.on_error)
+				r->o.on_error(r->o.opaque, rc);
 			break;
 		}
+		if (r->o.on_written)
+			r->o.on_written(r->o.opaque, end_icount);
 	}
 	return NULL;
 }
 
+/*
+ * The log file, opened non-blocking so that a FIFO without a reader fails
+ * instead of hanging, and truncated only once it is known to be a regular
+ * file (never a device or a pipe).
+ */
+static int open_log(const char *path, char *err, size_t err_len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+	struct stat st;
+	int rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path,
+			errno == ENXIO ? "not a regular file (a FIFO nobody reads)" : strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hv_errf(err, err_len, "log %s: not a regular file (a replay log must be one)", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0 || ftruncate(fd, 0) < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
 		     char *err, size_t err_len)
+{
+	struct rr_record_opts o = { .path = path };
+
+	return rr_recorder_open_opts(out, &o, h, err, err_len);
+}
+
+int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts *o,
+			  const struct rr_header *h, char *err, size_t err_len)
 {
 	struct rr_recorder *r = calloc(1, sizeof(*r));
 	uint8_t hdr[RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY + 4];
@@ -89,46 +140,65 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
+	r->o = *o;
 	r->fd = -1;
+	r->disk_id = -1;
 	rc = rr_header_encode(h, hdr, sizeof(hdr), &hlen);
 	if (rc) {
 		hv_errf(err, err_len, "cannot encode the log header: %s", strerror(-rc));
 		goto fail;
 	}
-	r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (r->fd < 0) {
-		rc = -errno;
-		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	rc = write_all(r->fd, hdr, hlen);
-	if (rc) {
-		hv_errf(err, err_len, "log %s: %s", path, strerror(-rc));
-		goto fail;
+	if (o->path) {
+		r->fd = open_log(o->path, err, err_len);
+		if (r->fd < 0) {
+			rc = r->fd;
+			goto fail;
+		}
 	}
 	r->w = rr_chunk_writer_new(0, 0);
-	r->q = rq_new(RQ_ITEMS, RQ_BYTES);
+	r->q = rq_new(o->queue_items ? o->queue_items : RQ_ITEMS, RQ_BYTES);
 	if (!r->w || !r->q) {
 		rc = -ENOMEM;
 		hv_errf(err, err_len, "out of memory");
 		goto fail;
 	}
-	r->disk_id = rq_add_consumer(r->q);
+	if (o->path)
+		r->disk_id = rq_add_consumer(r->q);
+	for (int i = 0; i < o->extra_consumers && i < RR_MAX_EXTRA_CONSUMERS; i++)
+		r->extra_id[i] = rq_add_consumer(r->q);
+	/* The header is the stream's first item: the file and every other consumer start with it. */
+	rc = rq_push_tagged(r->q, hdr, hlen, 0);
+	if (rc) {
+		hv_errf(err, err_len, "cannot queue the log header: %s", strerror(-rc));
+		goto fail;
+	}
 	r->digest_interval = h->digest_interval;
 	r->next_digest = h->digest_interval;
 	r->last_flush_ns = now_ns();
 	r->st.bytes = hlen;
-	if (pthread_create(&r->writer, NULL, disk_writer, r)) {
-		rc = -EAGAIN;
-		hv_errf(err, err_len, "cannot start the log writer thread");
-		goto fail;
+	if (o->path) {
+		if (pthread_create(&r->writer, NULL, disk_writer, r)) {
+			rc = -EAGAIN;
+			hv_errf(err, err_len, "cannot start the log writer thread");
+			goto fail;
+		}
+		r->writer_started = true;
 	}
-	r->writer_started = true;
 	*out = r;
 	return 0;
 fail:
 	rr_recorder_close(r, NULL);
 	return rc;
+}
+
+struct rq *rr_recorder_queue(struct rr_recorder *r)
+{
+	return r->q;
+}
+
+int rr_recorder_consumer(const struct rr_recorder *r, int i)
+{
+	return i >= 0 && i < r->o.extra_consumers ? r->extra_id[i] : -EINVAL;
 }
 
 static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end_icount)
@@ -144,9 +214,10 @@ static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end
 	struct rq_stats before, after;
 	if (m)
 		rq_get_stats(r->q, &before);
-	rc = rq_push(r->q, buf, len);
+	rc = rq_push_tagged(r->q, buf, len, end_icount);
 	if (rc)
 		return rc;
+	r->flushed_icount = end_icount;
 	if (m) {
 		rq_get_stats(r->q, &after);
 		if (after.pauses != before.pauses) {
@@ -225,6 +296,15 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 	return 0;
 }
 
+int rr_record_flush(struct rr_recorder *r, struct hv_machine *m)
+{
+	uint64_t icount = hv_icount(m);
+
+	if (icount == r->flushed_icount && !rr_chunk_writer_payload_len(r->w))
+		return 0;
+	return flush_chunk(r, m, icount);
+}
+
 int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why)
 {
 	uint64_t icount = hv_icount(m);
@@ -244,7 +324,7 @@ int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reaso
 	}
 	if (!rc && r->writer_errno)
 		rc = -r->writer_errno;
-	if (!rc && fdatasync(r->fd) < 0)
+	if (!rc && r->fd >= 0 && fdatasync(r->fd) < 0)
 		rc = -errno;
 	return rc;
 }

@@ -60,6 +60,34 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 	return 0;
 }
 
+int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, struct rr_header *h,
+			  char *err, size_t err_len)
+{
+	struct rr_player *p = calloc(1, sizeof(*p));
+	char why[512] = "";
+	int rc;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->fd = -1;
+	p->r = rr_reader_open_file(f);
+	if (!p->r) {
+		free(p);
+		return -ENOMEM;
+	}
+	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
+	if (rc) {
+		hv_errf(err, err_len, "log %s: %s", name,
+			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
+		rr_player_close(p);
+		return rc;
+	}
+	p->event_no = (uint64_t)-1;
+	*out = p;
+	return 0;
+}
+
 void rr_player_set_verify(struct rr_player *p, bool verify)
 {
 	p->no_verify = !verify;

@@ -9,6 +9,7 @@
 
 #include "dev.h"
 #include "devices.h"
+#include "le.h"
 
 /* Device status bits (virtio 1.1 section 2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE	0x01
@@ -80,9 +81,9 @@ struct virtio_device_ops {
 	/* The driver wrote 0 to Status: forget per-driver state. */
 	void (*reset)(struct virtio_mmio *v);
 	void (*destroy)(struct virtio_mmio *v);
-	/* Feed device-private guest-visible state (e.g. queued RX frames) to put. */
-	void (*digest)(const struct virtio_mmio *v, void (*put)(void *ctx, const void *p, size_t n),
-		       void *ctx);
+	/* Device-private guest-visible state (e.g. queued RX frames): save, and load it back. */
+	void (*save)(const struct virtio_mmio *v, struct le_writer *w);
+	int (*load)(struct virtio_mmio *v, struct le_reader *r);
 };
 
 struct virtio_mmio {
@@ -114,12 +115,16 @@ struct virtio_mmio *virtio_mmio_create(const struct guest_ram *ram, const struct
 				       uint64_t device_features);
 
 /*
- * Feed every guest-visible piece of device state (registers, queue cursors,
- * device-private state such as the RX backlog) to put, in a fixed order and
- * little-endian, for the machine digest. Counters are left out.
+ * Every guest-visible piece of device state (registers, queue cursors,
+ * device-private state such as the RX backlog) in a fixed order, through
+ * le.h: what snapshots store and the machine digest hashes. Counters are
+ * left out. load refuses (-EINVAL, device unchanged) a short record, one
+ * saved from another kind of device or configuration, or queues a device
+ * could not use (a ring outside RAM, a size that is no power of two).
  */
-void virtio_mmio_digest(const struct virtio_mmio *v,
-			void (*put)(void *ctx, const void *p, size_t n), void *ctx);
+void virtio_mmio_save(const struct virtio_mmio *v, struct le_writer *w);
+int virtio_mmio_load(struct virtio_mmio *v, struct le_reader *r)
+	__attribute__((warn_unused_result));
 
 /* DRIVER_OK set and NEEDS_RESET clear: the device may use its queues. */
 bool virtio_mmio_live(const struct virtio_mmio *v);

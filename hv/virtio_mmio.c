@@ -32,46 +32,12 @@
  */
 #include "virtio.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define VIRTIO_MMIO_MAGIC	0x74726976u
 #define VIRTIO_MMIO_VENDOR	0x4d565446u	/* "FTVM" */
-
-static uint16_t ld16(const void *p)
-{
-	uint16_t x;
-	memcpy(&x, p, 2);
-	return le16toh(x);
-}
-
-static uint32_t ld32(const void *p)
-{
-	uint32_t x;
-	memcpy(&x, p, 4);
-	return le32toh(x);
-}
-
-static uint64_t ld64(const void *p)
-{
-	uint64_t x;
-	memcpy(&x, p, 8);
-	return le64toh(x);
-}
-
-static void st16(void *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
-static void st32(void *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
 
 static void update_irq(struct virtio_mmio *v)
 {
@@ -322,17 +288,7 @@ void virtio_mmio_destroy(struct virtio_mmio *v)
 	free(v);
 }
 
-static void put_u64(void (*put)(void *ctx, const void *p, size_t n), void *ctx, uint64_t x)
-{
-	uint8_t b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(x >> (8 * i));
-	put(ctx, b, sizeof(b));
-}
-
-void virtio_mmio_digest(const struct virtio_mmio *v,
-			void (*put)(void *ctx, const void *p, size_t n), void *ctx)
+void virtio_mmio_save(const struct virtio_mmio *v, struct le_writer *w)
 {
 	const uint64_t regs[] = {
 		v->ops->device_id, v->device_features, v->driver_features,
@@ -341,17 +297,67 @@ void virtio_mmio_digest(const struct virtio_mmio *v,
 	};
 
 	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		put_u64(put, ctx, regs[i]);
-	put(ctx, v->config, v->config_len);
+		le_put_u64(w, regs[i]);
+	le_put_bytes(w, v->config, v->config_len);
 	for (int i = 0; i < v->ops->num_queues; i++) {
 		const struct virtq *q = &v->q[i];
 		const uint64_t qs[] = { q->num, q->ready, q->desc_addr, q->avail_addr,
 					q->used_addr, q->last_avail, q->used_idx, q->pushed };
 		for (size_t j = 0; j < sizeof(qs) / sizeof(qs[0]); j++)
-			put_u64(put, ctx, qs[j]);
+			le_put_u64(w, qs[j]);
 	}
-	if (v->ops->digest)
-		v->ops->digest(v, put, ctx);
+	if (v->ops->save)
+		v->ops->save(v, w);
+}
+
+int virtio_mmio_load(struct virtio_mmio *v, struct le_reader *r)
+{
+	struct virtio_mmio t = *v;
+	uint8_t config[VIRTIO_CONFIG_BYTES];
+	uint64_t id = le_get_u64(r), dev_features = le_get_u64(r);
+
+	t.driver_features = le_get_u64(r);
+	t.device_features_sel = (uint32_t)le_get_u64(r);
+	t.driver_features_sel = (uint32_t)le_get_u64(r);
+	t.queue_sel = (uint32_t)le_get_u64(r);
+	t.status = (uint32_t)le_get_u64(r);
+	t.int_status = (uint32_t)le_get_u64(r);
+	t.config_generation = (uint32_t)le_get_u64(r);
+	uint64_t config_len = le_get_u64(r);
+	/* The device as created from the configuration must be the one saved. */
+	if (!le_reader_ok(r) || id != v->ops->device_id || dev_features != v->device_features ||
+	    config_len != v->config_len || !le_get_bytes(r, config, v->config_len) ||
+	    memcmp(config, v->config, v->config_len))
+		return -EINVAL;
+	for (int i = 0; i < v->ops->num_queues; i++) {
+		struct virtq *q = &t.q[i];
+		uint64_t ready, pushed;
+
+		q->num = (uint32_t)le_get_u64(r);
+		ready = le_get_u64(r);
+		q->desc_addr = le_get_u64(r);
+		q->avail_addr = le_get_u64(r);
+		q->used_addr = le_get_u64(r);
+		q->last_avail = (uint16_t)le_get_u64(r);
+		q->used_idx = (uint16_t)le_get_u64(r);
+		pushed = le_get_u64(r);
+		/* QueueNum is checked when the queue is enabled: only a ready queue must be usable. */
+		if (!le_reader_ok(r) || ready > 1 || pushed > 1 || (ready && !queue_valid(v, q)))
+			return -EINVAL;
+		q->ready = (uint32_t)ready;
+		q->pushed = pushed;
+	}
+	if (t.status > 0xff || t.int_status > (VIRTIO_INT_USED | VIRTIO_INT_CONFIG))
+		return -EINVAL;
+	if (v->ops->load) {
+		int rc = v->ops->load(v, r);
+		if (rc)
+			return rc;
+	}
+	/* Fields the device part may have changed are not in t: copy back the transport's only. */
+	t.dev = v->dev;
+	*v = t;
+	return 0;
 }
 
 static const uint8_t *ring_ptr(const struct virtio_mmio *v, uint64_t gpa, uint64_t len)
@@ -373,7 +379,7 @@ bool virtq_has_avail(const struct virtio_mmio *v, int qi)
 	if (!virtio_mmio_live(v) || !q->ready)
 		return false;
 	idx = ring_ptr(v, q->avail_addr + 2, 2);
-	return idx && ld16(idx) != q->last_avail;
+	return idx && le16_load(idx) != q->last_avail;
 }
 
 struct chain_walk {
@@ -439,10 +445,10 @@ static int walk_chain(struct virtio_mmio *v, const struct virtq *q, uint16_t hea
 		d = ring_ptr(v, table + (uint64_t)idx * VIRTQ_DESC_BYTES, VIRTQ_DESC_BYTES);
 		if (!d)
 			return -EINVAL;
-		addr = ld64(d);
-		len = ld32(d + 8);
-		flags = ld16(d + 12);
-		next = ld16(d + 14);
+		addr = le64_load(d);
+		len = le32_load(d + 8);
+		flags = le16_load(d + 12);
+		next = le16_load(d + 14);
 		if (flags & VIRTQ_DESC_F_INDIRECT) {
 			if (indirect || (flags & VIRTQ_DESC_F_NEXT) ||
 			    !virtio_has_feature(v, VIRTIO_F_INDIRECT_DESC))
@@ -477,7 +483,7 @@ int virtq_pop(struct virtio_mmio *v, int qi, struct virtq_req *req)
 	idxp = ring_ptr(v, q->avail_addr + 2, 2);
 	if (!idxp)
 		goto bad;
-	avail_idx = ld16(idxp);
+	avail_idx = le16_load(idxp);
 	if (avail_idx == q->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
@@ -485,7 +491,7 @@ int virtq_pop(struct virtio_mmio *v, int qi, struct virtq_req *req)
 	slot = ring_ptr(v, q->avail_addr + 4 + 2ULL * (q->last_avail % q->num), 2);
 	if (!slot)
 		goto bad;
-	head = ld16(slot);
+	head = le16_load(slot);
 	if (head >= q->num || walk_chain(v, q, head, req) < 0)
 		goto bad;
 	q->last_avail++;
@@ -511,10 +517,10 @@ int virtq_push(struct virtio_mmio *v, int qi, uint16_t head, uint32_t len)
 		virtio_mmio_needs_reset(v);
 		return -EINVAL;
 	}
-	st32(elem, head);
-	st32(elem + 4, len);
+	le32_store(elem, head);
+	le32_store(elem + 4, len);
 	q->used_idx++;
-	st16(idxp, q->used_idx);
+	le16_store(idxp, q->used_idx);
 	q->pushed = true;
 	return 0;
 }
@@ -529,7 +535,7 @@ void virtq_interrupt(struct virtio_mmio *v, int qi)
 	q->pushed = false;
 	/* Section 2.6.7: without EVENT_IDX the driver may suppress interrupts by a flag. */
 	flags = ring_ptr(v, q->avail_addr, 2);
-	if (flags && (ld16(flags) & VIRTQ_AVAIL_F_NO_INTERRUPT))
+	if (flags && (le16_load(flags) & VIRTQ_AVAIL_F_NO_INTERRUPT))
 		return;
 	v->int_status |= VIRTIO_INT_USED;
 	update_irq(v);

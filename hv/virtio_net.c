@@ -203,26 +203,51 @@ int virtio_net_rx_ready(const struct virtio_mmio *v)
 	return virtq_has_avail(v, NET_RXQ);
 }
 
-static void put_u32(void (*put)(void *ctx, const void *p, size_t n), void *ctx, uint32_t x)
-{
-	uint8_t b[4] = { (uint8_t)x, (uint8_t)(x >> 8), (uint8_t)(x >> 16), (uint8_t)(x >> 24) };
-
-	put(ctx, b, sizeof(b));
-}
-
 /* The backlog is guest-visible future input: count, then each frame's length and bytes. */
-static void net_digest(const struct virtio_mmio *v,
-		       void (*put)(void *ctx, const void *p, size_t n), void *ctx)
+static void net_save(const struct virtio_mmio *v, struct le_writer *w)
 {
 	const struct virtio_net *n = v->dev;
 
-	put_u32(put, ctx, n->backlog_count);
+	le_put_u32(w, n->backlog_count);
 	for (unsigned i = 0; i < n->backlog_count; i++) {
 		const struct net_frame *f = &n->backlog[(n->backlog_head + i) % NET_BACKLOG];
 
-		put_u32(put, ctx, (uint32_t)f->len);
-		put(ctx, f->data, f->len);
+		le_put_u32(w, (uint32_t)f->len);
+		le_put_bytes(w, f->data, f->len);
 	}
+}
+
+static int net_load(struct virtio_mmio *v, struct le_reader *r)
+{
+	struct virtio_net *n = v->dev;
+	struct net_frame frames[NET_BACKLOG] = { 0 };
+	uint32_t count = le_get_u32(r);
+	int rc = 0;
+
+	if (!le_reader_ok(r) || count > NET_BACKLOG)
+		return -EINVAL;
+	for (uint32_t i = 0; i < count && !rc; i++) {
+		uint32_t len = le_get_u32(r);
+
+		if (!le_reader_ok(r) || len > NET_MAX_FRAME || len > le_reader_left(r)) {
+			rc = -EINVAL;
+		} else if (!(frames[i].data = malloc(len ? len : 1))) {
+			rc = -ENOMEM;
+		} else {
+			frames[i].len = len;
+			le_get_bytes(r, frames[i].data, len);
+		}
+	}
+	if (rc) {
+		for (uint32_t i = 0; i < count; i++)
+			free(frames[i].data);
+		return rc;
+	}
+	backlog_drop_all(n);
+	memcpy(n->backlog, frames, sizeof(frames));
+	n->backlog_head = 0;
+	n->backlog_count = count;
+	return 0;
 }
 
 static void net_reset(struct virtio_mmio *v)
@@ -245,7 +270,8 @@ static const struct virtio_device_ops net_ops = {
 	.notify = net_notify,
 	.reset = net_reset,
 	.destroy = net_destroy,
-	.digest = net_digest,
+	.save = net_save,
+	.load = net_load,
 };
 
 struct virtio_mmio *virtio_net_create(const struct guest_ram *ram, const struct irq_line *irq,

@@ -305,7 +305,7 @@ int cli_run(int argc, char **argv)
 			fprintf(stderr, "ftvm record: %s\n", err);
 			goto out;
 		}
-		lo.hooks = (struct live_hooks){ record_apply, record_slice, &rec };
+		lo.hooks = (struct live_hooks){ .apply = record_apply, .slice = record_slice, .opaque = &rec };
 	}
 
 	struct live lv;
