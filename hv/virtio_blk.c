@@ -16,7 +16,6 @@
  */
 #include "virtio.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -110,10 +109,8 @@ static int64_t blk_request(struct virtio_blk *b, const struct virtq_req *req)
 	if (req->read_bytes < BLK_HDR_BYTES || req->write_bytes < 1)
 		return -EINVAL;
 	virtq_req_copy_from(req, 0, hdr, sizeof(hdr));
-	memcpy(&type, hdr, 4);
-	memcpy(&sector, hdr + 8, 8);
-	type = le32toh(type);
-	sector = le64toh(sector);
+	type = le32_load(hdr);
+	sector = le64_load(hdr + 8);
 	in_bytes = req->write_bytes - 1;
 
 	switch (type) {
@@ -192,18 +189,6 @@ static const struct virtio_device_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
-static void put_le32(uint8_t *p, uint32_t x)
-{
-	x = htole32(x);
-	memcpy(p, &x, 4);
-}
-
-static void put_le64(uint8_t *p, uint64_t x)
-{
-	x = htole64(x);
-	memcpy(p, &x, 8);
-}
-
 struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct irq_line *irq,
 				      const char *path, char *err, size_t err_len)
 {
@@ -252,9 +237,9 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 		snprintf(err, err_len, "virtio-blk: out of memory");
 		goto fail;
 	}
-	put_le64(v->config + 0x00, b->capacity_sectors);
-	put_le32(v->config + 0x0c, BLK_SEG_MAX);
-	put_le32(v->config + 0x14, BLK_SECTOR_BYTES);
+	le64_store(v->config + 0x00, b->capacity_sectors);
+	le32_store(v->config + 0x0c, BLK_SEG_MAX);
+	le32_store(v->config + 0x14, BLK_SECTOR_BYTES);
 	v->config_len = 0x24;
 	return v;
 fail:
