@@ -13,3 +13,9 @@ $(BUILD)/hv/cpu/tests/test_jit_diff: $(BUILD)/hv/cpu/tests/test_jit_diff.o $(BUI
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Record under one --cpu, replay under the other, both ways, every digest matching.
 SYSTEM_TESTS += hv/cpu/tests/jit-rr.sh
+
+# `make bench`: loop MIPS, boot and cpubench for --cpu jit beside interp and QEMU, with ratios.
+BENCHES += bench-jit
+.PHONY: bench-jit
+bench-jit: $(BUILD)/ftvm $(BUILD)/bench/loop.elf
+	$(Q)BUILD=$(BUILD) FTVM=$(BUILD)/ftvm python3 hv/cpu/bench_jit.py
