@@ -4,6 +4,7 @@
 # cpu
 HV_OBJS += hv/cpu.o
 HV_OBJS += hv/cpu_csr.o
+HV_OBJS += hv/cpu_state.o
 HV_OBJS += hv/cpu_fp.o
 HV_OBJS += hv/mmu.o
 HV_OBJS += hv/fpu.o
@@ -19,6 +20,7 @@ HV_OBJS += hv/virtio_blk.o
 HV_OBJS += hv/virtio_net.o
 # machine
 HV_OBJS += hv/machine.o
+HV_OBJS += hv/machine_state.o
 HV_OBJS += hv/loader.o
 HV_OBJS += hv/fdt.o
 HV_OBJS += hv/digest.o
@@ -129,7 +131,7 @@ $(BUILD)/hv/tests/test_virtio: $(BUILD)/hv/tests/test_virtio.o $(VIRTIO_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 FUZZ_VIRTQ_SRCS := hv/fuzz/fuzz_virtq.c hv/virtio_mmio.c hv/virtio_blk.c hv/virtio_net.c
 fuzz: $(BUILD)/fuzz/fuzz_virtq
-$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h
+$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h hv/le.h hv/mem.h hv/irq.h
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)

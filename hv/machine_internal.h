@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "dev.h"
 #include "devices.h"
+#include "le.h"
 
 #define MACHINE_MAX_REGIONS 16
 /* Steps a hart runs before the next one gets the host thread (fixed: part of determinism). */
@@ -65,6 +66,32 @@ struct hv_machine {
 	char *append;
 	struct boot_layout boot;
 };
+
+/*
+ * The machine's state other than RAM, as parts in save order: snapshot
+ * sections and digest input alike (machine_state.c). The numbers are part of
+ * the snapshot format: never renumber, only add.
+ */
+enum machine_part {
+	MPART_CORE = 1,		/* step count, clock, scheduler */
+	MPART_HART = 2,		/* index: hart id */
+	MPART_CLINT = 3,
+	MPART_PLIC = 4,
+	MPART_UART = 5,
+	MPART_VIRTIO_BLK = 6,
+	MPART_VIRTIO_NET = 7,
+};
+#define MACHINE_MAX_PARTS (HV_MAX_HARTS + 6)
+struct machine_part_ref {
+	enum machine_part part;
+	int index;
+};
+int machine_parts(const struct hv_machine *m, struct machine_part_ref out[MACHINE_MAX_PARTS]);
+const char *machine_part_name(enum machine_part p);
+void machine_part_save(const struct hv_machine *m, struct machine_part_ref p, struct le_writer *w);
+/* -EINVAL, with that part unchanged, for a record that is short, long or inconsistent. */
+int machine_part_load(struct hv_machine *m, struct machine_part_ref p, struct le_reader *r)
+	__attribute__((warn_unused_result));
 
 int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, size_t err_len)
 	__attribute__((warn_unused_result));

@@ -2,9 +2,11 @@
 /* test_cpu: step accounting and slicing invariance of one hart, run against a test bus (no machine, no ELF file). */
 #include "hv/cpu.h"
 #include "hv/bus.h"
+#include "hv/le.h"
 #include "hv/mem.h"
 #include "hv/tests/check.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,13 +170,55 @@ static void run_sliced(struct board *b, uint64_t until, uint64_t slice)
 
 static size_t state(const struct board *b, uint8_t *buf)
 {
-	return rv_hart_save(&b->hart, buf, RV_HART_SAVE_MAX);
+	struct le_writer w = le_writer_fixed(buf, RV_HART_SAVE_BYTES);
+
+	rv_hart_save(&b->hart, &w);
+	CHECK(!w.failed, "hart state fits RV_HART_SAVE_BYTES");
+	return w.len;
+}
+
+/*
+ * Save a hart halfway, load it into a fresh one (whose RAM gets a copy), run
+ * both to the end: same state. Every truncation and a record of another hart
+ * id are refused and leave the hart as it was.
+ */
+static void test_save_load(void)
+{
+	static uint8_t saved[RV_HART_SAVE_BYTES], a_end[RV_HART_SAVE_BYTES], b_end[RV_HART_SAVE_BYTES];
+	static uint8_t fresh[RV_HART_SAVE_BYTES], st[RV_HART_SAVE_BYTES];
+	struct board *a = board_create(), *b = board_create();
+	struct le_reader r;
+	size_t n, nf;
+
+	run_sliced(a, EXPECTED_STEPS / 3, 1000000);
+	n = state(a, saved);
+	CHECK_EQ(n, RV_HART_SAVE_BYTES, "hart record size");
+	nf = state(b, fresh);
+	for (size_t cut = 0; cut < n; cut += 7) {
+		r = le_reader_init(saved, cut);
+		CHECK(rv_hart_load(&b->hart, &r) == -EINVAL, "a record cut at %zu bytes is refused", cut);
+	}
+	CHECK(state(b, st) == nf && !memcmp(st, fresh, nf), "refused loads leave the hart unchanged");
+	b->hart.mhartid = 1;
+	r = le_reader_init(saved, n);
+	CHECK(rv_hart_load(&b->hart, &r) == -EINVAL, "a record of hart 0 is refused by hart 1");
+	b->hart.mhartid = 0;
+	r = le_reader_init(saved, n);
+	CHECK(rv_hart_load(&b->hart, &r) == 0 && le_reader_done(&r), "load");
+	memcpy(b->ram.host, a->ram.host, RAM_BYTES);
+	run_sliced(a, 10 * EXPECTED_STEPS, 1000000);
+	run_sliced(b, 10 * EXPECTED_STEPS, 1000000);
+	CHECK_EQ(b->test_dev, 0x5555, "loaded hart's verdict");
+	CHECK(state(a, a_end) == state(b, b_end) && !memcmp(a_end, b_end, n),
+	      "saved and loaded harts end in the same state");
+	board_destroy(a);
+	board_destroy(b);
 }
 
 int main(void)
 {
 	static const uint64_t slices[] = { 1, 3, 7, 64, 1000000 };
-	static uint8_t ref_mid[RV_HART_SAVE_MAX], ref_end[RV_HART_SAVE_MAX], st[RV_HART_SAVE_MAX];
+	static uint8_t ref_mid[RV_HART_SAVE_BYTES], ref_end[RV_HART_SAVE_BYTES], st[RV_HART_SAVE_BYTES];
 	size_t ref_mid_len = 0, ref_end_len = 0, n;
 	const uint64_t mid = EXPECTED_STEPS / 2 + 1;
 
@@ -202,5 +246,6 @@ int main(void)
 			CHECK_EQ(slices[i], 0, "final hart state differs for slice size");
 		board_destroy(b);
 	}
+	test_save_load();
 	return check_done("test_cpu");
 }

@@ -3,8 +3,10 @@
 #include "hv/devices.h"
 #include "hv/bus.h"
 #include "hv/hv.h"
+#include "hv/le.h"
 #include "hv/tests/check.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,6 +578,33 @@ static void fuzz_plic_dense(struct plic *p, int rounds)
 	}
 }
 
+/*
+ * Save dev, check every truncation is refused by twin and leaves it as it
+ * was, then load into twin and check it saves the same bytes.
+ */
+#define CHECK_ROUND_TRIP(save, load, dev, twin)                                \
+	do {                                                                   \
+		struct le_writer a_ = le_writer_grow(), b_ = le_writer_grow(), t0_ = le_writer_grow(); \
+		struct le_reader r_;                                           \
+		save(dev, &a_);                                                \
+		save(twin, &t0_);                                              \
+		for (size_t cut_ = 0; cut_ < a_.len; cut_ += 1 + cut_ / 8) {   \
+			r_ = le_reader_init(a_.buf, cut_);                     \
+			CHECK(load(twin, &r_) == -EINVAL, #load " of %zu bytes refused", cut_); \
+		}                                                              \
+		save(twin, &b_);                                               \
+		CHECK(b_.len == t0_.len && !memcmp(b_.buf, t0_.buf, b_.len), #load " refused: unchanged"); \
+		r_ = le_reader_init(a_.buf, a_.len);                           \
+		CHECK(load(twin, &r_) == 0 && le_reader_done(&r_), #load);     \
+		b_.len = 0;                                                    \
+		save(twin, &b_);                                               \
+		CHECK(!a_.failed && !b_.failed && a_.len == b_.len && !memcmp(a_.buf, b_.buf, a_.len), \
+		      #save " after " #load " gives the same record");        \
+		free(a_.buf);                                                  \
+		free(b_.buf);                                                  \
+		free(t0_.buf);                                                 \
+	} while (0)
+
 static void test_fuzz(void)
 {
 	struct irq_rec rec = { 0 };
@@ -593,8 +622,12 @@ static void test_fuzz(void)
 	c = clint_create(&test_bus, HV_MAX_HARTS, lines, lines + HV_MAX_HARTS);
 	p = plic_create(HV_MAX_HARTS, lines);
 	u = uart_create(lines, out_record, &out);
-	CHECK(s && c && p && u, "create for fuzz");
-	if (!(s && c && p && u))
+	struct irq_line quiet[2 * HV_MAX_HARTS] = { { 0 } };
+	struct clint *c2 = clint_create(&test_bus, HV_MAX_HARTS, quiet, quiet + HV_MAX_HARTS);
+	struct plic *p2 = plic_create(HV_MAX_HARTS, quiet);
+	struct uart *u2 = uart_create(quiet, out_record, &out);
+	CHECK(s && c && p && u && c2 && p2 && u2, "create for fuzz");
+	if (!(s && c && p && u && c2 && p2 && u2))
 		return;
 	memset(in, 'f', sizeof(in));
 	for (int round = 0; round < 20; round++) {
@@ -610,7 +643,13 @@ static void test_fuzz(void)
 		CHECK(uart_rx_room(u) <= 256, "room bound");
 		if (out.len > 256)
 			out.len = 0;
+		CHECK_ROUND_TRIP(clint_save, clint_load, c, c2);
+		CHECK_ROUND_TRIP(plic_save, plic_load, p, p2);
+		CHECK_ROUND_TRIP(uart_save, uart_load, u, u2);
 	}
+	clint_destroy(c2);
+	plic_destroy(p2);
+	uart_destroy(u2);
 	syscon_destroy(s);
 	clint_destroy(c);
 	plic_destroy(p);
