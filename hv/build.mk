@@ -54,6 +54,7 @@ FTVM_OBJS += hv/cli/run.o
 FTVM_OBJS += hv/cli/replay.o
 FTVM_OBJS += hv/cli/trace.o
 FTVM_OBJS += hv/cli/log_dump.o
+include hv/cli/build.mk
 
 LIBHV := $(BUILD)/libhv.a
 FTVM := $(BUILD)/ftvm

@@ -99,6 +99,9 @@ void virtio_mmio_destroy(struct virtio_mmio *v);
 /* virtio-blk over a raw image; requests complete synchronously at QueueNotify. */
 struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct irq_line *irq,
 				      const char *path, char *err, size_t err_len);
+/* "FILE[,snapshot|,ro]" (a disk's spec, hv_config.disk): the file and its options. */
+int virtio_blk_parse_spec(const char *spec, char *path, size_t path_len, bool *snapshot, bool *read_only,
+			  char *err, size_t err_len) __attribute__((warn_unused_result));
 
 /*
  * virtio-net. Frames the guest sends go to tx() synchronously; frames for the

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -208,6 +209,92 @@ static int load_initrd(struct hv_machine *m, const char *path, uint64_t fdt_addr
 	return rc;
 }
 
+/* Decodes as an RV64GC instruction (base opcodes and funct fields, unprivileged spec ch. 34). */
+static bool rv_legal32(uint32_t i)
+{
+	uint32_t f3 = (i >> 12) & 7, f7 = i >> 25;
+
+	switch (i & 0x7f) {
+	case 0x03: return f3 != 7;				/* LOAD */
+	case 0x07: case 0x27: return f3 == 2 || f3 == 3;	/* LOAD-FP, STORE-FP */
+	case 0x0f: return f3 <= 1;				/* FENCE, FENCE.I */
+	case 0x13: return f3 == 1 ? (i >> 26) == 0 : f3 == 5 ? ((i >> 26) & ~0x10u) == 0 : true;
+	case 0x17: case 0x37: case 0x6f: return true;		/* AUIPC, LUI, JAL */
+	case 0x1b: return f3 == 0 || (f3 == 1 && f7 == 0) || (f3 == 5 && (f7 & ~0x20u) == 0);
+	case 0x23: return f3 <= 3;				/* STORE */
+	case 0x2f: return (f3 == 2 || f3 == 3) && (((i >> 27) <= 4) || ((i >> 27) & 3) == 0);
+	case 0x33: return f7 == 0 || f7 == 1 || (f7 == 0x20 && (f3 == 0 || f3 == 5));
+	case 0x3b: return (f7 == 0 && (f3 == 0 || f3 == 1 || f3 == 5)) || (f7 == 0x20 && (f3 == 0 || f3 == 5)) ||
+			  (f7 == 1 && (f3 == 0 || f3 >= 4));
+	case 0x43: case 0x47: case 0x4b: case 0x4f: return ((i >> 25) & 3) <= 1;	/* fused multiply-add */
+	case 0x53: return true;					/* OP-FP */
+	case 0x63: return f3 != 2 && f3 != 3;			/* BRANCH */
+	case 0x67: return f3 == 0;				/* JALR */
+	case 0x73: return f3 != 4;				/* SYSTEM */
+	}
+	return false;
+}
+
+/*
+ * A flat firmware must start with RISC-V code: a file of something else would
+ * trap in a loop at mtvec 0 forever with nothing said. Every OpenSBI fw_*.bin
+ * begins with straight-line code, so the first 256 bytes must all decode (a
+ * random file passes that with a chance far below one in a million).
+ */
+static int check_firmware(const char *path, const uint8_t *fw, size_t len, char *err, size_t err_len)
+{
+	static const struct {
+		const char *magic;
+		size_t off, len;
+		const char *what;
+	} kinds[] = {
+		{ ELFMAG, 0, 4, "an ELF; give the flat fw_dynamic.bin beside it" },
+		{ "RSC\x05", 56, 4, "a RISC-V Linux kernel Image; give it as --kernel" },
+		{ "MZ", 0, 2, "a PE/EFI image or an x86 or arm64 kernel, not RISC-V firmware" },
+		{ "\x1f\x8b", 0, 2, "gzip-compressed; decompress it first" },
+		{ "\xfd" "7zXZ", 0, 6, "xz-compressed; decompress it first" },
+		{ "\x28\xb5\x2f\xfd", 0, 4, "zstd-compressed; decompress it first" },
+		{ "070701", 0, 6, "a cpio archive (an initramfs?); give it as --initrd" },
+	};
+	size_t text = 0, check = len < 256 ? len : 256;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (len >= kinds[k].off + kinds[k].len && !memcmp(fw + kinds[k].off, kinds[k].magic, kinds[k].len)) {
+			hv_errf(err, err_len, "firmware %s: %s", path, kinds[k].what);
+			return -ENOEXEC;
+		}
+	for (size_t i = 0; i < check; i++)
+		text += (fw[i] >= 0x20 && fw[i] < 0x7f) || fw[i] == '\n' || fw[i] == '\r' || fw[i] == '\t';
+	if (text == check) {
+		hv_errf(err, err_len, "firmware %s: a text file, not RISC-V firmware (give Debian's OpenSBI "
+			"fw_dynamic.bin, or --bios none for a bare ELF kernel)", path);
+		return -ENOEXEC;
+	}
+	for (size_t off = 0; off + 2 <= check;) {
+		uint32_t i = fw[off] | (uint32_t)fw[off + 1] << 8;
+		bool ok;
+		size_t n = 2;
+		if ((i & 3) == 3) {
+			if (off + 4 > len)
+				break;
+			i |= (uint32_t)fw[off + 2] << 16 | (uint32_t)fw[off + 3] << 24;
+			ok = rv_legal32(i);
+			n = 4;
+		} else {
+			/* Compressed: all-zero is defined illegal; quadrant 0 funct3 4 is reserved. */
+			ok = i != 0 && !((i & 3) == 0 && (i >> 13) == 4);
+		}
+		if (!ok) {
+			hv_errf(err, err_len, "firmware %s: not RISC-V code (the %zu bytes at offset %zu, 0x%0*x, are "
+				"no RV64GC instruction); give Debian's OpenSBI fw_dynamic.bin, or --bios none for a "
+				"bare ELF kernel", path, n, off, (int)(2 * n), i);
+			return -ENOEXEC;
+		}
+		off += n;
+	}
+	return 0;
+}
+
 int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, size_t err_len)
 {
 	uint64_t ram_end = m->ram.base + m->ram.size;
@@ -227,13 +314,17 @@ int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, si
 	if (cfg->bios) {
 		uint8_t *fw;
 		size_t fwlen;
-		rc = read_file("firmware", cfg->bios, KERNEL_OFFSET_DEFAULT, &fw, &fwlen, err, err_len);
+		rc = read_file("firmware", cfg->bios, m->ram.size, &fw, &fwlen, err, err_len);
 		if (rc)
 			goto out;
-		if (fwlen >= 4 && !memcmp(fw, ELFMAG, 4)) {
-			hv_errf(err, err_len, "firmware %s: an ELF; give the flat fw_dynamic.bin", cfg->bios);
+		rc = check_firmware(cfg->bios, fw, fwlen, err, err_len);
+		if (!rc && fwlen > KERNEL_OFFSET_DEFAULT) {
+			hv_errf(err, err_len, "firmware %s: %zu bytes; firmware must fit in the %u bytes below "
+				"the kernel", cfg->bios, fwlen, (unsigned)KERNEL_OFFSET_DEFAULT);
+			rc = -EFBIG;
+		}
+		if (rc) {
 			free(fw);
-			rc = -ENOEXEC;
 			goto out;
 		}
 		rc = place(m, "firmware", cfg->bios, m->ram.base, fw, fwlen, fdt_addr, err, err_len);

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* TAP backend: Ethernet frames to and from a Linux tap interface via /dev/net/tun. */
+/*
+ * TAP backend: Ethernet frames to and from a Linux tap interface via /dev/net/tun.
+ * "tap:NAME" attaches to an interface that exists (TUNSETIFF would otherwise
+ * create a new one, connected to nothing); "tap:NAME,create" may create it.
+ */
 #include "hv/net_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +31,42 @@ struct net_tap {
 	uint8_t buf[NET_FRAME_MAX_BYTES];
 };
 
-int net_tap_open(const char *ifname, net_rx_fn rx, void *opaque, struct net_backend_stats *stats,
+int net_tap_open(const char *spec, net_rx_fn rx, void *opaque, struct net_backend_stats *stats,
 		 struct net_tap **out, char *err, size_t err_len)
 {
+	char ifname[64];
+	bool create = false;
 	struct net_tap *t;
 	struct ifreq ifr;
 	int ret;
 
 	*out = NULL;
-	if (!ifname || !*ifname) {
+	snprintf(ifname, sizeof(ifname), "%s", spec ? spec : "");
+	char *comma = strchr(ifname, ',');
+	if (comma) {
+		if (strcmp(comma + 1, "create")) {
+			snprintf(err, err_len, "tap:%s: unknown option '%s' (expected tap:IFNAME or tap:IFNAME,create)",
+				 spec, comma + 1);
+			return -EINVAL;
+		}
+		create = true;
+		*comma = '\0';
+	}
+	if (!*ifname) {
 		snprintf(err, err_len, "tap: missing interface name (expected tap:IFNAME)");
 		return -EINVAL;
 	}
-	if (strlen(ifname) >= IFNAMSIZ) {
+	if (strlen(ifname) >= IFNAMSIZ || strlen(spec) >= sizeof(ifname)) {
 		snprintf(err, err_len, "tap:%s: interface name longer than %d characters", ifname,
 			 IFNAMSIZ - 1);
 		return -EINVAL;
+	}
+	if (!create && if_nametoindex(ifname) == 0) {
+		snprintf(err, err_len, "tap:%s: no such interface here: create it first ('ip tuntap add dev %s "
+			 "mode tap user USER', then 'ip link set %s up' and connect it to a bridge or give it an "
+			 "address), or ask ftvm to create an unconnected one with tap:%s,create", ifname, ifname,
+			 ifname, ifname);
+		return -ENODEV;
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {

@@ -231,7 +231,7 @@ static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
 				 struct rr_play_status *st)
 {
 	const struct rr_event *ev = &p->ev;
-	char what[200];
+	char what[200 + 4 * HV_DIGEST_BYTES];
 
 	switch (ev->kind) {
 	case RR_CHECK: {
@@ -250,10 +250,13 @@ static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
 		hv_digest_dirty(m, got);
 		st->digests++;
 		if (memcmp(got, ev->digest, sizeof(got)) && !p->no_verify) {
-			snprintf(what, sizeof(what), "state digest expected %02x%02x%02x%02x%02x%02x%02x%02x..., "
-				 "got %02x%02x%02x%02x%02x%02x%02x%02x...", ev->digest[0], ev->digest[1],
-				 ev->digest[2], ev->digest[3], ev->digest[4], ev->digest[5], ev->digest[6],
-				 ev->digest[7], got[0], got[1], got[2], got[3], got[4], got[5], got[6], got[7]);
+			/* In full: two digests cut to a prefix can look equal when they are not. */
+			char want_hex[2 * HV_DIGEST_BYTES + 1], got_hex[2 * HV_DIGEST_BYTES + 1];
+			for (int i = 0; i < HV_DIGEST_BYTES; i++) {
+				snprintf(want_hex + 2 * i, 3, "%02x", ev->digest[i]);
+				snprintf(got_hex + 2 * i, 3, "%02x", got[i]);
+			}
+			snprintf(what, sizeof(what), "state digest expected %s, got %s", want_hex, got_hex);
 			return diverged(p, m, st, what);
 		}
 		st->last_match_icount = ev->icount;

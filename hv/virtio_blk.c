@@ -12,7 +12,9 @@
  *   0x20 writeback  u8    (not offered)
  * One request queue (5.2.2). A request (5.2.6) is a 16-byte readable header
  * {le32 type, le32 reserved, le64 sector}, data, and a final writable status byte.
- * Features: SEG_MAX, BLK_SIZE, FLUSH, and RO when the image opened read-only.
+ * Features: SEG_MAX, BLK_SIZE, FLUSH, and RO for a disk given as "FILE,ro".
+ * "FILE,snapshot" maps the image MAP_PRIVATE: the guest's writes land in
+ * copy-on-write pages of this process and the file stays as it was.
  */
 #include "virtio.h"
 
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,12 +51,15 @@
 struct virtio_blk {
 	int fd;
 	bool read_only;
+	uint8_t *map;		/* snapshot: the private copy-on-write mapping of the image */
+	size_t map_bytes;
 	uint64_t capacity_sectors;
 	uint64_t reads, writes, flushes, io_errors, unsupported;
 };
 
 struct blk_io {
 	int fd;
+	uint8_t *map;
 	uint64_t pos;
 	bool write;
 };
@@ -62,6 +68,14 @@ static int blk_io_piece(void *opaque, uint8_t *p, size_t n)
 {
 	struct blk_io *io = opaque;
 
+	if (io->map) {	/* bounds checked against capacity_sectors by blk_rw */
+		if (io->write)
+			memcpy(io->map + io->pos, p, n);
+		else
+			memcpy(p, io->map + io->pos, n);
+		io->pos += n;
+		return 0;
+	}
 	while (n) {
 		ssize_t r = io->write ? pwrite(io->fd, p, n, (off_t)io->pos)
 				      : pread(io->fd, p, n, (off_t)io->pos);
@@ -79,7 +93,7 @@ static int blk_io_piece(void *opaque, uint8_t *p, size_t n)
 static uint8_t blk_rw(struct virtio_blk *b, const struct virtq_req *req, bool write,
 		      uint64_t sector, uint64_t data_bytes)
 {
-	struct blk_io io = { .fd = b->fd, .pos = sector * BLK_SECTOR_BYTES, .write = write };
+	struct blk_io io = { .fd = b->fd, .map = b->map, .pos = sector * BLK_SECTOR_BYTES, .write = write };
 	uint64_t nsect = data_bytes / BLK_SECTOR_BYTES;
 
 	if (data_bytes % BLK_SECTOR_BYTES || sector > b->capacity_sectors ||
@@ -124,7 +138,7 @@ static int64_t blk_request(struct virtio_blk *b, const struct virtq_req *req)
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		b->flushes++;
-		status = fdatasync(b->fd) == 0 || b->read_only ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		status = b->map || b->read_only || fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		static const char id[BLK_ID_BYTES] = "ftvm-virtio-blk";
@@ -177,6 +191,8 @@ static void blk_destroy(struct virtio_mmio *v)
 {
 	struct virtio_blk *b = v->dev;
 
+	if (b->map)
+		munmap(b->map, b->map_bytes);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);
@@ -189,10 +205,46 @@ static const struct virtio_device_ops blk_ops = {
 	.destroy = blk_destroy,
 };
 
+int virtio_blk_parse_spec(const char *spec, char *path, size_t path_len, bool *snapshot, bool *read_only,
+			  char *err, size_t err_len)
+{
+	bool snap = false, ro = false;
+	char *comma;
+
+	if (snprintf(path, path_len, "%s", spec) >= (int)path_len) {
+		snprintf(err, err_len, "disk %s: path too long", spec);
+		return -ENAMETOOLONG;
+	}
+	while ((comma = strrchr(path, ','))) {
+		if (!strcmp(comma + 1, "snapshot"))
+			snap = true;
+		else if (!strcmp(comma + 1, "ro"))
+			ro = true;
+		else
+			break;
+		*comma = '\0';
+	}
+	if (snap && ro) {
+		snprintf(err, err_len, "disk %s: ',snapshot' or ',ro', not both", spec);
+		return -EINVAL;
+	}
+	if (!*path) {
+		snprintf(err, err_len, "disk %s: no file name", spec);
+		return -EINVAL;
+	}
+	if (snapshot)
+		*snapshot = snap;
+	if (read_only)
+		*read_only = ro;
+	return 0;
+}
+
 struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct irq_line *irq,
-				      const char *path, char *err, size_t err_len)
+				      const char *spec, char *err, size_t err_len)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
+	char path[4096];
+	bool snapshot;
 	struct virtio_mmio *v = NULL;
 	uint64_t features;
 	struct stat st;
@@ -202,18 +254,32 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 		snprintf(err, err_len, "virtio-blk: out of memory");
 		return NULL;
 	}
-	/* A file without write permission bits is read-only even for root. */
 	b->fd = -1;
-	if (stat(path, &st) == 0 && !(st.st_mode & 0222))
-		errno = EACCES;
-	else
-		b->fd = open(path, O_RDWR | O_CLOEXEC);
-	if (b->fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+	if (virtio_blk_parse_spec(spec, path, sizeof(path), &snapshot, &b->read_only, err, err_len))
+		goto fail;
+	if (snapshot || b->read_only) {
 		b->fd = open(path, O_RDONLY | O_CLOEXEC);
-		b->read_only = true;
+	} else {
+		/* A file without write permission bits is read-only even for root. */
+		struct stat pst;
+		if (stat(path, &pst) == 0 && S_ISREG(pst.st_mode) && !(pst.st_mode & 0222))
+			errno = EACCES;
+		else
+			b->fd = open(path, O_RDWR | O_CLOEXEC);
+		if (b->fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+			/* The guest would see its writes fail while the host said nothing: refuse instead. */
+			snprintf(err, err_len, "disk %s: not writable here (%s): add ',snapshot' for a "
+				 "writable overlay that leaves the file unchanged, or ',ro' for a read-only disk",
+				 path, strerror(errno));
+			goto fail;
+		}
 	}
 	if (b->fd < 0) {
 		snprintf(err, err_len, "disk %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(b->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "disk %s: %s", path, strerror(EISDIR));
 		goto fail;
 	}
 	size = lseek(b->fd, 0, SEEK_END);
@@ -227,6 +293,15 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 		goto fail;
 	}
 	b->capacity_sectors = (uint64_t)size / BLK_SECTOR_BYTES;
+	if (snapshot) {
+		b->map_bytes = (size_t)size;
+		b->map = mmap(NULL, b->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, b->fd, 0);
+		if (b->map == MAP_FAILED) {
+			b->map = NULL;
+			snprintf(err, err_len, "disk %s: cannot map a snapshot overlay: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
 
 	features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
 		   (1ULL << VIRTIO_BLK_F_FLUSH);
@@ -243,6 +318,8 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 	v->config_len = 0x24;
 	return v;
 fail:
+	if (b->map)
+		munmap(b->map, b->map_bytes);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);

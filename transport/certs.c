@@ -72,31 +72,50 @@ fail:
 	return NULL;
 }
 
-static int certs_write(const char *dir, const char *name, X509 *crt, EVP_PKEY *key)
+/* Files written by this run, so that a failure can take them back. */
+struct certs_undo {
+	char paths[2 * 65 + 2][4096];
+	int n;
+};
+
+static void certs_undo_add(struct certs_undo *u, const char *path)
+{
+	if (u && u->n < (int)(sizeof(u->paths) / sizeof(u->paths[0])))
+		snprintf(u->paths[u->n++], sizeof(u->paths[0]), "%s", path);
+}
+
+/* O_EXCL unless force: a key never silently replaces another one. */
+static int certs_write(const char *dir, const char *name, X509 *crt, EVP_PKEY *key, bool force,
+		       struct certs_undo *undo)
 {
 	char path[4096];
 	FILE *f;
 	int fd, ok;
+	int excl = force ? O_TRUNC : O_EXCL;
 
 	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | excl | O_CLOEXEC, 0600);
 	if (fd < 0 || fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
 		log_warn("certs: %s", path);
 		if (fd >= 0)
 			close(fd);
 		return -EIO;
 	}
+	certs_undo_add(undo, path);
 	ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	if (fclose(f) != 0 || !ok) {
 		log_warnx("certs: cannot write %s", path);
 		return -EIO;
 	}
 	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-	f = fopen(path, "w");
-	if (!f) {
+	fd = open(path, O_WRONLY | O_CREAT | excl | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		log_warn("certs: %s", path);
+		if (fd >= 0)
+			close(fd);
 		return -EIO;
 	}
+	certs_undo_add(undo, path);
 	ok = PEM_write_X509(f, crt);
 	if (fclose(f) != 0 || !ok) {
 		log_warnx("certs: cannot write %s", path);
@@ -147,8 +166,8 @@ static bool certs_name_ok(const char *name)
 	return true;
 }
 
-int xport_certs_issue(const char *dir, const char *name, const char *ca_dir, int64_t not_before_s,
-		      int64_t not_after_s)
+static int certs_issue(const char *dir, const char *name, const char *ca_dir, int64_t not_before_s,
+		       int64_t not_after_s, bool force, struct certs_undo *undo)
 {
 	X509 *ca = NULL, *crt = NULL;
 	EVP_PKEY *ca_key = NULL, *key = NULL;
@@ -170,7 +189,7 @@ int xport_certs_issue(const char *dir, const char *name, const char *ca_dir, int
 		log_warnx("certs: cannot make a certificate for %s", name);
 		goto out;
 	}
-	err = certs_write(dir, name, crt, key);
+	err = certs_write(dir, name, crt, key, force, undo);
 out:
 	X509_free(ca);
 	X509_free(crt);
@@ -179,65 +198,169 @@ out:
 	return err;
 }
 
-int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts)
+int xport_certs_issue(const char *dir, const char *name, const char *ca_dir, int64_t not_before_s,
+		      int64_t not_after_s)
 {
+	return certs_issue(dir, name, ca_dir, not_before_s, not_after_s, true, NULL);
+}
+
+/* The first file of DIR's CA or hosts that exists already, or NULL. */
+static const char *certs_existing(const char *dir, const char *const *hosts, size_t nhosts, char *path,
+				  size_t path_len)
+{
+	static const char *const ext[] = { "key", "crt" };
+
+	for (size_t i = 0; i <= nhosts; i++)
+		for (int e = 0; e < 2; e++) {
+			snprintf(path, path_len, "%s/%s.%s", dir, i ? hosts[i - 1] : "ca", ext[e]);
+			if (access(path, F_OK) == 0)
+				return path;
+		}
+	return NULL;
+}
+
+int xport_certs_init_opts(const char *dir, const char *const *hosts, size_t nhosts, bool force)
+{
+	struct certs_undo *undo = calloc(1, sizeof(*undo));
+	char path[4096];
+	bool made_dir = false;
 	EVP_PKEY *key;
 	X509 *crt;
 	int err;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		log_warn("certs: mkdir %s", dir);
-		return -errno;
-	}
+	if (!undo)
+		return -ENOMEM;
+	/* Everything that can be refused is refused before anything is written. */
 	for (size_t i = 0; i < nhosts; i++)
 		if (!certs_name_ok(hosts[i])) {
-			log_warnx("certs: bad host name \"%s\"", hosts[i]);
+			log_warnx("certs: bad host name \"%s\" (letters, digits, '-' and '.'; not \"ca\")", hosts[i]);
+			free(undo);
 			return -EINVAL;
 		}
+	if (!force && certs_existing(dir, hosts, nhosts, path, sizeof(path))) {
+		log_warnx("certs: %s exists: refusing to replace it (certificates already deployed would stop "
+			  "verifying); use another DIR, or --force to make a new CA", path);
+		free(undo);
+		return -EEXIST;
+	}
+	if (mkdir(dir, 0700) == 0) {
+		made_dir = true;
+	} else if (errno != EEXIST) {
+		err = -errno;
+		log_warn("certs: mkdir %s", dir);
+		free(undo);
+		return err;
+	}
 	key = EVP_EC_gen("P-256");
-	if (!key)
-		return -ENOMEM;
-	crt = certs_make(key, "ftvm CA", NULL, NULL, -300, CERTS_VALID_S);
-	err = crt ? certs_write(dir, "ca", crt, key) : -EINVAL;
+	crt = key ? certs_make(key, "ftvm CA", NULL, NULL, -300, CERTS_VALID_S) : NULL;
+	err = crt ? certs_write(dir, "ca", crt, key, force, undo) : -EINVAL;
 	X509_free(crt);
 	EVP_PKEY_free(key);
 	for (size_t i = 0; !err && i < nhosts; i++)
-		err = xport_certs_issue(dir, hosts[i], dir, -300, CERTS_VALID_S);
+		err = certs_issue(dir, hosts[i], dir, -300, CERTS_VALID_S, force, undo);
+	if (err) {
+		/* Nothing half-made stays behind: no CA without its hosts, no empty directory. */
+		for (int i = 0; i < undo->n; i++)
+			unlink(undo->paths[i]);
+		if (made_dir)
+			rmdir(dir);
+	}
+	free(undo);
 	return err;
 }
 
-static void certs_usage(void)
+int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts)
 {
-	fprintf(stderr, "usage: ftvm certs init DIR --hosts HOST[,HOST...]\n");
+	return xport_certs_init_opts(dir, hosts, nhosts, false);
 }
+
+static void certs_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ftvm certs init DIR --hosts HOST[,HOST...] [--force]\n"
+		"  Make a private CA (DIR/ca.crt, DIR/ca.key) and, for each host, DIR/HOST.crt and\n"
+		"  DIR/HOST.key (ECDSA P-256, SAN DNS:HOST, valid 10 years). Keys are mode 0600.\n"
+		"  A file that exists already is never replaced unless --force is given: a new CA\n"
+		"  makes every certificate signed by the old one stop verifying.\n"
+		"  Repeated hosts count once. On failure nothing is left behind.\n"
+		"Exit status: 0 done, 1 failed or refused, 2 bad usage.\n");
+}
+
+#define CERTS_EXIT_FAIL 1
+#define CERTS_EXIT_USAGE 2
+#define CERTS_MAX_HOSTS 64
 
 int xport_certs_main(int argc, char **argv)
 {
-	const char *hosts[64];
+	const char *hosts[CERTS_MAX_HOSTS], *dir = NULL, *list_arg = NULL;
 	size_t n = 0;
-	char *list, *save = NULL;
+	char *list = NULL, *save = NULL;
+	bool force = false;
 	int err;
 
-	if (argc != 5 || strcmp(argv[1], "init") != 0 || strcmp(argv[3], "--hosts") != 0) {
-		certs_usage();
-		return 64;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
+			certs_usage(stdout);
+			return 0;
+		}
+	if (argc < 2 || strcmp(argv[1], "init")) {
+		if (argc >= 2)
+			fprintf(stderr, "ftvm certs: unknown subcommand '%s'\n", argv[1]);
+		certs_usage(stderr);
+		return CERTS_EXIT_USAGE;
 	}
-	list = strdup(argv[4]);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (!strcmp(argv[i], "--hosts") && i + 1 < argc) {
+			list_arg = argv[++i];
+		} else if (!strncmp(argv[i], "--hosts=", 8)) {
+			list_arg = argv[i] + 8;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "ftvm certs init: %s option '%s'\n",
+				!strcmp(argv[i], "--hosts") ? "a value is needed for the" : "unknown", argv[i]);
+			certs_usage(stderr);
+			return CERTS_EXIT_USAGE;
+		} else if (dir) {
+			fprintf(stderr, "ftvm certs init: one DIR only ('%s' and '%s')\n", dir, argv[i]);
+			return CERTS_EXIT_USAGE;
+		} else {
+			dir = argv[i];
+		}
+	}
+	if (!dir || !list_arg) {
+		fprintf(stderr, "ftvm certs init: %s is required\n", !dir ? "DIR" : "--hosts HOST[,HOST...]");
+		certs_usage(stderr);
+		return CERTS_EXIT_USAGE;
+	}
+	list = strdup(list_arg);
 	if (!list)
-		return 1;
+		return CERTS_EXIT_FAIL;
 	for (char *h = strtok_r(list, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
-		if (n == 64) {
-			fprintf(stderr, "certs: at most 64 hosts\n");
+		bool dup = false;
+		for (size_t i = 0; i < n; i++)
+			dup |= !strcmp(hosts[i], h);
+		if (dup)
+			continue;
+		if (n == CERTS_MAX_HOSTS) {
+			fprintf(stderr, "ftvm certs init: at most %d hosts\n", CERTS_MAX_HOSTS);
 			free(list);
-			return 64;
+			return CERTS_EXIT_USAGE;
 		}
 		hosts[n++] = h;
 	}
-	err = n ? xport_certs_init(argv[2], hosts, n) : -EINVAL;
-	if (!n)
-		certs_usage();
-	else if (!err)
-		printf("certs: wrote %s/ca.crt, ca.key and %zu host certificate(s)\n", argv[2], n);
+	if (!n) {
+		fprintf(stderr, "ftvm certs init: --hosts names no host\n");
+		free(list);
+		return CERTS_EXIT_USAGE;
+	}
+	err = xport_certs_init_opts(dir, hosts, n, force);
+	if (!err) {
+		printf("certs: wrote %s/ca.crt, ca.key and %zu host certificate(s):", dir, n);
+		for (size_t i = 0; i < n; i++)
+			printf(" %s", hosts[i]);
+		printf("\n");
+	}
 	free(list);
-	return err ? (n ? 1 : 64) : 0;
+	return err == -EINVAL ? CERTS_EXIT_USAGE : err ? CERTS_EXIT_FAIL : 0;
 }

@@ -3,13 +3,22 @@
 #ifndef TRANSPORT_CERTS_H
 #define TRANSPORT_CERTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* argv[0] is "certs". Returns 0, 64 (usage) or 1 (failure), like an exit status. */
+/* argv[0] is "certs". Returns 0, 2 (usage, a bad host name) or 1 (failure, refusal), like an exit status. */
 int xport_certs_main(int argc, char **argv);
 
-/* Creates DIR (if needed), DIR/ca.crt, DIR/ca.key and DIR/<host>.crt/.key for each host. */
+/*
+ * Creates DIR (if needed), DIR/ca.crt, DIR/ca.key and DIR/<host>.crt/.key for
+ * each host. -EEXIST, writing nothing, when any of them exists and !force;
+ * -EINVAL for a bad host name; on any failure the files made so far (and
+ * DIR, if it made it) are removed.
+ */
+__attribute__((warn_unused_result)) int xport_certs_init_opts(const char *dir, const char *const *hosts,
+							      size_t nhosts, bool force);
+/* xport_certs_init_opts without force. */
 __attribute__((warn_unused_result)) int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts);
 
 /*

@@ -4,7 +4,9 @@
 #define HV_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hv/hv.h"
 
@@ -21,6 +23,8 @@ enum ftvm_exit {
 	FTVM_EXIT_LOG_CORRUPT = 9,	/* replay: the log is damaged past its header */
 };
 
+#define FTVM_VERSION "0.1.0"
+
 #define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 /* A file of the default guest beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME (malloc'ed). */
@@ -34,6 +38,8 @@ struct cli_trace {
 };
 void cli_trace_attach(struct cli_trace *t, struct hv_machine *m);
 void cli_trace_report(const struct cli_trace *t);
+/* The counts as a JSON member: ,"observed":{...} (nothing without --stats). */
+void cli_trace_json(const struct cli_trace *t, FILE *f);
 
 int cli_run(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */
@@ -41,5 +47,17 @@ int cli_log(int argc, char **argv);	/* log_dump.c */
 int cli_parse_size(const char *s, uint64_t *out);
 /* "interp" or "jit", or -1. */
 int cli_parse_cpu(const char *s, enum hv_cpu_mode *out);
+/* getopt_long (optstring ":", opterr 0) returned '?' or ':' for arg: say so, naming the command. */
+void cli_bad_option(const char *cmd, int c, const char *arg);
+/* --help, -h or help. */
+bool cli_is_help(const char *arg);
+
+/* JSON values for --json reports: a string, bytes as a string, bytes as lowercase hex. */
+void cli_json_str(FILE *f, const char *s);
+void cli_json_bytes(FILE *f, const uint8_t *s, size_t len);
+void cli_json_hex(FILE *f, const uint8_t *b, size_t len);
+
+/* 'ftvm version [--json]' and 'ftvm --version'. */
+int cli_version(int argc, char **argv);
 
 #endif

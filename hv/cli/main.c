@@ -17,7 +17,9 @@ static void usage(FILE *f)
 		"  replay   re-execute a replay log, optionally going live at its end\n"
 		"  log      inspect a replay log: ftvm log dump FILE\n"
 		"  certs    make a CA and host certificates: ftvm certs init DIR --hosts a,b\n"
-		"Run 'ftvm COMMAND --help' for a command's options.\n");
+		"  version  print the version, formats and features (--json)\n"
+		"Run 'ftvm COMMAND --help' for a command's options; 'man ftvm' for all of them.\n"
+		"Exit status 2 means bad usage everywhere (docs/exit-codes.md).\n");
 }
 
 /* A closed stdin/stdout/stderr would let the next open() (a disk, a log) take its number. */
@@ -28,25 +30,49 @@ static void keep_std_fds(void)
 			_exit(FTVM_EXIT_HOST_ERROR);
 }
 
+/* argv[0] is the command's name; 1 when it is not one. */
+static int dispatch(int argc, char **argv, int *status)
+{
+	if (!strcmp(argv[0], "run") || !strcmp(argv[0], "record"))
+		*status = cli_run(argc, argv);
+	else if (!strcmp(argv[0], "replay"))
+		*status = cli_replay(argc, argv);
+	else if (!strcmp(argv[0], "log"))
+		*status = cli_log(argc, argv);
+	else if (!strcmp(argv[0], "certs"))
+		*status = xport_certs_main(argc, argv);
+	else if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version") || !strcmp(argv[0], "-V"))
+		*status = cli_version(argc, argv);
+	else
+		return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	int status;
+
 	keep_std_fds();
 	if (argc < 2) {
 		usage(stderr);
 		return FTVM_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "run") || !strcmp(argv[1], "record"))
-		return cli_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "replay"))
-		return cli_replay(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "log"))
-		return cli_log(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "certs"))
-		return xport_certs_main(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+	if (cli_is_help(argv[1])) {
+		/* 'ftvm help COMMAND' is 'ftvm COMMAND --help'. */
+		if (argc > 2 && !cli_is_help(argv[2])) {
+			char help[] = "--help";
+			char *args[] = { argv[2], help, NULL };
+			if (!dispatch(2, args, &status))
+				return status;
+			fprintf(stderr, "ftvm help: unknown command '%s'\n", argv[2]);
+			usage(stderr);
+			return FTVM_EXIT_USAGE;
+		}
 		usage(stdout);
 		return 0;
 	}
+	if (!dispatch(argc - 1, argv + 1, &status))
+		return status;
 	fprintf(stderr, "ftvm: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return FTVM_EXIT_USAGE;

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A --quiet replay on a terminal reports progress this often. */
+#define PROGRESS_STEPS 200000000ULL
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -23,11 +26,17 @@ static void usage(FILE *f)
 		"  --cpu interp|jit   how harts execute (a log replays exactly under either)\n"
 		"  --then-live        at the end of the log, continue as a live VM from that exact step\n"
 		"  --net SPEC         network backend once live (default: the one recorded)\n"
-		"  --quiet            do not print the guest console while replaying\n"
+		"  --quiet            do not print the guest console while replaying (a progress line\n"
+		"                     on stderr instead, when it is a terminal)\n"
 		"  --stats            print what was replayed and checked\n"
+		"  --json             the end report (result, steps, checks, a divergence's details) as one\n"
+		"                     JSON object, the last line on stderr\n"
 		"  --trace            print every interrupt, input and digest as it is replayed\n"
 		"  --perturb N:REG:BIT  flip bit BIT of register xREG at step N (divergence drills)\n"
 		"  --bisect           on divergence, name the first differing instruction\n"
+		"  --help             this text\n"
+		"A log recorded on a --disk FILE,snapshot replays from the same FILE; give it as\n"
+		"--disk FILE,snapshot again to keep it unchanged for the next replay or go-live.\n"
 		"Exit status: as 'ftvm run', plus 8 replay diverged, 9 log corrupt.\n");
 }
 
@@ -46,6 +55,44 @@ static int parse_perturb(char *s, struct rr_perturb *p)
 	return p->on ? 0 : -1;
 }
 
+static const char *result_name(enum rr_play_result r)
+{
+	switch (r) {
+	case RR_PLAY_REACHED: case RR_PLAY_LOG_END: return "replayed";
+	case RR_PLAY_DIVERGED: return "diverged";
+	case RR_PLAY_CORRUPT: return "corrupt";
+	}
+	return "?";
+}
+
+/* One JSON object on stderr: what scripts and drills need to tell a replay's outcomes apart. */
+static void json_report(const char *log, enum rr_play_result res, const struct rr_play_status *st,
+			struct hv_machine *m, const struct cli_trace *trace, int status)
+{
+	fprintf(stderr, "{\"command\":\"replay\",\"log\":");
+	cli_json_str(stderr, log);
+	fprintf(stderr, ",\"result\":\"%s\",\"step\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"events\":%" PRIu64
+		",\"checks\":%" PRIu64 ",\"digests\":%" PRIu64 ",\"last_match_step\":%" PRIu64, result_name(res),
+		hv_icount(m), st->chunks, st->events, st->checks, st->digests, st->last_match_icount);
+	if (st->saw_end)
+		fprintf(stderr, ",\"end\":\"%s\"", rr_end_reason_name(st->end_reason));
+	if (res == RR_PLAY_DIVERGED || res == RR_PLAY_CORRUPT) {
+		fprintf(stderr, ",\"message\":");
+		cli_json_str(stderr, st->msg);
+		fprintf(stderr, ",\"harts\":[");
+		for (int i = 0; i < hv_nharts(m); i++) {
+			uint64_t x[32], pc;
+			hv_hart_regs(m, i, x, &pc);
+			fprintf(stderr, "%s{\"hart\":%d,\"pc\":\"0x%" PRIx64 "\",\"insn\":\"0x%08" PRIx32 "\"}", i ? "," : "",
+				i, pc, hv_hart_insn(m, i, pc));
+		}
+		fprintf(stderr, "]");
+	}
+	fprintf(stderr, ",\"exit_status\":%d", status);
+	cli_trace_json(trace, stderr);
+	fprintf(stderr, "}\n");
+}
+
 static int stop_status(enum rr_end_reason r)
 {
 	switch (r) {
@@ -58,7 +105,7 @@ static int stop_status(enum rr_end_reason r)
 int cli_replay(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
-	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU };
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU, OPT_JSON };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -73,11 +120,12 @@ int cli_replay(int argc, char **argv)
 		{ "bisect", no_argument, NULL, OPT_BISECT },
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ 0 },
 	};
 	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL;
 	enum hv_cpu_mode cpu = HV_CPU_INTERP;
-	bool then_live = false, quiet = false, stats = false, bisect = false;
+	bool then_live = false, quiet = false, stats = false, bisect = false, json = false;
 	struct rr_perturb perturb = { 0 };
 	struct cli_trace trace = { 0 };
 	char *default_kernel = NULL, *default_initrd = NULL;
@@ -85,12 +133,15 @@ int cli_replay(int argc, char **argv)
 	struct hv_machine *m = NULL;
 	struct rr_header h;
 	struct live lv;
-	bool live_ready = false;
+	bool live_ready = false, played = false;
+	struct rr_play_status st = { 0 };
+	enum rr_play_result res = RR_PLAY_REACHED;
 	int c, status = FTVM_EXIT_USAGE;
 	char err[768] = "";
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL: kernel = optarg; break;
 		case OPT_INITRD: initrd = optarg; break;
@@ -115,7 +166,10 @@ int cli_replay(int argc, char **argv)
 			}
 			break;
 		case OPT_HELP: usage(stdout); return 0;
-		default: usage(stderr); return FTVM_EXIT_USAGE;
+		case OPT_JSON: json = true; break;
+		default:
+			cli_bad_option(argv[0], c, argv[optind - 1]);
+			return FTVM_EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1) {
@@ -140,7 +194,7 @@ int cli_replay(int argc, char **argv)
 		.net = h.net[0] ? h.net : NULL, .cpu = cpu,
 	};
 	if (rr_header_check(&h, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "ftvm replay: %s\n", err);
+		fprintf(stderr, "ftvm replay: log %s: %s\n", log, err);
 		goto out;
 	}
 	struct live_opts lo = { .virtual_clock = h.flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
@@ -158,19 +212,30 @@ int cli_replay(int argc, char **argv)
 
 	trace.count = stats;
 	cli_trace_attach(&trace, m);
-	struct rr_play_status st = { 0 };
-	enum rr_play_result res = RR_PLAY_REACHED;
 	if (perturb.on) {
 		res = rr_player_run(player, m, perturb.step, &st);
 		if (res == RR_PLAY_REACHED)
 			hv_perturb(m, perturb.reg, perturb.bit);
 	}
-	if (res == RR_PLAY_REACHED)
-		res = rr_player_run(player, m, UINT64_MAX, &st);
-	if (stats)
+	/* In steps of PROGRESS_STEPS when someone watches a terminal, so a long --quiet replay shows life. */
+	bool progress = quiet && isatty(STDERR_FILENO) && !trace.print;
+	while (res == RR_PLAY_REACHED) {
+		uint64_t to = progress ? hv_icount(m) + PROGRESS_STEPS : UINT64_MAX;
+		res = rr_player_run(player, m, to, &st);
+		if (progress)
+			fprintf(stderr, "\rftvm replay: step %" PRIu64 ", %" PRIu64 " chunks, %" PRIu64 " events, "
+				"%" PRIu64 " checks and %" PRIu64 " digests matched\033[K", hv_icount(m), st.chunks,
+				st.events, st.checks, st.digests);
+		if (res == RR_PLAY_REACHED && to == UINT64_MAX)
+			break;
+	}
+	if (progress)
+		fprintf(stderr, "\n");
+	if (stats && !json)
 		fprintf(stderr, "ftvm replay: %" PRIu64 " steps, %" PRIu64 " chunks, %" PRIu64 " input events, "
 			"%" PRIu64 " checks and %" PRIu64 " digests matched\n", hv_icount(m), st.chunks,
 			st.events, st.checks, st.digests);
+	played = true;
 	if (res == RR_PLAY_DIVERGED) {
 		fprintf(stderr, "ftvm replay: %s\n", st.msg);
 		status = FTVM_EXIT_DIVERGED;
@@ -216,7 +281,10 @@ int cli_replay(int argc, char **argv)
 	case LIVE_END_HOST_ERROR: status = FTVM_EXIT_HOST_ERROR; break;
 	}
 out:
-	cli_trace_report(&trace);
+	if (json && played)
+		json_report(log, res, &st, m, &trace, status);
+	else
+		cli_trace_report(&trace);
 	if (live_ready)
 		live_fini(&lv);
 	hv_machine_destroy(m);

@@ -16,33 +16,47 @@
 
 #define DEFAULT_APPEND "console=ttyS0 panic=-1"
 #define MAX_SCRIPTED 64
+/* live.c ends a slice at least every 1M steps (LIVE_SLICE_STEPS); the recorder digests at slice ends. */
+#define MIN_DIGEST_INTERVAL 1000000ULL
 
-static void usage(FILE *f)
+static void usage(FILE *f, bool recording)
 {
+	if (recording)
+		fprintf(f,
+			"usage: ftvm record --log FILE [--digest-interval N] [OPTIONS]\n"
+			"  Run a guest as 'ftvm run' does and write every input to a replay log.\n"
+			"  --log FILE         the replay log (a regular file; created or truncated)\n"
+			"  --digest-interval N  a full state digest at the first slice end after every N steps\n"
+			"                     (default 50M; at least 1M, slices are up to 1M steps long)\n"
+			"  Record with --disk FILE,snapshot to keep the image as it was, so that replay and\n"
+			"  go-live can start from the same file.\n");
+	else
+		fprintf(f, "usage: ftvm run [OPTIONS]\n");
 	fprintf(f,
-		"usage: ftvm run [OPTIONS]\n"
-		"       ftvm record --log FILE [--digest-interval N] [OPTIONS]\n"
 		"  --kernel FILE      Linux Image or ELF (default: the domT guest next to ftvm)\n"
 		"  --initrd FILE      initramfs (default: the domT initramfs with the default kernel)\n"
 		"  --bios FILE|none   M-mode firmware (default: Debian's OpenSBI fw_dynamic.bin);\n"
 		"                     'none' runs an ELF kernel directly in M-mode\n"
 		"  --append STR       kernel command line (default: %s)\n"
-		"  --disk FILE        raw disk image for virtio-blk\n"
-		"  --net SPEC         user[,hostfwd=tcp::HOST-:GUEST...] or tap:IFNAME\n"
-		"                     (default: user, with the default guest)\n"
-		"  --mem SIZE         guest RAM, e.g. 512M (default 512M)\n"
+		"  --disk FILE[,snapshot|,ro]  raw disk image for virtio-blk; ',snapshot' gives the guest\n"
+		"                     a writable overlay in memory and leaves FILE unchanged; ',ro' a\n"
+		"                     read-only disk. A FILE this user cannot write needs one of the two.\n"
+		"  --net SPEC         user[,hostfwd=tcp::HOST-:GUEST...], tap:IFNAME (an existing\n"
+		"                     interface), tap:IFNAME,create, or none (default: user, with the\n"
+		"                     default guest)\n"
+		"  --mem SIZE         guest RAM with K, M, G or T, e.g. 512M (default 512M)\n"
 		"  --smp N            harts, 1..%d (default 1)\n"
 		"  --cpu interp|jit   how harts execute (default interp; both count steps exactly)\n"
-		"  --max-insns N      stop after N steps (exit status 6)\n"
+		"  --max-insns N      stop after N steps, exit status 6 (0, the default: no limit)\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
 		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
 		"  --digest-at N      print the state digest at step N on stderr (repeatable)\n"
 		"  --no-console-input ignore stdin\n"
 		"  --stats            print steps, MIPS and idle time on exit\n"
+		"  --json             with --stats: the report as one JSON object, the last line on stderr\n"
 		"  --trace            print every interrupt, input, output and digest as it happens\n"
-		"  --log FILE         (record) write the replay log there\n"
-		"  --digest-interval N (record) a full state digest every N steps (default 50M)\n"
-		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad input, 3 reboot/panic,\n"
+		"  --help             this text\n"
+		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad usage or input, 3 reboot/panic,\n"
 		"4 guest failure, 5 stopped by user, 6 --max-insns reached, 7 guest stuck.\n",
 		DEFAULT_APPEND, HV_MAX_HARTS);
 }
@@ -147,7 +161,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -167,6 +181,7 @@ int cli_run(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
 	};
@@ -176,7 +191,7 @@ int cli_run(int argc, char **argv)
 	struct live_input inputs[MAX_SCRIPTED];
 	uint64_t digests[MAX_SCRIPTED];
 	char *default_kernel = NULL, *default_initrd = NULL;
-	bool stats = false, net_given = false, recording = !strcmp(argv[0], "record");
+	bool stats = false, json = false, net_given = false, recording = !strcmp(argv[0], "record");
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
 	struct recording rec = { 0 };
@@ -185,7 +200,8 @@ int cli_run(int argc, char **argv)
 	char err[512] = "";
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL: cfg.kernel = optarg; break;
 		case OPT_INITRD: cfg.initrd = optarg; break;
@@ -249,16 +265,26 @@ int cli_run(int argc, char **argv)
 			break;
 		case OPT_NOCONS: lo.console_fd = -1; break;
 		case OPT_STATS: stats = true; break;
-		case OPT_HELP: usage(stdout); return 0;
+		case OPT_HELP: usage(stdout, recording); return 0;
+		case OPT_JSON: json = true; break;
 		case OPT_LOG: log_path = optarg; break;
 		case OPT_TRACE: trace.print = true; break;
 		case OPT_DIGEST_INTERVAL:
 			if (cli_parse_size(optarg, &digest_interval)) {
-				fprintf(stderr, "ftvm record: --digest-interval %s: not a number\n", optarg);
+				fprintf(stderr, "ftvm %s: --digest-interval %s: not a number\n", argv[0], optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			/* Digests are taken between slices; a shorter interval would promise more than is written. */
+			if (digest_interval < MIN_DIGEST_INTERVAL) {
+				fprintf(stderr, "ftvm %s: --digest-interval %s: at least %llu (1M): digests are taken "
+					"where a slice of up to 1M steps ends\n", argv[0], optarg,
+					(unsigned long long)MIN_DIGEST_INTERVAL);
 				return FTVM_EXIT_USAGE;
 			}
 			break;
-		default: usage(stderr); return FTVM_EXIT_USAGE;
+		default:
+			cli_bad_option(argv[0], c, argv[optind - 1]);
+			return FTVM_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
@@ -268,6 +294,14 @@ int cli_run(int argc, char **argv)
 	if (recording != (log_path != NULL)) {
 		fprintf(stderr, recording ? "ftvm record: --log FILE is required\n"
 					  : "ftvm run: --log is for 'ftvm record'\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (!recording && digest_interval != RR_DEFAULT_DIGEST_INTERVAL) {
+		fprintf(stderr, "ftvm run: --digest-interval is for 'ftvm record'\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (json && !stats) {
+		fprintf(stderr, "ftvm %s: --json formats the --stats report: give both\n", argv[0]);
 		return FTVM_EXIT_USAGE;
 	}
 	if (!cfg.kernel) {
@@ -331,8 +365,8 @@ int cli_run(int argc, char **argv)
 	live_run(&lv, m, &res);
 	live_fini(&lv);
 	status = exit_status(&res);
+	struct rr_record_stats rs = { 0 };
 	if (recording) {
-		struct rr_record_stats rs;
 		int rc = rr_record_end(rec.rec, m, end_reason(res.end));
 		rr_recorder_close(rec.rec, &rs);
 		rec.rec = NULL;
@@ -340,7 +374,7 @@ int cli_run(int argc, char **argv)
 			fprintf(stderr, "ftvm record: writing %s failed: %s\n", log_path, strerror(-rc));
 			status = FTVM_EXIT_HOST_ERROR;
 		}
-		if (stats)
+		if (stats && !json)
 			fprintf(stderr, "ftvm: log %s: %llu bytes (%.0f bytes/s), %llu events, %llu checks, "
 				"%llu digests, %llu chunks, %llu pauses (%.3f s)\n", log_path,
 				(unsigned long long)rs.bytes, res.wall_s > 0 ? rs.bytes / res.wall_s : 0.0,
@@ -350,8 +384,31 @@ int cli_run(int argc, char **argv)
 	}
 	if (res.end == LIVE_END_FAIL)
 		fprintf(stderr, "ftvm: guest reported failure code %d\n", res.fail_code);
-	if (stats) {
-		double busy = res.wall_s - res.idle_s;
+	double busy = res.wall_s - res.idle_s;
+	if (stats && json) {
+		fprintf(stderr, "{\"command\":\"%s\",\"end\":", argv[0]);
+		cli_json_str(stderr, end_name(res.end));
+		fprintf(stderr, ",\"exit_status\":%d,\"steps\":%llu,\"wall_s\":%.6f,\"idle_s\":%.6f,"
+			"\"mips_busy\":%.3f,\"guest_s\":%.6f,\"clock_events\":%llu,\"console_bytes\":%llu,"
+			"\"net_frames_in\":%llu,\"net_frames_dropped\":%llu", status,
+			(unsigned long long)res.icount, res.wall_s, res.idle_s,
+			busy > 0 ? res.icount / busy / 1e6 : 0.0, res.guest_s,
+			(unsigned long long)res.clock_events, (unsigned long long)res.console_bytes,
+			(unsigned long long)res.net_frames_in, (unsigned long long)res.net_frames_dropped);
+		if (res.end == LIVE_END_FAIL)
+			fprintf(stderr, ",\"fail_code\":%d", res.fail_code);
+		if (recording) {
+			fprintf(stderr, ",\"log\":{\"path\":");
+			cli_json_str(stderr, log_path);
+			fprintf(stderr, ",\"bytes\":%llu,\"events\":%llu,\"checks\":%llu,\"digests\":%llu,"
+				"\"chunks\":%llu,\"pauses\":%llu,\"paused_s\":%.6f}",
+				(unsigned long long)rs.bytes, (unsigned long long)rs.events,
+				(unsigned long long)rs.checks, (unsigned long long)rs.digests,
+				(unsigned long long)rs.chunks, (unsigned long long)rs.pauses, rs.paused_ns / 1e9);
+		}
+		cli_trace_json(&trace, stderr);
+		fprintf(stderr, "}\n");
+	} else if (stats) {
 		fprintf(stderr, "ftvm: %s after %llu steps, %.3f s (%.3f s idle), %.1f MIPS busy, "
 			"guest clock %.3f s (drift %+.1f ms), "
 			"%llu clock events, %llu console bytes, %llu frames in (%llu dropped)\n",
@@ -360,8 +417,8 @@ int cli_run(int argc, char **argv)
 			(res.guest_s - res.wall_s) * 1e3, (unsigned long long)res.clock_events,
 			(unsigned long long)res.console_bytes, (unsigned long long)res.net_frames_in,
 			(unsigned long long)res.net_frames_dropped);
+		cli_trace_report(&trace);
 	}
-	cli_trace_report(&trace);
 	hv_machine_destroy(m);
 out:
 	rr_recorder_close(rec.rec, NULL);

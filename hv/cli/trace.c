@@ -33,3 +33,13 @@ void cli_trace_report(const struct cli_trace *t)
 		fprintf(stderr, " %s=%" PRIu64, hv_obs_name(k), t->counts[k]);
 	fprintf(stderr, "\n");
 }
+
+void cli_trace_json(const struct cli_trace *t, FILE *f)
+{
+	if (!t->count)
+		return;
+	fprintf(f, ",\"observed\":{");
+	for (int k = HV_OBS_IRQ; k <= HV_OBS_PAUSE_END; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k == HV_OBS_IRQ ? "" : ",", hv_obs_name(k), t->counts[k]);
+	fprintf(f, "}");
+}

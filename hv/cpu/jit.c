@@ -350,3 +350,67 @@ uint64_t jit_helper_div(uint64_t a, uint64_t b, uint64_t op)
 	default: return sx32(ub ? ua % ub : ua);
 	}
 }
+
+/* As the interpreter's "illegal" label: tval is the instruction as fetched (16 bits for RVC). */
+static int helper_illegal(struct rv_hart *h, uint64_t raw, uint64_t pc, uint64_t steps)
+{
+	rv_sync(h, steps);
+	h->pc = pc;
+	return helper_trap(h, RV_EXC_ILLEGAL, raw, steps);
+}
+
+/* OP-FP and the fused multiply-adds: the interpreter's FP code, called in place. */
+int jit_helper_fp(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps)
+{
+	if (likely(rv_fp_exec(h, (uint32_t)insn) == 0)) {
+		h->x[0] = 0;
+		return 0;
+	}
+	return helper_illegal(h, insn, pc, steps);
+}
+
+/* FLW FLD FSW FSD (also their RVC forms): the interpreter's LOAD-FP and STORE-FP. */
+int jit_helper_fmem(struct rv_hart *h, uint64_t insn, uint64_t raw_len, uint64_t pc,
+		    uint64_t steps)
+{
+	unsigned f3 = (insn >> 12) & 7, size = 1u << f3, len = (unsigned)(raw_len >> 32);
+	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31;
+	bool store = (insn & 0x7f) == 0x27;
+	uint64_t gen = h->jit->gen, tval, v;
+	int32_t imm = store ? (int32_t)((uint32_t)((int32_t)insn >> 20 & ~0x1f) | ((insn >> 7) & 0x1f))
+			    : (int32_t)insn >> 20;
+	uint64_t va = h->x[rs1] + (uint64_t)(int64_t)imm;
+	const struct rv_tlb_entry *tlb = store ? h->tlb_write : h->tlb_read;
+	const struct rv_tlb_entry *e = &tlb[RV_TLB_INDEX(va)];
+	bool hit = e->vpn_tag == ((va + size - 1) >> RV_PAGE_SHIFT) + h->jit_data_tag;
+	int exc;
+
+	if (rv_fs_off(h))
+		return helper_illegal(h, raw_len & 0xffffffffu, pc, steps);
+	if (store) {
+		v = h->f[rs2];
+		if (likely(hit)) {
+			memcpy((void *)(uintptr_t)(va + e->host_addend), &v, size);
+			return 0;
+		}
+		rv_sync(h, steps);
+		h->pc = pc;
+		exc = rv_mmu_store(h, va, (int)size, v, &tval);
+		if (exc)
+			return helper_trap(h, exc, tval, steps);
+		return helper_done(h, h->tlb_write, va, size, gen, pc + len, steps);
+	}
+	if (likely(hit)) {
+		v = 0;
+		memcpy(&v, (const void *)(uintptr_t)(va + e->host_addend), size);
+	} else {
+		rv_sync(h, steps);
+		h->pc = pc;
+		exc = rv_mmu_load(h, va, (int)size, &v, &tval);
+		if (exc)
+			return helper_trap(h, exc, tval, steps);
+	}
+	h->f[rd] = f3 == 2 ? (v & 0xffffffffull) | 0xffffffff00000000ull : v;
+	rv_fs_dirty(h);
+	return hit ? 0 : helper_done(h, h->tlb_read, va, size, gen, pc + len, steps);
+}

@@ -368,6 +368,10 @@ bool jit_insn_supported(uint32_t i)
 		return f7 == 1 && f3 != 1 && f3 != 2 && f3 != 3;
 	case 0x0f:
 		return f3 == 0;	/* FENCE */
+	case 0x07: case 0x27:
+		return f3 == 2 || f3 == 3;
+	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+		return true;	/* the helper traps what rv_fp_exec refuses */
 	default:
 		return false;
 	}
@@ -565,6 +569,25 @@ static void emit_op32(struct emit *e, uint32_t i)
 	st_x(e, rd, RAX);
 }
 
+/* A helper that may leave the block: helper(h, a1, a2, pc, steps) in rdi rsi rdx rcx r8. */
+static void emit_fp_call(struct rv_jit *j, struct emit *e, const void *fn, uint64_t a1,
+			 uint64_t a2, uint64_t pc, unsigned idx, bool two)
+{
+	op_reg(e, true, 0x8b, RDI, RBX);
+	mov_imm(e, RSI, a1);
+	if (two) {
+		mov_imm(e, RDX, a2);
+		mov_imm(e, RCX, pc);
+		lea(e, R8, R12, (int32_t)idx);
+	} else {
+		mov_imm(e, RDX, pc);
+		lea(e, RCX, R12, (int32_t)idx);
+	}
+	call_abs(e, fn);
+	op_reg(e, false, 0x85, RAX, RAX);
+	fix32(e, jcc32(e, CC_NE), j->exit_synced);
+}
+
 static bool same_page(uint64_t a, uint64_t b)
 {
 	return (a >> RV_PAGE_SHIFT) == (b >> RV_PAGE_SHIFT);
@@ -572,7 +595,7 @@ static bool same_page(uint64_t a, uint64_t b)
 
 int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 {
-	uint32_t insns[JIT_MAX_BLOCK_INSNS];
+	uint32_t insns[JIT_MAX_BLOCK_INSNS], raws[JIT_MAX_BLOCK_INSNS];
 	uint8_t lens[JIT_MAX_BLOCK_INSNS];
 	unsigned n = 0, off = blk->pc & (RV_PAGE_SIZE - 1), len;
 	uint64_t pc = blk->pc;
@@ -582,6 +605,9 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 		if (!len || !jit_insn_supported(i))
 			break;
 		insns[n] = i;
+		memcpy(&raws[n], page + off, len);
+		if (len == 2)
+			raws[n] &= 0xffff;
 		lens[n++] = (uint8_t)len;
 		off += len;
 		if (ends_block(i))
@@ -649,6 +675,13 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 		case 0x1b: emit_op_imm32(&e, i); break;
 		case 0x33: emit_op(&e, i); break;
 		case 0x3b: emit_op32(&e, i); break;
+		case 0x07: case 0x27:
+			emit_fp_call(j, &e, (const void *)jit_helper_fmem, i,
+				     raws[k] | (uint64_t)lens[k] << 32, pc, k, true);
+			break;
+		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+			emit_fp_call(j, &e, (const void *)jit_helper_fp, i, 0, pc, k, false);
+			break;
 		default: break;	/* FENCE: harts run in turns, memory is always ordered */
 		}
 	}

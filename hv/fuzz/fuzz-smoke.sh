@@ -59,10 +59,10 @@ for f in $FUZZERS; do
 	make -s BUILD="$BUILD" CLANG="$CLANG" "$BUILD/fuzz/$f" || { echo "FAIL: building $f"; exit 1; }
 	mkdir -p "$tmp/corpus-$f"
 	[ "$f" = fuzz_virtq ] && virtq_seeds "$tmp/corpus-$f"
-	# A real log as a seed: a bare-metal test recorded with a digest every 1000 steps.
+	# A real log as a seed: a bare-metal test recorded with a digest as often as allowed (1M steps).
 	if [ "$f" = fuzz_rr_log ] && [ -x "$BUILD/ftvm" ] && [ -f "$BUILD/isa/interrupts.elf" ]; then
 		"$BUILD/ftvm" record --log "$tmp/corpus-$f/seed.ftlog" --bios none --no-console-input \
-			--digest-interval 1000 --kernel "$BUILD/isa/interrupts.elf" >/dev/null 2>&1
+			--digest-interval 1M --kernel "$BUILD/isa/interrupts.elf" >/dev/null 2>&1
 	fi
 	if ! "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$tmp/" "$tmp/corpus-$f" >"$tmp/$f.log" 2>&1; then

@@ -41,5 +41,5 @@ expect "512-byte sector" -- --kernel "$kernel" --disk "$TMP/empty"
 expect "disk" -- --kernel "$kernel" --disk "$TMP"
 expect "--smp" -- --kernel "$kernel" --smp 9
 expect "hostfwd" -- --kernel "$kernel" --net "user,hostfwd=bogus"
-expect "unrecognized" -- --kernel "$kernel" --frobnicate
+expect "unknown option '--frobnicate'" -- --kernel "$kernel" --frobnicate
 echo "every bad input was refused with a clear message"

@@ -434,7 +434,13 @@ static int tap_child(void)
 		printf("tap: skipped, cannot create a network namespace: %s\n", strerror(errno));
 		return 77;
 	}
+	/* tap:NAME attaches only to an interface that exists; ,create may make one. */
 	ret = net_backend_open("tap:ftvmtest0", rx_capture, c, &b, err, sizeof(err));
+	if (ret != -ENODEV || !strstr(err, "no such interface")) {
+		fprintf(stderr, "FAIL tap:ftvmtest0 before it exists: %d (%s)\n", ret, err);
+		return 1;
+	}
+	ret = net_backend_open("tap:ftvmtest0,create", rx_capture, c, &b, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(stderr, "FAIL open tap: %s\n", err);
 		return 1;

@@ -20,7 +20,7 @@
  *   DEV    an MMIO device whose reads return a hash of address and the
  *          step count (so a wrong count at an access shows), whose writes
  *          are logged, and whose offset 0x100 asks the hart to stop.
- * Reserved registers: x24 DEV, x26 CODE (stores through it are
+ * Reserved registers: x24 DEV, x25 mstatus.FS, x26 CODE (stores through it are
  * self-modifying code), x27 DATA, x28-x31 the handler's. Random
  * instructions write only x1-x23.
  */
@@ -240,9 +240,17 @@ static unsigned gen_insn(uint64_t pc, uint32_t *out)
 		static const unsigned f5s[6] = { 0, 1, 2, 3, 4, 0x1c };
 		unsigned f5 = f5s[rn(6)];
 		i = r_type(f5 << 2, f5 == 2 ? 0 : rs_any(), 27, 2 + rn(2), rd_any(), 0x2f);
-	} else if (k < 97) {			/* FP with a random rounding mode */
+	} else if (k < 96) {			/* FP with a random rounding mode */
 		static const unsigned ops[4] = { 0x01, 0x05, 0x09, 0x0d };	/* fadd fsub fmul fdiv .d */
 		i = r_type(ops[rn(4)], rn(32), rn(32), rn(8), rn(32), 0x53);
+	} else if (k < 97) {			/* FLW FLD FSW FSD, FS sometimes off */
+		unsigned w = 2 + rn(2);
+		if (rn(6) == 0)
+			i = 0x300u << 20 | 25 << 15 | (rn(2) ? 3u : 2u) << 12 | 0x73; /* csrc/csrs mstatus, x25 */
+		else if (rn(2))
+			i = i_type(mem_off(1u << w), base_reg(false), w, rn(32), 0x07);
+		else
+			i = s_type(mem_off(1u << w), rn(32), base_reg(true), w, 0x27);
 	} else if (k < 98) {			/* ECALL, EBREAK */
 		i = rn(2) ? 0x00000073 : 0x00100073;
 	} else {				/* anything */
@@ -328,6 +336,7 @@ static void board_setup(struct board *b, uint64_t seed)
 	h->x[2] = DATA + 2048;
 	h->x[8] = DATA + 16;
 	h->x[24] = DEV;
+	h->x[25] = MSTATUS_FS;
 	h->x[26] = CODE;
 	h->x[27] = DATA + 2048;
 	h->mtvec = TRAP;

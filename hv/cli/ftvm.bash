@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+# bash completion for ftvm: source it, or install it as /usr/share/bash-completion/completions/ftvm.
+
+_ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu --max-insns
+	--virtual-clock --input-at --digest-at --no-console-input --stats --json --trace --help"
+_ftvm_record_opts="--log --digest-interval --fsync"
+_ftvm_replay_opts="--kernel --initrd --bios --disk --cpu --then-live --net --quiet --stats --json
+	--trace --perturb --bisect --help"
+
+_ftvm()
+{
+	local cur prev cmd words
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD-1]}
+	cmd=${COMP_WORDS[1]}
+
+	if [ "$COMP_CWORD" -eq 1 ]; then
+		COMPREPLY=($(compgen -W "run record replay log certs version help --version --help" -- "$cur"))
+		return
+	fi
+	# Option values first.
+	case $prev in
+	--kernel|--initrd|--bios|--log|--disk)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--cpu)
+		COMPREPLY=($(compgen -W "interp jit" -- "$cur"))
+		return;;
+	--net)
+		COMPREPLY=($(compgen -W "user user,hostfwd=tcp::7000-:7000 none tap:" -- "$cur"))
+		return;;
+	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts)
+		return;;
+	esac
+	case $cmd in
+	run)	words=$_ftvm_run_opts;;
+	record)	words="$_ftvm_run_opts $_ftvm_record_opts";;
+	replay)
+		if [[ $cur != -* ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return
+		fi
+		words=$_ftvm_replay_opts;;
+	log)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			words="dump --help"
+		elif [[ $cur == -* ]]; then
+			words="--json --help"
+		else
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return
+		fi;;
+	certs)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			words="init --help"
+		elif [[ $cur == -* ]]; then
+			words="--hosts --force --help"
+		else
+			COMPREPLY=($(compgen -d -- "$cur"))
+			return
+		fi;;
+	version) words="--json --help";;
+	help)	words="run record replay log certs version";;
+	*)	return;;
+	esac
+	COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -o filenames -F _ftvm ftvm
