@@ -152,7 +152,7 @@ ft_topology() {
 # ft_round N: a fresh directory for round N's files (several rounds share one topology).
 ft_round() { FT_RUN=$FT_TMP/round$1; mkdir -p "$FT_RUN"; }
 
-# ft_bg NAME ROLE CMD...: runs CMD in ROLE's namespace in the background, output in $FT_RUN/NAME.out;
+# ft_bg NAME ROLE CMD... (NAME: letters, digits, _): runs CMD in ROLE's namespace in the background, output in $FT_RUN/NAME.out;
 # its pid in FT_PID_NAME.
 ft_bg() {
 	local name=$1 ns; ns=$(ft_ns_name "$2"); shift 2
