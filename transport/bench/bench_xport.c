@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Loopback benchmark: sustained TLS throughput with 256 KiB chunks, and Ack round-trip latency. */
+/* Loopback benchmark: sustained TLS throughput with 256 KiB chunks and the CPU it costs, and Ack round-trip latency. */
 #include "transport/certs.h"
 #include "transport/log.h"
 #include "transport/xport.h"
@@ -35,6 +35,28 @@ static void bench_on_link(void *arg, bool up)
 static void bench_on_ack(void *arg, uint64_t acked, uint64_t insns)
 {
 	((struct bench *)arg)->acked = acked;
+}
+
+/* CPU seconds (user + system) used so far by process pid, from /proc: the receiver is our parent. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15 follow the command name, which ends at the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -78,6 +100,7 @@ static int bench_sender(const char *dir, const char *port)
 	static uint64_t rtt[BENCH_PINGS];
 	uint8_t *buf = malloc(BENCH_CHUNK);
 	uint64_t start, end, seq = 0, sent = 0, deadline;
+	double cpu_send, cpu_recv;
 
 	if (!buf || xport_loop_new(&b.loop) || xport_new(b.loop, &cfg, &cb, &b.x))
 		return 1;
@@ -90,6 +113,8 @@ static int bench_sender(const char *dir, const char *port)
 		return 1;
 	}
 	start = xport_now_us();
+	cpu_send = cpu_seconds(getpid());
+	cpu_recv = cpu_seconds(getppid());
 	end = start + BENCH_SECONDS * 1000000ull;
 	while (xport_now_us() < end) {
 		while (xport_send_chunk(b.x, sent, buf, BENCH_CHUNK, &seq) == 0)
@@ -99,9 +124,17 @@ static int bench_sender(const char *dir, const char *port)
 	while (b.acked < seq)
 		(void)xport_loop_run_once(b.loop, 1);
 	end = xport_now_us();
+	cpu_send = cpu_seconds(getpid()) - cpu_send;
+	cpu_recv = cpu_seconds(getppid()) - cpu_recv;
 	printf("bench-transport: throughput %.0f MB/s (%" PRIu64 " chunks of %u KiB acked in %.2f s, %s)\n",
 	       (double)sent * BENCH_CHUNK / (double)(end - start), sent, BENCH_CHUNK >> 10,
 	       (double)(end - start) / 1e6, xport_cipher(b.x));
+	/* Bytes per CPU second: comparable between runs on a machine others share, unlike MB/s. */
+	printf("bench-transport: CPU %.0f%% sender + %.0f%% receiver = %.0f%% of %ld cores; %.0f MB per sender CPU second, %.0f per CPU second in all\n",
+	       100 * cpu_send * 1e6 / (double)(end - start), 100 * cpu_recv * 1e6 / (double)(end - start),
+	       100 * (cpu_send + cpu_recv) * 1e6 / (double)(end - start), sysconf(_SC_NPROCESSORS_ONLN),
+	       cpu_send > 0 ? (double)sent * BENCH_CHUNK / 1e6 / cpu_send : 0,
+	       cpu_send + cpu_recv > 0 ? (double)sent * BENCH_CHUNK / 1e6 / (cpu_send + cpu_recv) : 0);
 
 	for (int i = 0; i < BENCH_PINGS; i++) {
 		uint64_t t0 = xport_now_us();
