@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 
 #include "transport/log.h"
 
 /* Connections a listener holds at once (mostly handshakes); more are refused at accept. */
 #define XPORT_MAX_CONNS 64
+/* Sealed bytes waiting for the socket above which nothing more is encrypted. */
+#define XPORT_OUT_HIGH (512u << 10)
 
 void xport_conn_update_events(struct xport_conn *c)
 {
@@ -28,7 +32,7 @@ void xport_conn_update_events(struct xport_conn *c)
 		return;
 	if (c->state == CONN_TCP_CONNECTING)
 		ev = XPORT_EV_WRITE;
-	else if (c->want_write || c->tx.len > c->tx.off)
+	else if (c->want_write || xport_conn_queued(c))
 		ev |= XPORT_EV_WRITE;
 	if (xport_loop_set_events(c->x->loop, c->fd, ev) < 0)
 		log_warnx("transport: cannot re-arm %s", c->peer);
@@ -59,6 +63,9 @@ void xport_conn_close(struct xport_conn *c, enum xport_close_kind kind, const ch
 	} else {
 		log_info("transport: link to %s closed: %s", c->peer, why);
 	}
+	/* Best effort, never waiting: a TLS alert or close_notify tells the peer why. */
+	if (c->fd >= 0 && c->out.len > c->out.off)
+		(void)send(c->fd, c->out.data + c->out.off, c->out.len - c->out.off, MSG_NOSIGNAL | MSG_DONTWAIT);
 	c->state = CONN_CLOSED;
 	if (c->ssl)
 		SSL_free(c->ssl);
@@ -71,6 +78,7 @@ void xport_conn_close(struct xport_conn *c, enum xport_close_kind kind, const ch
 	}
 	xport_buf_free(&c->rx);
 	xport_buf_free(&c->tx);
+	xport_buf_free(&c->out);
 	if (x->cfg.mode == XPORT_CONNECT && !x->detached) {
 		uint64_t delay = x->cfg.reconnect_ms;
 
@@ -113,47 +121,142 @@ int xport_conn_put(struct xport_conn *c, Ftvm__Envelope *env)
 	return err;
 }
 
+/*
+ * TLS output goes to c->out, not straight to the socket: records are sealed
+ * in memory and leave in large writes, a few syscalls and TCP segments for
+ * many records (TLS 1.3 caps a record at 2^14 bytes, RFC 8446 section 5.1).
+ * The socket BIO wrote each record with its own syscall.
+ */
+static int out_bio_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+	struct xport_conn *c = BIO_get_data(b);
 
-/* Writes what is queued until done or the socket pushes back. */
-void xport_conn_flush(struct xport_conn *c)
+	if (xport_buf_reserve(&c->out, len))
+		return 0;
+	memcpy(c->out.data + c->out.len, data, len);
+	c->out.len += len;
+	*written = len;
+	return 1;
+}
+
+static long out_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	return cmd == BIO_CTRL_FLUSH;
+}
+
+static int out_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static BIO_METHOD *out_method;
+static pthread_once_t out_method_once = PTHREAD_ONCE_INIT;
+
+static void out_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "xport out");
+
+	if (m && BIO_meth_set_write_ex(m, out_bio_write) && BIO_meth_set_ctrl(m, out_bio_ctrl) &&
+	    BIO_meth_set_create(m, out_bio_create))
+		out_method = m;
+	else
+		BIO_meth_free(m);
+}
+
+/* Encrypts plaintext into c->out; the plaintext is not needed afterwards. */
+static int conn_seal(struct xport_conn *c, const uint8_t *p, size_t len)
 {
 	char err[256];
 
-	for (;;) {
-		size_t n;
+	while (len) {
 		int r;
 
-		if (c->state == CONN_CLOSED || xport_session_fill(c))
-			return;
-		n = c->tx.len - c->tx.off;
-		if (!n)
-			break;
-		if (!c->ssl) {
-			c->tx.off = c->tx.len = 0;
-			continue;
-		}
-		c->want_write = false;
 		ERR_clear_error();
-		r = SSL_write(c->ssl, c->tx.data + c->tx.off, n > INT32_MAX ? INT32_MAX : (int)n);
-		if (r > 0) {
-			c->tx.off += (size_t)r;
-			if (c->tx.off == c->tx.len)
-				c->tx.off = c->tx.len = 0;
-			continue;
-		}
-		switch (SSL_get_error(c->ssl, r)) {
-		case SSL_ERROR_WANT_WRITE:
-			c->want_write = true;
-			return;
-		case SSL_ERROR_WANT_READ:
-			return;
-		default:
+		r = SSL_write(c->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
+		if (r <= 0) {
 			xport_conn_close(c, XPORT_CLOSE_LOST, "write failed: %s", xport_tls_error(c->ssl, err, sizeof(err)));
-			return;
+			return -EIO;
 		}
+		p += r;
+		len -= (size_t)r;
 	}
+	return 0;
 }
 
+static int conn_seal_tx(struct xport_conn *c)
+{
+	int err = 0;
+
+	if (c->ssl && c->tx.len > c->tx.off)
+		err = conn_seal(c, c->tx.data + c->tx.off, c->tx.len - c->tx.off);
+	c->tx.off = c->tx.len = 0;
+	return err;
+}
+
+int xport_conn_put_chunk(struct xport_conn *c, const struct xport_chunk *ch)
+{
+	size_t copy = ch->len;
+
+	if (xport_buf_reserve(&c->tx, XPORT_CHUNK_HEAD_MAX + (copy < XPORT_RECORD ? copy : XPORT_RECORD))) {
+		xport_conn_close(c, XPORT_CLOSE_QUIET, "cannot queue a frame: out of memory");
+		return -ENOMEM;
+	}
+	c->tx.len += xport_frame_chunk_head(c->tx.data + c->tx.len, c->x->cfg.epoch, ch->seq, ch->first_insn, ch->crc,
+					    ch->len);
+	/* A large payload completes the record under way from a copy, then is sealed where it lies. */
+	if (ch->len > XPORT_RECORD) {
+		copy = (XPORT_RECORD - (c->tx.len - c->tx.off) % XPORT_RECORD) % XPORT_RECORD;
+		if (copy > ch->len)
+			copy = ch->len;
+	}
+	memcpy(c->tx.data + c->tx.len, ch->payload, copy);
+	c->tx.len += copy;
+	if (copy < ch->len) {
+		if (conn_seal_tx(c))
+			return -EIO;
+		if (c->ssl && conn_seal(c, ch->payload + copy, ch->len - copy))
+			return -EIO;
+	}
+	return 0;
+}
+
+size_t xport_conn_queued(const struct xport_conn *c)
+{
+	return (c->tx.len - c->tx.off) + (c->out.len - c->out.off);
+}
+
+/* Seals what the session has to say and writes until done or the socket pushes back. */
+void xport_conn_flush(struct xport_conn *c)
+{
+	for (;;) {
+		size_t n;
+		ssize_t r;
+
+		if (c->state == CONN_CLOSED)
+			return;
+		if (c->out.len - c->out.off < XPORT_OUT_HIGH && (xport_session_fill(c) || conn_seal_tx(c)))
+			return;
+		n = c->out.len - c->out.off;
+		if (!n || c->fd < 0)
+			break;
+		r = send(c->fd, c->out.data + c->out.off, n, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->want_write = true;
+				return;
+			}
+			xport_conn_close(c, XPORT_CLOSE_LOST, "write failed: %s", strerror(errno));
+			return;
+		}
+		c->want_write = false;
+		c->out.off += (size_t)r;
+		if (c->out.off == c->out.len)
+			c->out.off = c->out.len = 0;
+	}
+}
 
 static void conn_read(struct xport_conn *c)
 {
@@ -236,11 +339,20 @@ static void conn_handshake(struct xport_conn *c)
 
 static int conn_start_tls(struct xport_conn *c, bool server)
 {
+	BIO *rbio, *wbio;
+
+	pthread_once(&out_method_once, out_method_init);
 	c->ssl = SSL_new(c->x->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_set1_host(c->ssl, c->x->cfg.peer_name) != 1) {
+	rbio = BIO_new_socket(c->fd, BIO_NOCLOSE);
+	wbio = out_method ? BIO_new(out_method) : NULL;
+	if (!c->ssl || !rbio || !wbio || SSL_set1_host(c->ssl, c->x->cfg.peer_name) != 1) {
+		BIO_free(rbio);
+		BIO_free(wbio);
 		xport_conn_close(c, XPORT_CLOSE_QUIET, "cannot set up TLS");
 		return -ENOMEM;
 	}
+	BIO_set_data(wbio, c);
+	SSL_set_bio(c->ssl, rbio, wbio);
 	if (server) {
 		SSL_set_accept_state(c->ssl);
 	} else {
@@ -270,7 +382,7 @@ static void conn_io(struct xport_conn *c, unsigned events)
 	} else if (c->state == CONN_HELLO || c->state == CONN_READY) {
 		conn_read(c);
 	}
-	if (c->state == CONN_HELLO || c->state == CONN_READY)
+	if (c->state == CONN_TLS_HANDSHAKE || c->state == CONN_HELLO || c->state == CONN_READY)
 		xport_conn_flush(c);
 	x->in_io--;
 	if (!x->in_io && x->active && x->active != c)

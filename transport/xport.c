@@ -118,8 +118,7 @@ void xport_free(struct xport *x)
 		xport_loop_del_fd(x->loop, x->listen_fd);
 		close(x->listen_fd);
 	}
-	for (uint32_t i = 0; i < x->win_count; i++)
-		free(x->win[(x->win_head + i) % x->cfg.window_chunks].payload);
+	free(x->ring);
 	free(x->win);
 	SSL_CTX_free(x->ctx);
 	free(x);
@@ -134,6 +133,59 @@ static void xport_kick(struct xport *x)
 		xport_conn_update_events(x->active);
 }
 
+/*
+ * The window's payloads live in one ring of bytes, allocated at the first
+ * send and reused: no allocation, and no fresh pages to fault in, per chunk.
+ * Chunks are freed oldest first, so the ring is a FIFO; a chunk that does not
+ * fit at the end starts again at offset 0. With room for window_bytes plus
+ * one largest chunk, anything the byte window admits fits whatever the waste
+ * at the end (the worst case is a largest chunk that just missed the end).
+ */
+static uint8_t *window_alloc(struct xport *x, size_t len)
+{
+	size_t head = x->ring_head, tail = x->ring_tail, p;
+
+	if (!x->ring) {
+		uint64_t largest = x->cfg.window_bytes < XPORT_MAX_PAYLOAD ? x->cfg.window_bytes : XPORT_MAX_PAYLOAD;
+
+		if (x->cfg.window_bytes + largest + 1 > SIZE_MAX / 2)
+			return NULL;
+		x->ring_cap = (size_t)(x->cfg.window_bytes + largest + 1);
+		x->ring = malloc(x->ring_cap);
+		if (!x->ring)
+			return NULL;
+	}
+	if (!x->win_count)
+		head = tail = 0;
+	if (tail >= head && x->ring_cap - tail >= len)
+		p = tail;
+	else if (tail >= head && head > len)
+		p = 0;
+	else if (tail < head && head - tail > len)
+		p = tail;
+	else
+		return NULL;
+	x->ring_head = head;
+	x->ring_tail = p + len;
+	return x->ring + p;
+}
+
+/* The oldest chunk was acknowledged: its bytes go back to the ring. */
+void xport_window_pop(struct xport *x)
+{
+	struct xport_chunk *ch = &x->win[x->win_head];
+
+	x->acked_cum_bytes = ch->cum_bytes;
+	x->win_bytes -= ch->len;
+	ch->payload = NULL;
+	x->win_head = (x->win_head + 1) % x->cfg.window_chunks;
+	x->win_count--;
+	if (x->win_count)
+		x->ring_head = (size_t)(x->win[x->win_head].payload - x->ring);
+	else
+		x->ring_head = x->ring_tail = 0;
+}
+
 int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, size_t len, uint64_t *seq_out)
 {
 	struct xport_chunk *ch;
@@ -146,7 +198,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 		x->st.no_credit++;
 		return -ENOBUFS;
 	}
-	copy = malloc(len ? len : 1);
+	copy = window_alloc(x, len);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, payload, len);
@@ -156,7 +208,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 		.seq = x->next_seq,
 		.first_insn = first_insn,
 		.cum_bytes = x->sent_cum_bytes,
-		.crc = xport_crc32c(0, payload, len),
+		.crc = xport_crc32c(0, copy, len),
 		.len = (uint32_t)len,
 		.payload = copy,
 	};

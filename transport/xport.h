@@ -63,6 +63,12 @@ struct xport_callbacks {
 	void (*on_progress)(void *arg, uint64_t insn);
 	/* The authenticated session came up (Hello exchanged) or went down. */
 	void (*on_link)(void *arg, bool up);
+	/*
+	 * An authenticated peer spoke for a newer epoch than ours (its Hello or
+	 * any later frame): we may have been superseded. The connection is
+	 * already refused; the channel keeps retrying with our epoch.
+	 */
+	void (*on_epoch)(void *arg, uint64_t peer_epoch);
 	void *arg;
 };
 
@@ -83,6 +89,7 @@ struct xport_stats {
 	uint64_t next_seq;           /* sender: next sequence number to assign */
 	uint64_t acked_seq;          /* sender: highest sequence the peer acknowledged */
 	uint64_t recv_seq;           /* receiver: highest contiguous sequence received */
+	uint64_t peer_epoch_seen;    /* highest epoch other than ours an authenticated peer sent (0: none) */
 };
 
 /* Creates a listener or a connector and registers it with loop; it starts at once. */

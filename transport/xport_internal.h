@@ -9,6 +9,9 @@
 
 #include "proto/ftvm.pb-c.h"
 
+/* The largest TLS record's plaintext (RFC 8446 section 5.1). */
+#define XPORT_RECORD 16384u
+
 /* Bytes [off, len) of data are valid. */
 struct xport_buf {
 	uint8_t *data;
@@ -30,10 +33,12 @@ struct xport_conn {
 	int fd;
 	SSL *ssl;
 	char peer[80];
-	struct xport_buf rx, tx;
+	struct xport_buf rx;      /* plaintext received, frames being cut from it */
+	struct xport_buf tx;      /* plaintext frames not yet sealed */
+	struct xport_buf out;     /* sealed TLS records not yet taken by the socket */
 	uint64_t started_ms, last_rx_ms, last_hb_ms;
 	uint64_t send_seq;        /* next window sequence to put on this connection */
-	bool want_write;          /* the last TLS call asked for writability */
+	bool want_write;          /* the socket took less than we had */
 };
 
 struct xport_chunk {
@@ -63,6 +68,8 @@ struct xport {
 	struct xport_chunk *win;  /* ring of window_chunks entries, oldest unacked at win_head */
 	uint32_t win_head, win_count;
 	uint64_t win_bytes;
+	uint8_t *ring;            /* the chunks' payloads, in window order; [ring_head, ring_tail) in use */
+	size_t ring_cap, ring_head, ring_tail;
 	uint64_t next_seq;        /* sequence the next accepted chunk gets */
 	uint64_t acked_seq, acked_cum_bytes, sent_cum_bytes, max_sent_seq;
 	uint64_t credit_seq_limit, credit_bytes_limit;
@@ -93,6 +100,10 @@ xport_conn_close(struct xport_conn *c, enum xport_close_kind kind, const char *f
 void xport_conn_gc(struct xport *x);
 /* Encodes env with our epoch onto the connection's send queue; closes the connection on failure. */
 __attribute__((warn_unused_result)) int xport_conn_put(struct xport_conn *c, Ftvm__Envelope *env);
+/* Queues one LogChunk frame; a large payload is sealed straight from the window, not copied. */
+__attribute__((warn_unused_result)) int xport_conn_put_chunk(struct xport_conn *c, const struct xport_chunk *ch);
+/* Bytes queued on the connection, plaintext and sealed. */
+size_t xport_conn_queued(const struct xport_conn *c);
 /* Fills the send queue from the session and writes until done or the socket pushes back. */
 void xport_conn_flush(struct xport_conn *c);
 void xport_conn_update_events(struct xport_conn *c);
@@ -101,6 +112,10 @@ __attribute__((warn_unused_result)) int xport_conn_listen(struct xport *x);
 int xport_conn_dial(struct xport *x);
 /* The channel's timer: handshake timeouts, session ticks, redial. */
 int64_t xport_conn_tick(struct xport_loop *loop, uint64_t id, void *arg);
+
+/* xport.c */
+/* Releases the oldest window chunk (acknowledged). */
+void xport_window_pop(struct xport *x);
 
 /* session.c: the protocol spoken on a connection once TLS is up. */
 __attribute__((warn_unused_result)) int xport_session_hello(struct xport_conn *c);
@@ -123,6 +138,21 @@ __attribute__((warn_unused_result)) int xport_frame_put(struct xport_buf *b, con
  * them), -EMSGSIZE for a zero or oversized length, -ENOMEM.
  */
 __attribute__((warn_unused_result)) int xport_frame_next(struct xport_buf *b, const uint8_t **body, uint32_t *body_len);
+
+/* A LogChunk frame's header: at most this many bytes, then the payload. */
+#define XPORT_CHUNK_HEAD_MAX 64
+size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64_t first_insn, uint32_t crc,
+			      size_t payload_len);
+
+/* A received LogChunk, its payload still inside the frame. */
+struct xport_chunk_view {
+	uint64_t epoch, seq, first_insn;
+	uint32_t crc;
+	const uint8_t *payload;
+	size_t len;
+};
+/* True when body is an Envelope of epoch and LogChunk only, each field once; false: use the generic decoder. */
+bool xport_frame_chunk_view(const uint8_t *body, size_t len, struct xport_chunk_view *v);
 
 /* tls.c */
 __attribute__((warn_unused_result)) int xport_tls_ctx(const struct xport_config *cfg, SSL_CTX **out);

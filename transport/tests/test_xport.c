@@ -54,6 +54,7 @@ static bool log_saw(const char *s)
 struct side {
 	struct xport *x;
 	uint64_t received, acked, bytes;
+	uint64_t epoch_heard;
 	bool up, bad;
 };
 
@@ -93,6 +94,11 @@ static void on_ack(void *arg, uint64_t acked, uint64_t insns)
 static void on_link(void *arg, bool up)
 {
 	((struct side *)arg)->up = up;
+}
+
+static void on_epoch(void *arg, uint64_t epoch)
+{
+	((struct side *)arg)->epoch_heard = epoch;
 }
 
 static struct xport_config config(enum xport_mode mode, const char *certdir, const char *me, const char *peer, int port)
@@ -654,6 +660,100 @@ static void test_credit_and_dead_peer(void)
 	printf("ok dead peer\n");
 }
 
+static bool heard_epoch(void *arg)
+{
+	return ((struct side *)arg)->epoch_heard != 0;
+}
+
+/* A peer of a newer epoch is refused, and the side it superseded learns the epoch. */
+static void test_newer_epoch(void)
+{
+	struct side ss = { 0 }, cs = { 0 };
+	struct xport_callbacks scb = { .on_link = on_link, .on_epoch = on_epoch, .arg = &ss };
+	struct xport_callbacks ccb = { .on_link = on_link, .on_epoch = on_epoch, .arg = &cs };
+	struct xport_config scfg = config(XPORT_LISTEN, dir, "a", "b", 0), ccfg;
+	struct xport_stats st;
+	struct xport *srv, *cli;
+
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	ccfg = config(XPORT_CONNECT, dir, "b", "a", xport_local_port(srv));
+	ccfg.epoch = scfg.epoch + 2;
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
+	if (!pump_until(heard_epoch, &ss, 3000))
+		FAIL("the older side never heard of the newer epoch");
+	pump_ms(50);
+	CHECK(ss.epoch_heard == ccfg.epoch && !ss.up && !cs.up);
+	/* The newer side is told nothing: an older epoch is only refused. */
+	CHECK(cs.epoch_heard == 0);
+	xport_get_stats(srv, &st);
+	CHECK(st.peer_epoch_seen == ccfg.epoch && st.sessions == 0);
+	xport_free(cli);
+	xport_free(srv);
+	pump_ms(20);
+	printf("ok newer epoch: heard %" PRIu64 " (ours %" PRIu64 ")\n", ss.epoch_heard, scfg.epoch);
+}
+
+/*
+ * A byte window a few chunks wide, so that the payload ring wraps hundreds of
+ * times, while the listener drops the link now and then: every chunk arrives
+ * once and intact, the resent ones read back from the ring.
+ */
+static void test_window_ring_and_listener_drop(void)
+{
+	struct side ss = { 0 }, cs = { 0 };
+	struct side *pair[2] = { &ss, &cs };
+	struct xport_callbacks scb = { .on_chunk = on_chunk, .on_link = on_link, .arg = &ss };
+	struct xport_callbacks ccb = { .on_ack = on_ack, .on_link = on_link, .arg = &cs };
+	struct xport_config scfg = config(XPORT_LISTEN, dir, "a", "b", 0), ccfg;
+	const uint64_t total = 3000;
+	uint64_t next = 1, end = xport_now_ms() + 20000;
+	struct xport_stats st;
+	struct xport *srv, *cli;
+	unsigned drops = 0;
+	uint8_t buf[4096];
+
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	ccfg = config(XPORT_CONNECT, dir, "b", "a", xport_local_port(srv));
+	ccfg.window_bytes = 9000;
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
+	if (!pump_until(both_up, pair, 3000))
+		FAIL("session did not come up");
+	while (ss.received < total && xport_now_ms() < end) {
+		uint64_t first = next;
+		int r = 0;
+
+		while (next <= total && r == 0) {
+			uint64_t seq;
+
+			pattern(buf, chunk_len(next), next);
+			r = xport_send_chunk(cli, next * 10, buf, chunk_len(next), &seq);
+			CHECK(r == 0 || r == -ENOBUFS);
+			if (r == 0) {
+				CHECK(seq == next);
+				next++;
+			}
+		}
+		CHECK(xport_unacked(cli) <= 9000 / 100);
+		/* Right after sending, so that chunks are in flight and must be sent again. */
+		if (next > first && ss.received >= (drops + 1) * 700u && drops < 3) {
+			xport_drop_link(srv, "test: the listener drops the link");
+			CHECK(!ss.up);
+			drops++;
+		}
+		(void)xport_loop_run_once(loop, 5);
+	}
+	CHECK(ss.received == total && !ss.bad && drops == 3);
+	xport_get_stats(srv, &st);
+	CHECK(st.sessions == 4 && st.chunks_duplicate == 0);
+	xport_get_stats(cli, &st);
+	CHECK(st.chunks_resent > 0);
+	printf("ok window ring: %" PRIu64 " chunks through a 9000-byte window, %" PRIu64 " resent after %u listener drops\n",
+	       total, st.chunks_resent, drops);
+	xport_free(cli);
+	xport_free(srv);
+	pump_ms(20);
+}
+
 int main(void)
 {
 	const char *hosts[] = { "a", "b", "c" };
@@ -678,6 +778,8 @@ int main(void)
 	test_bad_peers();
 	test_credit_and_dead_peer();
 	test_kill_restore();
+	test_newer_epoch();
+	test_window_ring_and_listener_drop();
 
 	xport_loop_free(loop);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
