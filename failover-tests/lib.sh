@@ -389,16 +389,17 @@ ft_clients() {
 # EVENT: every client kept its connection (unless allow-lost), operations completed after the event,
 # the history is linearizable.  Prints the figures (client-visible gap, slowest reply).
 ft_judge_clients() {
-	local name=$1 at=$2 rc
+	local name=$1 at=$2 rc bad=()
 	ft_wait "$name" 180
 	rc=$?
 	echo "clients: $(tail -n 1 "$FT_RUN/$name.out")"
 	python3 "$FT_DIR/histstats.py" "$FT_RUN/$name.jsonl" "$FT_RUN/$name.out" "$at" ||
-		ft_fail "no client operation completed after the fault"
+		bad+=("no client operation completed after the fault")
 	if [ $rc -ne 0 ] && [ "${3:-}" != allow-lost ]; then
-		ft_fail "a client lost its connection or could not read back (kvclient exit $rc)"
+		bad+=("a client lost its connection or could not read back (kvclient exit $rc)")
 	fi
-	ft_check_history "$name" || ft_fail "the clients' history is not linearizable"
+	ft_check_history "$name" || bad+=("the clients' history is not linearizable")
+	[ ${#bad[@]} -eq 0 ] || ft_fail "$(IFS=';'; echo "${bad[*]}" | sed 's/;/; /g')"
 }
 
 # ft_check_history NAME: the recorded history must be linearizable.
