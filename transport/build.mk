@@ -9,6 +9,8 @@ XPORT_OBJS += transport/conn.o
 XPORT_OBJS += transport/session.o
 XPORT_OBJS += transport/xport.o
 XPORT_OBJS += transport/certs.o
+# The one CRC-32C (the log format's checksum, also a LogChunk's) lives with the log format in hv/.
+XPORT_OBJS += hv/crc32c.o
 
 LIBXPORT := $(BUILD)/libxport.a
 XPORT_TOOL := $(BUILD)/ftvm-xport

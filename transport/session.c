@@ -153,7 +153,7 @@ static int handle_chunk(struct xport_conn *c, const struct xport_chunk_view *m)
 			   (unsigned long long)m->seq, m->len);
 		return -EPROTO;
 	}
-	if (xport_crc32c(0, m->payload, m->len) != m->crc) {
+	if (crc32c(0, m->payload, m->len) != m->crc) {
 		xport_conn_close(c, XPORT_CLOSE_PROTOCOL, "chunk %llu checksum mismatch", (unsigned long long)m->seq);
 		return -EPROTO;
 	}

@@ -208,7 +208,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 		.seq = x->next_seq,
 		.first_insn = first_insn,
 		.cum_bytes = x->sent_cum_bytes,
-		.crc = xport_crc32c(0, copy, len),
+		.crc = crc32c(0, copy, len),
 		.len = (uint32_t)len,
 		.payload = copy,
 	};

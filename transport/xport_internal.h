@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include "hv/crc32c.h"
 #include "proto/ftvm.pb-c.h"
 
 /* The largest TLS record's plaintext (RFC 8446 section 5.1). */
@@ -127,7 +128,6 @@ __attribute__((warn_unused_result)) int xport_session_parse(struct xport_conn *c
 void xport_session_tick(struct xport_conn *c, uint64_t now_ms);
 
 /* frame.c */
-uint32_t xport_crc32c(uint32_t crc, const void *buf, size_t len);
 __attribute__((warn_unused_result)) int xport_buf_reserve(struct xport_buf *b, size_t more);
 void xport_buf_free(struct xport_buf *b);
 /* Appends one frame holding env; -ENOMEM or -EMSGSIZE. */
