@@ -121,7 +121,11 @@ void xport_get_stats(const struct xport *x, struct xport_stats *st);
 int xport_local_port(const struct xport *x);
 /* The negotiated TLS cipher suite of the live session, or "none". */
 const char *xport_cipher(const struct xport *x);
-/* Connector: closes the current connection abruptly (tests); it redials after reconnect_ms. */
+/*
+ * Closes every connection abruptly, logging why; unacknowledged chunks stay
+ * in the window and are sent again on the next session. A connector redials
+ * after reconnect_ms; a listener keeps listening and takes the peer's redial.
+ */
 void xport_drop_link(struct xport *x, const char *why);
 
 #endif
