@@ -49,11 +49,12 @@ all:
 
 include proto/build.mk
 include transport/build.mk
+# The daemons add to FTVM_OBJS before hv/build.mk's ftvm rule expands it.
+include primary/build.mk
+include backup/build.mk
 include hv/build.mk
 include hv/tests/isa/build.mk
 include domT/build.mk
-include primary/build.mk
-include backup/build.mk
 include failover-tests/build.mk
 
 $(BUILD)/%.o: %.c

@@ -264,6 +264,7 @@ ft_certs() {
 #   FT_CERTS             certificates for both (default $FT_TMP/certs, made on first use);
 #   FT_PRIMARY_CERTS, FT_BACKUP_CERTS   one side's own, instead
 #   FT_PRIMARY_NAME      the name the primary presents (default primary)
+#   FT_PEER              where the primary dials (default the backup; ft_relay_start sets the relay)
 #   FT_PRIMARY_DISK, FT_BACKUP_DISK     each host's own copy of the guest's disk
 #   FT_PRIMARY_OPTS, FT_BACKUP_OPTS     extra options (arrays are not exported: words, split)
 ft_default_certs() {
@@ -291,7 +292,7 @@ ft_start_primary() {
 	ft_default_certs
 	[ -n "${FT_PRIMARY_DISK:-}" ] && disk=(--disk "$FT_PRIMARY_DISK")
 	# shellcheck disable=SC2086
-	ft_bg primary p "$FTVM" primary --peer "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name "${FT_PRIMARY_NAME:-primary}" \
+	ft_bg primary p "$FTVM" primary --peer "${FT_PEER:-$FT_BACKUP_REPL_IP:$FT_REPL_PORT}" --name "${FT_PRIMARY_NAME:-primary}" \
 		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "lock:$FT_RUN/arbiter.lock" \
 		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
@@ -315,6 +316,20 @@ ft_pair_up() {
 ft_stop_pair() {
 	local n
 	for n in primary backup "$@"; do ft_kill "$n"; done
+}
+
+# ft_relay_start [DELAY_MS]: relay.py on host b between the primary and the backup's listener
+# (this round's control directory $FT_RUN/relay); the primary then dials the relay.
+ft_relay_start() {
+	ft_bg relay b python3 "$FT_DIR/relay.py" --listen "$FT_BACKUP_REPL_IP:$((FT_REPL_PORT + 1))" \
+		--to "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --control "$FT_RUN/relay" --delay-ms "${1:-0}"
+	FT_PEER=$FT_BACKUP_REPL_IP:$((FT_REPL_PORT + 1))
+	ft_wait_for 10 ft_out_has relay "listening" || { ft_show relay; ft_fail "the relay did not start"; }
+}
+# ft_relay CMD [ARG]: a command to the relay (corrupt truncate cut replay stall resume, delay MS).
+ft_relay() {
+	echo "$*" >"$FT_RUN/relay/cmd.tmp" && mv "$FT_RUN/relay/cmd.tmp" "$FT_RUN/relay/cmd"
+	ft_wait_for 5 eval '[ ! -e "$FT_RUN/relay/cmd" ]' || ft_fail "the relay did not take the command $*"
 }
 
 # ft_status ROLE: `ftvm status --json` of a daemon, for the log (drills judge from the clients' side).

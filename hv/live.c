@@ -79,6 +79,18 @@ static void emit(void *opaque, enum oc_kind kind, const uint8_t *data, size_t le
 		det_net_tx(&lv->net, data, len);
 }
 
+bool live_signalled(void)
+{
+	return stop_signal != 0;
+}
+
+void live_stop(struct live *lv)
+{
+	lv->stop_requested = 1;
+	if (lv->o.oc)
+		oc_set_safe(lv->o.oc, 0);	/* only to wake a poll on its fd */
+}
+
 void live_release(struct live *lv)
 {
 	if (lv->o.oc)
@@ -185,7 +197,7 @@ static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_res
 	live_release(lv);
 	if (oc_over_limit(oc)) {
 		res->commit_waits++;
-		while (oc_over_limit(oc) && !oc_failed(oc) && !stop_signal) {
+		while (oc_over_limit(oc) && !oc_failed(oc) && !stop_signal && !lv->stop_requested) {
 			struct pollfd p = { .fd = oc_fd(oc), .events = POLLIN };
 			if (poll(&p, 1, 100) < 0 && errno != EINTR)
 				return -errno;
@@ -260,7 +272,7 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 		rc = deliver_inputs(lv, m, false);
 		if (rc)
 			goto host_error;
-		if (lv->console.quit || stop_signal) {
+		if (lv->console.quit || stop_signal || lv->stop_requested) {
 			res->end = LIVE_END_USER;
 			break;
 		}

@@ -71,6 +71,7 @@ struct live {
 	struct det_net net;
 	bool have_net;
 	bool mute_console;	/* replay prints nothing until it goes live, if asked */
+	volatile int stop_requested;	/* live_stop: another thread ends the run */
 	int next_input, next_digest;
 	struct hv_machine *m;
 };
@@ -81,6 +82,10 @@ int live_init(struct live *lv, const struct live_opts *o, char *err, size_t err_
 extern const struct hv_host_ops live_host_ops;
 /* Run m live until it stops; guest time continues from where m's clock stands. */
 int live_run(struct live *lv, struct hv_machine *m, struct live_result *res);
+/* SIGINT or SIGTERM arrived (live_init installs the handlers): whoever waits outside live_run should stop too. */
+bool live_signalled(void);
+/* From any thread: end live_run soon (as LIVE_END_USER); wakes it if it sleeps on output commit. */
+void live_stop(struct live *lv);
 /* Emit the outputs the log now covers (also done inside live_run). */
 void live_release(struct live *lv);
 /* Attach a network backend later (a replay going live). */

@@ -56,6 +56,8 @@ struct rr_record_opts {
 	void *opaque;
 	int extra_consumers;	/* readers of the replay queue besides the file (the network sender) */
 	size_t queue_items;	/* 0: the default bound */
+	/* Close a chunk at least this often while the guest runs (0: 20 ms with events, 1 s without). */
+	uint32_t flush_ms;
 };
 /*
  * The stream, file and queue alike, is the log header followed by chunks;

@@ -291,7 +291,10 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 	}
 	uint64_t since = now_ns() - r->last_flush_ns;
 	size_t pending = rr_chunk_writer_payload_len(r->w);
-	if ((pending && since >= FLUSH_NS) || pending >= FLUSH_BYTES || since >= PROGRESS_NS)
+	uint64_t flush_ns = r->o.flush_ms ? r->o.flush_ms * 1000000ULL : FLUSH_NS;
+	uint64_t progress_ns = r->o.flush_ms ? flush_ns : PROGRESS_NS;
+	if ((pending && since >= flush_ns) || pending >= FLUSH_BYTES ||
+	    (since >= progress_ns && icount != r->flushed_icount))
 		return flush_chunk(r, m, icount);
 	return 0;
 }

@@ -109,7 +109,7 @@ const char *rr_player_end(const struct rr_player *p)
 	return p->end_desc[0] ? p->end_desc : "not at the end";
 }
 
-/* The next event, reading chunks as needed. 1: p->ev set; 0: log exhausted; <0: corrupt. */
+/* The next event, or the next chunk. 1: p->ev set; 2: a chunk was read; 0: log exhausted; <0: corrupt. */
 static int fetch(struct rr_player *p, struct rr_play_status *st)
 {
 	char why[512] = "";
@@ -136,7 +136,7 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 			p->log_end = p->chunk.end_icount;
 			st->log_end_icount = p->log_end;
 			rr_event_iter_init(&p->it, &p->chunk);
-			continue;
+			return 2;
 		}
 		if (rc < 0) {
 			hv_errf(st->msg, sizeof(st->msg), "corrupt log: %s", why);
@@ -303,10 +303,25 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 	enum rr_play_result res;
 
 	for (;;) {
+		/*
+		 * The current chunk has no events left: its end is vouched for, so
+		 * run there before asking for the next chunk, which on a live feed
+		 * may mean waiting (the backup then waits at the end of what it has).
+		 */
+		if (!p->have_ev && !p->log_done && (!p->it.c || p->it.seen == p->it.c->nevents)) {
+			uint64_t stop = target < p->log_end ? target : p->log_end;
+			res = run_to(p, m, stop, st);
+			if (res != RR_PLAY_REACHED)
+				return res;
+			if (hv_icount(m) == target)
+				return RR_PLAY_REACHED;
+		}
 		if (!p->have_ev) {
 			int rc = fetch(p, st);
 			if (rc < 0)
 				return RR_PLAY_CORRUPT;
+			if (rc == 2)
+				continue;
 			p->have_ev = rc == 1;
 		}
 		if (p->have_ev && p->ev.icount <= target) {

@@ -16,7 +16,11 @@ struct rr_session {
 	/* recording */
 	struct rr_recorder *rec;
 	struct oc *oc;
-	bool commit_on_log;
+	int commit_on_log;		/* atomic: the writer thread reads it */
+	uint64_t written_icount;	/* atomic: the local log is written up to here */
+	bool has_log;
+	int (*on_slice)(void *opaque, struct hv_machine *m);
+	void *on_slice_opaque;
 	/* replaying */
 	struct rr_player *player;
 	struct rr_header h;
@@ -33,8 +37,11 @@ static int record_apply(void *opaque, struct hv_machine *m, const struct hv_even
 static int record_slice(void *opaque, struct hv_machine *m)
 {
 	struct rr_session *s = opaque;
+	int rc = rr_record_slice(s->rec, m);
 
-	return rr_record_slice(s->rec, m);
+	if (!rc && s->on_slice)
+		rc = s->on_slice(s->on_slice_opaque, m);
+	return rc;
 }
 
 static int record_commit(void *opaque, struct hv_machine *m)
@@ -48,7 +55,8 @@ static void log_written(void *opaque, uint64_t end_icount)
 {
 	struct rr_session *s = opaque;
 
-	if (s->commit_on_log)
+	__atomic_store_n(&s->written_icount, end_icount, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->commit_on_log, __ATOMIC_SEQ_CST))
 		oc_set_safe(s->oc, end_icount);
 }
 
@@ -73,6 +81,9 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		return -ENOMEM;
 	s->cfg = *cfg;
 	s->commit_on_log = ro->commit_on_log;
+	s->has_log = ro->log_path != NULL;
+	s->on_slice = ro->on_slice;
+	s->on_slice_opaque = ro->opaque;
 	s->oc = oc_new();
 	if (!s->oc) {
 		rc = -ENOMEM;
@@ -85,6 +96,7 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 	struct rr_record_opts rop = {
 		.path = ro->log_path, .fsync = ro->fsync, .on_written = log_written,
 		.on_error = log_failed, .opaque = s, .extra_consumers = ro->extra_consumers,
+		.flush_ms = ro->flush_ms,
 	};
 	rc = rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
 	if (rc)
@@ -152,6 +164,28 @@ void rr_session_set_safe(struct rr_session *s, uint64_t icount)
 void rr_session_fail_output(struct rr_session *s)
 {
 	oc_fail(s->oc, -EPERM);
+}
+
+void rr_session_commit_on_log(struct rr_session *s)
+{
+	__atomic_store_n(&s->commit_on_log, 1, __ATOMIC_SEQ_CST);
+	oc_set_safe(s->oc, s->has_log ? __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST)
+				      : UINT64_MAX);
+}
+
+void rr_session_stop(struct rr_session *s)
+{
+	live_stop(&s->lv);
+}
+
+void rr_session_release(struct rr_session *s)
+{
+	live_release(&s->lv);
+}
+
+void rr_session_output_stats(struct rr_session *s, struct oc_stats *st)
+{
+	oc_get_stats(s->oc, st);
 }
 
 struct rq *rr_session_queue(struct rr_session *s)

@@ -24,6 +24,10 @@ struct rr_session_record_opts {
 	 * false, the caller through rr_session_set_safe (the backup's acks).
 	 */
 	bool commit_on_log;
+	uint32_t flush_ms;	/* close a chunk at least this often (0: the recorder's default) */
+	/* After every slice, on the vCPU thread (the primary's lag bound); nonzero ends the run. */
+	int (*on_slice)(void *opaque, struct hv_machine *m);
+	void *opaque;
 };
 
 /* Opens the log, builds the machine and the live loop; lo is copied (hooks and oc are set here). */
@@ -40,6 +44,14 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res);
 void rr_session_set_safe(struct rr_session *s, uint64_t icount);
 /* For the primary: nothing will ever be safe (lost the arbiter): hold all, stop the run. */
 void rr_session_fail_output(struct rr_session *s);
+/* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */
+void rr_session_commit_on_log(struct rr_session *s);
+/* Any thread: end the run soon. */
+void rr_session_stop(struct rr_session *s);
+/* vCPU thread (on_slice): emit what is safe now. */
+void rr_session_release(struct rr_session *s);
+/* vCPU thread: the output-commit figures. */
+void rr_session_output_stats(struct rr_session *s, struct oc_stats *st);
 struct rq *rr_session_queue(struct rr_session *s);
 int rr_session_consumer(struct rr_session *s, int i);
 void rr_session_record_stats(struct rr_session *s, struct rr_record_stats *st);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* main: the ftvm command, dispatching to its subcommands. */
 #include "cli.h"
+#include "primary/pair.h"
 #include "transport/certs.h"
 
 #include <fcntl.h>
@@ -17,6 +18,9 @@ static void usage(FILE *f)
 		"  replay   re-execute a replay log, optionally going live at its end\n"
 		"  log      inspect a replay log: ftvm log dump FILE\n"
 		"  certs    make a CA and host certificates: ftvm certs init DIR --hosts a,b\n"
+		"  primary  run a guest protected by a backup host: record and stream its log\n"
+		"  backup   follow a primary's log, replaying it; go live when the primary dies\n"
+		"  status   show a daemon's role, epoch, lag and held output: ftvm status --control SOCK\n"
 		"  version  print the version, formats and features (--json)\n"
 		"Run 'ftvm COMMAND --help' for a command's options; 'man ftvm' for all of them.\n"
 		"Exit status 2 means bad usage everywhere (docs/exit-codes.md).\n");
@@ -41,6 +45,12 @@ static int dispatch(int argc, char **argv, int *status)
 		*status = cli_log(argc, argv);
 	else if (!strcmp(argv[0], "certs"))
 		*status = xport_certs_main(argc, argv);
+	else if (!strcmp(argv[0], "primary"))
+		*status = ft_primary_main(argc, argv);
+	else if (!strcmp(argv[0], "backup"))
+		*status = ft_backup_main(argc, argv);
+	else if (!strcmp(argv[0], "status"))
+		*status = ft_status_main(argc, argv);
 	else if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version") || !strcmp(argv[0], "-V"))
 		*status = cli_version(argc, argv);
 	else

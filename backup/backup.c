@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backup: 'ftvm backup'. The event loop receives the log, appends each chunk
+ * to this host's log file, lets the channel acknowledge it (the ack leaves
+ * after the write: output commit costs the primary one round trip), and
+ * hands it to the replay thread, which replays as chunks arrive and blocks
+ * when it has caught up. Credit follows what the replay has consumed, so a
+ * slow backup pauses the primary instead of buffering without bound. When
+ * the primary is lost, the backup takes the arbiter, replays everything it
+ * received, and goes live at that exact step.
+ */
+#include "feed.h"
+#include "primary/pair.h"
+#include "hv/cli/cli.h"
+#include "hv/session.h"
+#include "transport/log.h"
+#include "transport/xport.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CREDIT_CHUNKS 4096u
+
+enum backup_state {
+	BK_WAITING,	/* for the primary's epoch */
+	BK_REPLAYING,	/* following the primary */
+	BK_TAKING,	/* the primary is lost: replaying what is left, then live */
+	BK_LIVE,	/* serving the guest */
+	BK_STOPPED,	/* fenced, failed, or the guest ended */
+};
+
+struct backup {
+	struct ft_opts o;
+	struct ft_arbiter *arb;
+	uint64_t epoch;
+	struct xport_loop *loop;
+	struct xport *x;
+	struct ft_control *ctl;
+	struct feed *feed;
+	int feed_efd, log_fd;
+	pthread_t replayer;
+	bool replayer_started;
+	uint64_t granted_chunks, granted_bytes, received_end, received_bytes, chunks;
+	double lost_at, won_at;
+	/* shared (atomics) */
+	int state, link_up, ever_up, take_over, exit_status;
+	uint64_t replayed, live_steps;
+	uint64_t last_msg_us;
+	char note[256];
+	pthread_mutex_t note_lock;
+};
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_note(struct backup *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_note(struct backup *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&b->note_lock);
+	va_start(ap, fmt);
+	vsnprintf(b->note, sizeof(b->note), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&b->note_lock);
+	log_warnx("backup: %s", b->note);
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
+static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+{
+	struct backup *b = arg;
+	int rc;
+
+	if (LOAD(b->state) != BK_REPLAYING)
+		return;
+	rc = write_all(b->log_fd, payload, len);
+	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
+		rc = -errno;
+	if (rc) {
+		/* Acknowledging now would promise what this host cannot keep: stop before the ack leaves. */
+		log_warnx("backup: log %s: %s: stopping (the primary carries on alone)", b->o.log_path,
+			  strerror(-rc));
+		_exit(FTVM_EXIT_HOST_ERROR);
+	}
+	rc = feed_push(b->feed, payload, len);
+	if (rc) {
+		log_warnx("backup: out of memory for the replay feed: stopping");
+		_exit(FTVM_EXIT_HOST_ERROR);
+	}
+	b->chunks++;
+	b->received_bytes += len;
+	if (len >= 28 && !memcmp(payload, RR_CHUNK_MAGIC, 4))
+		b->received_end = get_le64(payload + 20);
+	STORE(b->last_msg_us, xport_now_us());
+}
+
+/* Loop thread: the replay consumed chunks or caught up: return credit, report the step. */
+static void on_feed(struct xport_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct backup *b = arg;
+	uint64_t n, chunks, bytes, replayed;
+
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* drained already */
+	}
+	feed_consumed(b->feed, &chunks, &bytes, &replayed);
+	STORE(b->replayed, replayed);
+	if (!b->x || LOAD(b->state) != BK_REPLAYING)
+		return;
+	if (chunks > b->granted_chunks || bytes > b->granted_bytes) {
+		if (xport_grant_credit(b->x, (uint32_t)(chunks - b->granted_chunks), bytes - b->granted_bytes))
+			log_warnx("backup: cannot grant credit");
+		b->granted_chunks = chunks;
+		b->granted_bytes = bytes;
+	}
+	xport_set_replayed(b->x, replayed);
+}
+
+static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct backup *b = arg;
+
+	if (b->x) {
+		xport_free(b->x);
+		b->x = NULL;
+	}
+	return -1;
+}
+
+/* Loop thread: the primary is gone. Take the arbiter; the replay thread finishes and goes live. */
+static void primary_lost(struct backup *b, const char *why)
+{
+	char err[512];
+	int rc;
+
+	if (LOAD(b->state) != BK_REPLAYING)
+		return;
+	b->lost_at = now_s();
+	rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
+	if (rc) {
+		STORE(b->state, BK_STOPPED);
+		STORE(b->exit_status, FT_EXIT_FENCED);
+		set_note(b, "primary lost (%s) but %s: not going live",
+			 why, rc == -EAGAIN ? err : "the arbiter cannot be reached");
+		if (rc != -EAGAIN)
+			log_warnx("backup: %s", err);
+		feed_close(b->feed);
+		return;
+	}
+	b->won_at = now_s();
+	b->epoch++;
+	STORE(b->take_over, 1);
+	STORE(b->state, BK_TAKING);
+	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms; replaying the rest of the log",
+		 why, b->epoch, (b->won_at - b->lost_at) * 1e3);
+	feed_close(b->feed);
+	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
+		log_warnx("backup: cannot schedule the channel's close");
+}
+
+static void on_link(void *arg, bool up)
+{
+	struct backup *b = arg;
+
+	STORE(b->link_up, up);
+	if (up) {
+		if (!LOAD(b->ever_up))
+			log_info("backup: primary connected (epoch %" PRIu64 ")", b->epoch);
+		STORE(b->ever_up, 1);
+		STORE(b->last_msg_us, xport_now_us());
+		return;
+	}
+	if (LOAD(b->ever_up))
+		primary_lost(b, "link lost");
+}
+
+static void on_epoch(void *arg, uint64_t peer_epoch)
+{
+	struct backup *b = arg;
+
+	if (peer_epoch > b->epoch && LOAD(b->state) == BK_REPLAYING && !LOAD(b->ever_up)) {
+		set_note(b, "the primary runs epoch %" PRIu64 ", not %" PRIu64 ": restart this backup",
+			 peer_epoch, b->epoch);
+	}
+}
+
+static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
+{
+}
+
+static const char *state_name(int s)
+{
+	switch (s) {
+	case BK_WAITING: return "backup (waiting for the primary)";
+	case BK_REPLAYING: return "backup";
+	case BK_TAKING: return "taking over";
+	case BK_LIVE: return "live (was backup)";
+	default: return "stopped";
+	}
+}
+
+static void fill_status(void *opaque, struct ft_status *st)
+{
+	struct backup *b = opaque;
+	struct xport_stats xs = { 0 };
+	uint64_t replayed = LOAD(b->replayed);
+
+	if (b->x)
+		xport_get_stats(b->x, &xs);
+	st->role = state_name(LOAD(b->state));
+	st->epoch = b->epoch;
+	st->arbiter = ft_arbiter_name(b->arb);
+	st->peer = b->o.addr;
+	st->link_up = LOAD(b->link_up) && b->x;
+	st->protected_ = false;
+	st->steps = LOAD(b->state) == BK_LIVE ? LOAD(b->live_steps) : replayed;
+	st->peer_steps = b->received_end;
+	st->lag_steps = b->received_end > replayed ? b->received_end - replayed : 0;
+	st->buffer_bytes = feed_buffered(b->feed);
+	st->buffer_cap_bytes = b->o.buffer_bytes;
+	st->log_bytes = b->received_bytes;
+	st->chunks_received = b->chunks;
+	st->last_heartbeat_ms_ago = (xport_now_us() - LOAD(b->last_msg_us)) / 1e3;
+	pthread_mutex_lock(&b->note_lock);
+	snprintf(st->note, sizeof(st->note), "%s", b->note);
+	pthread_mutex_unlock(&b->note_lock);
+}
+
+static int exit_status(const struct live_result *r)
+{
+	switch (r->end) {
+	case LIVE_END_POWEROFF: return FTVM_EXIT_POWEROFF;
+	case LIVE_END_REBOOT: return FTVM_EXIT_REBOOT;
+	case LIVE_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
+	case LIVE_END_LIMIT: return FTVM_EXIT_LIMIT;
+	case LIVE_END_USER: return FTVM_EXIT_USER;
+	case LIVE_END_STUCK: return FTVM_EXIT_STUCK;
+	case LIVE_END_HOST_ERROR: return FTVM_EXIT_HOST_ERROR;
+	}
+	return FTVM_EXIT_HOST_ERROR;
+}
+
+/* The replay thread: follow the log; at its end, go live if the arbiter was won. */
+static void *replay_main(void *arg)
+{
+	struct backup *b = arg;
+	struct rr_session *s = NULL;
+	struct rr_play_status st = { 0 };
+	struct live_result res = { 0 };
+	char err[768] = "";
+	int status = FTVM_EXIT_HOST_ERROR;
+
+	struct rr_session_replay_opts ro = {
+		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
+		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
+		.default_bios = DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
+	};
+	if (!b->o.cfg.bios)
+		ro.bios = NULL, ro.default_bios = NULL;
+	if (rr_session_replay_open(&s, &ro, err, sizeof(err))) {
+		if (!LOAD(b->take_over) && LOAD(b->state) == BK_STOPPED)
+			status = LOAD(b->exit_status);
+		else {
+			set_note(b, "cannot replay: %s", err);
+			status = FT_EXIT_PEER_REFUSED;
+		}
+		goto out;
+	}
+	feed_set_machine(b->feed, rr_session_machine(s));
+	enum rr_play_result r = rr_session_replay(s, UINT64_MAX, &st);
+	STORE(b->replayed, hv_icount(rr_session_machine(s)));
+	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
+		set_note(b, "%s", st.msg);
+		status = r == RR_PLAY_DIVERGED ? FTVM_EXIT_DIVERGED : FTVM_EXIT_LOG_CORRUPT;
+		goto out;
+	}
+	if (st.saw_end && st.end_reason != RR_END_STOPPED) {
+		log_info("backup: the guest ended on the primary (%s) at step %" PRIu64,
+			 rr_end_reason_name(st.end_reason), hv_icount(rr_session_machine(s)));
+		res.end = rr_session_end_of(st.end_reason);
+		status = exit_status(&res);
+		goto out;
+	}
+	if (!LOAD(b->take_over)) {
+		status = LOAD(b->exit_status) ? LOAD(b->exit_status) : FT_EXIT_FENCED;
+		goto out;
+	}
+	double live_at = now_s();
+	STORE(b->state, BK_LIVE);
+	STORE(b->live_steps, hv_icount(rr_session_machine(s)));
+	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
+		 "(arbiter %.1f ms, replaying the rest %.1f ms)", hv_icount(rr_session_machine(s)),
+		 b->epoch, (live_at - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3,
+		 (live_at - b->won_at) * 1e3);
+	if (rr_session_go_live(s, b->o.cfg.net, -1, &res, err, sizeof(err))) {
+		set_note(b, "going live: %s", err[0] ? err : "host error");
+		goto out;
+	}
+	status = exit_status(&res);
+	log_info("backup: guest stopped at step %" PRIu64, res.icount);
+out:
+	rr_session_close(s);
+	STORE(b->exit_status, status);
+	STORE(b->state, BK_STOPPED);
+	xport_loop_stop(b->loop);	/* the loop polls a timer, so it notices */
+	return NULL;
+}
+
+static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct backup *b = arg;
+
+	if (LOAD(b->state) == BK_STOPPED && !b->replayer_started) {
+		xport_loop_stop(loop);
+		return -1;
+	}
+	/* A signal ends a live guest through live_run; a following backup stops here. */
+	if (live_signalled() && LOAD(b->state) != BK_LIVE && LOAD(b->state) != BK_STOPPED) {
+		set_note(b, "stopped by a signal");
+		STORE(b->exit_status, FTVM_EXIT_USER);
+		STORE(b->state, BK_STOPPED);
+		feed_close(b->feed);
+	}
+	return 50;
+}
+
+/* The primary takes a new epoch when it starts; follow the one it took. */
+static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
+{
+	char owner[128] = "";
+	uint64_t e = 0;
+	int rc;
+
+	for (int i = 0;; i++) {
+		rc = ft_arbiter_read(b->arb, &e, owner, sizeof(owner), err, err_len);
+		if (rc)
+			return rc;
+		if (e && !strcmp(owner, b->o.peer_name)) {
+			b->epoch = e;
+			return 0;
+		}
+		if (i % 100 == 0)
+			log_info("backup: waiting for %s to take an epoch (arbiter %s: epoch %" PRIu64 ", owner %s)",
+				 b->o.peer_name, ft_arbiter_name(b->arb), e, owner[0] ? owner : "none");
+		usleep(20000);
+	}
+}
+
+int ft_backup_main(int argc, char **argv)
+{
+	struct backup *b = calloc(1, sizeof(*b));
+	uint8_t digest[32];
+	char err[768] = "";
+	int status = FTVM_EXIT_HOST_ERROR, rc;
+
+	if (!b) {
+		fprintf(stderr, "ftvm backup: out of memory\n");
+		return FTVM_EXIT_HOST_ERROR;
+	}
+	pthread_mutex_init(&b->note_lock, NULL);
+	b->feed_efd = b->log_fd = -1;
+	rc = ft_opts_parse(&b->o, argc, argv);
+	if (rc >= 0) {
+		status = rc;
+		goto out;
+	}
+	log_init("ftvm", 1, false);
+	if (ft_arbiter_open(b->o.arbiter, &b->arb, err, sizeof(err)) ||
+	    ft_image_digest(&b->o.cfg, digest, err, sizeof(err))) {
+		fprintf(stderr, "ftvm backup: %s\n", err);
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	b->log_fd = open(b->o.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (b->log_fd < 0) {
+		fprintf(stderr, "ftvm backup: log %s: %s\n", b->o.log_path, strerror(errno));
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	b->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	b->feed = feed_new(b->feed_efd);
+	if (b->feed_efd < 0 || !b->feed || xport_loop_new(&b->loop)) {
+		fprintf(stderr, "ftvm backup: cannot set up the event loop\n");
+		goto out;
+	}
+	if (wait_for_epoch(b, err, sizeof(err))) {
+		fprintf(stderr, "ftvm backup: %s\n", err);
+		goto out;
+	}
+	STORE(b->state, BK_REPLAYING);
+	struct xport_config xc = {
+		.mode = XPORT_LISTEN, .role = XPORT_ROLE_BACKUP, .host = b->o.host, .port = b->o.port,
+		.cert_file = b->o.cert_file, .key_file = b->o.key_file, .ca_file = b->o.ca_file,
+		.peer_name = b->o.peer_name, .vm_id = b->o.vm_id, .image_digest = digest,
+		.image_digest_len = sizeof(digest), .epoch = b->epoch, .heartbeat_ms = b->o.heartbeat_ms,
+		.dead_ms = b->o.dead_ms, .credit_chunks = CREDIT_CHUNKS, .credit_bytes = b->o.buffer_bytes,
+		.auto_credit = false,
+	};
+	struct xport_callbacks cb = { .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
+				      .on_epoch = on_epoch, .arg = b };
+	if (xport_new(b->loop, &xc, &cb, &b->x) ||
+	    xport_loop_add_fd(b->loop, b->feed_efd, XPORT_EV_READ, on_feed, b) ||
+	    xport_loop_add_timer(b->loop, 50, tick, b) < 0) {
+		fprintf(stderr, "ftvm backup: cannot listen on %s\n", b->o.addr);
+		goto out;
+	}
+	if (b->o.control &&
+	    ft_control_open(b->loop, b->o.control, fill_status, b, &b->ctl, err, sizeof(err))) {
+		fprintf(stderr, "ftvm backup: %s\n", err);
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	if (pthread_create(&b->replayer, NULL, replay_main, b)) {
+		fprintf(stderr, "ftvm backup: cannot start the replay thread\n");
+		goto out;
+	}
+	b->replayer_started = true;
+	log_info("backup: listening on %s for %s, epoch %" PRIu64, b->o.addr, b->o.peer_name, b->epoch);
+	xport_loop_run(b->loop);
+	/* The loop stops when the replay thread ends: the guest ended, or this side stopped. */
+	feed_close(b->feed);
+	pthread_join(b->replayer, NULL);
+	b->replayer_started = false;
+	status = LOAD(b->exit_status);
+out:
+	if (b->replayer_started) {
+		feed_close(b->feed);
+		pthread_join(b->replayer, NULL);
+	}
+	ft_control_close(b->ctl);
+	if (b->x)
+		xport_free(b->x);
+	if (b->loop)
+		xport_loop_free(b->loop);
+	feed_free(b->feed);
+	if (b->feed_efd >= 0)
+		close(b->feed_efd);
+	if (b->log_fd >= 0)
+		close(b->log_fd);
+	ft_arbiter_free(b->arb);
+	ft_opts_free(&b->o);
+	pthread_mutex_destroy(&b->note_lock);
+	free(b);
+	return status;
+}

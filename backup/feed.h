@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* feed: the log as received, handed to the replaying thread as a stream that blocks for more. */
+#ifndef BACKUP_FEED_H
+#define BACKUP_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct hv_machine;
+struct feed;
+
+/* efd: written to whenever the reader consumed a chunk or blocks (the event loop grants credit then). */
+struct feed *feed_new(int efd);
+/* A FILE* for rr_reader: reads block until data arrives; end of file once closed and drained. */
+FILE *feed_stream(struct feed *f);
+/* Event-loop thread: append one received chunk (copied). */
+int feed_push(struct feed *f, const void *data, size_t len) __attribute__((warn_unused_result));
+/* No more data will come: the reader sees end of file after what is buffered. */
+void feed_close(struct feed *f);
+/* The replaying machine, so consumption can report the step replayed (set from the reader's thread). */
+void feed_set_machine(struct feed *f, struct hv_machine *m);
+/* What the reader has finished (chunks, bytes) and the step it had replayed to when it asked for more. */
+void feed_consumed(struct feed *f, uint64_t *chunks, uint64_t *bytes, uint64_t *replayed_steps);
+size_t feed_buffered(struct feed *f);
+void feed_free(struct feed *f);
+
+#endif

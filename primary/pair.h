@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* pair: what the primary and backup daemons share: options, the arbiter, the control socket, status. */
+#ifndef PRIMARY_PAIR_H
+#define PRIMARY_PAIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+#include "transport/evloop.h"
+
+/* Exit statuses beyond docs/exit-codes.md's 0-9: why a daemon stopped its VM. */
+#define FT_EXIT_FENCED 10	/* lost the arbiter, or a newer epoch exists: this side must not serve */
+#define FT_EXIT_PEER_REFUSED 11	/* the peer is not our pair (images, VM, certificates) */
+
+/* Everything both daemons take on their command line. */
+struct ft_opts {
+	struct hv_config cfg;
+	const char *name, *peer_name;	/* certificate names: ours and the peer's */
+	const char *certs;		/* DIR with ca.crt, NAME.crt, NAME.key (ftvm certs init) */
+	const char *addr;		/* --peer (primary) or --listen (backup): HOST:PORT */
+	const char *arbiter;		/* lock:PATH */
+	const char *log_path;		/* this side's copy of the replay log */
+	const char *control;		/* unix socket for 'ftvm status' (optional) */
+	const char *vm_id;
+	bool fsync;
+	uint32_t heartbeat_ms, dead_ms, max_lag_ms;
+	uint64_t buffer_bytes;		/* backup: received but not yet replayed */
+	char *default_kernel, *default_initrd;
+	char host[256], port[16];
+	char ca_file[4096], cert_file[4096], key_file[4096];
+};
+
+/* Parses argv (argv[0] is "primary" or "backup"); prints usage and returns an exit status on error, -1 on success. */
+int ft_opts_parse(struct ft_opts *o, int argc, char **argv);
+void ft_opts_free(struct ft_opts *o);
+/* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
+int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/*
+ * The arbiter: a compare-and-set of the pair's epoch and owner on a store
+ * both hosts reach. Nobody goes live or carries on alone without winning it.
+ * lock:PATH is a file under flock(2); etcd comes next behind the same calls.
+ */
+struct ft_arbiter;
+int ft_arbiter_open(const char *spec, struct ft_arbiter **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+/* The current epoch (0 if never set) and its owner. -errno if the store cannot be reached. */
+int ft_arbiter_read(struct ft_arbiter *a, uint64_t *epoch, char *owner, size_t owner_len,
+		    char *err, size_t err_len) __attribute__((warn_unused_result));
+/* Set epoch expect+1 and owner if the epoch is still expect: 0 won, -EAGAIN lost (err names the winner). */
+int ft_arbiter_take(struct ft_arbiter *a, uint64_t expect, const char *owner, char *err,
+		    size_t err_len) __attribute__((warn_unused_result));
+const char *ft_arbiter_name(const struct ft_arbiter *a);
+void ft_arbiter_free(struct ft_arbiter *a);
+
+/* Status: filled by the daemon on request, printed as text or JSON by the control socket. */
+struct ft_status {
+	const char *role;		/* "primary", "backup", "live (was backup)", "stopped" */
+	uint64_t epoch;
+	const char *arbiter;
+	const char *peer;
+	bool link_up, protected_;
+	uint64_t steps;			/* this side's machine */
+	uint64_t peer_steps;		/* the other side's, as last heard */
+	uint64_t lag_steps;
+	double lag_ms;
+	uint64_t buffer_bytes, buffer_cap_bytes;
+	uint64_t log_bytes;
+	double log_bytes_per_s;
+	double paused_s;
+	uint64_t pauses;
+	uint64_t held_outputs, held_bytes, released_outputs;
+	double last_heartbeat_ms_ago;
+	uint64_t chunks_sent, chunks_acked, chunks_received;
+	char note[256];
+};
+typedef void ft_status_fn(void *opaque, struct ft_status *st);
+
+/* Serve 'ftvm status' on a unix socket (mode 0600, peers of another uid refused) from loop. */
+struct ft_control;
+int ft_control_open(struct xport_loop *loop, const char *path, ft_status_fn *fn, void *opaque,
+		    struct ft_control **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+void ft_control_close(struct ft_control *c);
+/* Format a status as text or as one JSON object (a NUL-terminated string in buf). */
+void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t len);
+
+/* The subcommands. */
+int ft_primary_main(int argc, char **argv);
+int ft_backup_main(int argc, char **argv);
+int ft_status_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * primary: 'ftvm primary'. The vCPU thread runs and records the guest; an
+ * I/O thread streams the replay queue to the backup as LogChunks and turns
+ * the backup's acks into the step up to which output may leave. When the
+ * backup is lost, the primary carries on alone only after winning the
+ * arbiter; when it loses, or learns of a newer epoch, it stops its VM.
+ */
+#include "pair.h"
+#include "hv/cli/cli.h"
+#include "hv/rr_queue.h"
+#include "hv/session.h"
+#include "transport/log.h"
+#include "transport/xport.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WINDOW_CHUNKS 1024u
+#define WINDOW_BYTES (256ULL << 20)
+/* The primary closes a chunk at least this often, so the backup is never far behind. */
+#define CHUNK_MS 2
+
+struct primary {
+	struct ft_opts o;
+	struct ft_arbiter *arb;
+	uint64_t epoch;
+	struct rr_session *s;
+	struct rq *q;
+	int qid, q_efd;
+	struct xport_loop *loop;
+	struct xport *x;
+	struct ft_control *ctl;
+	pthread_t io;
+	bool io_started;
+	uint64_t tags[WINDOW_CHUNKS * 2];	/* seq -> the step its chunk ends at */
+	uint64_t last_tag;
+	bool blocked;			/* the channel refused the next chunk: wait for an ack */
+	bool stream_done;		/* the queue is closed and drained */
+	uint64_t end_seq;		/* the seq of the last chunk (END), once sent */
+	/* shared with the vCPU thread (atomics) */
+	int link_up, ever_up, protected_, fenced, done;
+	uint64_t replayed, sent_end, acked_seq, steps, steps_per_ms;
+	uint64_t held_now, held_bytes, released, pauses, paused_ns, rq_pauses, rq_paused_ns;
+	uint64_t last_ack_us;
+	double start_s, done_s;
+	char note[256];
+	pthread_mutex_t note_lock;
+};
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void set_note(struct primary *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_note(struct primary *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&p->note_lock);
+	va_start(ap, fmt);
+	vsnprintf(p->note, sizeof(p->note), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&p->note_lock);
+	log_warnx("primary: %s", p->note);
+}
+
+/* I/O thread: hand queued chunks to the channel until it has no more credit. */
+static void pump(struct primary *p)
+{
+	const uint8_t *buf;
+	size_t len;
+	uint64_t tag, seq;
+	int rc;
+
+	if (!LOAD(p->protected_) || !p->x)
+		return;
+	for (;;) {
+		rc = rq_try_next(p->q, p->qid, &buf, &len, &tag);
+		if (rc == -EPIPE) {
+			p->stream_done = true;
+			return;
+		}
+		if (rc != 1)
+			return;
+		rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
+		if (rc == -ENOBUFS) {
+			p->blocked = true;
+			return;
+		}
+		if (rc) {
+			set_note(p, "cannot send a chunk: %s", strerror(-rc));
+			return;
+		}
+		p->blocked = false;
+		p->tags[seq % (WINDOW_CHUNKS * 2)] = tag;
+		p->last_tag = tag;
+		STORE(p->sent_end, tag);
+		rq_release(p->q, p->qid);
+	}
+}
+
+static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct primary *p = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: already drained */
+	}
+	pump(p);
+}
+
+static void on_ack(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
+{
+	struct primary *p = arg;
+
+	if (acked_seq && acked_seq > LOAD(p->acked_seq)) {
+		rr_session_set_safe(p->s, p->tags[acked_seq % (WINDOW_CHUNKS * 2)]);
+		STORE(p->acked_seq, acked_seq);
+	}
+	STORE(p->replayed, insns_replayed);
+	STORE(p->last_ack_us, xport_now_us());
+	pump(p);
+}
+
+/* Stop the VM: hold every output for good and end the run. */
+static void fence(struct primary *p, const char *why)
+{
+	if (LOAD(p->fenced))
+		return;
+	STORE(p->fenced, 1);
+	STORE(p->protected_, 0);
+	set_note(p, "fenced: %s; stopping the VM, its held output never leaves", why);
+	rr_session_fail_output(p->s);
+	rr_session_stop(p->s);
+}
+
+static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+
+	if (p->x) {
+		xport_free(p->x);
+		p->x = NULL;
+	}
+	return -1;
+}
+
+/* The backup is gone: carry on alone only with the arbiter's consent. */
+static void backup_lost(struct primary *p, const char *why)
+{
+	char err[512];
+	int rc;
+
+	if (!LOAD(p->protected_) || LOAD(p->fenced) || LOAD(p->done))
+		return;
+	STORE(p->protected_, 0);
+	rc = ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err));
+	if (rc) {
+		fence(p, rc == -EAGAIN ? err : "the arbiter cannot be reached");
+		if (rc != -EAGAIN)
+			log_warnx("primary: %s", err);
+		return;
+	}
+	p->epoch++;
+	rq_detach(p->q, p->qid);
+	rr_session_commit_on_log(p->s);
+	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", why, p->epoch);
+	/* The old channel speaks for the old epoch: close it outside its own callback. */
+	if (xport_loop_add_timer(p->loop, 0, drop_channel, p) < 0)
+		log_warnx("primary: cannot schedule the channel's close");
+}
+
+static void on_link(void *arg, bool up)
+{
+	struct primary *p = arg;
+
+	STORE(p->link_up, up);
+	if (up) {
+		if (!LOAD(p->ever_up))
+			log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
+		STORE(p->ever_up, 1);
+		STORE(p->last_ack_us, xport_now_us());
+		pump(p);
+		return;
+	}
+	if (LOAD(p->ever_up))
+		backup_lost(p, "link lost");
+}
+
+static void on_epoch(void *arg, uint64_t peer_epoch)
+{
+	struct primary *p = arg;
+	char why[128];
+
+	if (peer_epoch <= p->epoch)
+		return;
+	snprintf(why, sizeof(why), "the peer speaks for epoch %" PRIu64 ", newer than ours (%" PRIu64 ")",
+		 peer_epoch, p->epoch);
+	fence(p, why);
+}
+
+static void fill_status(void *opaque, struct ft_status *st)
+{
+	struct primary *p = opaque;
+	struct xport_stats xs = { 0 };
+	uint64_t steps = LOAD(p->steps), replayed = LOAD(p->replayed), sent = LOAD(p->sent_end);
+
+	if (p->x)
+		xport_get_stats(p->x, &xs);
+	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped" : "primary";
+	st->epoch = p->epoch;
+	st->arbiter = ft_arbiter_name(p->arb);
+	st->peer = p->o.addr;
+	st->link_up = LOAD(p->link_up);
+	st->protected_ = LOAD(p->protected_) && st->link_up;
+	st->steps = steps;
+	st->peer_steps = replayed;
+	st->lag_steps = sent > replayed ? sent - replayed : 0;
+	uint64_t spm = LOAD(p->steps_per_ms);
+	st->lag_ms = spm ? (double)st->lag_steps / spm : 0;
+	struct rq_stats qs;
+	rq_get_stats(p->q, &qs);
+	st->buffer_bytes = qs.held_bytes;
+	st->log_bytes = qs.bytes;
+	double up = now_s() - p->start_s;
+	st->log_bytes_per_s = up > 0 ? qs.bytes / up : 0;
+	st->pauses = LOAD(p->pauses) + qs.pauses;
+	st->paused_s = (LOAD(p->paused_ns) + qs.paused_ns) / 1e9;
+	st->held_outputs = LOAD(p->held_now);
+	st->held_bytes = LOAD(p->held_bytes);
+	st->released_outputs = LOAD(p->released);
+	st->last_heartbeat_ms_ago = (xport_now_us() - LOAD(p->last_ack_us)) / 1e3;
+	st->chunks_sent = xs.chunks_sent;
+	st->chunks_acked = LOAD(p->acked_seq);
+	pthread_mutex_lock(&p->note_lock);
+	snprintf(st->note, sizeof(st->note), "%s", p->note);
+	pthread_mutex_unlock(&p->note_lock);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* vCPU thread, after every slice: publish figures; keep the backup within --max-lag-ms. */
+static int on_slice(void *opaque, struct hv_machine *m)
+{
+	struct primary *p = opaque;
+	struct oc_stats os;
+	struct hv_clock clk = hv_clock_get(m);
+	/* mtime ticks per step are rate_q32 / 2^32; a millisecond is HV_MTIME_HZ / 1000 ticks. */
+	double steps_per_ms = clk.rate_q32 ? (HV_MTIME_HZ / 1000.0) * 4294967296.0 / clk.rate_q32 : 1e5;
+	uint64_t max_lag = (uint64_t)(p->o.max_lag_ms * steps_per_ms);
+	uint64_t t0 = 0;
+
+	STORE(p->steps, hv_icount(m));
+	STORE(p->steps_per_ms, (uint64_t)steps_per_ms);
+	for (;;) {
+		uint64_t sent = LOAD(p->sent_end), replayed = LOAD(p->replayed);
+		if (!LOAD(p->protected_) || LOAD(p->fenced) || sent <= replayed + max_lag ||
+		    live_signalled())
+			break;
+		if (!t0) {
+			t0 = now_ns();
+			STORE(p->pauses, LOAD(p->pauses) + 1);
+		}
+		rr_session_release(p->s);
+		usleep(500);
+	}
+	if (t0)
+		STORE(p->paused_ns, LOAD(p->paused_ns) + now_ns() - t0);
+	rr_session_output_stats(p->s, &os);
+	STORE(p->held_now, os.held_now);
+	STORE(p->held_bytes, os.held_bytes_now);
+	STORE(p->released, os.released);
+	return 0;
+}
+
+static void *io_main(void *arg)
+{
+	struct primary *p = arg;
+
+	xport_loop_run(p->loop);
+	return NULL;
+}
+
+static int64_t check_done(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+
+	pump(p);
+	if (!LOAD(p->done))
+		return 20;
+	/* The guest stopped: wait (bounded) until the backup has the whole log, then leave. */
+	struct xport_stats xs = { 0 };
+	if (p->x)
+		xport_get_stats(p->x, &xs);
+	if (!p->done_s)
+		p->done_s = now_s();
+	if (!p->x || !LOAD(p->protected_) || LOAD(p->fenced) ||
+	    (p->stream_done && xs.acked_seq + 1 >= xs.next_seq) || now_s() - p->done_s > 5) {
+		xport_loop_stop(loop);
+		return -1;
+	}
+	return 20;
+}
+
+static int exit_status(const struct live_result *r)
+{
+	switch (r->end) {
+	case LIVE_END_POWEROFF: return FTVM_EXIT_POWEROFF;
+	case LIVE_END_REBOOT: return FTVM_EXIT_REBOOT;
+	case LIVE_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
+	case LIVE_END_LIMIT: return FTVM_EXIT_LIMIT;
+	case LIVE_END_USER: return FTVM_EXIT_USER;
+	case LIVE_END_STUCK: return FTVM_EXIT_STUCK;
+	case LIVE_END_HOST_ERROR: return FTVM_EXIT_HOST_ERROR;
+	}
+	return FTVM_EXIT_HOST_ERROR;
+}
+
+/* Start at a new epoch of our own: E -> E+1 with us as the owner. */
+static int take_epoch(struct primary *p, char *err, size_t err_len)
+{
+	char owner[128];
+	uint64_t e;
+	int rc;
+
+	for (int tries = 0; tries < 5; tries++) {
+		rc = ft_arbiter_read(p->arb, &e, owner, sizeof(owner), err, err_len);
+		if (rc)
+			return rc;
+		rc = ft_arbiter_take(p->arb, e, p->o.name, err, err_len);
+		if (rc != -EAGAIN) {
+			if (!rc)
+				p->epoch = e + 1;
+			return rc;
+		}
+	}
+	return -EAGAIN;
+}
+
+int ft_primary_main(int argc, char **argv)
+{
+	struct primary *p = calloc(1, sizeof(*p));
+	struct live_result res = { 0 };
+	uint8_t digest[32];
+	char err[768] = "";
+	int status = FTVM_EXIT_HOST_ERROR, rc;
+
+	if (!p) {
+		fprintf(stderr, "ftvm primary: out of memory\n");
+		return FTVM_EXIT_HOST_ERROR;
+	}
+	pthread_mutex_init(&p->note_lock, NULL);
+	p->q_efd = -1;
+	rc = ft_opts_parse(&p->o, argc, argv);
+	if (rc >= 0) {
+		status = rc;
+		goto out;
+	}
+	log_init("ftvm", 1, false);
+	p->start_s = now_s();
+	if (ft_arbiter_open(p->o.arbiter, &p->arb, err, sizeof(err)) ||
+	    ft_image_digest(&p->o.cfg, digest, err, sizeof(err))) {
+		fprintf(stderr, "ftvm primary: %s\n", err);
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	rc = take_epoch(p, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ftvm primary: cannot take a new epoch: %s\n", err);
+		goto out;
+	}
+	log_info("primary: epoch %" PRIu64 " (arbiter %s)", p->epoch, ft_arbiter_name(p->arb));
+
+	struct live_opts lo = { .console_fd = -1, .net_spec = p->o.cfg.net, .digest_out = stderr };
+	struct rr_session_record_opts ro = {
+		.log_path = p->o.log_path, .fsync = p->o.fsync,
+		.digest_interval = RR_DEFAULT_DIGEST_INTERVAL, .extra_consumers = 1,
+		.commit_on_log = false, .flush_ms = CHUNK_MS, .on_slice = on_slice, .opaque = p,
+	};
+	if (rr_session_record_open(&p->s, &p->o.cfg, &lo, &ro, err, sizeof(err))) {
+		fprintf(stderr, "ftvm primary: %s\n", err);
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	p->q = rr_session_queue(p->s);
+	p->qid = rr_session_consumer(p->s, 0);
+	STORE(p->protected_, 1);
+
+	p->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->q_efd < 0 || xport_loop_new(&p->loop)) {
+		fprintf(stderr, "ftvm primary: cannot set up the event loop\n");
+		goto out;
+	}
+	rq_set_notify_fd(p->q, p->q_efd);
+	struct xport_config xc = {
+		.mode = XPORT_CONNECT, .role = XPORT_ROLE_PRIMARY, .host = p->o.host, .port = p->o.port,
+		.cert_file = p->o.cert_file, .key_file = p->o.key_file, .ca_file = p->o.ca_file,
+		.peer_name = p->o.peer_name, .vm_id = p->o.vm_id, .image_digest = digest,
+		.image_digest_len = sizeof(digest), .epoch = p->epoch, .heartbeat_ms = p->o.heartbeat_ms,
+		.dead_ms = p->o.dead_ms, .reconnect_ms = 20, .window_chunks = WINDOW_CHUNKS,
+		.window_bytes = WINDOW_BYTES,
+	};
+	struct xport_callbacks cb = { .on_ack = on_ack, .on_link = on_link, .on_epoch = on_epoch,
+				      .arg = p };
+	if (xport_new(p->loop, &xc, &cb, &p->x) ||
+	    xport_loop_add_fd(p->loop, p->q_efd, XPORT_EV_READ, on_queue, p) ||
+	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0) {
+		fprintf(stderr, "ftvm primary: cannot start the log channel to %s\n", p->o.addr);
+		goto out;
+	}
+	if (p->o.control &&
+	    ft_control_open(p->loop, p->o.control, fill_status, p, &p->ctl, err, sizeof(err))) {
+		fprintf(stderr, "ftvm primary: %s\n", err);
+		status = FTVM_EXIT_USAGE;
+		goto out;
+	}
+	if (pthread_create(&p->io, NULL, io_main, p)) {
+		fprintf(stderr, "ftvm primary: cannot start the I/O thread\n");
+		goto out;
+	}
+	p->io_started = true;
+
+	/* The guest starts protected: wait for the backup (its connection, TLS and Hello). */
+	log_info("primary: waiting for the backup at %s", p->o.addr);
+	for (int i = 0; !LOAD(p->ever_up) && !LOAD(p->fenced) && !live_signalled(); i++) {
+		usleep(10000);
+		if (i && i % 500 == 0)
+			log_info("primary: still waiting for the backup at %s", p->o.addr);
+	}
+	if (LOAD(p->fenced) || live_signalled()) {
+		status = live_signalled() ? FTVM_EXIT_USER : FT_EXIT_FENCED;
+		goto out;
+	}
+	log_info("primary: guest starting, protected");
+	rc = rr_session_record_run(p->s, &res);
+	STORE(p->done, 1);
+	status = LOAD(p->fenced) ? FT_EXIT_FENCED : exit_status(&res);
+	if (rc && !LOAD(p->fenced))
+		fprintf(stderr, "ftvm primary: the log could not be kept: %s\n", strerror(-rc));
+	log_info("primary: guest stopped at step %" PRIu64 " (%s)", res.icount,
+		 LOAD(p->fenced) ? "fenced" : res.end == LIVE_END_POWEROFF ? "powered off" : "stopped");
+out:
+	if (p->io_started) {
+		STORE(p->done, 1);
+		pthread_join(p->io, NULL);
+	}
+	ft_control_close(p->ctl);
+	if (p->x)
+		xport_free(p->x);
+	if (p->loop)
+		xport_loop_free(p->loop);
+	rr_session_close(p->s);
+	if (p->q_efd >= 0)
+		close(p->q_efd);
+	ft_arbiter_free(p->arb);
+	ft_opts_free(&p->o);
+	pthread_mutex_destroy(&p->note_lock);
+	free(p);
+	return status;
+}
