@@ -31,6 +31,7 @@ for fault in $FT_FAULTS; do
 	at=$(date +%s%N)
 	ft_relay "$fault"
 	ft_note "$fault: $(tail -n 1 "$FT_RUN/relay/log" | cut -d' ' -f2-)"
+	grep "command $fault" "$FT_RUN/relay/log" | grep -q "(0 open" && ft_fail "$fault: the primary was not connected through the relay"
 	sleep 3
 	settled=$(ft_now_ms)
 	sleep 3
