@@ -86,6 +86,13 @@ test: all $(UNIT_TESTS) $(SYSTEM_TEST_DEPS)
 bench: all $(BENCH_DEPS)
 	$(Q)for b in $(BENCHES); do $(MAKE) --no-print-directory $$b || exit 1; done
 
+# The default guest with its key/value service (ftkv, guest port 7000) reachable from this host.
+RUN_KV_PORT ?= 7000
 .PHONY: run
 run: all domT
-	$(FTVM) run
+	@printf '%s\n' "ftvm: booting the domT guest; Ctrl-A x quits (Ctrl-A Ctrl-A sends a Ctrl-A)." \
+		"ftvm: ftkv will listen on 127.0.0.1:$(RUN_KV_PORT) here (RUN_KV_PORT=N picks another port):" \
+		"        printf 'SET a 1\\nGET a\\n' | nc -q1 127.0.0.1 $(RUN_KV_PORT)" \
+		"      or, without nc: bash -c 'exec 3<>/dev/tcp/127.0.0.1/$(RUN_KV_PORT); echo GET a >&3; head -n1 <&3'" \
+		"ftvm: at the guest's domT# prompt, 'help' lists what it knows."
+	$(FTVM) run --net user,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-:7000

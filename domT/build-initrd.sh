@@ -27,7 +27,7 @@ src=$here/init
 mkdir -p "$bin"
 
 echo "build-initrd: compiling guest programs with $RISCV_CC" >&2
-"$RISCV_CC" "${cflags[@]}" -static -o "$bin/init" "$src/init.c"
+"$RISCV_CC" "${cflags[@]}" -static -o "$bin/init" "$src/init.c" "$src/shell.c"
 "$RISCV_CC" "${cflags[@]}" -static -o "$bin/ftkv" "$src/ftkv.c"
 "$RISCV_CC" "${cflags[@]}" -static -o "$bin/cpubench" "$src/cpubench.c" "$src/crc32.c" -lm
 "$RISCV_CC" "${cflags[@]}" -static -o "$bin/ftdisk" "$src/ftdisk.c" "$src/crc32.c"

@@ -19,6 +19,8 @@ $(DOMT_INITRD): $(DOMT_INITRD_SRCS)
 
 SYSTEM_TEST_DEPS += $(DOMT_IMAGE) $(DOMT_INITRD)
 SYSTEM_TESTS += domT/tests/qemu-boot.sh
+SYSTEM_TESTS += domT/tests/shell.sh
+SYSTEM_TESTS += domT/tests/make-run.sh
 
 # ftkv also builds for the host, so its protocol is tested (and sanitized) without QEMU.
 $(BUILD)/domT/ftkv-host: $(BUILD)/domT/init/ftkv.o

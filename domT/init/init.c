@@ -2,7 +2,7 @@
 // domT's PID 1: mounts, configures the network from the kernel command line, runs workloads, powers off.
 //
 // Command line keys (read from /proc/cmdline; see domT/README.md):
-//   ftvm.run=NAME[,NAME...]   ftkv cpubench disk-write disk-verify shell idle:SECONDS poweroff
+//   ftvm.run=NAME[,NAME...]   ftkv cpubench disk-write disk-verify shell (shell.c) idle:SECONDS poweroff
 //                             (default "ftkv,shell"; a poweroff always follows the list)
 //   ftvm.ip=ADDR/PREFIX[,GW]  eth0 address (default 10.0.2.15/24,10.0.2.2 if eth0 exists; "none" skips)
 //   ftvm.cpubench=N           cpubench iterations
@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "shell.h"
 
 #define __must_check __attribute__((warn_unused_result))
 
@@ -351,77 +353,13 @@ static int __must_check idle_seconds(const char *arg, char *reason, size_t reaso
 	return 0;
 }
 
-static void shell_ls(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(*dir ? dir : ".");
-
-	if (!d) {
-		say("ls: %s: %s\n", dir, strerror(errno));
-		return;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			say("%s\n", de->d_name);
-	closedir(d);
-}
-
-static void shell_cat(const char *path)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		say("cat: %s: %s\n", path, strerror(errno));
-		return;
-	}
-	fflush(stdout);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (write(1, buf, n) != n)
-			break;
-	close(fd);
-}
-
-/* A line-based command reader on the console; returns at "exit" or end of input. */
 static void shell(void)
 {
-	char line[1024];
+	static const struct shell_ops ops = {
+		.run = run_workload, .poweroff = power_off, .reap = reap_orphans,
+	};
 
-	say("domT shell: commands: echo TEXT, cat FILE, ls [DIR], run WORKLOAD, exit, poweroff\n");
-	for (;;) {
-		char *cmd, *arg;
-
-		reap_orphans();
-		say("domT# ");
-		if (!fgets(line, sizeof(line), stdin)) {
-			clearerr(stdin);
-			say("\n");
-			return;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		cmd = line + strspn(line, " \t");
-		arg = cmd + strcspn(cmd, " \t");
-		if (*arg)
-			*arg++ = '\0';
-		arg += strspn(arg, " \t");
-		if (*cmd == '\0')
-			continue;
-		if (!strcmp(cmd, "echo"))
-			say("%s\n", arg);
-		else if (!strcmp(cmd, "cat"))
-			shell_cat(arg);
-		else if (!strcmp(cmd, "ls"))
-			shell_ls(arg);
-		else if (!strcmp(cmd, "run"))
-			run_workload(arg);
-		else if (!strcmp(cmd, "exit"))
-			return;
-		else if (!strcmp(cmd, "poweroff"))
-			power_off();
-		else
-			say("%s: unknown command\n", cmd);
-	}
+	shell_main(&ops);
 }
 
 static void fail(const char *name, const char *reason)
