@@ -7,11 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/tests/check.h"
 #include "transport/log.h"
 
-#define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); \
-	fputc('\n', stderr); exit(1); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("%s", #c); } while (0)
+/* For a failure the rest of the test depends on: report what failed so far and end. */
+static void __attribute__((noreturn)) stop(void)
+{
+	exit(check_done("test_frame"));
+}
 
 static uint64_t delivered, last_seq;
 
@@ -24,7 +27,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t
 static void put(struct xport_buf *b, uint64_t epoch, Ftvm__Envelope *env)
 {
 	env->epoch = epoch;
-	CHECK(xport_frame_put(b, env) == 0);
+	CHECK(xport_frame_put(b, env) == 0, "in %s", __func__);
 }
 
 static void put_hello(struct xport_buf *b, uint64_t epoch, Ftvm__Role role)
@@ -63,7 +66,7 @@ static struct xport *detached(void)
 	struct xport_callbacks cb = { .on_chunk = on_chunk };
 	struct xport *x;
 
-	CHECK(xport_detached_new(&cfg, &cb, &x) == 0);
+	CHECK(xport_detached_new(&cfg, &cb, &x) == 0, "in %s", __func__);
 	return x;
 }
 
@@ -90,11 +93,11 @@ static bool decode_both(const uint8_t *body, size_t len, struct xport_chunk_view
 	Ftvm__Envelope *env = ftvm__envelope__unpack(NULL, len, body);
 
 	if (fast) {
-		CHECK(env && env->body_case == FTVM__ENVELOPE__BODY_CHUNK);
-		CHECK(env->epoch == v->epoch && env->chunk->seq == v->seq && env->chunk->first_insn == v->first_insn);
-		CHECK(env->chunk->crc32c == v->crc && env->chunk->payload.len == v->len);
-		CHECK(v->payload >= body && v->payload + v->len <= body + len);
-		CHECK(v->len == 0 || memcmp(env->chunk->payload.data, v->payload, v->len) == 0);
+		CHECK(env && env->body_case == FTVM__ENVELOPE__BODY_CHUNK, "in %s", __func__);
+		CHECK(env->epoch == v->epoch && env->chunk->seq == v->seq && env->chunk->first_insn == v->first_insn, "in %s", __func__);
+		CHECK(env->chunk->crc32c == v->crc && env->chunk->payload.len == v->len, "in %s", __func__);
+		CHECK(v->payload >= body && v->payload + v->len <= body + len, "in %s", __func__);
+		CHECK(v->len == 0 || memcmp(env->chunk->payload.data, v->payload, v->len) == 0, "in %s", __func__);
 	}
 	if (env)
 		ftvm__envelope__free_unpacked(env, NULL);
@@ -115,7 +118,7 @@ static void test_chunk_codec(void)
 	struct xport_buf b = { 0 };
 	uint64_t rng = 2463534242ull, accepted = 0, declined = 0;
 	struct xport_chunk_view v;
-	int combos = 0;
+	int combos = 0, failures_before = check_failures;
 
 	for (size_t e = 0; e < 9; e++)
 		for (size_t q = 0; q < 9; q++)
@@ -127,12 +130,17 @@ static void test_chunk_codec(void)
 				Ftvm__Envelope env = FTVM__ENVELOPE__INIT;
 				Ftvm__LogChunk m = FTVM__LOG_CHUNK__INIT;
 
-				CHECK(head <= XPORT_CHUNK_HEAD_MAX && body_len == head - 4 + lens[l]);
+				CHECK(head <= XPORT_CHUNK_HEAD_MAX && body_len == head - 4 + lens[l], "in %s", __func__);
 				for (size_t i = 0; i < lens[l]; i++)
 					frame[head + i] = (uint8_t)(i * 7 + q);
-				CHECK(decode_both(frame + 4, body_len, &v));
-				CHECK(v.epoch == nums[e] && v.seq == nums[q] && v.first_insn == insn && v.crc == crc);
-				CHECK(v.len == lens[l] && (v.len == 0 || v.payload == frame + head));
+				if (!decode_both(frame + 4, body_len, &v) || check_failures != failures_before) {
+					CHECK(0, "epoch %llu seq %llu insn %llu len %zu: not read in place or read differently",
+					      (unsigned long long)nums[e], (unsigned long long)nums[q],
+					      (unsigned long long)insn, lens[l]);
+					stop();
+				}
+				CHECK(v.epoch == nums[e] && v.seq == nums[q] && v.first_insn == insn && v.crc == crc, "in %s", __func__);
+				CHECK(v.len == lens[l] && (v.len == 0 || v.payload == frame + head), "in %s", __func__);
 
 				/* protobuf-c's field order (payload before crc) reads in place too. */
 				m.seq = nums[q];
@@ -144,8 +152,8 @@ static void test_chunk_codec(void)
 				env.body_case = FTVM__ENVELOPE__BODY_CHUNK;
 				env.chunk = &m;
 				b.off = b.len = 0;
-				CHECK(xport_frame_put(&b, &env) == 0);
-				CHECK(decode_both(b.data + 4, b.len - 4, &v) && v.seq == nums[q] && v.len == lens[l]);
+				CHECK(xport_frame_put(&b, &env) == 0, "in %s", __func__);
+				CHECK(decode_both(b.data + 4, b.len - 4, &v) && v.seq == nums[q] && v.len == lens[l], "in %s", __func__);
 				combos++;
 			}
 	for (int i = 0; i < 300000; i++) {
@@ -172,8 +180,12 @@ static void test_chunk_codec(void)
 			accepted++;
 		else
 			declined++;
+		if (check_failures != failures_before) {
+			CHECK(0, "mutated frame %d: the in-place reader and protobuf-c disagree", i);
+			stop();
+		}
 	}
-	CHECK(accepted > 1000 && declined > 1000);
+	CHECK(accepted > 1000 && declined > 1000, "in %s", __func__);
 	printf("chunk codec: %d encodings read both ways; mutated frames: %llu read in place and agreed, %llu left to protobuf-c\n",
 	       combos * 2, (unsigned long long)accepted, (unsigned long long)declined);
 	xport_buf_free(&b);
@@ -192,8 +204,8 @@ static void ack_upto(struct xport *x, uint64_t seq)
 	a.acked_seq = seq;
 	a.credit_chunks = 1u << 30;
 	a.credit_bytes = 1ull << 40;
-	CHECK(ftvm__ack__get_packed_size(&a) <= sizeof(msg));
-	CHECK(xport_detached_message(x, FTVM__ENVELOPE__BODY_ACK, msg, ftvm__ack__pack(&a, msg)) == 0);
+	CHECK(ftvm__ack__get_packed_size(&a) <= sizeof(msg), "in %s", __func__);
+	CHECK(xport_detached_message(x, FTVM__ENVELOPE__BODY_ACK, msg, ftvm__ack__pack(&a, msg)) == 0, "in %s", __func__);
 }
 
 /*
@@ -208,9 +220,10 @@ static void test_window_ring(void)
 	static uint8_t buf[5000];
 	uint64_t rng = 88172645463325252ull, acked = 0, wraps = 0, refused = 0;
 	size_t last_tail = 0, last_end = 0;
+	int failures_before = check_failures;
 	struct xport *x;
 
-	CHECK(xport_detached_new(&cfg, NULL, &x) == 0);
+	CHECK(xport_detached_new(&cfg, NULL, &x) == 0, "in %s", __func__);
 	ack_upto(x, 0);
 	for (int step = 0; step < 20000; step++) {
 		uint64_t r = xorshift(&rng);
@@ -224,37 +237,43 @@ static void test_window_ring(void)
 				buf[i] = ring_byte(seq, i);
 			err = xport_send_chunk(x, 0, buf, len, &seq);
 			if (err == -ENOBUFS) {
-				CHECK(x->win_count == cfg.window_chunks || x->win_bytes + len > cfg.window_bytes);
+				CHECK(x->win_count == cfg.window_chunks || x->win_bytes + len > cfg.window_bytes, "in %s", __func__);
 				refused++;
 			} else {
-				CHECK(err == 0 && seq == x->next_seq - 1);
+				CHECK(err == 0 && seq == x->next_seq - 1, "in %s", __func__);
 				wraps += x->ring_tail < last_tail;
 				last_tail = x->ring_tail;
 			}
 		} else {
 			acked += 1 + (r >> 8) % (x->next_seq - 1 - acked);
 			ack_upto(x, acked);
-			CHECK(x->acked_seq == acked);
+			CHECK(x->acked_seq == acked, "in %s", __func__);
 		}
 		/* The ring's books: [ring_head, ring_tail) is exactly the chunks, laid end to end or restarting at 0. */
 		for (uint32_t k = 0; k < x->win_count; k++) {
 			const struct xport_chunk *ch = &x->win[(x->win_head + k) % cfg.window_chunks];
 			size_t off = (size_t)(ch->payload - x->ring);
 
-			CHECK(ch->payload >= x->ring && ch->payload + ch->len <= x->ring + x->ring_cap);
+			CHECK(ch->payload >= x->ring && ch->payload + ch->len <= x->ring + x->ring_cap, "in %s", __func__);
 			if (k == 0)
-				CHECK(off == x->ring_head);
+				CHECK(off == x->ring_head, "in %s", __func__);
 			else
-				CHECK(off == 0 || off == last_end);
+				CHECK(off == 0 || off == last_end, "in %s", __func__);
 			last_end = off + ch->len;
 			if (k == x->win_count - 1)
-				CHECK(last_end == x->ring_tail);
+				CHECK(last_end == x->ring_tail, "in %s", __func__);
 			for (size_t i = 0; i < ch->len; i++)
-				if (ch->payload[i] != ring_byte(ch->seq, i))
-					FAIL("step %d: chunk %llu byte %zu overwritten", step, (unsigned long long)ch->seq, i);
+				if (ch->payload[i] != ring_byte(ch->seq, i)) {
+					CHECK(0, "step %d: chunk %llu byte %zu overwritten", step, (unsigned long long)ch->seq, i);
+					stop();
+				}
+		}
+		if (check_failures != failures_before) {
+			CHECK(0, "window ring wrong after step %d", step);
+			stop();
 		}
 	}
-	CHECK(wraps > 100 && refused > 100);
+	CHECK(wraps > 100 && refused > 100, "in %s", __func__);
 	printf("window ring: %llu chunks, %llu wraps, %llu sends refused with the window full\n",
 	       (unsigned long long)x->next_seq - 1, (unsigned long long)wraps, (unsigned long long)refused);
 	xport_free(x);
@@ -270,8 +289,8 @@ int main(void)
 
 	log_init("test_frame", 1, false);
 	/* RFC 3720 appendix B.4 check value. */
-	CHECK(crc32c(0, "123456789", 9) == 0xe3069283u);
-	CHECK(crc32c(crc32c(0, "1234", 4), "56789", 5) == 0xe3069283u);
+	CHECK(crc32c(0, "123456789", 9) == 0xe3069283u, "in %s", __func__);
+	CHECK(crc32c(crc32c(0, "1234", 4), "56789", 5) == 0xe3069283u, "in %s", __func__);
 	{
 		/* The interleaved long-buffer path agrees with the byte-serial one (pieces shorter than 12 KiB). */
 		static uint8_t big_buf[100003];
@@ -283,18 +302,18 @@ int main(void)
 		for (size_t off = 0; off < sizeof(big_buf); off += 7001)
 			pieces = crc32c(pieces, big_buf + off,
 					      sizeof(big_buf) - off < 7001 ? sizeof(big_buf) - off : 7001);
-		CHECK(whole == pieces);
+		CHECK(whole == pieces, "in %s", __func__);
 	}
 
 	/* One byte over the limit is refused from the header alone, before any allocation. */
 	b.data = big;
 	b.len = b.cap = 4;
-	CHECK(xport_frame_next(&b, &body, &len) == -EMSGSIZE && len == XPORT_MAX_FRAME + 1);
+	CHECK(xport_frame_next(&b, &body, &len) == -EMSGSIZE && len == XPORT_MAX_FRAME + 1, "in %s", __func__);
 	b = (struct xport_buf){ 0 };
 
 	put_hello(&b, 3, FTVM__ROLE__ROLE_PRIMARY);
-	CHECK(xport_frame_next(&b, &body, &len) == 1 && len + 4 == b.len);
-	CHECK(xport_frame_next(&b, &body, &len) == 0);
+	CHECK(xport_frame_next(&b, &body, &len) == 1 && len + 4 == b.len, "in %s", __func__);
+	CHECK(xport_frame_next(&b, &body, &len) == 0, "in %s", __func__);
 	b.off = b.len = 0;
 
 	/* In order, duplicates dropped, gaps, bad checksums and excess credit refused. */
@@ -303,50 +322,49 @@ int main(void)
 	put_chunk(&b, 1, "one", 0);
 	put_chunk(&b, 2, "two", 0);
 	put_chunk(&b, 1, "one", 0);
-	CHECK(feed(x, &b) == 0);
-	CHECK(delivered == 2 && last_seq == 2 && x->st.chunks_duplicate == 1);
+	CHECK(feed(x, &b) == 0, "in %s", __func__);
+	CHECK(delivered == 2 && last_seq == 2 && x->st.chunks_duplicate == 1, "in %s", __func__);
 	put_chunk(&b, 4, "four", 0);
-	CHECK(feed(x, &b) == -EPROTO && delivered == 2);
+	CHECK(feed(x, &b) == -EPROTO && delivered == 2, "in %s", __func__);
 	xport_free(x);
 
 	x = detached();
 	put_hello(&b, 3, FTVM__ROLE__ROLE_PRIMARY);
 	put_chunk(&b, 1, "bad", 1);
-	CHECK(feed(x, &b) == -EPROTO && x->st.protocol_errors == 1);
+	CHECK(feed(x, &b) == -EPROTO && x->st.protocol_errors == 1, "in %s", __func__);
 	xport_free(x);
 
 	x = detached();
 	put_hello(&b, 3, FTVM__ROLE__ROLE_PRIMARY);
 	for (int i = 1; i <= 5; i++)
 		put_chunk(&b, (uint64_t)i, "x", 0);
-	CHECK(feed(x, &b) == -EPROTO && x->recv_seq == 4);
+	CHECK(feed(x, &b) == -EPROTO && x->recv_seq == 4, "in %s", __func__);
 	xport_free(x);
 
 	/* Wrong epoch, wrong role, a chunk before Hello. */
 	x = detached();
 	put_hello(&b, 4, FTVM__ROLE__ROLE_PRIMARY);
-	CHECK(feed(x, &b) == -EPROTO);
+	CHECK(feed(x, &b) == -EPROTO, "in %s", __func__);
 	xport_free(x);
 	x = detached();
 	put_hello(&b, 3, FTVM__ROLE__ROLE_BACKUP);
-	CHECK(feed(x, &b) == -EPROTO);
+	CHECK(feed(x, &b) == -EPROTO, "in %s", __func__);
 	xport_free(x);
 	x = detached();
 	put_chunk(&b, 1, "early", 0);
-	CHECK(feed(x, &b) == -EPROTO);
+	CHECK(feed(x, &b) == -EPROTO, "in %s", __func__);
 	xport_free(x);
 
 	/* A truncated stream is just incomplete: nothing happens until more arrives. */
 	x = detached();
 	put_hello(&b, 3, FTVM__ROLE__ROLE_PRIMARY);
-	CHECK(xport_detached_feed(x, b.data, b.len - 1) == 0 && x->active == NULL);
-	CHECK(xport_detached_feed(x, b.data + b.len - 1, 1) == 0 && x->active != NULL);
+	CHECK(xport_detached_feed(x, b.data, b.len - 1) == 0 && x->active == NULL, "in %s", __func__);
+	CHECK(xport_detached_feed(x, b.data + b.len - 1, 1) == 0 && x->active != NULL, "in %s", __func__);
 	b.off = b.len = 0;
 	xport_free(x);
 
 	xport_buf_free(&b);
 	test_chunk_codec();
 	test_window_ring();
-	printf("PASS test_frame\n");
-	return 0;
+	return check_done("test_frame");
 }

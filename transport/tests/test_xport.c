@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Channel tests over real TLS on loopback: handshake refusals, bad peers, 100 link kills, credit, dead peers. */
+#include "hv/tests/check.h"
 #include "transport/certs.h"
 #include "transport/log.h"
 #include "transport/xport.h"
@@ -19,9 +20,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define FAIL(...) do { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); \
-	fputc('\n', stderr); exit(1); } while (0)
-#define CHECK(c) do { if (!(c)) FAIL("%s", #c); } while (0)
+/* For a failure the rest of the test depends on: report what failed so far and end. */
+static void __attribute__((noreturn)) stop(void)
+{
+	exit(check_done("test_xport"));
+}
 
 static struct xport_loop *loop;
 static char dir[64], other_ca[80], expired[80];
@@ -140,8 +143,10 @@ static bool pump_until(bool (*cond)(void *), void *arg, int timeout_ms)
 	while (!cond(arg)) {
 		if (xport_now_ms() > end)
 			return false;
-		if (xport_loop_run_once(loop, 5) < 0)
-			FAIL("event loop");
+		if (xport_loop_run_once(loop, 5) < 0) {
+			CHECK(0, "event loop");
+			stop();
+		}
 	}
 	return true;
 }
@@ -201,7 +206,7 @@ static uint64_t send_upto(struct xport *x, uint64_t next, uint64_t last)
 		pattern(buf, len, next);
 		if (xport_send_chunk(x, next * 10, buf, len, &seq))
 			break;
-		CHECK(seq == next);
+		CHECK(seq == next, "in %s", __func__);
 		next++;
 	}
 	return next;
@@ -218,11 +223,13 @@ static void expect_refused(struct xport *srv, int port, const char *certdir, con
 	struct xport *c;
 
 	log_mark();
-	CHECK(xport_new(loop, &cfg, &cb, &c) == 0);
-	if (!pump_until(count_above, &w, 3000))
-		FAIL("%s: server did not refuse (log: %s)", why, logbuf);
+	CHECK(xport_new(loop, &cfg, &cb, &c) == 0, "in %s", __func__);
+	if (!pump_until(count_above, &w, 3000)) {
+		CHECK(0, "%s: server did not refuse (log: %s)", why, logbuf);
+		stop();
+	}
 	pump_ms(20);
-	CHECK(!cs.up);
+	CHECK(!cs.up, "in %s", __func__);
 	xport_free(c);
 	printf("  refused %s:\n%s", why, logbuf);
 }
@@ -233,8 +240,8 @@ static int connect_plain(int port)
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	CHECK(fd >= 0);
-	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(fd >= 0, "in %s", __func__);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "in %s", __func__);
 	return fd;
 }
 
@@ -249,16 +256,16 @@ static void test_handshakes(void)
 	int port, fd;
 
 	scfg.host = "127.0.0.1";
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	port = xport_local_port(srv);
-	CHECK(port > 0);
+	CHECK(port > 0, "in %s", __func__);
 
 	expect_refused(srv, port, other_ca, "b", "a", "certificate from another CA");
-	CHECK(log_saw("refused"));
+	CHECK(log_saw("refused"), "in %s", __func__);
 	expect_refused(srv, port, expired, "b", "a", "expired certificate");
-	CHECK(log_saw("expired"));
+	CHECK(log_saw("expired"), "in %s", __func__);
 	expect_refused(srv, port, dir, "c", "a", "wrong client name");
-	CHECK(log_saw("hostname mismatch"));
+	CHECK(log_saw("hostname mismatch"), "in %s", __func__);
 	{
 		/* The client pins a name the server does not carry: the client refuses, the server sees a failed handshake. */
 		struct xport_config cfg = config(XPORT_CONNECT, dir, "b", "z", port);
@@ -266,10 +273,10 @@ static void test_handshakes(void)
 		struct xport *c;
 
 		log_mark();
-		CHECK(xport_new(loop, &cfg, &cb, &c) == 0);
+		CHECK(xport_new(loop, &cfg, &cb, &c) == 0, "in %s", __func__);
 		pump_ms(300);
-		CHECK(!cs.up);
-		CHECK(log_saw("hostname mismatch"));
+		CHECK(!cs.up, "in %s", __func__);
+		CHECK(log_saw("hostname mismatch"), "in %s", __func__);
 		xport_free(c);
 		printf("  refused server name mismatch:\n%s", logbuf);
 	}
@@ -279,10 +286,12 @@ static void test_handshakes(void)
 
 		log_mark();
 		fd = connect_plain(port);
-		CHECK(write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1);
-		if (!pump_until(count_above, &w, 3000))
-			FAIL("plain TCP peer not refused");
-		CHECK(log_saw("TLS handshake failed"));
+		CHECK(write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1, "in %s", __func__);
+		if (!pump_until(count_above, &w, 3000)) {
+			CHECK(0, "plain TCP peer not refused");
+			stop();
+		}
+		CHECK(log_saw("TLS handshake failed"), "in %s", __func__);
 		printf("  refused plain TCP:\n%s", logbuf);
 		close(fd);
 	}
@@ -292,27 +301,31 @@ static void test_handshakes(void)
 
 		log_mark();
 		fd = connect_plain(port);
-		if (!pump_until(count_above, &w, 3000))
-			FAIL("silent TCP peer not dropped");
-		CHECK(log_saw("timed out"));
+		if (!pump_until(count_above, &w, 3000)) {
+			CHECK(0, "silent TCP peer not dropped");
+			stop();
+		}
+		CHECK(log_saw("timed out"), "in %s", __func__);
 		close(fd);
 	}
 
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", port);
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
-	if (!pump_until(both_up, pair, 3000))
-		FAIL("good client did not connect after the refusals");
-	CHECK(send_upto(cli, 1, 20) == 21);
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
+	if (!pump_until(both_up, pair, 3000)) {
+		CHECK(0, "good client did not connect after the refusals");
+		stop();
+	}
+	CHECK(send_upto(cli, 1, 20) == 21, "in %s", __func__);
 	{
 		uint64_t end = xport_now_ms() + 3000;
 
 		while (cs.acked < 20 && xport_now_ms() < end)
 			(void)xport_loop_run_once(loop, 5);
 	}
-	CHECK(cs.acked == 20 && ss.received == 20 && !ss.bad);
+	CHECK(cs.acked == 20 && ss.received == 20 && !ss.bad, "in %s", __func__);
 	xport_free(cli);
 	pump_ms(50);
-	CHECK(log_saw("goodbye") || !ss.up);
+	CHECK(log_saw("goodbye") || !ss.up, "in %s", __func__);
 	xport_free(srv);
 	printf("ok handshakes\n");
 }
@@ -324,7 +337,7 @@ static SSL *raw_tls_connect(SSL_CTX *ctx, int port, int *fdp)
 	SSL *ssl = SSL_new(ctx);
 	uint64_t end = xport_now_ms() + 3000;
 
-	CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0);
+	CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0, "in %s", __func__);
 	SSL_set_fd(ssl, fd);
 	SSL_set1_host(ssl, "a");
 	for (;;) {
@@ -333,8 +346,10 @@ static SSL *raw_tls_connect(SSL_CTX *ctx, int port, int *fdp)
 		if (r == 1)
 			break;
 		r = SSL_get_error(ssl, r);
-		if ((r != SSL_ERROR_WANT_READ && r != SSL_ERROR_WANT_WRITE) || xport_now_ms() > end)
-			FAIL("raw TLS connect: %d", r);
+		if ((r != SSL_ERROR_WANT_READ && r != SSL_ERROR_WANT_WRITE) || xport_now_ms() > end) {
+			CHECK(0, "raw TLS connect: %d", r);
+			stop();
+		}
 		(void)xport_loop_run_once(loop, 1);
 	}
 	*fdp = fd;
@@ -353,8 +368,10 @@ static void raw_write(SSL *ssl, const void *p, size_t n)
 			n -= (size_t)r;
 			continue;
 		}
-		if (xport_now_ms() > end)
-			FAIL("raw write");
+		if (xport_now_ms() > end) {
+			CHECK(0, "raw write");
+			stop();
+		}
 		(void)xport_loop_run_once(loop, 1);
 	}
 }
@@ -392,21 +409,23 @@ static void test_bad_peers(void)
 	uint64_t next = 1;
 	int port;
 
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	port = xport_local_port(srv);
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", port);
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
-	if (!pump_until(both_up, pair, 3000))
-		FAIL("good session did not come up");
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
+	if (!pump_until(both_up, pair, 3000)) {
+		CHECK(0, "good session did not come up");
+		stop();
+	}
 
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	snprintf(path, sizeof(path), "%s/b.crt", dir);
-	CHECK(SSL_CTX_use_certificate_file(ctx, path, SSL_FILETYPE_PEM) == 1);
+	CHECK(SSL_CTX_use_certificate_file(ctx, path, SSL_FILETYPE_PEM) == 1, "in %s", __func__);
 	snprintf(path, sizeof(path), "%s/b.key", dir);
-	CHECK(SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) == 1);
+	CHECK(SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) == 1, "in %s", __func__);
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	CHECK(SSL_CTX_load_verify_locations(ctx, path, NULL) == 1);
+	CHECK(SSL_CTX_load_verify_locations(ctx, path, NULL) == 1, "in %s", __func__);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -419,15 +438,19 @@ static void test_bad_peers(void)
 		raw_write(ssl, cases[i].bytes, cases[i].len);
 		if (cases[i].close_after)
 			SSL_shutdown(ssl);
-		if (!pump_until(count_above, &w, 3000))
-			FAIL("%s: peer not dropped (log: %s)", cases[i].name, logbuf);
-		if (!log_saw(cases[i].log))
-			FAIL("%s: log does not say \"%s\": %s", cases[i].name, cases[i].log, logbuf);
+		if (!pump_until(count_above, &w, 3000)) {
+			CHECK(0, "%s: peer not dropped (log: %s)", cases[i].name, logbuf);
+			stop();
+		}
+		if (!log_saw(cases[i].log)) {
+			CHECK(0, "%s: log does not say \"%s\": %s", cases[i].name, cases[i].log, logbuf);
+			stop();
+		}
 		printf("  dropped %s: %s", cases[i].name, logbuf);
 		SSL_free(ssl);
 		close(fd);
 		/* The good session is untouched and still moves data. */
-		CHECK(ss.up && cs.up);
+		CHECK(ss.up && cs.up, "in %s", __func__);
 		next = send_upto(cli, next, next + 4);
 		{
 			uint64_t end = xport_now_ms() + 3000;
@@ -435,7 +458,7 @@ static void test_bad_peers(void)
 			while (cs.acked + 1 < next && xport_now_ms() < end)
 				(void)xport_loop_run_once(loop, 5);
 		}
-		CHECK(cs.acked + 1 == next && ss.received + 1 == next && !ss.bad);
+		CHECK(cs.acked + 1 == next && ss.received + 1 == next && !ss.bad, "in %s", __func__);
 	}
 	SSL_CTX_free(ctx);
 	xport_free(cli);
@@ -522,8 +545,8 @@ static void proxy_accept(struct xport_loop *l, int fd, unsigned events, void *ar
 	p->rnd = p->rnd * 1103515245 + 12345;
 	p->relayed = 0;
 	p->cut_at = 1000 + (p->rnd >> 8) % 60000;
-	CHECK(xport_loop_add_fd(loop, a, XPORT_EV_READ, proxy_data, p) == 0);
-	CHECK(xport_loop_add_fd(loop, b, XPORT_EV_READ, proxy_data, p) == 0);
+	CHECK(xport_loop_add_fd(loop, a, XPORT_EV_READ, proxy_data, p) == 0, "in %s", __func__);
+	CHECK(xport_loop_add_fd(loop, b, XPORT_EV_READ, proxy_data, p) == 0, "in %s", __func__);
 }
 
 static void proxy_start(struct proxy *p, int target)
@@ -533,10 +556,10 @@ static void proxy_start(struct proxy *p, int target)
 
 	*p = (struct proxy){ .a = -1, .b = -1, .target = target, .rnd = 12345 };
 	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	CHECK(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(p->lfd, 8) == 0);
-	CHECK(getsockname(p->lfd, (struct sockaddr *)&sa, &sl) == 0);
+	CHECK(bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(p->lfd, 8) == 0, "in %s", __func__);
+	CHECK(getsockname(p->lfd, (struct sockaddr *)&sa, &sl) == 0, "in %s", __func__);
 	p->port = ntohs(sa.sin_port);
-	CHECK(xport_loop_add_fd(loop, p->lfd, XPORT_EV_READ, proxy_accept, p) == 0);
+	CHECK(xport_loop_add_fd(loop, p->lfd, XPORT_EV_READ, proxy_accept, p) == 0, "in %s", __func__);
 }
 
 static void proxy_stop(struct proxy *p)
@@ -557,21 +580,25 @@ static void test_kill_restore(void)
 	struct proxy px;
 	uint64_t next = 1, start = xport_now_ms(), last = 0;
 
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	proxy_start(&px, xport_local_port(srv));
 	px.max_kills = 100;
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", px.port);
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
 	log_set_verbose(0);
 	while (px.kills < px.max_kills || cs.acked + 1 < next || next < 2000) {
-		if (xport_now_ms() - start > 25000)
-			FAIL("kill/restore: %u kills, %" PRIu64 " chunks acked of %" PRIu64 " after 25 s", px.kills,
+		if (xport_now_ms() - start > 25000) {
+			CHECK(0, "kill/restore: %u kills, %" PRIu64 " chunks acked of %" PRIu64 " after 25 s", px.kills,
 			     cs.acked, next - 1);
+			stop();
+		}
 		if (px.kills < px.max_kills || next < 2000)
 			next = send_upto(cli, next, UINT64_MAX);
 		(void)xport_loop_run_once(loop, 5);
-		if (ss.bad)
-			FAIL("receiver saw a gap, duplicate or corrupt chunk at %" PRIu64, ss.received);
+		if (ss.bad) {
+			CHECK(0, "receiver saw a gap, duplicate or corrupt chunk at %" PRIu64, ss.received);
+			stop();
+		}
 		last = next - 1;
 	}
 	log_set_verbose(1);
@@ -580,8 +607,8 @@ static void test_kill_restore(void)
 	printf("  %u kills in %" PRIu64 " ms: %" PRIu64 " chunks delivered once each, %" PRIu64
 	       " resent, %" PRIu64 " duplicates dropped, %" PRIu64 " sessions\n", px.kills, xport_now_ms() - start,
 	       ss.received, cst.chunks_resent, sst.chunks_duplicate, sst.sessions);
-	CHECK(ss.received == last && cs.acked == last && sst.chunks_received == last);
-	CHECK(sst.sessions >= 50);
+	CHECK(ss.received == last && cs.acked == last && sst.chunks_received == last, "in %s", __func__);
+	CHECK(sst.sessions >= 50, "in %s", __func__);
 	xport_free(cli);
 	xport_free(srv);
 	proxy_stop(&px);
@@ -605,35 +632,37 @@ static void test_credit_and_dead_peer(void)
 	scfg.credit_chunks = 0;
 	scfg.credit_bytes = 0;
 	scfg.auto_credit = false;
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	proxy_start(&px, xport_local_port(srv));
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", px.port);
 	ccfg.heartbeat_ms = 50;
 	ccfg.dead_ms = 300;
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
-	if (!pump_until(both_up, pair, 3000))
-		FAIL("session did not come up");
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
+	if (!pump_until(both_up, pair, 3000)) {
+		CHECK(0, "session did not come up");
+		stop();
+	}
 	pattern(buf, chunk_len(1), 1);
-	CHECK(xport_send_chunk(cli, 10, buf, chunk_len(1), NULL) == -ENOBUFS);
+	CHECK(xport_send_chunk(cli, 10, buf, chunk_len(1), NULL) == -ENOBUFS, "in %s", __func__);
 	pump_ms(100);
-	CHECK(ss.received == 0);
-	CHECK(xport_grant_credit(srv, 3, chunk_len(1) + chunk_len(2) + chunk_len(3)) == 0);
+	CHECK(ss.received == 0, "in %s", __func__);
+	CHECK(xport_grant_credit(srv, 3, chunk_len(1) + chunk_len(2) + chunk_len(3)) == 0, "in %s", __func__);
 	pump_ms(50);
 	next = send_upto(cli, 1, 100);
-	CHECK(next == 4);
-	CHECK(xport_send_chunk(cli, 40, buf, 10, NULL) == -ENOBUFS);
+	CHECK(next == 4, "in %s", __func__);
+	CHECK(xport_send_chunk(cli, 40, buf, 10, NULL) == -ENOBUFS, "in %s", __func__);
 	pump_ms(50);
-	CHECK(ss.received == 3 && cs.acked == 3);
-	CHECK(send_upto(cli, next, 100) == 4);
+	CHECK(ss.received == 3 && cs.acked == 3, "in %s", __func__);
+	CHECK(send_upto(cli, next, 100) == 4, "in %s", __func__);
 	xport_get_stats(cli, &st);
-	CHECK(st.no_credit >= 3);
+	CHECK(st.no_credit >= 3, "in %s", __func__);
 	/* Byte credit binds as well: 5 chunks allowed but only ~2 fit in the bytes. */
-	CHECK(xport_grant_credit(srv, 5, chunk_len(4) + chunk_len(5)) == 0);
+	CHECK(xport_grant_credit(srv, 5, chunk_len(4) + chunk_len(5)) == 0, "in %s", __func__);
 	pump_ms(50);
 	next = send_upto(cli, 4, 100);
-	CHECK(next == 6);
+	CHECK(next == 6, "in %s", __func__);
 	pump_ms(50);
-	CHECK(ss.received == 5 && !ss.bad);
+	CHECK(ss.received == 5 && !ss.bad, "in %s", __func__);
 	printf("ok credit\n");
 
 	/* Freeze the relay: both ends must declare the peer dead, then resume through a new session. */
@@ -641,18 +670,20 @@ static void test_credit_and_dead_peer(void)
 	px.frozen = true;
 	pump_ms(1300);
 	xport_get_stats(cli, &st);
-	CHECK(st.dead_peers >= 1 && log_saw("silent"));
-	CHECK(!cs.up);
+	CHECK(st.dead_peers >= 1 && log_saw("silent"), "in %s", __func__);
+	CHECK(!cs.up, "in %s", __func__);
 	proxy_kill(&px);
 	px.frozen = false;
-	CHECK(xport_grant_credit(srv, 10, 1 << 20) == 0);
-	if (!pump_until(both_up, pair, 3000))
-		FAIL("no new session after the dead peer");
+	CHECK(xport_grant_credit(srv, 10, 1 << 20) == 0, "in %s", __func__);
+	if (!pump_until(both_up, pair, 3000)) {
+		CHECK(0, "no new session after the dead peer");
+		stop();
+	}
 	pump_ms(50);
 	next = send_upto(cli, 6, 10);
-	CHECK(next == 11);
+	CHECK(next == 11, "in %s", __func__);
 	pump_ms(100);
-	CHECK(ss.received == 10 && cs.acked == 10 && !ss.bad);
+	CHECK(ss.received == 10 && cs.acked == 10 && !ss.bad, "in %s", __func__);
 	xport_free(cli);
 	xport_free(srv);
 	proxy_stop(&px);
@@ -675,18 +706,20 @@ static void test_newer_epoch(void)
 	struct xport_stats st;
 	struct xport *srv, *cli;
 
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", xport_local_port(srv));
 	ccfg.epoch = scfg.epoch + 2;
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
-	if (!pump_until(heard_epoch, &ss, 3000))
-		FAIL("the older side never heard of the newer epoch");
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
+	if (!pump_until(heard_epoch, &ss, 3000)) {
+		CHECK(0, "the older side never heard of the newer epoch");
+		stop();
+	}
 	pump_ms(50);
-	CHECK(ss.epoch_heard == ccfg.epoch && !ss.up && !cs.up);
+	CHECK(ss.epoch_heard == ccfg.epoch && !ss.up && !cs.up, "in %s", __func__);
 	/* The newer side is told nothing: an older epoch is only refused. */
-	CHECK(cs.epoch_heard == 0);
+	CHECK(cs.epoch_heard == 0, "in %s", __func__);
 	xport_get_stats(srv, &st);
-	CHECK(st.peer_epoch_seen == ccfg.epoch && st.sessions == 0);
+	CHECK(st.peer_epoch_seen == ccfg.epoch && st.sessions == 0, "in %s", __func__);
 	xport_free(cli);
 	xport_free(srv);
 	pump_ms(20);
@@ -712,12 +745,14 @@ static void test_window_ring_and_listener_drop(void)
 	unsigned drops = 0;
 	uint8_t buf[4096];
 
-	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0);
+	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	ccfg = config(XPORT_CONNECT, dir, "b", "a", xport_local_port(srv));
 	ccfg.window_bytes = 9000;
-	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0);
-	if (!pump_until(both_up, pair, 3000))
-		FAIL("session did not come up");
+	CHECK(xport_new(loop, &ccfg, &ccb, &cli) == 0, "in %s", __func__);
+	if (!pump_until(both_up, pair, 3000)) {
+		CHECK(0, "session did not come up");
+		stop();
+	}
 	while (ss.received < total && xport_now_ms() < end) {
 		uint64_t first = next;
 		int r = 0;
@@ -727,26 +762,26 @@ static void test_window_ring_and_listener_drop(void)
 
 			pattern(buf, chunk_len(next), next);
 			r = xport_send_chunk(cli, next * 10, buf, chunk_len(next), &seq);
-			CHECK(r == 0 || r == -ENOBUFS);
+			CHECK(r == 0 || r == -ENOBUFS, "in %s", __func__);
 			if (r == 0) {
-				CHECK(seq == next);
+				CHECK(seq == next, "in %s", __func__);
 				next++;
 			}
 		}
-		CHECK(xport_unacked(cli) <= 9000 / 100);
+		CHECK(xport_unacked(cli) <= 9000 / 100, "in %s", __func__);
 		/* Right after sending, so that chunks are in flight and must be sent again. */
 		if (next > first && ss.received >= (drops + 1) * 700u && drops < 3) {
 			xport_drop_link(srv, "test: the listener drops the link");
-			CHECK(!ss.up);
+			CHECK(!ss.up, "in %s", __func__);
 			drops++;
 		}
 		(void)xport_loop_run_once(loop, 5);
 	}
-	CHECK(ss.received == total && !ss.bad && drops == 3);
+	CHECK(ss.received == total && !ss.bad && drops == 3, "in %s", __func__);
 	xport_get_stats(srv, &st);
-	CHECK(st.sessions == 4 && st.chunks_duplicate == 0);
+	CHECK(st.sessions == 4 && st.chunks_duplicate == 0, "in %s", __func__);
 	xport_get_stats(cli, &st);
-	CHECK(st.chunks_resent > 0);
+	CHECK(st.chunks_resent > 0, "in %s", __func__);
 	printf("ok window ring: %" PRIu64 " chunks through a 9000-byte window, %" PRIu64 " resent after %u listener drops\n",
 	       total, st.chunks_resent, drops);
 	xport_free(cli);
@@ -763,16 +798,16 @@ int main(void)
 	log_init("test_xport", 1, false);
 	log_set_hook(log_capture, NULL);
 	snprintf(dir, sizeof(dir), "/tmp/ftvm-xport-test.XXXXXX");
-	CHECK(mkdtemp(dir));
+	CHECK(mkdtemp(dir), "in %s", __func__);
 	snprintf(other_ca, sizeof(other_ca), "%s/other", dir);
 	snprintf(expired, sizeof(expired), "%s/expired", dir);
-	CHECK(xport_certs_init(dir, hosts, 3) == 0);
-	CHECK(xport_certs_init(other_ca, b_only, 1) == 0);
-	CHECK(mkdir(expired, 0700) == 0);
+	CHECK(xport_certs_init(dir, hosts, 3) == 0, "in %s", __func__);
+	CHECK(xport_certs_init(other_ca, b_only, 1) == 0, "in %s", __func__);
+	CHECK(mkdir(expired, 0700) == 0, "in %s", __func__);
 	snprintf(cmd, sizeof(cmd), "cp %s/ca.crt %s/ca.crt", dir, expired);
-	CHECK(system(cmd) == 0);
-	CHECK(xport_certs_issue(expired, "b", dir, -2 * 86400, -86400) == 0);
-	CHECK(xport_loop_new(&loop) == 0);
+	CHECK(system(cmd) == 0, "in %s", __func__);
+	CHECK(xport_certs_issue(expired, "b", dir, -2 * 86400, -86400) == 0, "in %s", __func__);
+	CHECK(xport_loop_new(&loop) == 0, "in %s", __func__);
 
 	test_handshakes();
 	test_bad_peers();
@@ -783,7 +818,6 @@ int main(void)
 
 	xport_loop_free(loop);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
-	printf("PASS test_xport\n");
-	return 0;
+	CHECK(system(cmd) == 0, "in %s", __func__);
+	return check_done("test_xport");
 }
