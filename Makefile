@@ -88,6 +88,11 @@ bench: all $(BENCH_DEPS)
 
 # The default guest with its key/value service (ftkv, guest port 7000) reachable from this host.
 RUN_KV_PORT ?= 7000
+.PHONY: demo
+# The protected pair in network namespaces, a client against ftkv, a failover (needs root).
+demo: all domT
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) scripts/demo
+
 .PHONY: run
 run: all domT
 	@printf '%s\n' "ftvm: booting the domT guest; Ctrl-A x quits (Ctrl-A Ctrl-A sends a Ctrl-A)." \

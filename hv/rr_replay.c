@@ -313,7 +313,8 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 			res = run_to(p, m, stop, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
-			if (hv_icount(m) == target)
+			/* At the chunk's end, events of the next chunk may still fall on target. */
+			if (hv_icount(m) == target && target < p->log_end)
 				return RR_PLAY_REACHED;
 		}
 		if (!p->have_ev) {
