@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"  Print a replay log (FILE or - for stdin): header, one line per chunk and per event,\n"
 		"  and a summary. --json prints JSON Lines instead: one object per header, chunk and\n"
 		"  event, each with a \"type\", then a \"summary\".\n"
-		"  Exit 0 for a clean or truncated log, 2 for bad usage or a corrupt or unreadable log.\n");
+		"  Exit 0 for a clean or truncated log, 2 for bad usage, a corrupt or unreadable log, or a\n"
+		"  header with values no machine can have (as replay refuses it).\n");
 }
 
 static void print_sha(const char *name, bool has, const uint8_t sha[32])
@@ -80,6 +81,20 @@ static void print_header(const char *path, const struct rr_header *h)
 	printf("  %-14s", "vm id");
 	print_quoted((const uint8_t *)h->vm_id, strlen(h->vm_id), RR_VM_ID_MAX);
 	printf("\n");
+}
+
+/* What replay would refuse in a header that decodes: the limits rr_header_check applies (rr_image.c). */
+static bool header_problem(const struct rr_header *h, char *buf, size_t len)
+{
+	if (h->smp < 1 || h->smp > HV_MAX_HARTS)
+		snprintf(buf, len, "header field harts (smp) is %" PRIu32 ": a machine has 1 to %d harts; "
+			 "replay refuses this log", h->smp, HV_MAX_HARTS);
+	else if (h->mem_bytes < (16ULL << 20) || h->mem_bytes > (64ULL << 30) || h->mem_bytes % 4096)
+		snprintf(buf, len, "header field memory (mem_bytes) is %" PRIu64 ": between 16M and 64G, a "
+			 "multiple of 4K; replay refuses this log", h->mem_bytes);
+	else
+		return false;
+	return true;
 }
 
 static void print_event(const struct rr_event *ev)
@@ -207,6 +222,10 @@ static int dump(const char *path, int fd, bool json)
 		json_header(path, &h);
 	else
 		print_header(path, &h);
+	char problem[256];
+	bool bad_header = header_problem(&h, problem, sizeof(problem));
+	if (bad_header && !json)
+		printf("  %-14s%s\n", "INVALID", problem);
 
 	while ((rc = rr_reader_next(r, &c, err, sizeof(err))) == 1) {
 		if (json)
@@ -246,12 +265,18 @@ static int dump(const char *path, int fd, bool json)
 		status = FTVM_EXIT_USAGE;
 		break;
 	}
+	if (bad_header)
+		status = FTVM_EXIT_USAGE;
 	if (json) {
 		printf("{\"type\":\"summary\",\"chunks\":%" PRIu64 ",\"events\":%" PRIu64 ",\"per_kind\":{",
 		       rr_reader_chunks(r), events);
 		for (int k = RR_CONSOLE_IN; k <= RR_END; k++)
 			printf("%s\"%s\":%" PRIu64, k == RR_CONSOLE_IN ? "" : ",", rr_kind_name((enum rr_kind)k), per_kind[k]);
 		printf("},\"bytes\":%" PRIu64 ",\"state\":\"%s\"", rr_reader_offset(r), state);
+		if (bad_header) {
+			printf(",\"header_problem\":");
+			cli_json_str(stdout, problem);
+		}
 		if (rr_reader_saw_end(r))
 			printf(",\"end_reason\":\"%s\",\"end_icount\":%" PRIu64, rr_end_reason_name(end_reason), end_icount);
 		printf(",\"detail\":");
