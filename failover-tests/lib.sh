@@ -248,6 +248,54 @@ ft_freeze() {
 }
 ft_thaw() { echo THAWED >"/sys/fs/cgroup/freezer/$FT_TAG-$1/freezer.state"; }
 
+# --- the arbiter: a three-member etcd cluster (issue 9) ------------------------------------
+
+# ft_etcd_cluster [N]: N etcd members (default 3), each in its own namespace e1..eN at 10.62.0.1x on
+# the switch's arbiter bridge brarb, which hosts p and b join too (ap 10.62.0.1, ab 10.62.0.2).
+# Sets FT_ETCD_ENDPOINTS (host:port,...) and waits until the cluster has a leader.
+FT_ETCD_MEMBERS=0
+ft_etcd_cluster() {
+	local n=${1:-3} i cluster=""
+	command -v etcd >/dev/null && command -v etcdctl >/dev/null || ft_skip "no etcd (Debian's etcd-server and etcd-client)"
+	ft_attach p ap 10.62.0.1/24 brarb
+	ft_attach b ab 10.62.0.2/24 brarb
+	FT_ETCD_ENDPOINTS=
+	for i in $(seq 1 "$n"); do
+		cluster+="${cluster:+,}e$i=http://10.62.0.1$i:2380"
+		FT_ETCD_ENDPOINTS+="${FT_ETCD_ENDPOINTS:+,}10.62.0.1$i:2379"
+	done
+	for i in $(seq 1 "$n"); do
+		ft_ns "e$i"
+		ft_attach "e$i" "ae$i" "10.62.0.1$i/24" brarb
+		ft_etcd_start "$i" new "$cluster"
+	done
+	FT_ETCD_MEMBERS=$n
+	FT_ETCD_CLUSTER=$cluster
+	ft_wait_for 30 ft_etcd_healthy "$n" || { ft_show etcd1; ft_fail "the etcd cluster did not come up"; }
+}
+# ft_etcd_start I STATE CLUSTER: (re)starts member I with its data directory under $FT_TMP.
+ft_etcd_start() {
+	local i=$1 ip=10.62.0.1$1
+	ft_bg "etcd$i" "e$i" etcd --name "e$i" --data-dir "$FT_TMP/etcd/e$i" \
+		--listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
+		--listen-client-urls "http://$ip:2379" --advertise-client-urls "http://$ip:2379" \
+		--initial-cluster "$3" --initial-cluster-state "$2" --initial-cluster-token "$FT_TAG"
+}
+# ft_etcd_kill I / ft_etcd_restart I: lose a member / bring it back with its data.
+ft_etcd_kill() { ft_kill "etcd$1" KILL; }
+ft_etcd_restart() { ft_etcd_start "$1" existing "$FT_ETCD_CLUSTER"; }
+# ft_etcdctl ROLE ARGS...: etcdctl from a host against the whole cluster.
+ft_etcdctl() {
+	local role=$1; shift
+	ft_in "$role" env ETCDCTL_API=3 etcdctl --endpoints "$FT_ETCD_ENDPOINTS" --dial-timeout 2s --command-timeout 3s "$@"
+}
+# ft_etcd_healthy N: at least N members answer as healthy (from host p).
+ft_etcd_healthy() {
+	[ "$(ft_etcdctl p endpoint health 2>&1 | grep -c "is healthy")" -ge "$1" ]
+}
+# ft_cut_arbiter ROLE: ROLE can no longer reach the arbiter (silent drop on its arbiter link).
+ft_cut_arbiter() { ft_partition "$1" "a$1"; }
+
 # --- the guest and the pair ---------------------------------------------------------------
 
 # Kernel command line for a guest on the drill network running the given workloads.
