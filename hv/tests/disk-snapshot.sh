@@ -54,3 +54,27 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "differs from the one the log was recorded with" "$TMP/refuse.out" &&
 	grep -q -- "--disk COPY,snapshot" "$TMP/refuse.out" || { cat "$TMP/refuse.out"; fail "refusal: exit $rc"; }
 echo "ok: a replay on a written image is refused with the remedy: $(head -c 160 "$TMP/refuse.out")..."
+
+# 5. A --quiet replay on a terminal shows a progress line on stderr; into a file, none.
+grep -q "ftvm replay: step" "$TMP/replay.out" && fail "a --quiet replay into a file printed a progress line"
+python3 - "$FTVM" "$TMP/full.ftlog" "$DOMT_IMAGE" "$DOMT_INITRD" "$disk,snapshot" "$steps" <<'PY' || fail "no progress line on a terminal"
+import os, pty, sys
+ftvm, log, image, initrd, disk, steps = sys.argv[1:7]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(ftvm, [ftvm, "replay", log, "--kernel", image, "--initrd", initrd, "--disk", disk, "--quiet"])
+out = b""
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+_, status = os.waitpid(pid, 0)
+want = b"\rftvm replay: step %s, " % steps.encode()
+if os.waitstatus_to_exitcode(status) != 0 or want not in out:
+    sys.exit("replay on a pty: status %d, output %r" % (os.waitstatus_to_exitcode(status), out[-300:]))
+PY
+echo "ok: a --quiet replay on a terminal reports its progress"
