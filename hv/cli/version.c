@@ -3,6 +3,10 @@
 #include "cli.h"
 #include "hv/rr_log.h"
 
+#if __has_include("hv/snapshot.h")
+#include "hv/snapshot.h"
+#endif
+
 #include <openssl/opensslv.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +25,11 @@
 #ifndef FTVM_SANITIZED
 #define FTVM_SANITIZED 0
 #endif
+#ifdef HV_SNAPSHOT_MAJOR
+#define FTVM_VM_SNAPSHOT 1
+#else
+#define FTVM_VM_SNAPSHOT 0
+#endif
 #ifdef __x86_64__
 #define FTVM_JIT 1
 #else
@@ -37,7 +46,8 @@ static const struct {
 	{ "net-user", true },		/* libslirp */
 	{ "net-tap", true },
 	{ "record-replay", true },
-	{ "disk-snapshot", true },
+	{ "disk-snapshot", true },	/* --disk FILE,snapshot: a copy-on-write overlay */
+	{ "vm-snapshot", FTVM_VM_SNAPSHOT },
 	{ "tls-transport", true },
 	{ "asan", FTVM_SANITIZED },
 };
@@ -72,7 +82,13 @@ int cli_version(int argc, char **argv)
 		cli_json_str(stdout, FTVM_VERSION);
 		printf(",\"git\":");
 		cli_json_str(stdout, FTVM_GIT);
-		printf(",\"log_format\":\"%d.%d\",\"snapshot_format\":null,\"openssl\":", RR_LOG_MAJOR, RR_LOG_MINOR);
+		printf(",\"log_format\":\"%d.%d\",\"snapshot_format\":", RR_LOG_MAJOR, RR_LOG_MINOR);
+#ifdef HV_SNAPSHOT_MAJOR
+		printf("\"%d.%d\"", HV_SNAPSHOT_MAJOR, HV_SNAPSHOT_MINOR);
+#else
+		printf("null");
+#endif
+		printf(",\"openssl\":");
 		cli_json_str(stdout, OPENSSL_VERSION_TEXT);
 		printf(",\"max_harts\":%d,\"features\":{", HV_MAX_HARTS);
 		for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
@@ -82,7 +98,12 @@ int cli_version(int argc, char **argv)
 		printf("ftvm %s%s%s\n", FTVM_VERSION, FTVM_GIT[0] ? " " : "", FTVM_GIT);
 		printf("replay log format %d.%d (reads %d.0 to %d.%d)\n", RR_LOG_MAJOR, RR_LOG_MINOR, RR_LOG_MAJOR,
 		       RR_LOG_MAJOR, RR_LOG_MINOR);
+#ifdef HV_SNAPSHOT_MAJOR
+		printf("snapshot format %d.%d (reads %d.0 to %d.%d)\n", HV_SNAPSHOT_MAJOR, HV_SNAPSHOT_MINOR,
+		       HV_SNAPSHOT_MAJOR, HV_SNAPSHOT_MAJOR, HV_SNAPSHOT_MINOR);
+#else
 		printf("snapshot format: none in this build\n");
+#endif
 		printf("up to %d harts; %s\n", HV_MAX_HARTS, OPENSSL_VERSION_TEXT);
 		printf("features:");
 		for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
