@@ -13,3 +13,9 @@ FAILOVER_DRILLS := $(sort $(wildcard failover-tests/drill-*.sh))
 failover-tests: all domT $(XPORT_TOOL)
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) TEST_LOG_DIR=$(BUILD)/test-logs \
 		scripts/run-tests failover-tests/test_linearizable.py failover-tests/kit-selftest.sh $(FAILOVER_DRILLS)
+
+# make bench-pair (part of make bench, as root): FT overhead, added latency, lag, failover times.
+BENCHES += bench-pair
+.PHONY: bench-pair
+bench-pair: all domT
+	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) failover-tests/bench-pair.sh

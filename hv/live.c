@@ -11,6 +11,8 @@
 
 /* Steps between looks at the host (~3 ms of guest execution). */
 #define LIVE_SLICE_STEPS 1000000ULL
+/* While output waits for the log, look for its release this often (~50 us of guest execution). */
+#define LIVE_COMMIT_SLICE_STEPS 20000ULL
 #define LIVE_MAX_POLLFDS 64
 
 static volatile sig_atomic_t stop_signal;
@@ -189,10 +191,12 @@ static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_res
 	if (!oc)
 		return 0;
 	oc_seal(oc, hv_icount(m));
-	if (oc_waiting(oc) && lv->o.hooks.commit) {
+	/* Close the chunk once for each slice that made output, not on every slice it waits. */
+	if (oc_waiting(oc) && oc_last_sealed(oc) > lv->commit_flushed && lv->o.hooks.commit) {
 		rc = lv->o.hooks.commit(lv->o.hooks.opaque, m);
 		if (rc)
 			return rc;
+		lv->commit_flushed = hv_icount(m);
 	}
 	live_release(lv);
 	if (oc_over_limit(oc)) {
@@ -231,6 +235,9 @@ static int deliver_inputs(struct live *lv, struct hv_machine *m, bool idle)
 static uint64_t slice_budget(const struct live *lv, uint64_t now)
 {
 	uint64_t end = now + LIVE_SLICE_STEPS;
+
+	if (lv->o.oc && oc_holding(lv->o.oc))
+		end = now + LIVE_COMMIT_SLICE_STEPS;
 
 	if (lv->next_input < lv->o.ninputs && lv->o.inputs[lv->next_input].icount < end)
 		end = lv->o.inputs[lv->next_input].icount;

@@ -72,6 +72,7 @@ struct live {
 	bool have_net;
 	bool mute_console;	/* replay prints nothing until it goes live, if asked */
 	volatile int stop_requested;	/* live_stop: another thread ends the run */
+	uint64_t commit_flushed;	/* step of the last chunk closed for waiting output */
 	int next_input, next_digest;
 	struct hv_machine *m;
 };

@@ -113,6 +113,16 @@ bool oc_waiting(const struct oc *oc)
 	return oc->head && oc->last_sealed > oc_safe(oc);
 }
 
+bool oc_holding(const struct oc *oc)
+{
+	return oc->head != NULL;
+}
+
+uint64_t oc_last_sealed(const struct oc *oc)
+{
+	return oc->last_sealed;
+}
+
 bool oc_over_limit(const struct oc *oc)
 {
 	return oc->st.held_bytes_now > OC_MAX_HELD_BYTES;

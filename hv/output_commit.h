@@ -46,6 +46,9 @@ void oc_seal(struct oc *oc, uint64_t icount);
 /* vCPU thread: outputs sealed at a step the log does not yet cover. */
 bool oc_waiting(const struct oc *oc);
 bool oc_over_limit(const struct oc *oc);
+/* vCPU thread: any output held at all; the step of the newest sealed one. */
+bool oc_holding(const struct oc *oc);
+uint64_t oc_last_sealed(const struct oc *oc);
 /* vCPU thread: emit every held output whose step is safe; returns how many. */
 size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque);
 

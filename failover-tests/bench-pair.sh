@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make bench-pair: what protection costs and how fast failover is, measured from ftkv clients on
+# the drill network (figures printed, nothing asserted):
+#   - throughput and request latency of ftkv unprotected ('ftvm run' on a TAP) and protected (the
+#     pair), from one run each with the same clients: the FT overhead and the added latency;
+#   - the backup's lag while loaded (p50, p99 of 'ftvm status' samples) and replication bytes/s;
+#   - BENCH_FAILOVERS (default 10) SIGKILLs of the primary: the backup's own loss-to-live time and
+#     the client-visible gap (last reply before the kill to first after), p50 and max.
+set -u
+. "$(dirname "$0")/lib.sh"
+ft_require_root
+ft_require_domT
+ft_require_daemons
+N=${BENCH_FAILOVERS:-10}
+LOAD_S=${BENCH_LOAD_S:-5}
+ft_topology
+
+# ops/s and latency percentiles of a kvclient history
+hist_stats() {
+	python3 - "$1" <<'PY'
+import json, sys
+ops = [json.loads(l) for l in open(sys.argv[1])]
+ok = [o for o in ops if o.get("type") == "ok" and o["client"] != 10000]
+lat = sorted(o["complete_ns"] - o["invoke_ns"] for o in ok)
+span = (max(o["complete_ns"] for o in ok) - min(o["invoke_ns"] for o in ok)) / 1e9
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] / 1e3
+print("%.1f %.1f %.1f %d" % (len(ok) / span, pct(0.5), pct(0.99), len(ok)))
+PY
+}
+
+# 1. unprotected: the same guest under 'ftvm run' on host p's TAP.
+ft_round base
+ft_bg vm p "$FTVM" run --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net tap:tap0 \
+	--no-console-input --append "$(ft_append)"
+ft_wait_kv 120 || { ft_show vm; ft_fail "the unprotected guest did not serve"; }
+ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
+ft_wait load 60
+read -r base_ops base_p50 base_p99 base_n < <(hist_stats "$FT_RUN/load.jsonl")
+ft_kill vm
+
+# 2. protected: the pair, same clients; sample the backup's lag and the replication rate.
+ft_round pair
+ft_pair_up 120
+ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
+: >"$FT_RUN/lag"
+while ft_alive load; do
+	ft_status primary >>"$FT_RUN/lag"
+	sleep 0.05
+done
+ft_wait load 60
+read -r pair_ops pair_p50 pair_p99 pair_n < <(hist_stats "$FT_RUN/load.jsonl")
+read -r lag_p50 lag_p99 repl_bps < <(python3 - "$FT_RUN/lag" <<'PY'
+import json, sys
+rows = []
+for line in open(sys.argv[1]):
+    try:
+        rows.append(json.loads(line))
+    except ValueError:
+        pass
+lag = sorted(r["lag_ms"] for r in rows)
+pct = lambda p: lag[min(len(lag) - 1, int(p * len(lag)))] if lag else 0
+rate = 0
+if len(rows) > 1:
+    rate = (rows[-1]["log_bytes"] - rows[0]["log_bytes"]) / (0.05 * (len(rows) - 1))
+print("%.2f %.2f %.0f" % (pct(0.5), pct(0.99), rate))
+PY
+)
+ft_stop_pair load
+
+# 3. failovers
+live_ms=() gap_ms=()
+for i in $(seq 1 "$N"); do
+	ft_round "kill$i"
+	ft_pair_up 120
+	ft_clients load --clients 4 --duration 3 --keys 5 --timeout 30
+	sleep 1.$((RANDOM % 9))
+	at=$(date +%s%N)
+	ft_kill primary KILL
+	ft_wait load 60
+	ft_wait_for 10 ft_out_has backup "live at step" || { ft_show backup; ft_fail "failover $i: the backup did not go live"; }
+	live_ms+=("$(grep -o 'live at step [0-9]*, epoch [0-9]*: [0-9.]* ms' "$FT_RUN/backup.out" | grep -o '[0-9.]* ms' | cut -d' ' -f1)")
+	gap_ms+=("$(python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$at" |
+		python3 -c 'import json,sys; print(json.loads(sys.stdin.read().split(" ",1)[1])["gap_ms"])')")
+	ft_stop_pair load
+done
+summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %.1f ms, max %.1f ms", v[int((NR + 1) / 2)], v[NR] }'; }
+
+echo "pair: ftkv with 4 clients for ${LOAD_S} s, unprotected ('ftvm run') then protected (primary + backup):"
+printf '  throughput: %.0f ops/s unprotected, %.0f ops/s protected: FT overhead %.1f%%\n' \
+	"$base_ops" "$pair_ops" "$(echo "(1 - $pair_ops / $base_ops) * 100" | bc -l)"
+printf '  request latency p50: %.0f us unprotected, %.0f us protected (+%.0f us); p99 %.0f us, %.0f us\n' \
+	"$base_p50" "$pair_p50" "$(echo "$pair_p50 - $base_p50" | bc -l)" "$base_p99" "$pair_p99"
+printf '  backup lag under load: p50 %s ms, p99 %s ms of guest execution; replication %s bytes/s\n' \
+	"$lag_p50" "$lag_p99" "$repl_bps"
+echo "failover over $N SIGKILLs of the primary under load:"
+echo "  go-live (backup: link loss to live): $(summary "${live_ms[@]}")"
+echo "  client-visible gap (kill to first reply): $(summary "${gap_ms[@]}")"
