@@ -21,6 +21,7 @@ HV_OBJS += hv/virtio_net.o
 # machine
 HV_OBJS += hv/machine.o
 HV_OBJS += hv/machine_state.o
+HV_OBJS += hv/snapshot.o
 HV_OBJS += hv/loader.o
 HV_OBJS += hv/fdt.o
 HV_OBJS += hv/digest.o
@@ -54,6 +55,7 @@ FTVM_OBJS += hv/cli/run.o
 FTVM_OBJS += hv/cli/replay.o
 FTVM_OBJS += hv/cli/trace.o
 FTVM_OBJS += hv/cli/log_dump.o
+FTVM_OBJS += hv/cli/snapshot.o
 include hv/cli/build.mk
 
 LIBHV := $(BUILD)/libhv.a
@@ -74,6 +76,14 @@ UNIT_TESTS +=
 UNIT_TESTS += $(BUILD)/hv/tests/test_cpu
 # DMA writes reach the incremental digest: two machines whose disks differ in one block.
 UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
+# Snapshots: save and load a small machine, every damaged byte and truncation refused.
+UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
+# ... and Linux with disk and network, saved by 'ftvm snapshot save', resumed by snapshot_twin.
+SYSTEM_TESTS += hv/tests/snapshot-linux.sh
+SYSTEM_TEST_DEPS += $(BUILD)/hv/tests/snapshot_twin
+$(BUILD)/hv/tests/snapshot_twin: $(BUILD)/hv/tests/snapshot_twin.o $(LIBHV)
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 	$(quiet) LD $@
@@ -148,6 +158,15 @@ $(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) hv/rr_log.h hv/crc32c.h
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_RR_LOG_SRCS)
+
+# snapshot decoder: libFuzzer target over the machine library, every header a dependency. The
+# interpreter (hv/cpu.c) uses GNU C that clang refuses, so it links in as gcc built it, uninstrumented.
+FUZZ_SNAPSHOT_SRCS := hv/fuzz/fuzz_snapshot.c $(filter-out hv/cpu.c,$(HV_OBJS:.o=.c))
+fuzz: $(BUILD)/fuzz/fuzz_snapshot
+$(BUILD)/fuzz/fuzz_snapshot: $(FUZZ_SNAPSHOT_SRCS) $(BUILD)/hv/cpu.o $(wildcard hv/*.h hv/cpu/*.h)
+	$(quiet) FUZZ $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) $(CPPFLAGS) -o $@ $(FUZZ_SNAPSHOT_SRCS) $(BUILD)/hv/cpu.o $(PKG_LIBS)
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_queue
 $(BUILD)/hv/tests/test_rr_queue: $(BUILD)/hv/tests/test_rr_queue.o $(BUILD)/hv/rr_queue.o

@@ -236,8 +236,8 @@ static int create_devices(struct hv_machine *m, const struct hv_config *cfg, cha
 	return 0;
 }
 
-int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *host,
-		      void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
+int machine_create_bare(const struct hv_config *cfg, const struct hv_host_ops *host,
+			void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
 {
 	struct hv_machine *m;
 	int rc;
@@ -299,9 +299,31 @@ int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *hos
 		}
 	}
 
+	if (cfg->disk && !(m->disk_spec = strdup(cfg->disk))) {
+		hv_errf(err, err_len, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
 	rc = create_devices(m, cfg, err, err_len);
 	if (rc)
 		goto out;
+	*out = m;
+	return 0;
+out:
+	hv_machine_destroy(m);
+	return rc;
+}
+
+int hv_machine_create(const struct hv_config *cfg, const struct hv_host_ops *host,
+		      void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
+{
+	struct hv_machine *m;
+	int rc;
+
+	*out = NULL;
+	rc = machine_create_bare(cfg, host, host_opaque, &m, err, err_len);
+	if (rc)
+		return rc;
 	rc = loader_load(m, cfg, err, err_len);
 	if (rc)
 		goto out;
@@ -340,6 +362,7 @@ void hv_machine_destroy(struct hv_machine *m)
 	rv_jit_destroy(m->jit);
 	free(m->ram.dirty);
 	free(m->append);
+	free(m->disk_spec);
 	free(m);
 }
 

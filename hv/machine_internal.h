@@ -64,6 +64,7 @@ struct hv_machine {
 	void *host_opaque;
 
 	char *append;
+	char *disk_spec;	/* hv_config.disk as given, for snapshots; NULL without a disk */
 	struct boot_layout boot;
 };
 
@@ -91,6 +92,11 @@ const char *machine_part_name(enum machine_part p);
 void machine_part_save(const struct hv_machine *m, struct machine_part_ref p, struct le_writer *w);
 /* -EINVAL, with that part unchanged, for a record that is short, long or inconsistent. */
 int machine_part_load(struct hv_machine *m, struct machine_part_ref p, struct le_reader *r)
+	__attribute__((warn_unused_result));
+
+/* RAM, harts at their reset state, devices wired; nothing loaded (snapshots fill it instead). */
+int machine_create_bare(const struct hv_config *cfg, const struct hv_host_ops *host,
+			void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
 int loader_load(struct hv_machine *m, const struct hv_config *cfg, char *err, size_t err_len)

@@ -43,6 +43,7 @@ void cli_trace_json(const struct cli_trace *t, FILE *f);
 
 int cli_run(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */
+int cli_snapshot(int argc, char **argv);	/* snapshot.c: save, info */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */
 int cli_parse_size(const char *s, uint64_t *out);
 /* "interp" or "jit", or -1. */

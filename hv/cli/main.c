@@ -43,6 +43,8 @@ static int dispatch(int argc, char **argv, int *status)
 		*status = cli_replay(argc, argv);
 	else if (!strcmp(argv[0], "log"))
 		*status = cli_log(argc, argv);
+	else if (!strcmp(argv[0], "snapshot"))
+		*status = cli_snapshot(argc, argv);
 	else if (!strcmp(argv[0], "certs"))
 		*status = xport_certs_main(argc, argv);
 	else if (!strcmp(argv[0], "primary"))

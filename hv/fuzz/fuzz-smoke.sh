@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# fuzz-smoke: builds the virtio libFuzzer targets with clang and runs each for about 20 seconds.
+# fuzz-smoke: builds the libFuzzer targets (virtio, replay log, snapshot) with clang and runs each for about 20 seconds.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 CLANG=${CLANG:-clang}
-FUZZERS="fuzz_virtq fuzz_rr_log"
+FUZZERS="fuzz_virtq fuzz_rr_log fuzz_snapshot"
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
@@ -63,6 +63,10 @@ for f in $FUZZERS; do
 	if [ "$f" = fuzz_rr_log ] && [ -x "$BUILD/ftvm" ] && [ -f "$BUILD/isa/interrupts.elf" ]; then
 		"$BUILD/ftvm" record --log "$tmp/corpus-$f/seed.ftlog" --bios none --no-console-input \
 			--digest-interval 1M --kernel "$BUILD/isa/interrupts.elf" >/dev/null 2>&1
+	fi
+	# A real snapshot as a seed: a small two-hart machine with virtio-net (test_snapshot writes it).
+	if [ "$f" = fuzz_snapshot ] && [ -x "$BUILD/hv/tests/test_snapshot" ]; then
+		"$BUILD/hv/tests/test_snapshot" --write-seed "$tmp/corpus-$f/seed.snap" >/dev/null 2>&1
 	fi
 	if ! "$BUILD/fuzz/$f" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix="$tmp/" "$tmp/corpus-$f" >"$tmp/$f.log" 2>&1; then

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* snapshot: save a whole machine to a file and create a machine from one (format: docs/snapshot-format.md). */
+#ifndef HV_SNAPSHOT_H
+#define HV_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+
+/* A reader accepts major equal and minor no newer than its own. */
+#define HV_SNAPSHOT_MAJOR 1
+#define HV_SNAPSHOT_MINOR 0
+
+/*
+ * Write m's complete state (harts, devices, scheduler, clock, the non-zero
+ * RAM pages, and the size and SHA-256 of its disk image) to path, through a
+ * temporary file renamed into place. Call between hv_run calls. A disk given
+ * as "FILE,snapshot" is refused: its overlay lives only in this process.
+ */
+int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/*
+ * A machine in the state a snapshot holds. RAM size and hart count come from
+ * the snapshot; cfg supplies the host side: the disk (required, with the
+ * same size and SHA-256, exactly when the snapshot has one), the network
+ * (required when the snapshot has virtio-net) and the CPU mode. kernel,
+ * initrd, bios and append are not used. Every section is checked before the
+ * machine is returned; on any error nothing is returned and err says where.
+ */
+int hv_machine_create_from_snapshot(const char *path, const struct hv_config *cfg,
+				    const struct hv_host_ops *host, void *host_opaque,
+				    struct hv_machine **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+/* The same from bytes in memory, refusing a snapshot of more than max_mem_bytes of RAM (fuzzing, tests). */
+int hv_snapshot_load_buffer(const void *buf, size_t len, const struct hv_config *cfg,
+			    uint64_t max_mem_bytes, const struct hv_host_ops *host,
+			    void *host_opaque, struct hv_machine **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+struct hv_snapshot_info {
+	unsigned major, minor;
+	uint64_t mem_bytes;
+	int smp;
+	bool has_disk, has_net;
+	uint64_t disk_bytes;
+	uint8_t disk_sha256[32];
+	uint64_t steps;		/* machine step count at the save */
+	uint64_t ram_pages;	/* non-zero pages stored */
+	uint64_t sections;
+	uint64_t file_bytes;
+};
+
+/* Read and verify every section of a snapshot (checksums, bounds, completeness) without building a machine. */
+int hv_snapshot_info(const char *path, struct hv_snapshot_info *info, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+
+#endif
