@@ -134,27 +134,56 @@ static void xport_kick(struct xport *x)
 }
 
 /*
- * The window's payloads live in one ring of bytes, allocated at the first
- * send and reused: no allocation, and no fresh pages to fault in, per chunk.
- * Chunks are freed oldest first, so the ring is a FIFO; a chunk that does not
- * fit at the end starts again at offset 0. With room for window_bytes plus
- * one largest chunk, anything the byte window admits fits whatever the waste
- * at the end (the worst case is a largest chunk that just missed the end).
+ * The window's payloads live in one ring of bytes, reused: no allocation,
+ * and no fresh pages to fault in, per chunk. Chunks are freed oldest first,
+ * so the ring is a FIFO; a chunk that does not fit at the end starts again at
+ * offset 0. With room for window_bytes plus one largest chunk, anything the
+ * byte window admits fits whatever the waste at the end (the worst case is a
+ * largest chunk that just missed the end). The ring starts small and doubles
+ * up to that size when a chunk does not fit, packing the live chunks.
  */
-static uint8_t *window_alloc(struct xport *x, size_t len)
+#define XPORT_RING_MIN (64u << 10)
+
+static size_t ring_cap_max(const struct xport *x)
+{
+	uint64_t largest = x->cfg.window_bytes < XPORT_MAX_PAYLOAD ? x->cfg.window_bytes : XPORT_MAX_PAYLOAD;
+
+	return (size_t)(x->cfg.window_bytes + largest + 1);
+}
+
+static int window_grow(struct xport *x, size_t len)
+{
+	size_t cap = x->ring_cap ? 2 * x->ring_cap : XPORT_RING_MIN, off = 0;
+	uint8_t *ring;
+
+	if (cap < x->win_bytes + len + 1)
+		cap = (size_t)x->win_bytes + len + 1;
+	if (cap > ring_cap_max(x))
+		cap = ring_cap_max(x);
+	if (cap <= x->ring_cap)
+		return -ENOBUFS;
+	ring = malloc(cap);
+	if (!ring)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < x->win_count; k++) {
+		struct xport_chunk *ch = &x->win[(x->win_head + k) % x->cfg.window_chunks];
+
+		memcpy(ring + off, ch->payload, ch->len);
+		ch->payload = ring + off;
+		off += ch->len;
+	}
+	free(x->ring);
+	x->ring = ring;
+	x->ring_cap = cap;
+	x->ring_head = 0;
+	x->ring_tail = off;
+	return 0;
+}
+
+static uint8_t *window_place(struct xport *x, size_t len)
 {
 	size_t head = x->ring_head, tail = x->ring_tail, p;
 
-	if (!x->ring) {
-		uint64_t largest = x->cfg.window_bytes < XPORT_MAX_PAYLOAD ? x->cfg.window_bytes : XPORT_MAX_PAYLOAD;
-
-		if (x->cfg.window_bytes + largest + 1 > SIZE_MAX / 2)
-			return NULL;
-		x->ring_cap = (size_t)(x->cfg.window_bytes + largest + 1);
-		x->ring = malloc(x->ring_cap);
-		if (!x->ring)
-			return NULL;
-	}
 	if (!x->win_count)
 		head = tail = 0;
 	if (tail >= head && x->ring_cap - tail >= len)
@@ -168,6 +197,21 @@ static uint8_t *window_alloc(struct xport *x, size_t len)
 	x->ring_head = head;
 	x->ring_tail = p + len;
 	return x->ring + p;
+}
+
+/* Room for a payload of len bytes at the ring's tail; -ENOMEM, or -ENOBUFS if the window's arithmetic is wrong. */
+static int window_alloc(struct xport *x, size_t len, uint8_t **out)
+{
+	int err;
+
+	*out = x->ring ? window_place(x, len) : NULL;
+	if (*out)
+		return 0;
+	err = window_grow(x, len);
+	if (err)
+		return err;
+	*out = window_place(x, len);
+	return *out ? 0 : -ENOBUFS;
 }
 
 /* The oldest chunk was acknowledged: its bytes go back to the ring. */
@@ -190,6 +234,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 {
 	struct xport_chunk *ch;
 	uint8_t *copy;
+	int err;
 
 	if (len > XPORT_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -198,9 +243,9 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 		x->st.no_credit++;
 		return -ENOBUFS;
 	}
-	copy = window_alloc(x, len);
-	if (!copy)
-		return -ENOMEM;
+	err = window_alloc(x, len, &copy);
+	if (err)
+		return err;
 	memcpy(copy, payload, len);
 	ch = &x->win[(x->win_head + x->win_count) % x->cfg.window_chunks];
 	x->sent_cum_bytes += len;

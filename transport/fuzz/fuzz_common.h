@@ -4,6 +4,7 @@
 #define TRANSPORT_FUZZ_COMMON_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "transport/log.h"
 #include "transport/xport_internal.h"
@@ -38,6 +39,23 @@ static struct xport *fuzz_channel(void)
 		if (xport_send_chunk(x, (uint64_t)i, "abc", 3, NULL))
 			abort();
 	return x;
+}
+
+/* The in-place LogChunk reader must decline a body or read exactly what protobuf-c reads. */
+static void fuzz_check_chunk_view(const uint8_t *body, size_t len)
+{
+	struct xport_chunk_view v;
+	Ftvm__Envelope *env;
+
+	if (!xport_frame_chunk_view(body, len, &v))
+		return;
+	env = ftvm__envelope__unpack(NULL, len, body);
+	if (!env || env->body_case != FTVM__ENVELOPE__BODY_CHUNK || env->epoch != v.epoch ||
+	    env->chunk->seq != v.seq || env->chunk->first_insn != v.first_insn || env->chunk->crc32c != v.crc ||
+	    env->chunk->payload.len != v.len || v.payload < body || v.payload + v.len > body + len ||
+	    (v.len && memcmp(env->chunk->payload.data, v.payload, v.len) != 0))
+		abort();
+	ftvm__envelope__free_unpacked(env, NULL);
 }
 
 /* Bytes of a valid Hello frame for fuzz_channel(). */

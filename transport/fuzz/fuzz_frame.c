@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: arbitrary stream bytes through the frame decoder and envelope dispatch. */
+/* libFuzzer target: arbitrary stream bytes through the frame decoder and envelope dispatch; the in-place chunk reader against protobuf-c. */
 #include "transport/fuzz/fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		goto out;
+	fuzz_check_chunk_view(data, size);
 	/* Odd first byte: a valid Hello first, so frames reach the session handlers. */
 	if (data[0] & 1) {
 		fuzz_hello_frame(&hello);

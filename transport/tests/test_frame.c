@@ -213,11 +213,13 @@ static void ack_upto(struct xport *x, uint64_t seq)
  * each unacknowledged chunk still holds its own bytes (nothing overwritten
  * by a wrap), and a send is refused only when the window is really full.
  */
-static void test_window_ring(void)
+static void test_window_ring(uint32_t window_bytes, size_t small, size_t large)
 {
 	struct xport_config cfg = { .role = XPORT_ROLE_PRIMARY, .vm_id = "vm", .epoch = 3,
-				    .window_chunks = 16, .window_bytes = 5000 };
-	static uint8_t buf[5000];
+				    .window_chunks = 16, .window_bytes = window_bytes };
+	static uint8_t buf[100000];
+	unsigned grown = 0;
+	size_t last_cap = 0;
 	uint64_t rng = 88172645463325252ull, acked = 0, wraps = 0, refused = 0;
 	size_t last_tail = 0, last_end = 0;
 	int failures_before = check_failures;
@@ -229,7 +231,7 @@ static void test_window_ring(void)
 		uint64_t r = xorshift(&rng);
 
 		if (r % 3 || x->next_seq - 1 == acked) {
-			size_t len = (size_t)(r >> 8) % (r % 7 ? 1500 : 5001);
+			size_t len = (size_t)(r >> 8) % (r % 7 ? small : large + 1);
 			uint64_t seq = x->next_seq;
 			int err;
 
@@ -243,6 +245,8 @@ static void test_window_ring(void)
 				CHECK(err == 0 && seq == x->next_seq - 1, "in %s", __func__);
 				wraps += x->ring_tail < last_tail;
 				last_tail = x->ring_tail;
+				grown += x->ring_cap != last_cap;
+				last_cap = x->ring_cap;
 			}
 		} else {
 			acked += 1 + (r >> 8) % (x->next_seq - 1 - acked);
@@ -273,9 +277,13 @@ static void test_window_ring(void)
 			stop();
 		}
 	}
-	CHECK(wraps > 100 && refused > 100, "in %s", __func__);
-	printf("window ring: %llu chunks, %llu wraps, %llu sends refused with the window full\n",
-	       (unsigned long long)x->next_seq - 1, (unsigned long long)wraps, (unsigned long long)refused);
+	CHECK(wraps > 100 && refused > 10, "%llu wraps, %llu refused", (unsigned long long)wraps,
+	      (unsigned long long)refused);
+	CHECK(x->ring_cap <= 2 * (size_t)window_bytes + 1, "ring of %zu bytes", x->ring_cap);
+	CHECK(window_bytes < (64u << 10) || grown > 2, "ring sizes: %u", grown);
+	printf("window ring of %u bytes: %llu chunks, %llu wraps, %llu sends refused with the window full, %u ring sizes (last %zu)\n",
+	       window_bytes, (unsigned long long)x->next_seq - 1, (unsigned long long)wraps, (unsigned long long)refused,
+	       grown, x->ring_cap);
 	xport_free(x);
 }
 
@@ -365,6 +373,8 @@ int main(void)
 
 	xport_buf_free(&b);
 	test_chunk_codec();
-	test_window_ring();
+	test_window_ring(5000, 1500, 5000);
+	/* Large enough that the ring starts small and grows, packing the live chunks each time. */
+	test_window_ring(400000, 20000, 100000);
 	return check_done("test_frame");
 }
