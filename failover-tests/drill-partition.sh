@@ -12,6 +12,7 @@ ft_require_root
 ft_require_nft
 ft_require_domT
 ft_require_daemons
+if [ "${FT_ARBITER:-lock}" = etcd ]; then ft_require_etcd_arbiter; fi
 FT_PARTITIONS=${FT_PARTITIONS:-3}
 FT_CLIENTS=${FT_CLIENTS:-4}
 echo "seed $FT_SEED, $FT_PARTITIONS partitions, $FT_CLIENTS clients"

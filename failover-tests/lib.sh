@@ -83,6 +83,14 @@ ft_require_domT() {
 	[ -x "$FTVM" ] || ft_fail "$FTVM is not built (make)"
 	[ -f "$DOMT_IMAGE" ] && [ -f "$DOMT_INITRD" ] || ft_fail "the domT guest is not built (make domT)"
 }
+# FT_ARBITER=lock (default: a lock file both namespaces reach) or etcd (ft_topology then makes a
+# three-member cluster; issue 9).
+ft_arbiter_spec() {
+	if [ "${FT_ARBITER:-lock}" = etcd ]; then echo "etcd://$FT_ETCD_ENDPOINTS"; else echo "lock:$FT_RUN/arbiter.lock"; fi
+}
+ft_require_etcd_arbiter() {
+	"$FTVM" primary --help 2>&1 | grep -q -i etcd || ft_skip "'ftvm primary' has no etcd arbiter yet (--help does not mention etcd)"
+}
 # The drills need the daemons; until they exist every drill skips with this reason.
 ft_require_daemons() {
 	"$FTVM" primary --help >/dev/null 2>&1 || ft_skip "'ftvm primary' does not exist yet ($FTVM primary --help fails)"
@@ -147,10 +155,20 @@ ft_topology() {
 	ft_veth p rp b rb
 	ip -n "$(ft_ns_name p)" addr add "$FT_PRIMARY_REPL_IP/24" dev rp
 	ip -n "$(ft_ns_name b)" addr add "$FT_BACKUP_REPL_IP/24" dev rb
+	if [ "${FT_ARBITER:-lock}" = etcd ]; then ft_etcd_cluster 3; fi
+	return 0
 }
 
-# ft_round N: a fresh directory for round N's files (several rounds share one topology).
-ft_round() { FT_RUN=$FT_TMP/round$1; mkdir -p "$FT_RUN"; }
+# ft_round N: a fresh directory for round N's files (several rounds share one topology); with the
+# etcd arbiter, an empty etcd too, so every round's pair starts from nothing.
+ft_round() {
+	FT_RUN=$FT_TMP/round$1
+	mkdir -p "$FT_RUN"
+	if [ "${FT_ARBITER:-lock}" = etcd ] && [ "$FT_ETCD_MEMBERS" -gt 0 ]; then
+		ft_etcdctl p del "" --from-key=true >/dev/null || ft_fail "cannot empty etcd"
+	fi
+	return 0
+}
 
 # ft_bg NAME ROLE CMD... (NAME: letters, digits, _): runs CMD in ROLE's namespace in the background, output in $FT_RUN/NAME.out;
 # its pid in FT_PID_NAME.
@@ -221,7 +239,21 @@ table inet ftdrill {
 }
 EOF
 }
-ft_heal() { ip netns exec "$(ft_ns_name "$1")" nft delete table inet ftdrill 2>/dev/null; return 0; }
+# ft_partition_port ROLE PORT: the same for a port of a bridge in ROLE (bridged frames never reach
+# the inet hooks).
+ft_partition_port() {
+	ip netns exec "$(ft_ns_name "$1")" nft -f - <<EOF || ft_fail "nft (bridge) failed in $1"
+table bridge ftdrillbr {
+	chain drop_fwd { type filter hook forward priority 0; iifname "$2" drop; oifname "$2" drop; }
+}
+EOF
+}
+# ft_heal ROLE: undoes every partition made in ROLE.
+ft_heal() {
+	ip netns exec "$(ft_ns_name "$1")" nft delete table inet ftdrill 2>/dev/null
+	ip netns exec "$(ft_ns_name "$1")" nft delete table bridge ftdrillbr 2>/dev/null
+	return 0
+}
 # Both ends of the replication link.
 ft_partition_replication() { ft_partition p rp; ft_partition b rb; }
 ft_heal_replication() { ft_heal p; ft_heal b; }
@@ -295,6 +327,12 @@ ft_etcd_healthy() {
 }
 # ft_cut_arbiter ROLE: ROLE can no longer reach the arbiter (silent drop on its arbiter link).
 ft_cut_arbiter() { ft_partition "$1" "a$1"; }
+# ft_isolate ROLE: host p or b cut off from everything: replication link, arbiter, guest network.
+ft_isolate() {
+	ft_partition "$1" "r$1"
+	[ "$FT_ETCD_MEMBERS" -gt 0 ] && ft_partition "$1" "a$1"
+	ft_partition_port "$1" "tr$1"
+}
 
 # --- the guest and the pair ---------------------------------------------------------------
 
@@ -328,7 +366,7 @@ ft_start_backup() {
 	[ -n "${FT_BACKUP_DISK:-}" ] && disk=(--disk "$FT_BACKUP_DISK")
 	# shellcheck disable=SC2086
 	ft_bg backup b "$FTVM" backup --listen "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name backup \
-		--peer-name primary --certs "${FT_BACKUP_CERTS:-$FT_CERTS}" --arbiter "lock:$FT_RUN/arbiter.lock" \
+		--peer-name primary --certs "${FT_BACKUP_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
 		--log "$FT_RUN/backup.ftlog" --net tap:tap0 --control "$FT_RUN/backup.sock" "${disk[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
 		${FT_BACKUP_OPTS:-} "$@"
@@ -341,7 +379,7 @@ ft_start_primary() {
 	[ -n "${FT_PRIMARY_DISK:-}" ] && disk=(--disk "$FT_PRIMARY_DISK")
 	# shellcheck disable=SC2086
 	ft_bg primary p "$FTVM" primary --peer "${FT_PEER:-$FT_BACKUP_REPL_IP:$FT_REPL_PORT}" --name "${FT_PRIMARY_NAME:-primary}" \
-		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "lock:$FT_RUN/arbiter.lock" \
+		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
 		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
 		${FT_PRIMARY_OPTS:-} "$@"
