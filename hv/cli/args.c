@@ -49,6 +49,13 @@ void cli_bad_option(const char *cmd, int c, const char *arg)
 	fprintf(stderr, "Run 'ftvm %s --help' for its options.\n", cmd);
 }
 
+bool cli_disk_keeps_image(const char *spec)
+{
+	size_t n = strlen(spec);
+
+	return (n > 9 && !strcmp(spec + n - 9, ",snapshot")) || (n > 3 && !strcmp(spec + n - 3, ",ro"));
+}
+
 bool cli_is_help(const char *arg)
 {
 	return !strcmp(arg, "--help") || !strcmp(arg, "-h") || !strcmp(arg, "help");

@@ -50,6 +50,8 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_cpu(const char *s, enum hv_cpu_mode *out);
 /* getopt_long (optstring ":", opterr 0) returned '?' or ':' for arg: say so, naming the command. */
 void cli_bad_option(const char *cmd, int c, const char *arg);
+/* A --disk spec the guest cannot change the file through (",snapshot" or ",ro"). */
+bool cli_disk_keeps_image(const char *spec);
 /* --help, -h or help. */
 bool cli_is_help(const char *arg);
 

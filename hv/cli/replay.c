@@ -197,6 +197,9 @@ int cli_replay(int argc, char **argv)
 		fprintf(stderr, "ftvm replay: log %s: %s\n", log, err);
 		goto out;
 	}
+	if (disk && !then_live && !cli_disk_keeps_image(disk))
+		fprintf(stderr, "ftvm replay: the guest's writes change %s; give --disk %s,snapshot to keep it "
+			"as it is for the next replay\n", disk, disk);
 	struct live_opts lo = { .virtual_clock = h.flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
 				.digest_out = stdout };
 	if (live_init(&lv, &lo, err, sizeof(err))) {

@@ -304,6 +304,9 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "ftvm %s: --json formats the --stats report: give both\n", argv[0]);
 		return FTVM_EXIT_USAGE;
 	}
+	if (recording && cfg.disk && !cli_disk_keeps_image(cfg.disk))
+		fprintf(stderr, "ftvm record: the guest writes %s in place; a replay needs the image as it is "
+			"now: keep a copy, or record with --disk %s,snapshot\n", cfg.disk, cfg.disk);
 	if (!cfg.kernel) {
 		default_kernel = cli_beside_exe("Image");
 		default_initrd = cli_beside_exe("initrd.cpio");
