@@ -3,19 +3,37 @@
 #ifndef HV_TESTS_CHECK_H
 #define HV_TESTS_CHECK_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static int check_failures;
 
-/* CHECK(cond, fmt, ...): on failure print file:line, the condition and the message. */
+/* Ends a failure line: ": message" when the check gave one, else nothing. */
+__attribute__((format(printf, 1, 2)))
+static inline void check_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (strcmp(fmt, ": ")) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	}
+	fputc('\n', stderr);
+}
+
+/*
+ * CHECK(cond) or CHECK(cond, "fmt", ...): on failure print file:line, the
+ * condition and the message (a string literal first), count it, go on.
+ */
 #define CHECK(cond, ...)                                                       \
 	do {                                                                   \
 		if (!(cond)) {                                                 \
 			check_failures++;                                      \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
+			fprintf(stderr, "%s:%d: FAIL %s", __FILE__, __LINE__, #cond); \
+			check_note(": " __VA_ARGS__);                          \
 		}                                                              \
 	} while (0)
 

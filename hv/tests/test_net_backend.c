@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests the host network backends: slirp ARP, DHCP, hostfwd and bad specs; TAP in a private netns. */
 #include "hv/net_backend.h"
+#include "hv/tests/check.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,18 +32,6 @@ struct capture {
 	uint8_t frame[CAP_FRAMES][1600];
 	uint64_t total;
 };
-
-static int failures;
-
-#define CHECK(cond, ...)                                                          \
-	do {                                                                      \
-		if (!(cond)) {                                                    \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                             \
-			fprintf(stderr, "\n");                                    \
-			failures++;                                               \
-		}                                                                 \
-	} while (0)
 
 static void rx_capture(void *opaque, const uint8_t *frame, size_t len)
 {
@@ -508,7 +497,7 @@ static bool test_tap(void)
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
 		perror("fork/waitpid");
-		failures++;
+		check_failures++;
 		return true;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
@@ -526,10 +515,7 @@ int main(void)
 	test_user_arp_dhcp();
 	test_user_hostfwd();
 	tap_ran = test_tap();
-	if (failures) {
-		fprintf(stderr, "test_net_backend: %d failure(s)\n", failures);
-		return 1;
-	}
-	printf("test_net_backend: ok%s\n", tap_ran ? "" : " (tap part skipped, see above)");
-	return 0;
+	if (!tap_ran)
+		printf("test_net_backend: tap part skipped, see above\n");
+	return check_done("test_net_backend");
 }

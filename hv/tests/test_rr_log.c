@@ -3,6 +3,7 @@
 #include "hv/rr_log.h"
 
 #include "hv/crc32c.h"
+#include "hv/tests/check.h"
 
 #include <fcntl.h>
 
@@ -14,19 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int failures;
 
 /* hv/cli/log_dump.c */
 int cli_log(int argc, char **argv);
 
-#define CHECK(cond, ...) do {							\
-	if (!(cond)) {								\
-		fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);	\
-		fprintf(stderr, __VA_ARGS__);					\
-		fputc('\n', stderr);						\
-		failures++;							\
-	}									\
-} while (0)
 
 static void put_le(uint8_t *p, uint64_t v, int bytes)
 {
@@ -652,10 +644,5 @@ int main(void)
 	test_bad_events();
 	test_continuity();
 	test_dump();
-	if (failures) {
-		fprintf(stderr, "test_rr_log: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_rr_log: ok\n");
-	return 0;
+	return check_done("test_rr_log");
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test_virtio: plays the driver against virtio-blk and virtio-net over a malloc'ed guest RAM, including a hostile driver. */
 #include "hv/virtio.h"
+#include "hv/tests/check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,15 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
-			fprintf(stderr, "%s:%d: %s: CHECK failed: %s\n", __FILE__, \
-				__LINE__, __func__, #c);                          \
-			exit(1);                                                  \
-		}                                                                 \
-	} while (0)
 
 #define RAM_BASE	0x80000000ULL
 #define RAM_BYTES	(1u << 20)
@@ -811,6 +803,5 @@ int main(void)
 	test_save_load();
 
 	free(ram.host);
-	printf("test_virtio: ok\n");
-	return 0;
+	return check_done("test_virtio");
 }
