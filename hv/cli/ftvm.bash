@@ -15,12 +15,12 @@ _ftvm()
 	cmd=${COMP_WORDS[1]}
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run record replay log certs version help --version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "run record replay log certs snapshot version help --version --help" -- "$cur"))
 		return
 	fi
 	# Option values first.
 	case $prev in
-	--kernel|--initrd|--bios|--log|--disk)
+	--kernel|--initrd|--bios|--log|--disk|--out)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return;;
 	--cpu)
@@ -29,7 +29,7 @@ _ftvm()
 	--net)
 		COMPREPLY=($(compgen -W "user user,hostfwd=tcp::7000-:7000 none tap:" -- "$cur"))
 		return;;
-	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts)
+	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at)
 		return;;
 	esac
 	case $cmd in
@@ -59,8 +59,19 @@ _ftvm()
 			COMPREPLY=($(compgen -d -- "$cur"))
 			return
 		fi;;
+	snapshot)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			words="save info --help"
+		elif [ "${COMP_WORDS[2]}" = info ] && [[ $cur != -* ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return
+		elif [ "${COMP_WORDS[2]}" = info ]; then
+			words="--json --help"
+		else
+			words="--at --out --kernel --initrd --bios --append --disk --net --mem --smp --cpu --help"
+		fi;;
 	version) words="--json --help";;
-	help)	words="run record replay log certs version";;
+	help)	words="run record replay log certs snapshot version";;
 	*)	return;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))

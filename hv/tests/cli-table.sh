@@ -66,7 +66,7 @@ done <"$(dirname "$0")/cli-table.txt"
 
 # The man page and the bash completion know every option each command's --help prints.
 root=$(cd "$(dirname "$0")/../.." && pwd)
-for cmd in run record replay "log dump" "certs init" version; do
+for cmd in run record replay "log dump" "certs init" snapshot version; do
 	for opt in $("$FTVM" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		grep -qF -- "\\-\\-${opt#--}" "$root/docs/ftvm.1" ||
 			{ bad=$((bad + 1)); echo "FAIL: docs/ftvm.1 lacks 'ftvm $cmd $opt'"; }
@@ -74,5 +74,25 @@ for cmd in run record replay "log dump" "certs init" version; do
 			{ bad=$((bad + 1)); echo "FAIL: hv/cli/ftvm.bash lacks 'ftvm $cmd $opt'"; }
 	done
 done
+# The completion completes: commands, options, option values.
+complete_to() {	# complete_to WANT WORDS...: the last word is the one being completed
+	local want=$1
+	shift
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMPREPLY=()
+	_ftvm
+	[[ " ${COMPREPLY[*]} " == *" $want "* ]] ||
+		{ bad=$((bad + 1)); echo "FAIL: completing '$*' gives '${COMPREPLY[*]}', not '$want'"; }
+}
+complete() { :; }	# the file registers itself; here only _ftvm is wanted
+. "$root/hv/cli/ftvm.bash"
+complete_to record ftvm rec
+complete_to --digest-interval ftvm record --dig
+complete_to jit ftvm run --cpu j
+complete_to --then-live ftvm replay x.ftlog --then
+complete_to dump ftvm log d
+complete_to --force ftvm certs init dir --fo
+complete_to --json ftvm snapshot info --js
 [ $bad -eq 0 ] || fail "$bad of $n command-line cases"
 echo "$n command-line cases behave as the table says"
