@@ -74,6 +74,22 @@ for cmd in run record replay "log dump" "certs init" snapshot version; do
 			{ bad=$((bad + 1)); echo "FAIL: hv/cli/ftvm.bash lacks 'ftvm $cmd $opt'"; }
 	done
 done
+# Every --json output parses as JSON (the reports: the last line of stderr; log dump: every line).
+json_ok() {	# json_ok WHAT FILE MODE(last|lines)
+	python3 - "$2" "$3" <<'PY' || { bad=$((bad + 1)); echo "FAIL: $1 is not valid JSON"; }
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+for l in (lines[-1:] if sys.argv[2] == "last" else lines):
+    json.loads(l)
+PY
+}
+"$FTVM" version --json >"$TMP/j" && json_ok "version --json" "$TMP/j" lines
+"$FTVM" log dump --json "$LOG" >"$TMP/j" && json_ok "log dump --json" "$TMP/j" lines
+"$FTVM" record --log "$TMP/j.ftlog" --kernel "$ELF" --bios none --no-console-input --stats --json >/dev/null 2>"$TMP/j" &&
+	json_ok "record --stats --json" "$TMP/j" last
+"$FTVM" replay "$LOG" --kernel "$ELF" --perturb 150:10:3 --json >/dev/null 2>"$TMP/j"
+json_ok "replay --json (diverged)" "$TMP/j" last
+
 # The completion completes: commands, options, option values.
 complete_to() {	# complete_to WANT WORDS...: the last word is the one being completed
 	local want=$1
