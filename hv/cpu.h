@@ -65,6 +65,7 @@ struct rv_hart {
 	/* The translator (hv/cpu/jit.h), NULL when the interpreter runs alone; not guest state. */
 	struct rv_jit *jit;
 	uint64_t jit_data_tag;	/* rv_tlb_data_tag while translated code runs */
+	uint64_t jit_code_tag;	/* rv_tlb_code_tag while translated code runs */
 	bool exit_taken;	/* rv_hart_run left on exit_req (the translator's dispatcher reads it) */
 };
 

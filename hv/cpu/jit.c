@@ -84,6 +84,7 @@ void rv_jit_destroy(struct rv_jit *j)
 void rv_jit_flush(struct rv_jit *j)
 {
 	memset(j->hash, 0, sizeof(j->hash));
+	memset(j->jc, 0, sizeof(j->jc));
 	memset(j->code_pages, 0, code_page_words(j) * sizeof(uint64_t));
 	j->nblocks = 0;
 	j->used = j->base_used;
@@ -233,6 +234,8 @@ uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget)
 				break;
 			continue;
 		}
+		struct jit_jc_entry *jc = &j->jc[(b->pc >> 1) & ((1u << JIT_JC_BITS) - 1)];
+		*jc = (struct jit_jc_entry){ .pc = b->pc, .addend = b->addend, .code = b->code };
 		if (b->ninsns > end - h->steps) {
 			interp(j, h, end - h->steps);
 			break;
@@ -240,6 +243,7 @@ uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget)
 		uint64_t gen = j->gen;
 		uint8_t *s = NULL;
 		h->jit_data_tag = rv_tlb_data_tag(h);
+		h->jit_code_tag = rv_tlb_code_tag(h);
 		uint64_t steps = j->entry(h, h->steps, end, b->code, &s);
 		rv_sync(h, steps);
 		j->st.blocks_run++;

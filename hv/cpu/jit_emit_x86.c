@@ -25,11 +25,14 @@ enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 #define OFF_PC ((int32_t)offsetof(struct rv_hart, pc))
 #define OFF_STEPS ((int32_t)offsetof(struct rv_hart, steps))
 #define OFF_DTAG ((int32_t)offsetof(struct rv_hart, jit_data_tag))
+#define OFF_CTAG ((int32_t)offsetof(struct rv_hart, jit_code_tag))
+#define OFF_TLB_CODE ((int32_t)offsetof(struct rv_hart, tlb_code))
 #define OFF_TLB_READ ((int32_t)offsetof(struct rv_hart, tlb_read))
 #define OFF_TLB_WRITE ((int32_t)offsetof(struct rv_hart, tlb_write))
 
 _Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB index scaling assumes 16-byte entries");
 _Static_assert(RV_TLB_ENTRIES == 256, "TLB index mask assumes 256 entries");
+_Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache index scaling assumes 32-byte entries");
 
 struct emit {
 	uint8_t *p, *end;
@@ -239,22 +242,34 @@ void jit_patch_chain(uint8_t *slot, const uint8_t *target)
 	memcpy(slot + 1, &rel, 4);
 }
 
-/* Leave with h->pc = pc; chainable exits start with a jmp that a later lookup points at the target. */
+/*
+ * Go on at pc: a chainable exit (same page) starts with a jmp that a later
+ * lookup points at the target's block; any other goes through the jump cache.
+ */
 static void emit_exit(struct rv_jit *j, struct emit *e, uint64_t pc, bool chainable)
 {
 	uint8_t *slot = e->p;
 
-	if (chainable)
-		jmp_to(e, e->p + 5);
+	if (!chainable) {
+		mov_imm(e, RAX, pc);
+		jmp_to(e, j->jump_rax);
+		return;
+	}
+	jmp_to(e, e->p + 5);
 	mov_imm(e, RAX, pc);
 	op_mem(e, true, 0x89, RAX, RBX, -1, OFF_PC);
-	if (chainable) {
-		mov_imm(e, RAX, (uint64_t)(uintptr_t)slot);
-		op_mem(e, true, 0x89, RAX, R14, -1, 0);
-	} else {
-		op_mem(e, true, 0xc7, 0, R14, -1, 0);
-		b32(e, 0);
-	}
+	mov_imm(e, RAX, (uint64_t)(uintptr_t)slot);
+	op_mem(e, true, 0x89, RAX, R14, -1, 0);
+	jmp_to(e, j->epilogue);
+}
+
+/* Leave to the dispatcher with h->pc = pc (the budget is short: the interpreter finishes it). */
+static void emit_leave(struct rv_jit *j, struct emit *e, uint64_t pc)
+{
+	mov_imm(e, RAX, pc);
+	op_mem(e, true, 0x89, RAX, RBX, -1, OFF_PC);
+	op_mem(e, true, 0xc7, 0, R14, -1, 0);
+	b32(e, 0);
 	jmp_to(e, j->epilogue);
 }
 
@@ -286,6 +301,39 @@ void jit_emit_runtime(struct rv_jit *j)
 
 	j->exit_synced = e.p;
 	op_mem(&e, true, 0x8b, R12, RBX, -1, OFF_STEPS);
+	op_mem(&e, true, 0xc7, 0, R14, -1, 0);
+	b32(&e, 0);
+	jmp_to(&e, j->epilogue);
+
+	/*
+	 * jump_rax: h->pc = rax; then the code TLB probe (as rv_mmu_code_page's
+	 * fast path) and the jump cache; any miss leaves to the dispatcher.
+	 */
+	j->jump_rax = e.p;
+	op_mem(&e, true, 0x89, RAX, RBX, -1, OFF_PC);
+	op_reg(&e, true, 0x8b, RCX, RAX);
+	shift_ri(&e, true, SH_SHR, RCX, 8);
+	alu_ri(&e, false, ALU_AND, RCX, 0xff0);
+	op_reg(&e, true, 0x8b, RDX, RAX);
+	shift_ri(&e, true, SH_SHR, RDX, RV_PAGE_SHIFT);
+	op_mem(&e, true, 0x03, RDX, RBX, -1, OFF_CTAG);
+	op_mem(&e, true, 0x3b, RDX, RBX, RCX, OFF_TLB_CODE);
+	uint8_t *miss1 = jcc32(&e, CC_NE);
+	op_mem(&e, true, 0x8b, RDX, RBX, RCX, OFF_TLB_CODE + 8);
+	op_reg(&e, true, 0x8b, RCX, RAX);
+	shift_ri(&e, true, SH_SHR, RCX, 1);
+	alu_ri(&e, false, ALU_AND, RCX, (1 << JIT_JC_BITS) - 1);
+	shift_ri(&e, false, SH_SHL, RCX, 5);
+	mov_imm(&e, RSI, (uint64_t)(uintptr_t)j->jc);
+	op_reg(&e, true, 0x03, RSI, RCX);
+	op_mem(&e, true, 0x3b, RAX, RSI, -1, 0);
+	uint8_t *miss2 = jcc32(&e, CC_NE);
+	op_mem(&e, true, 0x3b, RDX, RSI, -1, 8);
+	uint8_t *miss3 = jcc32(&e, CC_NE);
+	op_mem(&e, false, 0xff, 4, RSI, -1, 16);	/* jmp [rsi + 16] */
+	fix32(&e, miss1, e.p);
+	fix32(&e, miss2, e.p);
+	fix32(&e, miss3, e.p);
 	op_mem(&e, true, 0xc7, 0, R14, -1, 0);
 	b32(&e, 0);
 	jmp_to(&e, j->epilogue);
@@ -649,12 +697,15 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			if (IMM_I(i))
 				alu_ri(&e, true, ALU_ADD, RAX, IMM_I(i));
 			alu_ri(&e, true, ALU_AND, RAX, -2);
-			op_mem(&e, true, 0x89, RAX, RBX, -1, OFF_PC);
-			st_x_imm(&e, RD(i), npc);
+			if (RD(i) && !fits_s32(npc)) {
+				op_reg(&e, true, 0x8b, RDX, RAX);
+				st_x_imm(&e, RD(i), npc);
+				op_reg(&e, true, 0x8b, RAX, RDX);
+			} else {
+				st_x_imm(&e, RD(i), npc);
+			}
 			lea(&e, R12, R12, (int32_t)n);
-			op_mem(&e, true, 0xc7, 0, R14, -1, 0);
-			b32(&e, 0);
-			jmp_to(&e, j->epilogue);
+			jmp_to(&e, j->jump_rax);
 			break;
 		case 0x63: {
 			static const int cc[8] = { CC_E, CC_NE, 0, 0, CC_L, CC_GE, CC_B, CC_AE };
@@ -690,7 +741,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 		emit_exit(j, &e, pc, same_page(pc, blk->pc));
 	}
 	fix32(&e, no_budget, e.p);
-	emit_exit(j, &e, blk->pc, false);
+	emit_leave(j, &e, blk->pc);
 	if (e.full)
 		return -ENOSPC;
 	blk->code = start;

@@ -33,6 +33,18 @@ struct jit_block {
 	struct jit_block *next;
 };
 
+/*
+ * Jump cache: where translated code looks up a target it cannot chain to
+ * (jalr, another page) without leaving: (pc, host page addend) -> code.
+ */
+#define JIT_JC_BITS 12
+struct jit_jc_entry {
+	uint64_t pc;
+	uintptr_t addend;
+	const uint8_t *code;
+	uint64_t unused;
+};
+
 /* The entry trampoline: runs from code until an exit, returns the step count. */
 typedef uint64_t (*jit_entry_fn)(struct rv_hart *h, uint64_t steps, uint64_t end,
 				 const uint8_t *code, uint8_t **chain_slot);
@@ -44,11 +56,13 @@ struct rv_jit {
 	jit_entry_fn entry;
 	const uint8_t *epilogue;	/* returns r12 (steps) */
 	const uint8_t *exit_synced;	/* a helper already set h->pc and h->steps */
+	const uint8_t *jump_rax;	/* go to guest pc rax through the jump cache, or leave */
 
 	struct jit_block *blocks;
 	size_t nblocks;
 	struct jit_block *hash[1u << JIT_HASH_BITS];
 	uint64_t gen;		/* bumped by every flush: chain slots from before are stale */
+	struct jit_jc_entry jc[1u << JIT_JC_BITS];
 
 	/* One bit per guest RAM page holding translated code; its stores go the slow way. */
 	uint64_t *code_pages;
