@@ -169,11 +169,10 @@ static int conn_seal(struct xport_conn *c, const uint8_t *p, size_t len)
 {
 	char err[256];
 
+	ERR_clear_error();
 	while (len) {
-		int r;
+		int r = SSL_write(c->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
 
-		ERR_clear_error();
-		r = SSL_write(c->ssl, p, len > (1u << 30) ? 1 << 30 : (int)len);
 		if (r <= 0) {
 			xport_conn_close(c, XPORT_CLOSE_LOST, "write failed: %s", xport_tls_error(c->ssl, err, sizeof(err)));
 			return -EIO;
