@@ -102,6 +102,8 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 /* "FILE[,snapshot|,ro]" (a disk's spec, hv_config.disk): the file and its options. */
 int virtio_blk_parse_spec(const char *spec, char *path, size_t path_len, bool *snapshot, bool *read_only,
 			  char *err, size_t err_len) __attribute__((warn_unused_result));
+/* Guest I/Os the host file refused (pread/pwrite/fdatasync failed), and the first one's errno. */
+uint64_t virtio_blk_host_errors(const struct virtio_mmio *v, int *first_errno);
 
 /*
  * virtio-net. Frames the guest sends go to tx() synchronously; frames for the

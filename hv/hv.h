@@ -124,6 +124,8 @@ int hv_net_mac(const struct hv_machine *m, uint8_t mac[6]);
 int hv_net_rx_ready(const struct hv_machine *m);
 /* Bytes the UART receiver can take now (a CONSOLE_IN event must not exceed it). */
 size_t hv_console_rx_room(const struct hv_machine *m);
+/* Guest disk I/Os the host refused so far (0 without a disk), and the first one's errno. */
+uint64_t hv_disk_host_errors(const struct hv_machine *m, int *first_errno);
 
 /*
  * Observer: hv reports what happens inside (the seed's report_monitored_*).

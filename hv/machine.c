@@ -493,3 +493,9 @@ size_t hv_console_rx_room(const struct hv_machine *m)
 {
 	return uart_rx_room(m->uart);
 }
+
+uint64_t hv_disk_host_errors(const struct hv_machine *m, int *first_errno)
+{
+	*first_errno = 0;
+	return m->blk ? virtio_blk_host_errors(m->blk, first_errno) : 0;
+}

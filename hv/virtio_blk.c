@@ -55,6 +55,8 @@ struct virtio_blk {
 	size_t map_bytes;
 	uint64_t capacity_sectors;
 	uint64_t reads, writes, flushes, io_errors, unsupported;
+	uint64_t host_errors;	/* reads, writes or flushes the host file refused */
+	int first_host_errno;
 };
 
 struct blk_io {
@@ -62,6 +64,7 @@ struct blk_io {
 	uint8_t *map;
 	uint64_t pos;
 	bool write;
+	int err;	/* errno of a failed pread/pwrite */
 };
 
 static int blk_io_piece(void *opaque, uint8_t *p, size_t n)
@@ -81,13 +84,23 @@ static int blk_io_piece(void *opaque, uint8_t *p, size_t n)
 				      : pread(io->fd, p, n, (off_t)io->pos);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r <= 0) {
+			io->err = r < 0 ? errno : EIO;
 			return -EIO;
+		}
 		p += r;
 		n -= (size_t)r;
 		io->pos += (uint64_t)r;
 	}
 	return 0;
+}
+
+/* The host refused an I/O the guest asked for: the guest sees IOERR, the host is told at the end. */
+static uint8_t blk_host_error(struct virtio_blk *b, int err)
+{
+	if (!b->host_errors++)
+		b->first_host_errno = err ? err : EIO;
+	return VIRTIO_BLK_S_IOERR;
 }
 
 static uint8_t blk_rw(struct virtio_blk *b, const struct virtq_req *req, bool write,
@@ -104,11 +117,11 @@ static uint8_t blk_rw(struct virtio_blk *b, const struct virtq_req *req, bool wr
 	if (write) {
 		b->writes++;
 		if (virtq_req_for_each(req, false, BLK_HDR_BYTES, data_bytes, blk_io_piece, &io) < 0)
-			return VIRTIO_BLK_S_IOERR;
+			return io.err ? blk_host_error(b, io.err) : VIRTIO_BLK_S_IOERR;
 	} else {
 		b->reads++;
 		if (virtq_req_for_each(req, true, 0, data_bytes, blk_io_piece, &io) < 0)
-			return VIRTIO_BLK_S_IOERR;
+			return io.err ? blk_host_error(b, io.err) : VIRTIO_BLK_S_IOERR;
 	}
 	return VIRTIO_BLK_S_OK;
 }
@@ -138,7 +151,7 @@ static int64_t blk_request(struct virtio_blk *b, const struct virtq_req *req)
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		b->flushes++;
-		status = b->map || b->read_only || fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		status = b->map || b->read_only || fdatasync(b->fd) == 0 ? VIRTIO_BLK_S_OK : blk_host_error(b, errno);
 		break;
 	case VIRTIO_BLK_T_GET_ID: {
 		static const char id[BLK_ID_BYTES] = "ftvm-virtio-blk";
@@ -204,6 +217,14 @@ static const struct virtio_device_ops blk_ops = {
 	.notify = blk_notify,
 	.destroy = blk_destroy,
 };
+
+uint64_t virtio_blk_host_errors(const struct virtio_mmio *v, int *first_errno)
+{
+	const struct virtio_blk *b = v->dev;
+
+	*first_errno = b->first_host_errno;
+	return b->host_errors;
+}
 
 int virtio_blk_parse_spec(const char *spec, char *path, size_t path_len, bool *snapshot, bool *read_only,
 			  char *err, size_t err_len)

@@ -2,6 +2,7 @@
 # hv/cli: the ftvm command's own objects and tests (included from hv/build.mk).
 
 FTVM_OBJS += hv/cli/version.o
+FTVM_OBJS += hv/cli/report.o
 
 # 'ftvm --version' names the commit it was built from, when built from a git checkout.
 FTVM_GIT_DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
@@ -13,3 +14,4 @@ SYSTEM_TESTS += hv/tests/cli-table.sh
 $(BUILD)/hv/tests/test_rr_log: $(BUILD)/hv/cli/args.o
 SYSTEM_TESTS += hv/tests/disk-snapshot.sh
 SYSTEM_TESTS += transport/tests/certs-twice.sh
+SYSTEM_TESTS += hv/tests/disk-host-error.sh

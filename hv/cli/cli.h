@@ -50,6 +50,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 int cli_parse_cpu(const char *s, enum hv_cpu_mode *out);
 /* getopt_long (optstring ":", opterr 0) returned '?' or ':' for arg: say so, naming the command. */
 void cli_bad_option(const char *cmd, int c, const char *arg);
+/*
+ * After a run: disk I/Os the host refused are told on stderr, and a status
+ * that would say the run was clean becomes FTVM_EXIT_HOST_ERROR (report.c).
+ */
+int cli_disk_report(const char *cmd, const struct hv_machine *m, const char *disk, int status);
 /* A --disk spec the guest cannot change the file through (",snapshot" or ",ro"). */
 bool cli_disk_keeps_image(const char *spec);
 /* --help, -h or help. */

@@ -284,6 +284,8 @@ int cli_replay(int argc, char **argv)
 	case LIVE_END_HOST_ERROR: status = FTVM_EXIT_HOST_ERROR; break;
 	}
 out:
+	if (played)
+		status = cli_disk_report("replay", m, disk, status);
 	if (json && played)
 		json_report(log, res, &st, m, &trace, status);
 	else

@@ -368,6 +368,7 @@ int cli_run(int argc, char **argv)
 	live_run(&lv, m, &res);
 	live_fini(&lv);
 	status = exit_status(&res);
+	status = cli_disk_report(argv[0], m, cfg.disk, status);
 	struct rr_record_stats rs = { 0 };
 	if (recording) {
 		int rc = rr_record_end(rec.rec, m, end_reason(res.end));
