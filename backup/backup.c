@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,8 @@ struct backup {
 	pthread_t replayer;
 	bool replayer_started;
 	uint64_t granted_chunks, granted_bytes, received_end, received_bytes, chunks;
+	uint64_t protect_from;	/* the primary's Progress: with the log to here, we may take over */
+	bool have_progress;
 	double lost_at, won_at;
 	/* shared (atomics) */
 	int state, link_up, ever_up, take_over, exit_status;
@@ -176,6 +179,17 @@ static void primary_lost(struct backup *b, const char *why)
 
 	if (LOAD(b->state) != BK_REPLAYING)
 		return;
+	if (!b->have_progress || b->received_end < b->protect_from) {
+		/*
+		 * Still catching up: the primary let output out on its own log's
+		 * word, past what we hold, so going live could contradict a client.
+		 * Wait for the channel to come back and resume instead.
+		 */
+		set_note(b, "primary lost (%s) before this backup held the whole log (it has step %" PRIu64
+			 ", protection starts at %s): not going live; waiting for the primary to return",
+			 why, b->received_end, b->have_progress ? "a later step" : "no step yet");
+		return;
+	}
 	b->lost_at = now_s();
 	rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
 	if (rc) {
@@ -229,6 +243,17 @@ static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t insns_replayed
 {
 }
 
+/* The primary says from which step this backup protects the guest (0: from the start). */
+static void on_progress(void *arg, uint64_t step)
+{
+	struct backup *b = arg;
+
+	if (!b->have_progress || step != b->protect_from)
+		log_info("backup: protecting the guest from step %" PRIu64, step);
+	b->have_progress = true;
+	b->protect_from = step;
+}
+
 static const char *state_name(int s)
 {
 	switch (s) {
@@ -253,7 +278,8 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->arbiter = ft_arbiter_name(b->arb);
 	st->peer = b->o.addr;
 	st->link_up = LOAD(b->link_up) && b->x;
-	st->protected_ = false;
+	st->protected_ = LOAD(b->state) == BK_REPLAYING && st->link_up && b->have_progress &&
+			 b->received_end >= b->protect_from;
 	st->steps = LOAD(b->state) == BK_LIVE ? LOAD(b->live_steps) : replayed;
 	st->peer_steps = b->received_end;
 	st->lag_steps = b->received_end > replayed ? b->received_end - replayed : 0;
@@ -291,6 +317,9 @@ static void *replay_main(void *arg)
 	char err[768] = "";
 	int status = FTVM_EXIT_HOST_ERROR;
 
+	/* Replay runs flat out; the event loop must answer heartbeats within --dead-ms. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
+		log_warnx("backup: cannot lower the replay thread's priority: %s", strerror(errno));
 	struct rr_session_replay_opts ro = {
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
@@ -438,7 +467,7 @@ int ft_backup_main(int argc, char **argv)
 		.auto_credit = false,
 	};
 	struct xport_callbacks cb = { .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
-				      .on_epoch = on_epoch, .arg = b };
+				      .on_progress = on_progress, .on_epoch = on_epoch, .arg = b };
 	if (xport_new(b->loop, &xc, &cb, &b->x) ||
 	    xport_loop_add_fd(b->loop, b->feed_efd, XPORT_EV_READ, on_feed, b) ||
 	    xport_loop_add_timer(b->loop, 50, tick, b) < 0) {

@@ -67,6 +67,8 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 			  const struct rr_header *h, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 struct rq *rr_recorder_queue(struct rr_recorder *r);
+/* Any thread: how many queue items (the header, then chunks) the file holds so far. */
+uint64_t rr_recorder_items_written(const struct rr_recorder *r);
 /* The replay-queue consumer id of extra consumer i. */
 int rr_recorder_consumer(const struct rr_recorder *r, int i);
 /* Close the open chunk now (output is waiting on it); nothing if nothing happened since the last. */

@@ -80,6 +80,27 @@ int rq_add_consumer(struct rq *q)
 	return id;
 }
 
+int rq_add_consumer_at_head(struct rq *q, uint64_t *first)
+{
+	int id = -EBUSY;
+
+	pthread_mutex_lock(&q->lock);
+	for (int i = 0; i < q->nconsumers; i++)
+		if (!q->attached[i]) {
+			id = i;
+			break;
+		}
+	if (id < 0 && q->nconsumers < RQ_MAX_CONSUMERS)
+		id = q->nconsumers++;
+	if (id >= 0) {
+		q->attached[id] = true;
+		q->cursor[id] = q->head;
+		*first = q->head;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return id;
+}
+
 /* Free items every attached consumer has passed. Called locked. */
 static void reclaim(struct rq *q)
 {

@@ -21,6 +21,13 @@ struct rq *rq_new(size_t max_items, size_t max_bytes);
 /* Consumers must be added before the first push; returns the consumer id or -errno. */
 int rq_add_consumer(struct rq *q);
 /*
+ * A consumer joining late (a backup that returns): it starts at the next item
+ * pushed, whose index (0 = the first item ever pushed) goes to *first; the
+ * items before it must be read from where they were kept (the log file).
+ * Reuses a detached consumer's slot. Returns the consumer id or -errno.
+ */
+int rq_add_consumer_at_head(struct rq *q, uint64_t *first);
+/*
  * Append a copy of buf. While the slowest consumer keeps the queue full the
  * producer waits (counted in pauses / paused_ns); nothing is ever dropped.
  * -EPIPE if the queue was closed, -EMSGSIZE if len exceeds max_bytes.

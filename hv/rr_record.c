@@ -36,6 +36,7 @@ struct rr_recorder {
 	uint64_t last_flush_ns;
 	uint64_t last_icount;
 	uint64_t flushed_icount;	/* end step of the last chunk queued */
+	uint64_t written_items;		/* atomic: queue items (header, chunks) in the file */
 	struct rr_record_stats st;
 	bool ended;
 	int extra_id[RR_MAX_EXTRA_CONSUMERS];
@@ -84,6 +85,7 @@ static void *disk_writer(void *arg)
 				r->o.on_error(r->o.opaque, rc);
 			break;
 		}
+		__atomic_add_fetch(&r->written_items, 1, __ATOMIC_SEQ_CST);
 		if (r->o.on_written)
 			r->o.on_written(r->o.opaque, end_icount);
 	}
@@ -189,6 +191,11 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 fail:
 	rr_recorder_close(r, NULL);
 	return rc;
+}
+
+uint64_t rr_recorder_items_written(const struct rr_recorder *r)
+{
+	return __atomic_load_n(&r->written_items, __ATOMIC_SEQ_CST);
 }
 
 struct rq *rr_recorder_queue(struct rr_recorder *r)

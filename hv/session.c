@@ -173,6 +173,21 @@ void rr_session_commit_on_log(struct rr_session *s)
 				      : UINT64_MAX);
 }
 
+void rr_session_commit_on_ack(struct rr_session *s)
+{
+	__atomic_store_n(&s->commit_on_log, 0, __ATOMIC_SEQ_CST);
+}
+
+uint64_t rr_session_items_written(struct rr_session *s)
+{
+	return rr_recorder_items_written(s->rec);
+}
+
+uint64_t rr_session_written_step(struct rr_session *s)
+{
+	return __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST);
+}
+
 void rr_session_stop(struct rr_session *s)
 {
 	live_stop(&s->lv);

@@ -46,6 +46,11 @@ void rr_session_set_safe(struct rr_session *s, uint64_t icount);
 void rr_session_fail_output(struct rr_session *s);
 /* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */
 void rr_session_commit_on_log(struct rr_session *s);
+/* For the primary whose backup caught up again: from now on outputs wait for its acks. */
+void rr_session_commit_on_ack(struct rr_session *s);
+/* Any thread: the local log file holds this many queue items, up to this step. */
+uint64_t rr_session_items_written(struct rr_session *s);
+uint64_t rr_session_written_step(struct rr_session *s);
 /* Any thread: end the run soon. */
 void rr_session_stop(struct rr_session *s);
 /* vCPU thread (on_slice): emit what is safe now. */

@@ -14,6 +14,7 @@
 #include "transport/xport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,15 +46,28 @@ struct primary {
 	bool io_started;
 	uint64_t tags[WINDOW_CHUNKS * 2];	/* seq -> the step its chunk ends at */
 	uint64_t last_tag;
-	bool blocked;			/* the channel refused the next chunk: wait for an ack */
+	uint8_t digest[32];
+	bool streaming;			/* a consumer of the queue feeds the channel */
+	/* a returning backup: items [file_next, join_item) come from the log file */
+	bool rejoining;
+	uint64_t join_item, file_next, file_tag, rq_sent;
+	int file_fd;
+	struct rr_reader *file_reader;
+	uint8_t *file_buf;
+	size_t file_len;
 	bool stream_done;		/* the queue is closed and drained */
 	uint64_t end_seq;		/* the seq of the last chunk (END), once sent */
 	/* shared with the vCPU thread (atomics) */
 	int link_up, ever_up, protected_, fenced, done;
+	int converging;		/* a returning backup follows the queue: the lag bound applies */
+	int rejoin_throttle;	/* a returning backup replays the history: the guest slows down */
 	uint64_t replayed, sent_end, acked_seq, steps, steps_per_ms;
 	uint64_t held_now, held_bytes, released, pauses, paused_ns, rq_pauses, rq_paused_ns;
 	uint64_t last_ack_us;
 	double start_s, done_s;
+	/* vCPU thread: execution speed */
+	uint64_t speed_t, speed_steps, slice_t;
+	double speed;
 	char note[256];
 	pthread_mutex_t note_lock;
 };
@@ -81,38 +96,164 @@ static void set_note(struct primary *p, const char *fmt, ...)
 	log_warnx("primary: %s", p->note);
 }
 
+/* I/O thread: offer one item to the channel. 1 taken, 0 no credit now (retry after an ack), <0 error. */
+static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag)
+{
+	uint64_t seq;
+	int rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
+
+	if (rc == -ENOBUFS)
+		return 0;
+	if (rc) {
+		set_note(p, "cannot send a chunk: %s", strerror(-rc));
+		return rc;
+	}
+	p->tags[seq % (WINDOW_CHUNKS * 2)] = tag;
+	p->last_tag = tag;
+	STORE(p->sent_end, tag);
+	return 1;
+}
+
+/* The next item of the local log file (the header, then chunks): its offset, length and end step. */
+static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *tag, char *why,
+		     size_t why_len)
+{
+	struct rr_header h;
+	struct rr_chunk c;
+	int rc;
+
+	*start = rr_reader_offset(p->file_reader);
+	rc = p->file_next == 0 ? rr_reader_read_header(p->file_reader, &h, why, why_len)
+			       : rr_reader_next(p->file_reader, &c, why, why_len);
+	if (rc < 0 || (p->file_next && rc != 1))
+		return rc < 0 ? rc : -EIO;
+	*tag = p->file_next ? c.end_icount : 0;
+	*len = rr_reader_offset(p->file_reader) - *start;
+	return 0;
+}
+
+static int open_file(struct primary *p, uint64_t skip_items)
+{
+	char why[256];
+
+	if (p->file_reader)
+		rr_reader_close(p->file_reader);
+	if (p->file_fd >= 0)
+		close(p->file_fd);
+	p->file_reader = NULL;
+	p->file_len = 0;
+	p->file_fd = open(p->o.log_path, O_RDONLY | O_CLOEXEC);
+	p->file_reader = p->file_fd >= 0 ? rr_reader_open_fd(p->file_fd) : NULL;
+	if (!p->file_reader) {
+		set_note(p, "log %s: %s", p->o.log_path, strerror(errno ? errno : ENOMEM));
+		return -EIO;
+	}
+	for (p->file_next = 0; p->file_next < skip_items; p->file_next++) {
+		uint64_t start, tag;
+		size_t len;
+		if (read_item(p, &start, &len, &tag, why, sizeof(why))) {
+			set_note(p, "log %s: %s", p->o.log_path, why);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * I/O thread, a returning backup: it gets the log from the local file, item
+ * by item as the writer adds them, with no hold on the replay queue, so the
+ * guest never waits while the backup replays the history. Once the backup's
+ * replay is within the lag bound, a queue cursor joins at the head and the
+ * file supplies only the items before it.
+ */
+static void pump_file(struct primary *p)
+{
+	char why[256];
+
+	for (;;) {
+		uint64_t written = rr_session_items_written(p->s);
+		if (p->join_item == UINT64_MAX && p->file_next >= written && !p->file_len) {
+			/* Join within ten lag bounds (at least a second); the lag bound then closes the rest. */
+			uint64_t ms = p->o.max_lag_ms * 10 > 1000 ? p->o.max_lag_ms * 10 : 1000;
+			if (LOAD(p->sent_end) > LOAD(p->replayed) + ms * LOAD(p->steps_per_ms))
+				return;	/* still replaying the history: keep tailing the file */
+			uint64_t first;
+			int id = rq_add_consumer_at_head(p->q, &first);
+			if (id < 0) {
+				set_note(p, "cannot follow the queue for the returning backup: %s", strerror(-id));
+				return;
+			}
+			p->qid = id;
+			p->join_item = first;
+			p->rq_sent = 0;
+			STORE(p->converging, 1);
+			STORE(p->rejoin_throttle, 0);
+		}
+		if (p->file_next >= p->join_item)
+			break;
+		if (!p->file_len) {
+			if (written <= p->file_next)
+				return;	/* the writer is behind: the timer comes back */
+			uint64_t start;
+			if (read_item(p, &start, &p->file_len, &p->file_tag, why, sizeof(why))) {
+				set_note(p, "cannot read back the log for the returning backup: %s", why);
+				p->rejoining = false;
+				p->streaming = false;
+				p->file_len = 0;
+				return;
+			}
+			uint8_t *nb = realloc(p->file_buf, p->file_len);
+			if (!nb || pread(p->file_fd, nb, p->file_len, (off_t)start) != (ssize_t)p->file_len) {
+				if (nb)
+					p->file_buf = nb;
+				set_note(p, "cannot read back the log for the returning backup");
+				p->rejoining = false;
+				p->streaming = false;
+				p->file_len = 0;
+				return;
+			}
+			p->file_buf = nb;
+		}
+		int rc = offer(p, p->file_buf, p->file_len, p->file_tag);
+		if (rc <= 0)
+			return;
+		p->file_len = 0;
+		p->file_next++;
+	}
+	set_note(p, "the returning backup has the %" PRIu64 " items it missed; following the queue",
+		 p->join_item);
+	rr_reader_close(p->file_reader);
+	p->file_reader = NULL;
+	close(p->file_fd);
+	p->file_fd = -1;
+	p->rejoining = false;
+}
+
 /* I/O thread: hand queued chunks to the channel until it has no more credit. */
 static void pump(struct primary *p)
 {
 	const uint8_t *buf;
 	size_t len;
-	uint64_t tag, seq;
+	uint64_t tag;
 	int rc;
 
-	if (!LOAD(p->protected_) || !p->x)
+	if (!p->streaming || !p->x)
 		return;
+	if (p->rejoining) {
+		pump_file(p);
+		if (p->rejoining)
+			return;
+	}
 	for (;;) {
 		rc = rq_try_next(p->q, p->qid, &buf, &len, &tag);
 		if (rc == -EPIPE) {
 			p->stream_done = true;
 			return;
 		}
-		if (rc != 1)
+		if (rc != 1 || offer(p, buf, len, tag) <= 0)
 			return;
-		rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
-		if (rc == -ENOBUFS) {
-			p->blocked = true;
-			return;
-		}
-		if (rc) {
-			set_note(p, "cannot send a chunk: %s", strerror(-rc));
-			return;
-		}
-		p->blocked = false;
-		p->tags[seq % (WINDOW_CHUNKS * 2)] = tag;
-		p->last_tag = tag;
-		STORE(p->sent_end, tag);
 		rq_release(p->q, p->qid);
+		p->rq_sent++;
 	}
 }
 
@@ -137,6 +278,23 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
 	}
 	STORE(p->replayed, insns_replayed);
 	STORE(p->last_ack_us, xport_now_us());
+	/*
+	 * A returning backup that holds everything up to where it joined the
+	 * queue, and has replayed to within the lag bound, protects the guest again: outputs wait for its acks from now on,
+	 * and Progress tells it from which step it may take over (it then holds
+	 * every step whose output the local log let out).
+	 */
+	uint64_t lag_bound = p->o.max_lag_ms * LOAD(p->steps_per_ms);
+	if (p->streaming && !LOAD(p->protected_) && !p->rejoining && acked_seq >= p->join_item &&
+	    LOAD(p->sent_end) <= insns_replayed + lag_bound && !LOAD(p->fenced)) {
+		rr_session_commit_on_ack(p->s);
+		uint64_t from = rr_session_written_step(p->s);
+		if (xport_send_progress(p->x, from))
+			log_warnx("primary: cannot send Progress");
+		STORE(p->protected_, 1);
+		STORE(p->converging, 0);
+		set_note(p, "protected again from step %" PRIu64 " (epoch %" PRIu64 ")", from, p->epoch);
+	}
 	pump(p);
 }
 
@@ -152,7 +310,11 @@ static void fence(struct primary *p, const char *why)
 	rr_session_stop(p->s);
 }
 
-static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
+static int open_channel(struct primary *p);
+static void stop_following(struct primary *p);
+
+/* The old channel speaks for the old epoch: a new one, for a backup that returns. */
+static int64_t renew_channel(struct xport_loop *loop, uint64_t id, void *arg)
 {
 	struct primary *p = arg;
 
@@ -160,6 +322,14 @@ static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
 		xport_free(p->x);
 		p->x = NULL;
 	}
+	STORE(p->acked_seq, 0);
+	p->last_tag = 0;
+	if (!p->o.log_path) {
+		set_note(p, "no --log here: a returning backup cannot be served; carrying on UNPROTECTED");
+		return -1;
+	}
+	if (!LOAD(p->done) && !LOAD(p->fenced) && open_channel(p))
+		set_note(p, "cannot open a channel for a returning backup");
 	return -1;
 }
 
@@ -169,8 +339,14 @@ static void backup_lost(struct primary *p, const char *why)
 	char err[512];
 	int rc;
 
-	if (!LOAD(p->protected_) || LOAD(p->fenced) || LOAD(p->done))
+	if (LOAD(p->fenced) || LOAD(p->done))
 		return;
+	if (!LOAD(p->protected_)) {
+		/* A returning backup that had not caught up: the channel redials and resumes by itself. */
+		if (p->streaming)
+			stop_following(p);
+		return;
+	}
 	STORE(p->protected_, 0);
 	rc = ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err));
 	if (rc) {
@@ -180,12 +356,50 @@ static void backup_lost(struct primary *p, const char *why)
 		return;
 	}
 	p->epoch++;
+	p->streaming = false;
+	p->rejoining = false;
+	STORE(p->converging, 0);
+	STORE(p->rejoin_throttle, 0);
 	rq_detach(p->q, p->qid);
 	rr_session_commit_on_log(p->s);
 	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", why, p->epoch);
-	/* The old channel speaks for the old epoch: close it outside its own callback. */
-	if (xport_loop_add_timer(p->loop, 0, drop_channel, p) < 0)
-		log_warnx("primary: cannot schedule the channel's close");
+	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
+		log_warnx("primary: cannot schedule the channel's renewal");
+}
+
+/* A backup connects to a primary that carries on alone: it gets the log from the start. */
+static void start_rejoin(struct primary *p)
+{
+	if (open_file(p, 0))
+		return;
+	p->join_item = UINT64_MAX;
+	p->rejoining = true;
+	p->streaming = true;
+	STORE(p->rejoin_throttle, 1);
+	set_note(p, "a backup returned: sending it the log from the start, then live");
+}
+
+/*
+ * The link to a backup that is not yet protecting dropped: the channel
+ * resumes by itself if it comes back, but the queue must not wait for it, so
+ * let go of the queue and go back to the file from the next item unsent.
+ */
+static void stop_following(struct primary *p)
+{
+	uint64_t next;
+
+	if (p->join_item == UINT64_MAX)
+		return;
+	next = p->rejoining ? p->file_next : p->join_item + p->rq_sent;
+	rq_detach(p->q, p->qid);
+	p->join_item = UINT64_MAX;
+	STORE(p->converging, 0);
+	if (open_file(p, next)) {
+		p->streaming = false;
+		p->rejoining = false;
+		return;
+	}
+	p->rejoining = true;
 }
 
 static void on_link(void *arg, bool up)
@@ -194,10 +408,16 @@ static void on_link(void *arg, bool up)
 
 	STORE(p->link_up, up);
 	if (up) {
-		if (!LOAD(p->ever_up))
+		if (!LOAD(p->ever_up)) {
 			log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
+			/* Protected from the first step: the backup may take over whenever it must. */
+			if (xport_send_progress(p->x, 0))
+				log_warnx("primary: cannot send Progress");
+		}
 		STORE(p->ever_up, 1);
 		STORE(p->last_ack_us, xport_now_us());
+		if (!p->streaming && !LOAD(p->protected_) && !LOAD(p->fenced) && !LOAD(p->done))
+			start_rejoin(p);
 		pump(p);
 		return;
 	}
@@ -264,22 +484,53 @@ static uint64_t now_ns(void)
 }
 
 /* vCPU thread, after every slice: publish figures; keep the backup within --max-lag-ms. */
+/*
+ * Guest execution speed in steps per millisecond: a slowly decaying maximum
+ * of what slices achieved (intervals with an idle wait in them run slower and
+ * do not pull it down). It turns --max-lag-ms into steps.
+ */
+static double execution_speed(struct primary *p, uint64_t steps)
+{
+	uint64_t t = now_ns();
+
+	if (p->speed_t && t > p->speed_t && steps > p->speed_steps) {
+		double sample = (double)(steps - p->speed_steps) * 1e6 / (double)(t - p->speed_t);
+		p->speed = sample > p->speed ? sample : p->speed * 0.999;
+	}
+	p->speed_t = t;
+	p->speed_steps = steps;
+	return p->speed > 1000 ? p->speed : 1000;
+}
+
 static int on_slice(void *opaque, struct hv_machine *m)
 {
 	struct primary *p = opaque;
 	struct oc_stats os;
-	struct hv_clock clk = hv_clock_get(m);
-	/* mtime ticks per step are rate_q32 / 2^32; a millisecond is HV_MTIME_HZ / 1000 ticks. */
-	double steps_per_ms = clk.rate_q32 ? (HV_MTIME_HZ / 1000.0) * 4294967296.0 / clk.rate_q32 : 1e5;
+	double steps_per_ms = execution_speed(p, hv_icount(m));
 	uint64_t max_lag = (uint64_t)(p->o.max_lag_ms * steps_per_ms);
 	uint64_t t0 = 0;
 
 	STORE(p->steps, hv_icount(m));
 	STORE(p->steps_per_ms, (uint64_t)steps_per_ms);
+	/*
+	 * A returning backup replays the history at about the guest's own speed,
+	 * so it would never close the gap on a busy guest: while it is far
+	 * behind, the guest runs at two thirds of its speed (it sleeps half as
+	 * long as it ran), like live migration's auto-converge. Counted as paused.
+	 */
+	uint64_t t = now_ns();
+	if (LOAD(p->rejoin_throttle) && LOAD(p->link_up) && p->slice_t && t > p->slice_t) {
+		uint64_t nap = (t - p->slice_t) / 2;
+		if (nap > 5000000)
+			nap = 5000000;
+		usleep(nap / 1000);
+		STORE(p->paused_ns, LOAD(p->paused_ns) + nap);
+	}
+	p->slice_t = now_ns();
 	for (;;) {
 		uint64_t sent = LOAD(p->sent_end), replayed = LOAD(p->replayed);
-		if (!LOAD(p->protected_) || LOAD(p->fenced) || sent <= replayed + max_lag ||
-		    live_signalled())
+		if ((!LOAD(p->protected_) && !LOAD(p->converging)) || LOAD(p->fenced) ||
+		    sent <= replayed + max_lag || live_signalled() || !LOAD(p->link_up))
 			break;
 		if (!t0) {
 			t0 = now_ns();
@@ -326,6 +577,22 @@ static int64_t check_done(struct xport_loop *loop, uint64_t id, void *arg)
 	return 20;
 }
 
+static int open_channel(struct primary *p)
+{
+	struct xport_config xc = {
+		.mode = XPORT_CONNECT, .role = XPORT_ROLE_PRIMARY, .host = p->o.host, .port = p->o.port,
+		.cert_file = p->o.cert_file, .key_file = p->o.key_file, .ca_file = p->o.ca_file,
+		.peer_name = p->o.peer_name, .vm_id = p->o.vm_id, .image_digest = p->digest,
+		.image_digest_len = sizeof(p->digest), .epoch = p->epoch,
+		.heartbeat_ms = p->o.heartbeat_ms, .dead_ms = p->o.dead_ms, .reconnect_ms = 20,
+		.window_chunks = WINDOW_CHUNKS, .window_bytes = WINDOW_BYTES,
+	};
+	struct xport_callbacks cb = { .on_ack = on_ack, .on_link = on_link, .on_epoch = on_epoch,
+				      .arg = p };
+
+	return xport_new(p->loop, &xc, &cb, &p->x);
+}
+
 static int exit_status(const struct live_result *r)
 {
 	switch (r->end) {
@@ -365,7 +632,6 @@ int ft_primary_main(int argc, char **argv)
 {
 	struct primary *p = calloc(1, sizeof(*p));
 	struct live_result res = { 0 };
-	uint8_t digest[32];
 	char err[768] = "";
 	int status = FTVM_EXIT_HOST_ERROR, rc;
 
@@ -374,7 +640,7 @@ int ft_primary_main(int argc, char **argv)
 		return FTVM_EXIT_HOST_ERROR;
 	}
 	pthread_mutex_init(&p->note_lock, NULL);
-	p->q_efd = -1;
+	p->q_efd = p->file_fd = -1;
 	rc = ft_opts_parse(&p->o, argc, argv);
 	if (rc >= 0) {
 		status = rc;
@@ -383,7 +649,7 @@ int ft_primary_main(int argc, char **argv)
 	log_init("ftvm", 1, false);
 	p->start_s = now_s();
 	if (ft_arbiter_open(p->o.arbiter, &p->arb, err, sizeof(err)) ||
-	    ft_image_digest(&p->o.cfg, digest, err, sizeof(err))) {
+	    ft_image_digest(&p->o.cfg, p->digest, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
 		status = FTVM_EXIT_USAGE;
 		goto out;
@@ -408,6 +674,7 @@ int ft_primary_main(int argc, char **argv)
 	}
 	p->q = rr_session_queue(p->s);
 	p->qid = rr_session_consumer(p->s, 0);
+	p->streaming = true;
 	STORE(p->protected_, 1);
 
 	p->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -416,17 +683,7 @@ int ft_primary_main(int argc, char **argv)
 		goto out;
 	}
 	rq_set_notify_fd(p->q, p->q_efd);
-	struct xport_config xc = {
-		.mode = XPORT_CONNECT, .role = XPORT_ROLE_PRIMARY, .host = p->o.host, .port = p->o.port,
-		.cert_file = p->o.cert_file, .key_file = p->o.key_file, .ca_file = p->o.ca_file,
-		.peer_name = p->o.peer_name, .vm_id = p->o.vm_id, .image_digest = digest,
-		.image_digest_len = sizeof(digest), .epoch = p->epoch, .heartbeat_ms = p->o.heartbeat_ms,
-		.dead_ms = p->o.dead_ms, .reconnect_ms = 20, .window_chunks = WINDOW_CHUNKS,
-		.window_bytes = WINDOW_BYTES,
-	};
-	struct xport_callbacks cb = { .on_ack = on_ack, .on_link = on_link, .on_epoch = on_epoch,
-				      .arg = p };
-	if (xport_new(p->loop, &xc, &cb, &p->x) ||
+	if (open_channel(p) ||
 	    xport_loop_add_fd(p->loop, p->q_efd, XPORT_EV_READ, on_queue, p) ||
 	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0) {
 		fprintf(stderr, "ftvm primary: cannot start the log channel to %s\n", p->o.addr);
@@ -455,6 +712,12 @@ int ft_primary_main(int argc, char **argv)
 		status = live_signalled() ? FTVM_EXIT_USER : FT_EXIT_FENCED;
 		goto out;
 	}
+	/*
+	 * The vCPU runs flat out; the I/O thread must answer heartbeats within
+	 * --dead-ms even on a busy host, so the guest's thread yields to it.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
+		log_warnx("primary: cannot lower the vCPU thread's priority: %s", strerror(errno));
 	log_info("primary: guest starting, protected");
 	rc = rr_session_record_run(p->s, &res);
 	STORE(p->done, 1);
@@ -474,6 +737,10 @@ out:
 	if (p->loop)
 		xport_loop_free(p->loop);
 	rr_session_close(p->s);
+	rr_reader_close(p->file_reader);
+	if (p->file_fd >= 0)
+		close(p->file_fd);
+	free(p->file_buf);
 	if (p->q_efd >= 0)
 		close(p->q_efd);
 	ft_arbiter_free(p->arb);
