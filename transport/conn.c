@@ -23,6 +23,8 @@
 #define XPORT_MAX_CONNS 64
 /* Sealed bytes waiting for the socket above which nothing more is encrypted. */
 #define XPORT_OUT_HIGH (512u << 10)
+/* Payload received since the last Ack above which an Ack goes out in the middle of a read. */
+#define XPORT_ACK_BYTES (256u << 10)
 
 void xport_conn_update_events(struct xport_conn *c)
 {
@@ -283,6 +285,9 @@ static void conn_read(struct xport_conn *c)
 			c->last_rx_ms = xport_now_ms();
 			if (xport_session_parse(c))
 				return;
+			/* A long read must not hold back the Ack: the sender would stall on credit meanwhile. */
+			if (c->x->recv_unacked_bytes >= XPORT_ACK_BYTES)
+				xport_conn_flush(c);
 			continue;
 		}
 		switch (SSL_get_error(c->ssl, r)) {

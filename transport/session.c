@@ -52,6 +52,7 @@ int xport_session_fill(struct xport_conn *c)
 		if (xport_conn_put(c, &env))
 			return -EIO;
 		x->ack_dirty = false;
+		x->recv_unacked_bytes = 0;
 		x->st.acks_sent++;
 	}
 	if (x->progress_dirty) {
@@ -164,6 +165,7 @@ static int handle_chunk(struct xport_conn *c, const struct xport_chunk_view *m)
 	}
 	x->st.chunks_received++;
 	x->st.payload_bytes_received += m->len;
+	x->recv_unacked_bytes += m->len;
 	x->ack_dirty = true;
 	if (x->cb.on_chunk)
 		x->cb.on_chunk(x->cb.arg, m->seq, m->first_insn, m->payload, m->len);

@@ -82,6 +82,7 @@ struct xport {
 	uint32_t recv_credit_chunks;
 	uint64_t recv_credit_bytes;
 	uint64_t insns_replayed;
+	uint64_t recv_unacked_bytes;  /* payload delivered since the last Ack was queued */
 	bool ack_dirty;
 
 	struct xport_stats st;
