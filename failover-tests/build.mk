@@ -6,6 +6,7 @@
 # FT_KILLS=N sets the primary-kill drill's number of random points, FT_SEED=S repeats a run.
 
 SYSTEM_TESTS += failover-tests/test_linearizable.py
+include failover-tests/sim.mk
 
 FAILOVER_DRILLS := $(sort $(wildcard failover-tests/drill-*.sh))
 
