@@ -4,6 +4,8 @@
 _ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu --max-insns
 	--virtual-clock --input-at --digest-at --no-console-input --stats --json --trace --help"
 _ftvm_record_opts="--log --digest-interval --fsync"
+_ftvm_pair_opts="--name --peer-name --certs --arbiter --log --fsync --control --vm-id --heartbeat-ms
+	--dead-ms --kernel --initrd --bios --append --mem --smp --disk --net --cpu --help"
 _ftvm_replay_opts="--kernel --initrd --bios --disk --cpu --then-live --net --quiet --stats --json
 	--trace --perturb --bisect --help"
 
@@ -15,13 +17,16 @@ _ftvm()
 	cmd=${COMP_WORDS[1]}
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run record replay log certs snapshot version help --version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "run record replay primary backup status log certs snapshot version help --version --help" -- "$cur"))
 		return
 	fi
 	# Option values first.
 	case $prev in
-	--kernel|--initrd|--bios|--log|--disk|--out)
+	--kernel|--initrd|--bios|--log|--disk|--out|--control)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--certs)
+		COMPREPLY=($(compgen -d -- "$cur"))
 		return;;
 	--cpu)
 		COMPREPLY=($(compgen -W "interp jit" -- "$cur"))
@@ -29,7 +34,7 @@ _ftvm()
 	--net)
 		COMPREPLY=($(compgen -W "user user,hostfwd=tcp::7000-:7000 none tap:" -- "$cur"))
 		return;;
-	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at)
+	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at|--peer|--listen|--name|--peer-name|--arbiter|--vm-id|--heartbeat-ms|--dead-ms|--max-lag-ms|--buffer)
 		return;;
 	esac
 	case $cmd in
@@ -70,8 +75,11 @@ _ftvm()
 		else
 			words="--at --out --kernel --initrd --bios --append --disk --net --mem --smp --cpu --help"
 		fi;;
+	primary) words="--peer --max-lag-ms $_ftvm_pair_opts";;
+	backup)	words="--listen --buffer $_ftvm_pair_opts";;
+	status)	words="--control --json --help";;
 	version) words="--json --help";;
-	help)	words="run record replay log certs snapshot version";;
+	help)	words="run record replay primary backup status log certs snapshot version";;
 	*)	return;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))
