@@ -43,3 +43,15 @@ JSON
 
 rr_pair jit interp
 rr_pair interp jit
+
+# Two harts: the translation cache is shared and each hart's stores must drop the other's blocks.
+log=$TMP/smp.ftlog
+timeout -k 5 300 "$FTVM" record --log "$log" --cpu jit --smp 2 --net none --no-console-input --stats \
+	--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" \
+	--append "console=ttyS0 panic=-1 ftvm.run=cpubench,poweroff ftvm.cpubench=3000" \
+	>"$TMP/smp.console" 2>"$TMP/smp.err" || { tail "$TMP/smp.err"; fail "--smp 2 recording under jit failed"; }
+steps=$(grep -o "after [0-9]* steps" "$TMP/smp.err" | grep -o "[0-9]*")
+timeout -k 5 600 "$FTVM" replay --cpu interp "$log" --stats >/dev/null 2>"$TMP/smp-replay.err" ||
+	{ tail "$TMP/smp-replay.err"; fail "--smp 2 jit recording did not replay under interp"; }
+grep -q "clean end (poweroff) at step $steps" "$TMP/smp-replay.err" || fail "--smp 2 replay ended elsewhere"
+grep "digests matched" "$TMP/smp-replay.err"
