@@ -5,3 +5,14 @@ FTVM_OBJS += primary/pair_opts.o
 FTVM_OBJS += primary/arbiter_lock.o
 FTVM_OBJS += primary/control.o
 FTVM_OBJS += primary/primary.o
+
+# Unit tests (also run under ASan/UBSan).
+UNIT_TESTS += $(BUILD)/primary/tests/test_arbiter
+$(BUILD)/primary/tests/test_arbiter: $(BUILD)/primary/tests/test_arbiter.o $(BUILD)/primary/arbiter_lock.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+UNIT_TESTS += $(BUILD)/hv/tests/test_output_commit
+$(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/output_commit.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread
