@@ -18,6 +18,7 @@ static void usage(FILE *f)
 		"  replay   re-execute a replay log, optionally going live at its end\n"
 		"  log      inspect a replay log: ftvm log dump FILE\n"
 		"  certs    make a CA and host certificates: ftvm certs init DIR --hosts a,b\n"
+		"  snapshot save a whole machine at a step, or check one: ftvm snapshot save|info\n"
 		"  primary  run a guest protected by a backup host: record and stream its log\n"
 		"  backup   follow a primary's log, replaying it; go live when the primary dies\n"
 		"  status   show a daemon's role, epoch, lag and held output: ftvm status --control SOCK\n"
