@@ -56,13 +56,12 @@ struct primary {
 	uint8_t *file_buf;
 	size_t file_len;
 	bool stream_done;		/* the queue is closed and drained */
-	uint64_t end_seq;		/* the seq of the last chunk (END), once sent */
 	/* shared with the vCPU thread (atomics) */
 	int link_up, ever_up, protected_, fenced, done;
 	int converging;		/* a returning backup follows the queue: the lag bound applies */
 	int rejoin_throttle;	/* a returning backup replays the history: the guest slows down */
 	uint64_t replayed, sent_end, acked_seq, steps, steps_per_ms;
-	uint64_t held_now, held_bytes, released, pauses, paused_ns, rq_pauses, rq_paused_ns;
+	uint64_t held_now, held_bytes, released, pauses, paused_ns;
 	uint64_t last_ack_us;
 	double start_s, done_s;
 	/* vCPU thread: execution speed */
