@@ -132,6 +132,8 @@ SYSTEM_TESTS += hv/tests/rr-crash.sh
 SYSTEM_TESTS += hv/tests/rr-diverge.sh
 SYSTEM_TESTS += hv/tests/rr-golive-tap.sh
 SYSTEM_TESTS += hv/tests/asan-guest.sh
+SYSTEM_TESTS += hv/tests/rr-output-commit.sh
+SYSTEM_TESTS += hv/tests/rr-output-commit-fulldisk.sh
 
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
 UNIT_TESTS += $(BUILD)/hv/tests/test_virtio
