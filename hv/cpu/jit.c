@@ -418,3 +418,23 @@ int jit_helper_fmem(struct rv_hart *h, uint64_t insn, uint64_t raw_len, uint64_t
 	rv_fs_dirty(h);
 	return hit ? 0 : helper_done(h, h->tlb_read, va, size, gen, pc + len, steps);
 }
+
+/*
+ * The CSRs jit_insn_supported lets through (fflags, frm, fcsr, cycle,
+ * time, instret): as the interpreter's SYSTEM path, with the step count
+ * synced first so that counters and mtime read exact values; none of them
+ * changes what the dispatcher samples, so the block goes on.
+ */
+int jit_helper_csr(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps)
+{
+	unsigned rd = (insn >> 7) & 31;
+	uint64_t old;
+
+	rv_sync(h, steps);
+	h->pc = pc;
+	if (rv_csr_insn(h, (uint32_t)insn, &old))
+		return helper_illegal(h, insn, pc, steps);
+	if (rd)
+		h->x[rd] = old;
+	return 0;
+}

@@ -420,6 +420,12 @@ bool jit_insn_supported(uint32_t i)
 		return f3 == 2 || f3 == 3;
 	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
 		return true;	/* the helper traps what rv_fp_exec refuses */
+	case 0x73: {
+		/* CSRs whose access changes no interrupt, translation or privilege state. */
+		unsigned csr = i >> 20;
+		return f3 != 0 && f3 != 4 && (csr == 0x001 || csr == 0x002 || csr == 0x003 ||
+					      csr == 0xc00 || csr == 0xc01 || csr == 0xc02);
+	}
 	default:
 		return false;
 	}
@@ -732,6 +738,9 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			break;
 		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
 			emit_fp_call(j, &e, (const void *)jit_helper_fp, i, 0, pc, k, false);
+			break;
+		case 0x73:
+			emit_fp_call(j, &e, (const void *)jit_helper_csr, i, 0, pc, k, false);
 			break;
 		default: break;	/* FENCE: harts run in turns, memory is always ordered */
 		}

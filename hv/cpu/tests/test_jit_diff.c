@@ -232,8 +232,12 @@ static unsigned gen_insn(uint64_t pc, uint32_t *out)
 		*out = i;
 		return 2;
 	} else if (k < 92) {			/* counters: exact step accounting is visible */
-		static const unsigned csrs[4] = { 0xb00, 0xb02, 0xc00, 0xc02 };
-		i = csrs[rn(4)] << 20 | 2 << 12 | rd_any() << 7 | 0x73;
+		static const unsigned csrs[8] = { 0xb00, 0xb02, 0xc00, 0xc02, 0xc01, 0x001, 0x002, 0x003 };
+		static const unsigned ops[6] = { 1, 2, 3, 5, 6, 7 };
+		unsigned c = csrs[rn(8)];
+		i = c << 20 | (c < 0x100 ? ops[rn(6)] : 2) << 12 | rd_any() << 7 | 0x73;
+		if (c < 0x100)
+			i |= rs_any() << 15;
 	} else if (k < 93) {			/* FENCE, FENCE.I */
 		i = rn(2) ? 0x0ff0000f : 0x0000100f;
 	} else if (k < 95) {			/* AMO / LR / SC on DATA */
