@@ -295,16 +295,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 
 static int exit_status(const struct live_result *r)
 {
-	switch (r->end) {
-	case LIVE_END_POWEROFF: return FTVM_EXIT_POWEROFF;
-	case LIVE_END_REBOOT: return FTVM_EXIT_REBOOT;
-	case LIVE_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
-	case LIVE_END_LIMIT: return FTVM_EXIT_LIMIT;
-	case LIVE_END_USER: return FTVM_EXIT_USER;
-	case LIVE_END_STUCK: return FTVM_EXIT_STUCK;
-	case LIVE_END_HOST_ERROR: return FTVM_EXIT_HOST_ERROR;
-	}
-	return FTVM_EXIT_HOST_ERROR;
+	return cli_exit_status(r->end);
 }
 
 /* The replay thread: follow the log; at its end, go live if the arbiter was won. */

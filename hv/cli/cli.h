@@ -42,6 +42,8 @@ void cli_trace_report(const struct cli_trace *t);
 void cli_trace_json(const struct cli_trace *t, FILE *f);
 
 int cli_run(int argc, char **argv);
+/* A live run's end (enum live_end) as the documented exit status (exit.c). */
+int cli_exit_status(int live_end);
 int cli_log(int argc, char **argv);	/* log_dump.c */
 int cli_snapshot(int argc, char **argv);	/* snapshot.c: save, info */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */
