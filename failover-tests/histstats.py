@@ -5,13 +5,15 @@
 Usage: histstats.py HISTORY.jsonl SUMMARY EVENT_UNIX_NS
 SUMMARY is kvclient's output (its last line is the JSON summary, with start_unix_ns); EVENT is when
 the drill injected the fault (date +%s%N).  Prints one JSON line: operations completed before and
-after the event (the final reader left out), the client-visible gap across the event (last reply
-before it to first reply after it, any client), the longest stretch without any reply, and the
-slowest single reply.  Exit 1 if no load client completed an operation after the event."""
+after the event (the final reader left out), the client-visible gap the event caused (the longest
+stretch without a reply from any client that ends after the event and begins at most 5 s after it:
+replies already on the wire still arrive just after it), the longest such stretch in the whole run,
+and the slowest single reply.  Exit 1 if no load client completed an operation after the event."""
 import json
 import sys
 
 FINAL_READER = 10000
+GAP_WINDOW_NS = 5 * 10**9
 
 
 def main():
@@ -31,8 +33,10 @@ def main():
     done.sort()
     before = [t for t in done if t <= at]
     after = [t for t in done if t > at]
-    stall = max((b - a for a, b in zip(done, done[1:])), default=0)
-    gap = (after[0] - before[-1]) if before and after else None
+    pairs = list(zip(done, done[1:]))
+    stall = max((b - a for a, b in pairs), default=0)
+    around = [b - a for a, b in pairs if b > at and a <= at + GAP_WINDOW_NS]
+    gap = max(around) if around else None
     out = {"event_ms": round(at / 1e6, 1), "ok_before": len(before), "ok_after": len(after),
            "gap_ms": None if gap is None else round(gap / 1e6, 1), "longest_stall_ms": round(stall / 1e6, 1),
            "slowest_reply_ms": round(slowest / 1e6, 1)}

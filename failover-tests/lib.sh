@@ -60,7 +60,7 @@ ft_cleanup() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 	done
 	{ wait; } 2>/dev/null
-	for cg in "${FT_CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null; done
+	for cg in "${FT_CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null; done	# empty once its tasks are gone
 	for ns in "${FT_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	if [ "${FT_KEEP:-0}" = 1 ] || { [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ "${FT_KEEP:-0}" = fail ]; }; then
 		echo "kept $FT_TMP"
@@ -280,6 +280,22 @@ ft_freeze() {
 }
 ft_thaw() { echo THAWED >"/sys/fs/cgroup/freezer/$FT_TAG-$1/freezer.state"; }
 
+# ft_throttle NAME PERCENT / ft_unthrottle NAME: caps a process (all its threads) at PERCENT of one
+# CPU through the cgroup v1 cpu controller, in 20 ms periods, so it is slow but never silent for long.
+ft_throttle() {
+	local root=/sys/fs/cgroup/cpu cg p; p=$(ft_pid "$1")
+	[ -f "$root/cpu.cfs_quota_us" ] || ft_skip "no cgroup v1 cpu controller"
+	cg=$root/$FT_TAG-$1
+	if [ ! -d "$cg" ]; then
+		mkdir "$cg" || ft_fail "cannot make $cg"
+		FT_CGROUPS+=("$cg")
+	fi
+	echo 20000 >"$cg/cpu.cfs_period_us"
+	echo $((20000 * $2 / 100)) >"$cg/cpu.cfs_quota_us"
+	for t in /proc/"$p"/task/*; do echo "${t##*/}" >"$cg/tasks" 2>/dev/null; done
+}
+ft_unthrottle() { echo -1 >"/sys/fs/cgroup/cpu/$FT_TAG-$1/cpu.cfs_quota_us"; }
+
 # --- the arbiter: a three-member etcd cluster (issue 9) ------------------------------------
 
 # ft_etcd_cluster [N]: N etcd members (default 3), each in its own namespace e1..eN at 10.62.0.1x on
@@ -353,6 +369,16 @@ ft_certs() {
 #   FT_PEER              where the primary dials (default the backup; ft_relay_start sets the relay)
 #   FT_PRIMARY_DISK, FT_BACKUP_DISK     each host's own copy of the guest's disk
 #   FT_PRIMARY_OPTS, FT_BACKUP_OPTS     extra options (arrays are not exported: words, split)
+#   FT_HEARTBEAT_MS, FT_DEAD_MS          failure detection for both.  FT_DEAD_MS defaults to 1000:
+#       with the daemons' 150 ms, a pair on a loaded 2-core machine was seen to split within a
+#       second of starting ("peer silent for 216 ms"), which no drill is about; FT_DEAD_MS= (empty)
+#       runs with the daemons' own defaults.
+FT_DEAD_MS=${FT_DEAD_MS-1000}
+ft_timing_opts() {
+	[ -n "${FT_HEARTBEAT_MS:-}" ] && echo "--heartbeat-ms $FT_HEARTBEAT_MS"
+	[ -n "${FT_DEAD_MS:-}" ] && echo "--dead-ms $FT_DEAD_MS"
+	return 0
+}
 ft_default_certs() {
 	[ -n "${FT_CERTS:-}" ] && return 0
 	FT_CERTS=$FT_TMP/certs
@@ -369,7 +395,7 @@ ft_start_backup() {
 		--peer-name primary --certs "${FT_BACKUP_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
 		--log "$FT_RUN/backup.ftlog" --net tap:tap0 --control "$FT_RUN/backup.sock" "${disk[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
-		${FT_BACKUP_OPTS:-} "$@"
+		$(ft_timing_opts) ${FT_BACKUP_OPTS:-} "$@"
 }
 
 # ft_start_primary [extra options...]: the primary daemon on host p (output in $FT_RUN/primary.out).
@@ -382,10 +408,11 @@ ft_start_primary() {
 		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
 		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
-		${FT_PRIMARY_OPTS:-} "$@"
+		$(ft_timing_opts) ${FT_PRIMARY_OPTS:-} "$@"
 }
 
-# ft_pair_up SECONDS: starts the backup, then the primary, and waits until ftkv answers a client.
+# ft_pair_up SECONDS: starts the backup, then the primary, and waits until ftkv answers a client
+# and the primary reports the pair protected.
 ft_pair_up() {
 	ft_start_backup
 	sleep 0.2
@@ -396,6 +423,10 @@ ft_pair_up() {
 	fi
 	ft_alive primary || { ft_show primary; ft_fail "the primary exited"; }
 	ft_alive backup || { ft_show backup; ft_fail "the backup exited"; }
+	if ! ft_wait_for 30 ft_protected primary; then
+		grep -h "^ftvm" "$FT_RUN/primary.out" "$FT_RUN/backup.out" | tail -n 12
+		ft_fail "the pair serves but is not protected (primary status: $(ft_status primary | cut -c1-200))"
+	fi
 }
 
 # ft_stop_pair: ends this round's daemons and clients.
