@@ -664,6 +664,7 @@ int ft_primary_main(int argc, char **argv)
 	}
 	p->q = rr_session_queue(p->s);
 	p->qid = rr_session_consumer(p->s, 0);
+	p->join_item = UINT64_MAX;	/* the first backup follows the queue from item 0 */
 	p->streaming = true;
 	STORE(p->protected_, 1);
 
