@@ -465,6 +465,17 @@ static void on_start(struct pair_sm *sm, const struct pair_event *in, struct out
 	else
 		sm->nhist = 0;
 	if (sm->role == PAIR_PRIMARY) {
+		/*
+		 * A new VM on a pair whose arbiter already has an epoch would fork
+		 * the guest's history from step 0 beside a side that may be live:
+		 * such a host comes back as a backup and resumes from its log.
+		 */
+		if (sm->epoch && !in->new_vm) {
+			sm->state = PS_STOPPED;
+			sm->why = "the pair already has an epoch: start this side as a backup";
+			emit(o, (struct pair_action){ .kind = PX_STOP_VM, .reason = sm->why });
+			return;
+		}
 		sm->guest_step = in->log_end;
 		take(sm, o, "starting: a new epoch");
 		return;

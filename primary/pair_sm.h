@@ -103,8 +103,14 @@ struct pair_event {
 	enum pair_arbiter_result arb;
 	uint64_t arb_epoch;
 	bool arb_owner_is_us;	/* LOST, but the store names us: our own earlier take whose answer was lost */
-	/* START */
+	/*
+	 * START. For a backup, what its log and durable record hold. For a
+	 * primary, durable_epoch is the arbiter's epoch as read now: a primary
+	 * starts a new VM only on a pair that never had one (epoch 0), or when
+	 * the operator says so (new_vm).
+	 */
 	enum pair_role role;
+	bool new_vm;
 	uint64_t log_end, log_tag;
 	const struct pair_hist *hist;
 	int nhist;
