@@ -55,7 +55,9 @@ struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts)
 	j->ram_pages = harts[0].ram->size >> RV_PAGE_SHIFT;
 	j->blocks = calloc(JIT_MAX_BLOCKS, sizeof(*j->blocks));
 	j->code_pages = calloc(code_page_words(j), sizeof(uint64_t));
-	if (!j->blocks || !j->code_pages)
+	j->snapshots = calloc(j->ram_pages, sizeof(*j->snapshots));
+	j->page_gen = calloc(j->ram_pages, sizeof(*j->page_gen));
+	if (!j->blocks || !j->code_pages || !j->snapshots || !j->page_gen)
 		goto fail;
 	j->harts = harts;
 	j->nharts = nharts;
@@ -68,6 +70,16 @@ fail:
 	return NULL;
 }
 
+static void free_snapshots(struct rv_jit *j)
+{
+	for (uint64_t pn = 0; j->snapshots && j->nsnapshots && pn < j->ram_pages; pn++)
+		if (j->snapshots[pn]) {
+			free(j->snapshots[pn]);
+			j->snapshots[pn] = NULL;
+			j->nsnapshots--;
+		}
+}
+
 void rv_jit_destroy(struct rv_jit *j)
 {
 	if (!j)
@@ -78,6 +90,9 @@ void rv_jit_destroy(struct rv_jit *j)
 		munmap(j->buf, JIT_CODE_BYTES);
 	free(j->blocks);
 	free(j->code_pages);
+	free_snapshots(j);
+	free(j->snapshots);
+	free(j->page_gen);
 	free(j);
 }
 
@@ -90,6 +105,14 @@ void rv_jit_flush(struct rv_jit *j)
 	j->used = j->base_used;
 	j->gen++;
 	j->st.flushes++;
+	if (j->nsnapshots > JIT_MAX_SNAPSHOTS)
+		free_snapshots(j);
+}
+
+void rv_jit_fence_i(struct rv_jit *j)
+{
+	j->fence_gen++;
+	memset(j->jc, 0, sizeof(j->jc));
 }
 
 void rv_jit_get_stats(const struct rv_jit *j, struct rv_jit_stats *st)
@@ -111,12 +134,41 @@ void rv_jit_note_store(struct rv_jit *j, uint64_t pa)
 		rv_jit_flush(j);
 }
 
-static void mark_code_page(struct rv_jit *j, const uint8_t *host_page)
+static bool is_code_page(const struct rv_jit *j, uint64_t pn)
+{
+	return (j->code_pages[pn / 64] >> (pn % 64)) & 1;
+}
+
+/* Before any lookup in a page: if a FENCE.I came since its last check, has its code changed? */
+static void check_page(struct rv_jit *j, const uint8_t *host_page)
 {
 	uint64_t pn = (uint64_t)(host_page - j->ram_host) >> RV_PAGE_SHIFT;
 
-	if (pn >= j->ram_pages || ((j->code_pages[pn / 64] >> (pn % 64)) & 1))
+	if (pn >= j->ram_pages || !is_code_page(j, pn) || j->page_gen[pn] == j->fence_gen)
 		return;
+	if (memcmp(j->snapshots[pn], host_page, RV_PAGE_SIZE))
+		rv_jit_flush(j);
+	else
+		j->page_gen[pn] = j->fence_gen;
+}
+
+/* false: no copy of the page could be kept, so no translation from it. */
+static bool mark_code_page(struct rv_jit *j, const uint8_t *host_page)
+{
+	uint64_t pn = (uint64_t)(host_page - j->ram_host) >> RV_PAGE_SHIFT;
+
+	if (pn >= j->ram_pages)
+		return false;
+	if (is_code_page(j, pn))
+		return true;
+	if (!j->snapshots[pn]) {
+		j->snapshots[pn] = malloc(RV_PAGE_SIZE);
+		if (!j->snapshots[pn])
+			return false;
+		j->nsnapshots++;
+	}
+	memcpy(j->snapshots[pn], host_page, RV_PAGE_SIZE);
+	j->page_gen[pn] = j->fence_gen;
 	j->code_pages[pn / 64] |= 1ull << (pn % 64);
 	for (int i = 0; i < j->nharts; i++) {
 		struct rv_tlb_entry *tlb = j->harts[i].tlb_write;
@@ -127,6 +179,7 @@ static void mark_code_page(struct rv_jit *j, const uint8_t *host_page)
 				tlb[k].vpn_tag = 0;
 		}
 	}
+	return true;
 }
 
 static unsigned block_hash(uint64_t pc)
@@ -147,12 +200,13 @@ static struct jit_block *new_block(struct rv_jit *j, uint64_t pc, uintptr_t adde
 static struct jit_block *lookup(struct rv_jit *j, uint64_t pc, uintptr_t addend)
 {
 	unsigned hsh = block_hash(pc);
+	const uint8_t *page = (const uint8_t *)(uintptr_t)((pc & ~(uint64_t)(RV_PAGE_SIZE - 1)) + addend);
 	struct jit_block *b;
 
+	check_page(j, page);
 	for (b = j->hash[hsh]; b; b = b->next)
 		if (b->pc == pc && b->addend == addend)
 			return b;
-	const uint8_t *page = (const uint8_t *)(uintptr_t)((pc & ~(uint64_t)(RV_PAGE_SIZE - 1)) + addend);
 	b = new_block(j, pc, addend);
 	if (jit_translate(j, b, page) == -ENOSPC) {
 		rv_jit_flush(j);
@@ -160,10 +214,10 @@ static struct jit_block *lookup(struct rv_jit *j, uint64_t pc, uintptr_t addend)
 		if (jit_translate(j, b, page))
 			b->code = NULL;
 	}
-	if (b->code) {
-		mark_code_page(j, page);
+	if (b->code && !mark_code_page(j, page))
+		b->code = NULL;
+	if (b->code)
 		j->st.blocks_translated++;
-	}
 	b->next = j->hash[hsh];
 	j->hash[hsh] = b;
 	return b;
@@ -229,7 +283,7 @@ uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget)
 			bool fence_i = is_fence_i(b);
 			bool leave = interp(j, h, 1);
 			if (fence_i)
-				rv_jit_flush(j);
+				rv_jit_fence_i(j);
 			if (leave)
 				break;
 			continue;

@@ -25,8 +25,10 @@ uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget);
 
 /* A store reached guest physical page pa through the MMU slow path: drop its translations. */
 void rv_jit_note_store(struct rv_jit *j, uint64_t pa);
-/* Drop every translation (FENCE.I). */
+/* Drop every translation. */
 void rv_jit_flush(struct rv_jit *j);
+/* A FENCE.I: pages with translations are compared with their copies before they run again. */
+void rv_jit_fence_i(struct rv_jit *j);
 
 struct rv_jit_stats {
 	uint64_t blocks_translated, flushes, blocks_run, interp_steps, chains;

@@ -17,6 +17,8 @@
 /* Worst-case host bytes for one guest instruction plus a block's exits. */
 #define JIT_MAX_INSN_BYTES 160
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_BLOCK_INSNS * JIT_MAX_INSN_BYTES + 256)
+/* Page copies kept for FENCE.I checks before a flush frees them (64 MiB). */
+#define JIT_MAX_SNAPSHOTS 16384
 
 /*
  * A block is keyed by its guest virtual pc and by the host address its page
@@ -66,6 +68,16 @@ struct rv_jit {
 
 	/* One bit per guest RAM page holding translated code; its stores go the slow way. */
 	uint64_t *code_pages;
+	/*
+	 * FENCE.I: CPU stores to code pages are caught as they happen; only DMA
+	 * can change code unseen. So a FENCE.I only bumps fence_gen, and the
+	 * first lookup in each code page after it compares the page with the
+	 * copy taken when it was translated, dropping everything if it changed.
+	 */
+	uint8_t **snapshots;	/* per RAM page: its bytes when first translated, or NULL */
+	uint32_t *page_gen;	/* per RAM page: the fence_gen it was last checked in */
+	uint32_t fence_gen;
+	size_t nsnapshots;
 	const uint8_t *ram_host;
 	uint64_t ram_base, ram_pages;
 	struct rv_hart *harts;

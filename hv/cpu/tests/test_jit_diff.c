@@ -415,6 +415,14 @@ static bool run_round(uint64_t seed, uint8_t *image, struct rv_jit_stats *total)
 			rv_hart_set_irq(&a.hart, bit, level);
 			rv_hart_set_irq(&j.hart, bit, level);
 		}
+		/* DMA into the code (as a disk read would), then a FENCE.I as the guest would do. */
+		if (rn(25) == 0) {
+			unsigned off = rn(CODE_BYTES / 4) * 4;
+			uint32_t w = (uint32_t)rnd();
+			memcpy(a.ram.host + off, &w, 4);
+			memcpy(j.ram.host + off, &w, 4);
+			rv_jit_fence_i(jit);
+		}
 		uint64_t na = rv_hart_run(&a.hart, budget);
 		uint64_t nj = rv_jit_run(&j.hart, budget);
 		a.hart.exit_req = j.hart.exit_req = false;
