@@ -32,7 +32,7 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 
-PKGS := slirp openssl libprotobuf-c liburcu
+PKGS := slirp openssl libprotobuf-c liburcu libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread -lm
 

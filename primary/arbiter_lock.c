@@ -6,7 +6,7 @@
  * that both saw epoch E, exactly one moves it to E+1 (VMware FT's
  * test-and-set on shared storage).
  */
-#include "pair.h"
+#include "arbiter_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,14 +19,17 @@
 
 #define OWNER_MAX 128
 
-struct ft_arbiter {
+struct lock_arbiter {
+	struct ft_arbiter base;	/* first: arbiter.c's calls land here */
 	char *path;
-	char name[4200];
+	char *name;		/* base.name */
 };
 
-int ft_arbiter_open(const char *spec, struct ft_arbiter **out, char *err, size_t err_len)
+static const struct ft_arbiter_ops lock_ops;
+
+int ft_arbiter_lock_open(const char *spec, struct ft_arbiter **out, char *err, size_t err_len)
 {
-	struct ft_arbiter *a;
+	struct lock_arbiter *a;
 
 	*out = NULL;
 	if (strncmp(spec, "lock:", 5) || !spec[5]) {
@@ -39,25 +42,22 @@ int ft_arbiter_open(const char *spec, struct ft_arbiter **out, char *err, size_t
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(a->name, sizeof(a->name), "lock:%s", a->path);
-	*out = a;
+	a->base.ops = &lock_ops;
+	a->name = a->base.name;
+	snprintf(a->name, sizeof(a->base.name), "lock:%s", a->path);
+	*out = &a->base;
 	return 0;
 }
 
-const char *ft_arbiter_name(const struct ft_arbiter *a)
+static void lock_free(struct ft_arbiter *base)
 {
-	return a->name;
-}
+	struct lock_arbiter *a = (struct lock_arbiter *)base;
 
-void ft_arbiter_free(struct ft_arbiter *a)
-{
-	if (!a)
-		return;
 	free(a->path);
 	free(a);
 }
 
-static int lock_file(struct ft_arbiter *a, int how, char *err, size_t err_len)
+static int lock_file(struct lock_arbiter *a, int how, char *err, size_t err_len)
 {
 	int fd = open(a->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
@@ -78,7 +78,7 @@ static int lock_file(struct ft_arbiter *a, int how, char *err, size_t err_len)
 }
 
 /* Parse "EPOCH OWNER\n"; an empty file is epoch 0 with no owner. */
-static int parse(struct ft_arbiter *a, int fd, uint64_t *epoch, char *owner, size_t owner_len,
+static int parse(struct lock_arbiter *a, int fd, uint64_t *epoch, char *owner, size_t owner_len,
 		 char *err, size_t err_len)
 {
 	char buf[OWNER_MAX + 32];
@@ -109,9 +109,10 @@ static int parse(struct ft_arbiter *a, int fd, uint64_t *epoch, char *owner, siz
 	return 0;
 }
 
-int ft_arbiter_read(struct ft_arbiter *a, uint64_t *epoch, char *owner, size_t owner_len,
-		    char *err, size_t err_len)
+static int lock_read(struct ft_arbiter *base, uint64_t *epoch, char *owner, size_t owner_len,
+		     char *err, size_t err_len)
 {
+	struct lock_arbiter *a = (struct lock_arbiter *)base;
 	int fd = lock_file(a, LOCK_SH, err, err_len);
 	int rc;
 
@@ -122,9 +123,10 @@ int ft_arbiter_read(struct ft_arbiter *a, uint64_t *epoch, char *owner, size_t o
 	return rc;
 }
 
-int ft_arbiter_take(struct ft_arbiter *a, uint64_t expect, const char *owner, char *err,
-		    size_t err_len)
+static int lock_take(struct ft_arbiter *base, uint64_t expect, const char *owner, char *err,
+		     size_t err_len)
 {
+	struct lock_arbiter *a = (struct lock_arbiter *)base;
 	char cur_owner[OWNER_MAX], line[OWNER_MAX + 32];
 	uint64_t cur;
 	int fd, rc, n;
@@ -155,3 +157,5 @@ out:
 	close(fd);
 	return rc;
 }
+
+static const struct ft_arbiter_ops lock_ops = { .read = lock_read, .take = lock_take, .free = lock_free };

@@ -5,6 +5,7 @@ FTVM_OBJS += primary/pair_opts.o
 FTVM_OBJS += primary/arbiter_lock.o
 FTVM_OBJS += primary/control.o
 FTVM_OBJS += primary/primary.o
+include primary/etcd.mk
 
 # Unit tests (also run under ASan/UBSan).
 UNIT_TESTS += $(BUILD)/primary/tests/test_arbiter

@@ -42,7 +42,10 @@ int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, siz
 /*
  * The arbiter: a compare-and-set of the pair's epoch and owner on a store
  * both hosts reach. Nobody goes live or carries on alone without winning it.
- * lock:PATH is a file under flock(2); etcd comes next behind the same calls.
+ * lock:PATH is a file under flock(2); etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ * [?cacert=F&cert=F&key=F&timeout_ms=N&lease_s=N] an etcd v3 cluster (see
+ * primary/arbiter_etcd.c). Calls block for at most the spec's time bound;
+ * an unreachable store is -EIO with a message naming what failed where.
  */
 struct ft_arbiter;
 int ft_arbiter_open(const char *spec, struct ft_arbiter **out, char *err, size_t err_len)
@@ -55,6 +58,19 @@ int ft_arbiter_take(struct ft_arbiter *a, uint64_t expect, const char *owner, ch
 		    size_t err_len) __attribute__((warn_unused_result));
 const char *ft_arbiter_name(const struct ft_arbiter *a);
 void ft_arbiter_free(struct ft_arbiter *a);
+/*
+ * The owner's lease (etcd; lock: has none: keepalive does nothing, the lease
+ * is always valid and lease_ms is 0). Call keepalive every lease_ms / 3 from
+ * start-up on: it keeps a lease ready so that take is one round trip, renews
+ * the lease a won epoch hangs on, and after a lapse re-attaches a new one only
+ * if the epoch is still ours (-EAGAIN, err names the winner, if it moved).
+ * lease_valid: this side's lease surely has not expired on the store at
+ * now_ms (CLOCK_MONOTONIC milliseconds); safe to call from any thread.
+ */
+int ft_arbiter_keepalive(struct ft_arbiter *a, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+bool ft_arbiter_lease_valid(const struct ft_arbiter *a, uint64_t now_ms);
+uint64_t ft_arbiter_lease_ms(const struct ft_arbiter *a);
 
 /* Status: filled by the daemon on request, printed as text or JSON by the control socket. */
 struct ft_status {
