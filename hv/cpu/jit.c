@@ -3,6 +3,7 @@
 #include "jit_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -417,9 +418,36 @@ static int helper_illegal(struct rv_hart *h, uint64_t raw, uint64_t pc, uint64_t
 	return helper_trap(h, RV_EXC_ILLEGAL, raw, steps);
 }
 
+/*
+ * fsqrt.d rounding to nearest-even on +0 or a positive finite number: the
+ * host's sqrtsd is correctly rounded as fpu_f64_sqrt is (IEEE 754-2008
+ * 5.4.1), so the result is the same bits; inexact unless r * r == a
+ * exactly, which fma tells. Everything else goes to rv_fp_exec.
+ */
+static bool fast_fsqrt_d(struct rv_hart *h, uint32_t insn)
+{
+	unsigned f3 = (insn >> 12) & 7, rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31;
+	uint64_t a = h->f[rs1], rbits;
+	double d, r;
+
+	if ((insn & 0xfff0007fu) != 0x5a000053u || (f3 == 7 ? h->frm : f3) != 0 || rv_fs_off(h) ||
+	    (a >> 52) >= 0x7ff)
+		return false;
+	memcpy(&d, &a, 8);
+	r = sqrt(d);
+	memcpy(&rbits, &r, 8);
+	h->f[rd] = rbits;
+	if (fma(r, r, -d) != 0.0)
+		h->fflags |= 1;		/* NX */
+	rv_fs_dirty(h);
+	return true;
+}
+
 /* OP-FP and the fused multiply-adds: the interpreter's FP code, called in place. */
 int jit_helper_fp(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps)
 {
+	if (fast_fsqrt_d(h, (uint32_t)insn))
+		return 0;
 	if (likely(rv_fp_exec(h, (uint32_t)insn) == 0)) {
 		h->x[0] = 0;
 		return 0;

@@ -245,8 +245,9 @@ static unsigned gen_insn(uint64_t pc, uint32_t *out)
 		unsigned f5 = f5s[rn(6)];
 		i = r_type(f5 << 2, f5 == 2 ? 0 : rs_any(), 27, 2 + rn(2), rd_any(), 0x2f);
 	} else if (k < 96) {			/* FP with a random rounding mode */
-		static const unsigned ops[4] = { 0x01, 0x05, 0x09, 0x0d };	/* fadd fsub fmul fdiv .d */
-		i = r_type(ops[rn(4)], rn(32), rn(32), rn(8), rn(32), 0x53);
+		static const unsigned ops[5] = { 0x01, 0x05, 0x09, 0x0d, 0x2d }; /* fadd fsub fmul fdiv fsqrt .d */
+		unsigned op = ops[rn(5)];
+		i = r_type(op, op == 0x2d ? 0 : rn(32), rn(32), rn(3) ? 0 : rn(8), rn(32), 0x53);
 	} else if (k < 97) {			/* FLW FLD FSW FSD, FS sometimes off */
 		unsigned w = 2 + rn(2);
 		if (rn(6) == 0)
@@ -337,6 +338,16 @@ static void board_setup(struct board *b, uint64_t seed)
 
 	for (int r = 1; r < 24; r++)
 		h->x[r] = (seed >> (r % 7)) * (uint64_t)r;
+	/* FP registers: raw bit patterns (NaNs, negatives, subnormals) and ordinary positive numbers. */
+	for (int r = 0; r < 32; r++) {
+		uint64_t v = (seed * 32 + (uint64_t)r + 1) * 0x9e3779b97f4a7c15ull;
+		v ^= v >> 29;
+		if (r % 2 == 0) {
+			double d = (double)(v >> 11) / (double)(1ull << (r % 40));
+			memcpy(&v, &d, 8);
+		}
+		h->f[r] = v;
+	}
 	h->x[2] = DATA + 2048;
 	h->x[8] = DATA + 16;
 	h->x[24] = DEV;
