@@ -24,10 +24,18 @@ struct out {
 	int n, max;
 };
 
+/* Actions kept back for room for the last ones of an event; pump() sends the rest later. */
+#define PAIR_ACTION_RESERVE 12
+
 static void emit(struct out *o, struct pair_action a)
 {
 	if (o->n < o->max)
 		o->a[o->n++] = a;
+}
+
+static bool room(const struct out *o)
+{
+	return o->n + PAIR_ACTION_RESERVE < o->max;
 }
 
 static void send(struct pair_sm *sm, struct out *o, enum pair_msg_kind k, uint64_t a, uint64_t b,
@@ -51,8 +59,12 @@ static void hist_note(struct pair_sm *sm, uint64_t tag, uint64_t step)
 {
 	if (sm->nhist && sm->hist[sm->nhist - 1].tag == tag)
 		return;
-	if (sm->nhist == PAIR_MAX_EPOCHS)
-		return;
+	if (sm->nhist == PAIR_MAX_EPOCHS) {
+		/* Forget the oldest epoch; a backup that old is sent everything again (agree_end). */
+		memmove(sm->hist, sm->hist + 1, (PAIR_MAX_EPOCHS - 1) * sizeof(sm->hist[0]));
+		sm->nhist--;
+		sm->hist_forgot = true;
+	}
 	sm->hist[sm->nhist++] = (struct pair_hist){ .tag = tag, .first_step = step };
 }
 
@@ -74,6 +86,8 @@ uint64_t pair_sm_tag_at(const struct pair_sm *sm, uint64_t step)
 /* The last step of our history whose chunks were produced in an epoch no newer than tag. */
 static uint64_t agree_end(const struct pair_sm *sm, uint64_t tag, uint64_t end)
 {
+	if (sm->hist_forgot && (!sm->nhist || tag < sm->hist[0].tag))
+		return 0;
 	for (int i = 0; i < sm->nhist; i++)
 		if (sm->hist[i].tag > tag)
 			return sm->hist[i].first_step - 1;
@@ -147,7 +161,7 @@ static void pump(struct pair_sm *sm, struct out *o)
 		return;
 	if (sm->sent < sm->acked)
 		sm->sent = sm->acked;
-	while (sm->sent < sm->guest_step && sm->sent < sm->acked + sm->cfg.window_steps) {
+	while (sm->sent < sm->guest_step && sm->sent < sm->acked + sm->cfg.window_steps && room(o)) {
 		sm->sent++;
 		send(sm, o, PM_CHUNK, sm->sent, pair_sm_tag_at(sm, sm->sent), 0, false);
 	}
@@ -234,6 +248,18 @@ static void become_live(struct pair_sm *sm, struct out *o)
 	send(sm, o, PM_PROGRESS, sm->guest_step, 0, 0, false);
 }
 
+/* A promoting primary whose backup took over: its machine stands at promote_step, so it follows on. */
+static void hand_over(struct pair_sm *sm, struct out *o, uint64_t epoch)
+{
+	sm->role = PAIR_BACKUP;
+	sm->log_end = sm->local_written;
+	sm->log_tag = pair_sm_tag_at(sm, sm->log_end);
+	sm->rep_step = sm->promote_step;
+	sm->guest_started = false;
+	sm->why = "promoted the backup: now its backup";
+	rejoin(sm, o, epoch);
+}
+
 static void catchup(struct pair_sm *sm, struct out *o)
 {
 	if (sm->state == PS_CATCHUP && sm->rep_step >= sm->takeover_step)
@@ -271,9 +297,13 @@ static void on_arbiter(struct pair_sm *sm, const struct pair_event *in, struct o
 		sm->arb_retry_ms = sm->now_ms + sm->cfg.heartbeat_ms;
 		return;
 	}
-	if (in->arb == PA_LOST && sm->take_from == PS_RETURNING) {
-		/* A returning side that tried its record: a newer epoch serves; follow it. */
+	if (in->arb == PA_LOST && sm->role == PAIR_BACKUP) {
+		/* Our machine is a prefix of the winner's history: follow it as a returning backup. */
 		rejoin(sm, o, in->arb_epoch);
+		return;
+	}
+	if (in->arb == PA_LOST && sm->take_from == PS_PROMOTING && sm->promote_sent) {
+		hand_over(sm, o, in->arb_epoch);
 		return;
 	}
 	fence(sm, o, in->arb == PA_LOST ? "lost the arbiter" : "the arbiter cannot be reached");
@@ -309,15 +339,9 @@ static void primary_hello(struct pair_sm *sm, const struct pair_msg *m, struct o
 static void primary_msg(struct pair_sm *sm, const struct pair_msg *m, struct out *o)
 {
 	if (m->epoch > sm->epoch) {
-		if (sm->state == PS_PROMOTING) {
+		if (sm->state == PS_PROMOTING && sm->promote_sent) {
 			/* Our backup took over at promote_step: follow it from there, nothing copied. */
-			sm->role = PAIR_BACKUP;
-			sm->log_end = sm->local_written;
-			sm->log_tag = pair_sm_tag_at(sm, sm->log_end);
-			sm->rep_step = sm->promote_step;
-			sm->guest_started = false;
-			sm->why = "promoted the backup: now its backup";
-			rejoin(sm, o, m->epoch);
+			hand_over(sm, o, m->epoch);
 			return;
 		}
 		if (sm->state == PS_WAIT_PEER || pair_sm_serving(sm))
@@ -440,7 +464,10 @@ static void backup_msg(struct pair_sm *sm, const struct pair_msg *m, struct out 
 		take(sm, o, "promoted by the primary");
 		break;
 	case PM_GOODBYE:
-		peer_lost(sm, o, "the primary said goodbye");
+		/* The guest ended on the primary: the replay ends at the same END; nothing to take over. */
+		sm->state = PS_STOPPED;
+		sm->why = "the guest ended on the primary";
+		emit(o, (struct pair_action){ .kind = PX_STOP_VM, .reason = sm->why });
 		break;
 	default:
 		break;
@@ -461,9 +488,10 @@ static void on_start(struct pair_sm *sm, const struct pair_event *in, struct out
 	sm->log_tag = in->log_tag;
 	sm->nhist = in->nhist < PAIR_MAX_EPOCHS ? in->nhist : PAIR_MAX_EPOCHS;
 	if (sm->nhist > 0)
-		memcpy(sm->hist, in->hist, sm->nhist * sizeof(sm->hist[0]));
+		memcpy(sm->hist, in->hist + (in->nhist - sm->nhist), sm->nhist * sizeof(sm->hist[0]));
 	else
 		sm->nhist = 0;
+	sm->hist_forgot = in->nhist > PAIR_MAX_EPOCHS;
 	if (sm->role == PAIR_PRIMARY) {
 		/*
 		 * A new VM on a pair whose arbiter already has an epoch would fork

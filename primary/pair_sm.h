@@ -24,7 +24,10 @@
  * output, or it is a backup the primary declared in sync).
  */
 
+/* Epochs remembered in a history table (the simulator also runs with 2, to cover forgetting). */
+#ifndef PAIR_MAX_EPOCHS
 #define PAIR_MAX_EPOCHS 64
+#endif
 
 enum pair_role {
 	PAIR_PRIMARY = 1,
@@ -112,7 +115,7 @@ struct pair_event {
 	enum pair_role role;
 	bool new_vm;
 	uint64_t log_end, log_tag;
-	const struct pair_hist *hist;
+	const struct pair_hist *hist;	/* oldest first; only the newest PAIR_MAX_EPOCHS are kept */
 	int nhist;
 	uint64_t durable_epoch;
 	enum pair_vouch durable_vouch;
@@ -185,11 +188,16 @@ struct pair_sm {
 	/* the history this side holds (its log, then its guest): where each epoch's chunks begin */
 	struct pair_hist hist[PAIR_MAX_EPOCHS];
 	int nhist;
+	bool hist_forgot;		/* older epochs fell out of the table */
 	const char *why;		/* the last reason for a state change, for reports */
 };
 
 void pair_sm_init(struct pair_sm *sm, const struct pair_config *cfg);
-/* Feed one event; up to max_out actions land in out. Returns how many (never more than max_out). */
+/*
+ * Feed one event; the actions land in out, to be carried out in order before
+ * the next event. Returns how many. With max_out >= 32 none is ever lost:
+ * chunks that do not fit are sent on a later event.
+ */
 int pair_sm_step(struct pair_sm *sm, const struct pair_event *in, struct pair_action *out, int max_out);
 /* The epoch of the chunk at step in this side's history (0 before it). */
 uint64_t pair_sm_tag_at(const struct pair_sm *sm, uint64_t step);
