@@ -222,7 +222,7 @@ static int post(struct etcd_arbiter *a, const char *path, const char *body, char
 			used += n > 0 ? (size_t)n : 0;
 		}
 	}
-	snprintf(err, err_len, "arbiter %s: no member answered within %ld ms each (%s)", a->base.name,
+	snprintf(err, err_len, "arbiter %s: unreachable, no member answered (%ld ms each): %s", a->base.name,
 		 a->timeout_ms, why);
 	return -EIO;
 }
