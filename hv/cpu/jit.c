@@ -419,25 +419,77 @@ static int helper_illegal(struct rv_hart *h, uint64_t raw, uint64_t pc, uint64_t
 }
 
 /*
- * fsqrt.d rounding to nearest-even on +0 or a positive finite number: the
- * host's sqrtsd is correctly rounded as fpu_f64_sqrt is (IEEE 754-2008
- * 5.4.1), so the result is the same bits; inexact unless r * r == a
- * exactly, which fma tells. Everything else goes to rv_fp_exec.
+ * binary64 add, sub, mul, div and sqrt rounding to nearest-even, on the
+ * host's SSE2 arithmetic: IEEE 754 results are unique, so the bits are
+ * those of fpu.c; only inexact can be raised where this path is taken
+ * (finite operands, a normal result well away from underflow, no divide
+ * by zero, no invalid), and it is exact arithmetic that says whether it is:
+ * the add's rounding error (TwoSum), the product's or the quotient's
+ * residue by fma, r * r against a for the root. Anything else goes to
+ * rv_fp_exec.
  */
-static bool fast_fsqrt_d(struct rv_hart *h, uint32_t insn)
+static bool fp_mid(double v)
+{
+	double m = fabs(v);
+
+	return m >= 0x1p-900 && m <= 0x1p900;
+}
+
+__attribute__((optimize("fp-contract=off")))
+static bool fast_fp_d(struct rv_hart *h, uint32_t insn)
 {
 	unsigned f3 = (insn >> 12) & 7, rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31;
-	uint64_t a = h->f[rs1], rbits;
-	double d, r;
+	unsigned rs2 = (insn >> 20) & 31, f7 = insn >> 25;
+	uint64_t ab = h->f[rs1], bb = h->f[rs2], rbits;
+	double a, b, r;
+	bool inexact;
 
-	if ((insn & 0xfff0007fu) != 0x5a000053u || (f3 == 7 ? h->frm : f3) != 0 || rv_fs_off(h) ||
-	    (a >> 52) >= 0x7ff)
+	if ((insn & 0x7f) != 0x53 || (f3 == 7 ? h->frm : f3) != 0 || rv_fs_off(h) ||
+	    ((ab >> 52) & 0x7ff) == 0x7ff)
 		return false;
-	memcpy(&d, &a, 8);
-	r = sqrt(d);
+	memcpy(&a, &ab, 8);
+	memcpy(&b, &bb, 8);
+	switch (f7) {
+	case 0x2d:	/* fsqrt.d: +0 or positive finite */
+		if (rs2 || (ab >> 63) || (a != 0.0 && !fp_mid(a)))
+			return false;
+		r = sqrt(a);
+		inexact = fma(r, r, -a) != 0.0;
+		break;
+	case 0x01: case 0x05: {	/* fadd.d, fsub.d */
+		if (((bb >> 52) & 0x7ff) == 0x7ff)
+			return false;
+		if (f7 == 0x05)
+			b = -b;
+		r = a + b;
+		if (isinf(r))
+			return false;
+		double bv = r - a, av = r - bv;
+		inexact = ((a - av) + (b - bv)) != 0.0;
+		break;
+	}
+	case 0x09:	/* fmul.d */
+		if (((bb >> 52) & 0x7ff) == 0x7ff)
+			return false;
+		r = a * b;
+		if (!fp_mid(r))
+			return false;
+		inexact = fma(a, b, -r) != 0.0;
+		break;
+	case 0x0d:	/* fdiv.d */
+		if (!fp_mid(a) || !fp_mid(b))
+			return false;
+		r = a / b;
+		if (!fp_mid(r))
+			return false;
+		inexact = fma(-r, b, a) != 0.0;
+		break;
+	default:
+		return false;
+	}
 	memcpy(&rbits, &r, 8);
 	h->f[rd] = rbits;
-	if (fma(r, r, -d) != 0.0)
+	if (inexact)
 		h->fflags |= 1;		/* NX */
 	rv_fs_dirty(h);
 	return true;
@@ -446,7 +498,7 @@ static bool fast_fsqrt_d(struct rv_hart *h, uint32_t insn)
 /* OP-FP and the fused multiply-adds: the interpreter's FP code, called in place. */
 int jit_helper_fp(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps)
 {
-	if (fast_fsqrt_d(h, (uint32_t)insn))
+	if (fast_fp_d(h, (uint32_t)insn))
 		return 0;
 	if (likely(rv_fp_exec(h, (uint32_t)insn) == 0)) {
 		h->x[0] = 0;
