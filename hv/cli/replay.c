@@ -274,15 +274,7 @@ int cli_replay(int argc, char **argv)
 	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_icount(m));
 	struct live_result lr;
 	live_run(&lv, m, &lr);
-	switch (lr.end) {
-	case LIVE_END_POWEROFF: status = FTVM_EXIT_POWEROFF; break;
-	case LIVE_END_REBOOT: status = FTVM_EXIT_REBOOT; break;
-	case LIVE_END_FAIL: status = FTVM_EXIT_GUEST_FAIL; break;
-	case LIVE_END_USER: status = FTVM_EXIT_USER; break;
-	case LIVE_END_LIMIT: status = FTVM_EXIT_LIMIT; break;
-	case LIVE_END_STUCK: status = FTVM_EXIT_STUCK; break;
-	case LIVE_END_HOST_ERROR: status = FTVM_EXIT_HOST_ERROR; break;
-	}
+	status = cli_exit_status(lr.end);
 out:
 	if (played)
 		status = cli_disk_report("replay", m, disk, status);

@@ -132,20 +132,6 @@ static enum rr_end_reason end_reason(enum live_end e)
 	}
 }
 
-static int exit_status(const struct live_result *r)
-{
-	switch (r->end) {
-	case LIVE_END_POWEROFF: return FTVM_EXIT_POWEROFF;
-	case LIVE_END_REBOOT: return FTVM_EXIT_REBOOT;
-	case LIVE_END_FAIL: return FTVM_EXIT_GUEST_FAIL;
-	case LIVE_END_LIMIT: return FTVM_EXIT_LIMIT;
-	case LIVE_END_USER: return FTVM_EXIT_USER;
-	case LIVE_END_STUCK: return FTVM_EXIT_STUCK;
-	case LIVE_END_HOST_ERROR: return FTVM_EXIT_HOST_ERROR;
-	}
-	return FTVM_EXIT_HOST_ERROR;
-}
-
 static const char *end_name(enum live_end e)
 {
 	static const char *const names[] = {
@@ -367,7 +353,7 @@ int cli_run(int argc, char **argv)
 	struct live_result res;
 	live_run(&lv, m, &res);
 	live_fini(&lv);
-	status = exit_status(&res);
+	status = cli_exit_status(res.end);
 	status = cli_disk_report(argv[0], m, cfg.disk, status);
 	struct rr_record_stats rs = { 0 };
 	if (recording) {
