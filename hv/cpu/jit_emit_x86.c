@@ -34,9 +34,19 @@ _Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB index scaling assumes 16-
 _Static_assert(RV_TLB_ENTRIES == 256, "TLB index mask assumes 256 entries");
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache index scaling assumes 32-byte entries");
 
+/* A load or store's TLB miss, emitted after the block so the hit path runs straight through. */
+struct slow_path {
+	uint8_t *miss, *resume;
+	uint64_t pc;
+	uint32_t insn;
+	uint8_t len, idx;
+};
+
 struct emit {
 	uint8_t *p, *end;
 	bool full;
+	struct slow_path slow[JIT_MAX_BLOCK_INSNS];
+	unsigned nslow;
 };
 
 static void b8(struct emit *e, uint8_t v)
@@ -275,7 +285,7 @@ static void emit_leave(struct rv_jit *j, struct emit *e, uint64_t pc)
 
 void jit_emit_runtime(struct rv_jit *j)
 {
-	struct emit e = { j->buf, j->buf + JIT_CODE_BYTES, false };
+	struct emit e = { .p = j->buf, .end = j->buf + JIT_CODE_BYTES };
 	static const uint8_t pro[] = {
 		0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, /* push rbx rbp r12-r15 */
 		0x48, 0x83, 0xec, 0x08,		/* sub rsp, 8: calls see an aligned stack */
@@ -466,16 +476,7 @@ static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc,
 	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
 	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
 	st_x(e, RD(i), RAX);
-	uint8_t *done = jmp32(e);
-	fix32(e, miss, e->p);
-	op_reg(e, true, 0x8b, RDI, RBX);
-	mov_imm(e, RDX, f3 | RD(i) << 8 | len << 16);
-	mov_imm(e, RCX, pc);
-	lea(e, R8, R12, (int32_t)idx);
-	call_abs(e, (const void *)jit_helper_load);
-	op_reg(e, false, 0x85, RAX, RAX);
-	fix32(e, jcc32(e, CC_NE), j->exit_synced);
-	fix32(e, done, e->p);
+	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx };
 }
 
 static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
@@ -491,16 +492,36 @@ static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc
 	if (f3 == 1)
 		b8(e, 0x66);
 	op_mem(e, f3 == 3, f3 == 0 ? 0x88 : 0x89, RDX, RSI, RAX, 0);
-	uint8_t *done = jmp32(e);
-	fix32(e, miss, e->p);
-	op_reg(e, true, 0x8b, RDI, RBX);
-	mov_imm(e, RCX, f3 | len << 8);
-	mov_imm(e, R8, pc);
-	lea(e, R9, R12, (int32_t)idx);
-	call_abs(e, (const void *)jit_helper_store);
-	op_reg(e, false, 0x85, RAX, RAX);
-	fix32(e, jcc32(e, CC_NE), j->exit_synced);
-	fix32(e, done, e->p);
+	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx };
+}
+
+/*
+ * The misses: va in rsi (and the value in rdx for a store) as the probe
+ * left them; the helper does the whole access, then the block resumes or
+ * leaves as the helper says.
+ */
+static void emit_slow_paths(struct rv_jit *j, struct emit *e)
+{
+	for (unsigned k = 0; k < e->nslow; k++) {
+		const struct slow_path *sp = &e->slow[k];
+		unsigned f3 = F3(sp->insn);
+		fix32(e, sp->miss, e->p);
+		op_reg(e, true, 0x8b, RDI, RBX);
+		if ((sp->insn & 0x7f) == 0x03) {
+			mov_imm(e, RDX, f3 | RD(sp->insn) << 8 | (uint32_t)sp->len << 16);
+			mov_imm(e, RCX, sp->pc);
+			lea(e, R8, R12, sp->idx);
+			call_abs(e, (const void *)jit_helper_load);
+		} else {
+			mov_imm(e, RCX, f3 | (uint32_t)sp->len << 8);
+			mov_imm(e, R8, sp->pc);
+			lea(e, R9, R12, sp->idx);
+			call_abs(e, (const void *)jit_helper_store);
+		}
+		op_reg(e, false, 0x85, RAX, RAX);
+		fix32(e, jcc32(e, CC_NE), j->exit_synced);
+		jmp_to(e, sp->resume);
+	}
 }
 
 static void emit_op_imm(struct emit *e, uint32_t i)
@@ -674,7 +695,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	if (JIT_CODE_BYTES - j->used < JIT_MAX_BLOCK_BYTES)
 		return -ENOSPC;
 
-	struct emit e = { j->buf + j->used, j->buf + JIT_CODE_BYTES, false };
+	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES };
 	uint8_t *start = e.p;
 
 	lea(&e, RAX, R12, (int32_t)n);
@@ -751,6 +772,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	}
 	fix32(&e, no_budget, e.p);
 	emit_leave(j, &e, blk->pc);
+	emit_slow_paths(j, &e);
 	if (e.full)
 		return -ENOSPC;
 	blk->code = start;
