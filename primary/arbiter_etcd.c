@@ -18,8 +18,9 @@
  * "EPOCH OWNER" on the owner's lease: it vanishes when the owner stops
  * renewing. take(E) is one transaction: if PREFIX/epoch is E (absent for 0),
  * put E+1, the owner, and the lease key; otherwise read them back, to name
- * the winner. After a win the previous owner's lease is revoked, so a stalled
- * old owner learns at its next keepalive that its epoch is gone.
+ * the winner: one round trip while a lease is at hand (keepalive keeps one).
+ * The winner's next keepalive revokes the previous owner's lease, so a
+ * stalled old owner learns at its own next keepalive that its epoch is gone.
  *
  * Every request is bounded by timeout_ms; a member that times out, refuses,
  * or answers "no leader" is passed over for the next. A transaction that
@@ -62,6 +63,7 @@ struct etcd_arbiter {
 	/* The epoch we won and still believe ours (0: none); lease_valid reads valid_until_ms. */
 	uint64_t my_epoch;
 	char my_owner[OWNER_MAX];
+	int64_t revoke_id;	/* the previous owner's lease, revoked at our next keepalive */
 	_Atomic uint64_t valid_until_ms;
 };
 
@@ -439,7 +441,8 @@ static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner
 	a->my_epoch = expect + 1;
 	snprintf(a->my_owner, sizeof(a->my_owner), "%s", owner);
 	atomic_store(&a->valid_until_ms, a->lease_until_ms);
-	revoke_lease(a, st.lease_id);
+	/* Not now: the caller is going live, and the old owner's output already waits on us. */
+	a->revoke_id = st.lease_id != a->lease_id ? st.lease_id : 0;
 	return 0;
 }
 
@@ -450,6 +453,10 @@ static int etcd_keepalive(struct ft_arbiter *base, char *err, size_t err_len)
 	bool won;
 	int rc;
 
+	if (a->revoke_id) {
+		revoke_lease(a, a->revoke_id);
+		a->revoke_id = 0;
+	}
 	if (a->lease_id && now_ms() < a->lease_until_ms) {
 		char body[64], ttl[32];
 		uint64_t sent = now_ms();

@@ -62,8 +62,9 @@ void ft_arbiter_free(struct ft_arbiter *a);
  * The owner's lease (etcd; lock: has none: keepalive does nothing, the lease
  * is always valid and lease_ms is 0). Call keepalive every lease_ms / 3 from
  * start-up on: it keeps a lease ready so that take is one round trip, renews
- * the lease a won epoch hangs on, and after a lapse re-attaches a new one only
- * if the epoch is still ours (-EAGAIN, err names the winner, if it moved).
+ * the lease a won epoch hangs on (and revokes the previous owner's), and after
+ * a lapse re-attaches a new one only if the epoch is still ours (-EAGAIN, err
+ * names the winner, if it moved).
  * lease_valid: this side's lease surely has not expired on the store at
  * now_ms (CLOCK_MONOTONIC milliseconds); safe to call from any thread.
  */

@@ -9,6 +9,7 @@
  *                       KEY vanishes on etcd, and a later keepalive re-attaches only while the
  *                       epoch is still ours; a successor's win revokes it
  *   works SPEC          a minority outage: read and take still work
+ *   bench SPEC [N]      prints how long N takes last (p50, p90, max), with a lease at hand
  *   down SPEC BOUND_MS  no majority (or refused): read and take fail with -EIO within BOUND_MS, naming
  *                       the endpoints
  */
@@ -67,7 +68,8 @@ static void test_basic(const char *spec)
 	CHECK(ft_arbiter_take(a, 1, "primary", err, sizeof(err)) == -EAGAIN, "a stale epoch never wins");
 	CHECK(ft_arbiter_take(a, 0, "primary", err, sizeof(err)) == -EAGAIN, "nor epoch 0 again");
 	CHECK(ft_arbiter_take(a, 2, "x\ny", err, sizeof(err)) == -EINVAL, "an owner with a newline");
-	/* b's win revoked a's lease: a learns at its next keepalive that epoch 1 is gone. */
+	/* b's next keepalive revokes a's lease: a learns at its own next keepalive that epoch 1 is gone. */
+	CHECK(ft_arbiter_keepalive(b, err, sizeof(err)) == 0, "the owner's keepalive: %s", err);
 	CHECK(ft_arbiter_keepalive(a, err, sizeof(err)) == -EAGAIN, "the old owner's keepalive after a successor won");
 	CHECK(strstr(err, "epoch is 2 (owner backup)") != NULL, "message: %s", err);
 	CHECK(!ft_arbiter_lease_valid(a, mono_ms()), "and its lease is no longer valid");
@@ -198,6 +200,7 @@ static void test_lease(const char *spec, const char *lease_key)
 	CHECK(!strcmp(owner, "primary"), "owner %s", owner);
 	/* Now let it lapse and have a successor win: the old owner's keepalive must not come back. */
 	CHECK(ft_arbiter_take(b, e, "backup", err, sizeof(err)) == 0, "successor: %s", err);
+	CHECK(ft_arbiter_keepalive(b, err, sizeof(err)) == 0, "successor's keepalive: %s", err);
 	CHECK(ft_arbiter_keepalive(a, err, sizeof(err)) == -EAGAIN, "the old owner cannot renew");
 	CHECK(strstr(err, "owner backup") != NULL, "message: %s", err);
 	CHECK(!ft_arbiter_lease_valid(a, mono_ms()));
@@ -240,6 +243,37 @@ static void test_down(const char *spec, uint64_t bound_ms)
 	ft_arbiter_free(a);
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Printed, not asserted: how long a take (the step between losing the peer and going live) takes. */
+static void bench(const char *spec, int n)
+{
+	struct ft_arbiter *a = open_ok(spec);
+	char err[1024], owner[128];
+	uint64_t us[200], e;
+
+	if (n > 200)
+		n = 200;
+	for (int i = 0; i < n; i++) {
+		struct timespec t0, t1;
+		CHECK(ft_arbiter_keepalive(a, err, sizeof(err)) == 0, "%s", err);	/* the daemon's timer */
+		CHECK(ft_arbiter_read(a, &e, owner, sizeof(owner), err, sizeof(err)) == 0, "%s", err);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(ft_arbiter_take(a, e, i % 2 ? "backup" : "primary", err, sizeof(err)) == 0, "%s", err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us[i] = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	}
+	qsort(us, n, sizeof(us[0]), cmp_u64);
+	printf("take on %s: p50 %.2f ms, p90 %.2f ms, max %.2f ms over %d\n", ft_arbiter_name(a),
+	       us[n / 2] / 1e3, us[n * 9 / 10] / 1e3, us[n - 1] / 1e3, n);
+	ft_arbiter_free(a);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
@@ -255,6 +289,8 @@ int main(int argc, char **argv)
 		test_lease(spec, argv[3]);
 	else if (!strcmp(what, "works"))
 		test_works(spec);
+	else if (!strcmp(what, "bench"))
+		bench(spec, argc > 3 ? atoi(argv[3]) : 50);
 	else if (!strcmp(what, "down") && argc > 3)
 		test_down(spec, strtoull(argv[3], NULL, 10));
 	else

@@ -56,6 +56,9 @@ spec="etcd://$endpoints"
 "$T" basic "$spec/ftvm/basic" || fail "basic"
 "$T" race "$spec/ftvm/race" 20 || fail "race"
 "$T" lease "$spec/ftvm/lease" /ftvm/lease/lease || fail "lease"
+# Figures (printed, never asserted): a take on etcd beside one on the lock file.
+"$T" bench "$spec/ftvm/bench" 50 || fail "bench"
+"$T" bench "lock:$dir/arbiter.lock" 50 || fail "bench"
 
 # A minority outage: the first endpoint in the spec is the one lost, so each call moves past it.
 kill -KILL "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
