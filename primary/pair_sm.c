@@ -38,7 +38,7 @@ static bool room(const struct out *o)
 	return o->n + PAIR_ACTION_RESERVE < o->max;
 }
 
-static void send(struct pair_sm *sm, struct out *o, enum pair_msg_kind k, uint64_t a, uint64_t b,
+static void tell(struct pair_sm *sm, struct out *o, enum pair_msg_kind k, uint64_t a, uint64_t b,
 		 uint64_t c, bool flag)
 {
 	if (!sm->link_up)
@@ -163,7 +163,7 @@ static void pump(struct pair_sm *sm, struct out *o)
 		sm->sent = sm->acked;
 	while (sm->sent < sm->guest_step && sm->sent < sm->acked + sm->cfg.window_steps && room(o)) {
 		sm->sent++;
-		send(sm, o, PM_CHUNK, sm->sent, pair_sm_tag_at(sm, sm->sent), 0, false);
+		tell(sm, o, PM_CHUNK, sm->sent, pair_sm_tag_at(sm, sm->sent), 0, false);
 	}
 }
 
@@ -188,12 +188,12 @@ static void pace(struct pair_sm *sm, struct out *o)
 
 static void say_hello(struct pair_sm *sm, struct out *o)
 {
-	send(sm, o, PM_HELLO, sm->log_end, sm->log_tag, sm->role, sm->vouch == PV_SYNCED);
+	tell(sm, o, PM_HELLO, sm->log_end, sm->log_tag, sm->role, sm->vouch == PV_SYNCED);
 }
 
 static void ack(struct pair_sm *sm, struct out *o)
 {
-	send(sm, o, PM_ACK, sm->log_end, sm->rep_step, 0, sm->synced);
+	tell(sm, o, PM_ACK, sm->log_end, sm->rep_step, 0, sm->synced);
 }
 
 /* Either side: the peer is gone (link down or silent past dead_ms). */
@@ -245,7 +245,7 @@ static void become_live(struct pair_sm *sm, struct out *o)
 	emit(o, (struct pair_action){ .kind = PX_GO_LIVE, .step = sm->takeover_step });
 	emit(o, (struct pair_action){ .kind = PX_CARRY_ON_UNPROTECTED });
 	/* Our first word carries the new epoch: a promoting peer learns it was taken over. */
-	send(sm, o, PM_PROGRESS, sm->guest_step, 0, 0, false);
+	tell(sm, o, PM_PROGRESS, sm->guest_step, 0, 0, false);
 }
 
 /* A promoting primary whose backup took over: its machine stands at promote_step, so it follows on. */
@@ -332,7 +332,7 @@ static void primary_hello(struct pair_sm *sm, const struct pair_msg *m, struct o
 	sm->peer_ok = true;
 	sm->backup_synced = m->flag && m->epoch == sm->epoch;
 	sm->last_ack_ms = sm->now_ms;
-	send(sm, o, PM_RESUME, keep, sm->guest_step, agree, false);
+	tell(sm, o, PM_RESUME, keep, sm->guest_step, agree, false);
 	pump(sm, o);
 }
 
@@ -372,7 +372,7 @@ static void primary_msg(struct pair_sm *sm, const struct pair_msg *m, struct out
 		    sm->guest_step <= sm->replayed + sm->cfg.max_lag_steps) {
 			sm->state = PS_PROTECTED;
 			sm->why = "protected";
-			send(sm, o, PM_SYNCED, sm->released, 0, 0, false);
+			tell(sm, o, PM_SYNCED, sm->released, 0, 0, false);
 		}
 		if (sm->state == PS_PROTECTED && !sm->guest_started) {
 			sm->guest_started = true;
@@ -380,7 +380,7 @@ static void primary_msg(struct pair_sm *sm, const struct pair_msg *m, struct out
 		}
 		if (sm->state == PS_PROMOTING && sm->acked >= sm->promote_step && !sm->promote_sent) {
 			sm->promote_sent = true;
-			send(sm, o, PM_PROMOTE, sm->promote_step, 0, 0, false);
+			tell(sm, o, PM_PROMOTE, sm->promote_step, 0, 0, false);
 		}
 		break;
 	default:
@@ -544,16 +544,16 @@ static void on_timer(struct pair_sm *sm, struct out *o)
 		}
 		if (!sm->backup_synced && sm->state == PS_PROTECTED &&
 		    sm->now_ms - sm->last_sent_ms >= sm->cfg.heartbeat_ms)
-			send(sm, o, PM_SYNCED, sm->released, 0, 0, false);
+			tell(sm, o, PM_SYNCED, sm->released, 0, 0, false);
 		if (sm->promote_sent && sm->state == PS_PROMOTING &&
 		    sm->now_ms - sm->last_sent_ms >= sm->cfg.heartbeat_ms)
-			send(sm, o, PM_PROMOTE, sm->promote_step, 0, 0, false);
+			tell(sm, o, PM_PROMOTE, sm->promote_step, 0, 0, false);
 		pump(sm, o);
 	}
 	if (sm->state == PS_FOLLOWING && sm->now_ms - sm->last_sent_ms >= sm->cfg.heartbeat_ms)
 		ack(sm, o);
 	if (sm->now_ms - sm->last_sent_ms >= sm->cfg.heartbeat_ms)
-		send(sm, o, sm->role == PAIR_PRIMARY ? PM_PROGRESS : PM_HEARTBEAT, sm->guest_step, 0, 0, false);
+		tell(sm, o, sm->role == PAIR_PRIMARY ? PM_PROGRESS : PM_HEARTBEAT, sm->guest_step, 0, 0, false);
 }
 
 int pair_sm_step(struct pair_sm *sm, const struct pair_event *in, struct pair_action *out, int max_out)
@@ -651,11 +651,11 @@ int pair_sm_step(struct pair_sm *sm, const struct pair_event *in, struct pair_ac
 		}
 		if (sm->acked >= sm->promote_step) {
 			sm->promote_sent = true;
-			send(sm, &o, PM_PROMOTE, sm->promote_step, 0, 0, false);
+			tell(sm, &o, PM_PROMOTE, sm->promote_step, 0, 0, false);
 		}
 		break;
 	case PE_GUEST_STOPPED:
-		send(sm, &o, PM_GOODBYE, 0, 0, 0, false);
+		tell(sm, &o, PM_GOODBYE, 0, 0, 0, false);
 		sm->state = PS_STOPPED;
 		sm->why = "the guest ended";
 		emit(&o, (struct pair_action){ .kind = PX_STOP_VM, .reason = sm->why });
