@@ -47,10 +47,17 @@ struct emit {
 	bool full;
 	struct slow_path slow[JIT_MAX_BLOCK_INSNS];
 	unsigned nslow;
+	/*
+	 * The guest register rax holds, valid only while nothing has been
+	 * emitted since st_x stored rax to it (every byte clears it), so the
+	 * next instruction's load of that register can reuse rax.
+	 */
+	int rax_holds;
 };
 
 static void b8(struct emit *e, uint8_t v)
 {
+	e->rax_holds = -1;
 	if (e->p < e->end)
 		*e->p++ = v;
 	else
@@ -115,6 +122,11 @@ static void op_reg(struct emit *e, bool w, uint32_t opc, int reg, int rm)
 
 static void ld_x(struct emit *e, int reg, unsigned r)
 {
+	if (r != 0 && (int)r == e->rax_holds) {
+		if (reg != RAX)
+			op_reg(e, true, 0x8b, reg, RAX);
+		return;
+	}
 	if (r == 0)
 		op_reg(e, false, 0x33, reg, reg);	/* xor r32, r32 */
 	else
@@ -123,6 +135,11 @@ static void ld_x(struct emit *e, int reg, unsigned r)
 
 static void ld_x32(struct emit *e, int reg, unsigned r)
 {
+	if (r != 0 && (int)r == e->rax_holds) {
+		if (reg != RAX)
+			op_reg(e, false, 0x8b, reg, RAX);
+		return;
+	}
 	if (r == 0)
 		op_reg(e, false, 0x33, reg, reg);
 	else
@@ -133,6 +150,8 @@ static void st_x(struct emit *e, unsigned r, int reg)
 {
 	if (r)
 		op_mem(e, true, 0x89, reg, RBX, -1, OFF_X(r));
+	if (r && reg == RAX)
+		e->rax_holds = (int)r;
 }
 
 static bool fits_s32(uint64_t v)
@@ -476,6 +495,7 @@ static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc,
 	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
 	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
 	st_x(e, RD(i), RAX);
+	e->rax_holds = -1;	/* the miss path rejoins here with rax clobbered */
 	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx };
 }
 
@@ -695,7 +715,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	if (JIT_CODE_BYTES - j->used < JIT_MAX_BLOCK_BYTES)
 		return -ENOSPC;
 
-	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES };
+	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES, .rax_holds = -1 };
 	uint8_t *start = e.p;
 
 	lea(&e, RAX, R12, (int32_t)n);
