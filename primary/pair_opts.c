@@ -23,6 +23,8 @@ static void usage(FILE *f, bool primary)
 		"  --peer-name NAME     the peer's certificate name (default %s)\n"
 		"  --certs DIR          ca.crt, NAME.crt and NAME.key, as 'ftvm certs init' writes them\n"
 		"  --arbiter lock:PATH  the arbiter both hosts reach: a lock file on shared storage\n"
+		"  --arbiter etcd://HOST:PORT[,HOST:PORT...][/PREFIX][?cacert=F&cert=F&key=F]\n"
+		"                       or an etcd cluster (docs/split-brain.md)\n"
 		"  --log FILE           %s\n"
 		"  --fsync              a chunk counts as written once synced, not only written\n"
 		"  --control SOCK       serve 'ftvm status' on this unix socket (owner only)\n"
