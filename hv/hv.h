@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #define HV_MAX_HARTS 8
+/* Guest RAM: between these, a multiple of 4 KiB (hv_machine_create refuses anything else). */
+#define HV_MIN_MEM_BYTES (16ULL << 20)
+#define HV_MAX_MEM_BYTES (64ULL << 30)
 #define HV_DIGEST_BYTES 32
 
 struct hv_machine;

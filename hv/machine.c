@@ -16,8 +16,6 @@ static const int line_bits[4] = { RV_IRQ_MSIP, RV_IRQ_MTIP, RV_IRQ_MEIP, RV_IRQ_
 
 /* Default clock before the determinism layer sets one: 30 steps per 10 MHz tick. */
 #define DEFAULT_RATE_Q32 ((1ULL << 32) / 30)
-#define MIN_MEM_BYTES (16ULL << 20)
-#define MAX_MEM_BYTES (64ULL << 30)
 
 static void hart_line_set(void *opaque, int bit, int level)
 {
@@ -247,7 +245,7 @@ int machine_create_bare(const struct hv_config *cfg, const struct hv_host_ops *h
 		hv_errf(err, err_len, "--smp %d: between 1 and %d harts", cfg->smp, HV_MAX_HARTS);
 		return -EINVAL;
 	}
-	if (cfg->mem_bytes < MIN_MEM_BYTES || cfg->mem_bytes > MAX_MEM_BYTES ||
+	if (cfg->mem_bytes < HV_MIN_MEM_BYTES || cfg->mem_bytes > HV_MAX_MEM_BYTES ||
 	    cfg->mem_bytes % 4096) {
 		hv_errf(err, err_len, "--mem %llu bytes: between 16M and 64G, a multiple of 4K",
 			(unsigned long long)cfg->mem_bytes);

@@ -129,13 +129,12 @@ static int check_one(const char *what, const char *spec, bool recorded, const ui
 /* The values a log's header gives the machine, refused by their header field's name, not a flag's. */
 static int check_fields(const struct rr_header *h, char *err, size_t err_len)
 {
-	/* The limits hv_machine_create enforces on --smp and --mem. */
 	if (h->smp < 1 || h->smp > HV_MAX_HARTS) {
 		hv_errf(err, err_len, "header field harts (smp) is %" PRIu32 ": a machine has 1 to %d harts",
 			h->smp, HV_MAX_HARTS);
 		return -EINVAL;
 	}
-	if (h->mem_bytes < (16ULL << 20) || h->mem_bytes > (64ULL << 30) || h->mem_bytes % 4096) {
+	if (h->mem_bytes < HV_MIN_MEM_BYTES || h->mem_bytes > HV_MAX_MEM_BYTES || h->mem_bytes % 4096) {
 		hv_errf(err, err_len, "header field memory (mem_bytes) is %" PRIu64 ": between 16M and 64G, "
 			"a multiple of 4K", h->mem_bytes);
 		return -EINVAL;

@@ -89,7 +89,7 @@ static bool header_problem(const struct rr_header *h, char *buf, size_t len)
 	if (h->smp < 1 || h->smp > HV_MAX_HARTS)
 		snprintf(buf, len, "header field harts (smp) is %" PRIu32 ": a machine has 1 to %d harts; "
 			 "replay refuses this log", h->smp, HV_MAX_HARTS);
-	else if (h->mem_bytes < (16ULL << 20) || h->mem_bytes > (64ULL << 30) || h->mem_bytes % 4096)
+	else if (h->mem_bytes < HV_MIN_MEM_BYTES || h->mem_bytes > HV_MAX_MEM_BYTES || h->mem_bytes % 4096)
 		snprintf(buf, len, "header field memory (mem_bytes) is %" PRIu64 ": between 16M and 64G, a "
 			 "multiple of 4K; replay refuses this log", h->mem_bytes);
 	else
