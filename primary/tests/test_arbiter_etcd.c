@@ -88,6 +88,20 @@ static void test_basic(const char *spec)
 		CHECK(ft_arbiter_open(bads[i], &x, bad, sizeof(bad)) == -EINVAL && !x, "spec %s refused", bads[i]);
 		CHECK(strstr(bad, "arbiter") != NULL, "message for %s: %s", bads[i], bad);
 	}
+	/* A take on a lease that a successor revoked: etcd refuses the lease, a fresh one is granted. */
+	struct ft_arbiter *x = open_ok(spec), *y = open_ok(spec);
+	CHECK(ft_arbiter_read(x, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
+	uint64_t e0 = e;
+	CHECK(ft_arbiter_take(x, e, "x", err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_take(y, e + 1, "y", err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_keepalive(y, err, sizeof(err)) == 0, "%s", err);	/* revokes x's lease */
+	CHECK(ft_arbiter_take(x, e + 2, "x", err, sizeof(err)) == 0, "take with a revoked lease at hand: %s", err);
+	CHECK(ft_arbiter_lease_valid(x, mono_ms()));
+	CHECK(ft_arbiter_read(y, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
+	CHECK(e == e0 + 3 && !strcmp(owner, "x"), "epoch %" PRIu64 " owner %s", e, owner);
+	ft_arbiter_free(x);
+	ft_arbiter_free(y);
+
 	/* lock: still reaches the lock kind, through the same dispatch */
 	snprintf(bad, sizeof(bad), "lock:/tmp/ftvm-test-arbiter-etcd.%d", (int)getpid());
 	struct ft_arbiter *l = open_ok(bad);
