@@ -341,7 +341,7 @@ static int run_seed(uint64_t seed, uint64_t steps, bool verbose, bool today, boo
 static void usage(void)
 {
 	fprintf(stderr, "usage: pair_sim [--seeds N] [--seed S] [--steps K] [--today] [-v]\n"
-			"  --seeds N  run seeds 1..N after the regression seeds (default 600)\n"
+			"  --seeds N  run seeds 1..N after the regression seeds (default 400)\n"
 			"  --seed S   run only seed S\n"
 			"  --steps K  milliseconds of faults before they stop (default 3000)\n"
 			"  --today    the daemons' current rules: an unreachable arbiter fences, a protected\n"
@@ -351,7 +351,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t nseeds = 600, one = 0, steps = 3000;
+	uint64_t nseeds = 400, one = 0, steps = 3000;
 	bool verbose = false, single = false, today = false;
 	int passed = 0, failed = 0;
 
