@@ -49,6 +49,11 @@ uint64_t ft_arbiter_lease_ms(const struct ft_arbiter *a)
 	return a->ops->lease_ms ? a->ops->lease_ms(a) : 0;
 }
 
+uint64_t ft_arbiter_takeover_wait_ms(const struct ft_arbiter *a)
+{
+	return a->ops->takeover_wait_ms ? a->ops->takeover_wait_ms(a) : 0;
+}
+
 const char *ft_arbiter_name(const struct ft_arbiter *a)
 {
 	return a->name;

@@ -19,8 +19,10 @@
  * renewing. take(E) is one transaction: if PREFIX/epoch is E (absent for 0),
  * put E+1, the owner, and the lease key; otherwise read them back, to name
  * the winner: one round trip while a lease is at hand (keepalive keeps one).
- * The winner's next keepalive revokes the previous owner's lease, so a
- * stalled old owner learns at its own next keepalive that its epoch is gone.
+ * An owner's keepalive renews its lease and then reads the epoch back: only
+ * if it is still ours does the lease count as valid to the renewal's send
+ * time plus 0.9 TTL. The winner's next keepalive also revokes the previous
+ * owner's lease, so an old owner cut off from us learns sooner.
  *
  * Every request is bounded by timeout_ms; a member that times out, refuses,
  * or answers "no leader" is passed over for the next. A transaction that
@@ -64,6 +66,7 @@ struct etcd_arbiter {
 	uint64_t my_epoch;
 	char my_owner[OWNER_MAX];
 	int64_t revoke_id;	/* the previous owner's lease, revoked at our next keepalive */
+	uint64_t takeover_wait_ms;	/* after our last win: how long the previous owner may think it holds */
 	_Atomic uint64_t valid_until_ms;
 };
 
@@ -402,6 +405,8 @@ static void lost_msg(struct etcd_arbiter *a, const struct etcd_state *st, uint64
 		 st->epoch, st->owner[0] ? st->owner : "none", expect);
 }
 
+static uint64_t etcd_lease_ms(const struct ft_arbiter *base);
+
 static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner, char *err,
 		     size_t err_len)
 {
@@ -443,7 +448,31 @@ static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner
 	atomic_store(&a->valid_until_ms, a->lease_until_ms);
 	/* Not now: the caller is going live, and the old owner's output already waits on us. */
 	a->revoke_id = st.lease_id != a->lease_id ? st.lease_id : 0;
+	/* The previous owner's lease was alive at our win: it may release output until its local
+	 * deadline, at most 0.9 of its TTL (ours: both sides share the spec) after it last renewed. */
+	a->takeover_wait_ms = a->revoke_id ? etcd_lease_ms(base) + etcd_lease_ms(base) / 10 : 0;
 	return 0;
+}
+
+/* The epoch we won is still the arbiter's, with us as owner: 0, -EAGAIN (and we own nothing), -errno. */
+static int check_still_ours(struct etcd_arbiter *a, char *err, size_t err_len)
+{
+	struct etcd_state st;
+	char body[1024];
+	int rc;
+
+	range_json(a, body, sizeof(body));
+	rc = post(a, "/v3/kv/range", body, err, err_len);
+	if (!rc)
+		rc = parse_state(a, &st, err, err_len);
+	if (rc)
+		return rc;
+	if (st.epoch == a->my_epoch && !strcmp(st.owner, a->my_owner))
+		return 0;
+	atomic_store(&a->valid_until_ms, 0);
+	lost_msg(a, &st, a->my_epoch, err, err_len);
+	a->my_epoch = 0;
+	return -EAGAIN;
 }
 
 static int etcd_keepalive(struct ft_arbiter *base, char *err, size_t err_len)
@@ -468,9 +497,18 @@ static int etcd_keepalive(struct ft_arbiter *base, char *err, size_t err_len)
 		if (atoll(ttl) > 0) {
 			a->ttl_ms = (uint64_t)atoll(ttl) * 1000;
 			a->lease_until_ms = lease_deadline(sent, a->ttl_ms);
-			if (a->my_epoch)
+			if (!a->my_epoch)
+				return 0;
+			/*
+			 * Renewed; but is the epoch still ours? A successor's win leaves our lease
+			 * alive until revoked. Only a read after the renewal, seeing our epoch,
+			 * extends our validity: a win it does not see came after the renewal was
+			 * sent, and the successor waits out a whole lease from its win.
+			 */
+			rc = check_still_ours(a, err, err_len);
+			if (!rc)
 				atomic_store(&a->valid_until_ms, a->lease_until_ms);
-			return 0;
+			return rc;
 		}
 	}
 	/* No lease, or it lapsed or was revoked: a new one, re-attached only if the epoch is still ours. */
@@ -502,6 +540,11 @@ static uint64_t etcd_lease_ms(const struct ft_arbiter *base)
 	const struct etcd_arbiter *a = (const struct etcd_arbiter *)base;
 
 	return a->ttl_ms ? a->ttl_ms : (uint64_t)a->lease_s * 1000;
+}
+
+static uint64_t etcd_takeover_wait_ms(const struct ft_arbiter *base)
+{
+	return ((const struct etcd_arbiter *)base)->takeover_wait_ms;
 }
 
 static void etcd_free(struct ft_arbiter *base)
@@ -653,5 +696,6 @@ out:
 
 static const struct ft_arbiter_ops etcd_ops = {
 	.read = etcd_read, .take = etcd_take, .keepalive = etcd_keepalive,
-	.lease_valid = etcd_lease_valid, .lease_ms = etcd_lease_ms, .free = etcd_free,
+	.lease_valid = etcd_lease_valid, .lease_ms = etcd_lease_ms, .takeover_wait_ms = etcd_takeover_wait_ms,
+	.free = etcd_free,
 };

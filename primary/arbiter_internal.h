@@ -14,6 +14,7 @@ struct ft_arbiter_ops {
 	int (*keepalive)(struct ft_arbiter *a, char *err, size_t err_len);
 	bool (*lease_valid)(const struct ft_arbiter *a, uint64_t now_ms);
 	uint64_t (*lease_ms)(const struct ft_arbiter *a);
+	uint64_t (*takeover_wait_ms)(const struct ft_arbiter *a);
 	void (*free)(struct ft_arbiter *a);
 };
 

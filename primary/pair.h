@@ -60,18 +60,26 @@ const char *ft_arbiter_name(const struct ft_arbiter *a);
 void ft_arbiter_free(struct ft_arbiter *a);
 /*
  * The owner's lease (etcd; lock: has none: keepalive does nothing, the lease
- * is always valid and lease_ms is 0). Call keepalive every lease_ms / 3 from
- * start-up on: it keeps a lease ready so that take is one round trip, renews
- * the lease a won epoch hangs on (and revokes the previous owner's), and after
- * a lapse re-attaches a new one only if the epoch is still ours (-EAGAIN, err
- * names the winner, if it moved).
- * lease_valid: this side's lease surely has not expired on the store at
- * now_ms (CLOCK_MONOTONIC milliseconds); safe to call from any thread.
+ * is always valid, lease_ms is 0). Call keepalive every lease_ms / 3 from
+ * start-up on. It keeps a lease at hand, so that take is one round trip;
+ * once this side owns an epoch it renews the lease and reads the epoch back
+ * (-EAGAIN, err naming the winner, when it moved: stop), revokes the previous
+ * owner's lease after a win, and after a lapse re-attaches a new lease only
+ * if the epoch is still ours. lease_valid: this side owns an epoch and its
+ * lease surely lives on the store at now_ms (CLOCK_MONOTONIC milliseconds);
+ * safe from any thread. Calls other than lease_valid: one thread at a time.
  */
 int ft_arbiter_keepalive(struct ft_arbiter *a, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 bool ft_arbiter_lease_valid(const struct ft_arbiter *a, uint64_t now_ms);
 uint64_t ft_arbiter_lease_ms(const struct ft_arbiter *a);
+/*
+ * After a win: how long the side must hold its output if it did not protect
+ * the previous owner (a side that was its synced backup needs no wait: output
+ * commit). 0 for lock:, and for etcd when the previous owner's lease had
+ * already lapsed; else 1.1 lease_ms (docs/split-brain.md, case 2).
+ */
+uint64_t ft_arbiter_takeover_wait_ms(const struct ft_arbiter *a);
 
 /* Status: filled by the daemon on request, printed as text or JSON by the control socket. */
 struct ft_status {

@@ -63,6 +63,9 @@ static void test_basic(const char *spec)
 	CHECK(ft_arbiter_read(b, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
 	CHECK(e == 1 && !strcmp(owner, "primary"), "epoch %" PRIu64 " owner %s", e, owner);
 	CHECK(ft_arbiter_take(b, 1, "backup", err, sizeof(err)) == 0, "take 1: %s", err);
+	CHECK(ft_arbiter_takeover_wait_ms(b) >= ft_arbiter_lease_ms(a),
+	      "primary's lease was alive: a successor that did not protect it waits %" PRIu64 " ms",
+	      ft_arbiter_takeover_wait_ms(b));
 	CHECK(ft_arbiter_read(a, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
 	CHECK(e == 2 && !strcmp(owner, "backup"), "epoch %" PRIu64 " owner %s", e, owner);
 	CHECK(ft_arbiter_take(a, 1, "primary", err, sizeof(err)) == -EAGAIN, "a stale epoch never wins");
@@ -88,6 +91,19 @@ static void test_basic(const char *spec)
 		CHECK(ft_arbiter_open(bads[i], &x, bad, sizeof(bad)) == -EINVAL && !x, "spec %s refused", bads[i]);
 		CHECK(strstr(bad, "arbiter") != NULL, "message for %s: %s", bads[i], bad);
 	}
+	/* An old owner still reaching etcd, whose lease nobody revoked, learns of the win at its next keepalive. */
+	struct ft_arbiter *p = open_ok(spec), *q = open_ok(spec);
+	CHECK(ft_arbiter_read(p, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
+	CHECK(ft_arbiter_take(p, e, "p", err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_keepalive(p, err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_take(q, e + 1, "q", err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_lease_valid(p, mono_ms()), "p cannot know yet");
+	CHECK(ft_arbiter_keepalive(p, err, sizeof(err)) == -EAGAIN, "p's keepalive reads the epoch back");
+	CHECK(strstr(err, "owner q") != NULL, "message: %s", err);
+	CHECK(!ft_arbiter_lease_valid(p, mono_ms()), "and p's lease no longer counts");
+	ft_arbiter_free(p);
+	ft_arbiter_free(q);
+
 	/* A take on a lease that a successor revoked: etcd refuses the lease, a fresh one is granted. */
 	struct ft_arbiter *x = open_ok(spec), *y = open_ok(spec);
 	CHECK(ft_arbiter_read(x, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
@@ -106,6 +122,7 @@ static void test_basic(const char *spec)
 	snprintf(bad, sizeof(bad), "lock:/tmp/ftvm-test-arbiter-etcd.%d", (int)getpid());
 	struct ft_arbiter *l = open_ok(bad);
 	CHECK(ft_arbiter_lease_ms(l) == 0 && ft_arbiter_lease_valid(l, mono_ms()), "lock: has no lease to lose");
+	CHECK(ft_arbiter_takeover_wait_ms(l) == 0);
 	CHECK(ft_arbiter_keepalive(l, err, sizeof(err)) == 0);
 	ft_arbiter_free(l);
 	unlink(bad + 5);
@@ -220,6 +237,13 @@ static void test_lease(const char *spec, const char *lease_key)
 	CHECK(!ft_arbiter_lease_valid(a, mono_ms()));
 	CHECK(ft_arbiter_keepalive(a, err, sizeof(err)) == 0, "a spare lease for a side that owns nothing: %s", err);
 	CHECK(!ft_arbiter_lease_valid(a, mono_ms()), "which is not the arbiter's");
+	/* The owner stops renewing; once its lease is gone from etcd, a successor has nothing to wait out. */
+	CHECK(ft_arbiter_read(a, &e, owner, sizeof(owner), err, sizeof(err)) == 0);
+	usleep((useconds_t)(2 * lease_ms + 1500) * 1000);
+	CHECK(lease_key_present(lease_key) == 0, "the lapsed owner's lease key is gone");
+	CHECK(ft_arbiter_take(a, e, "primary", err, sizeof(err)) == 0, "%s", err);
+	CHECK(ft_arbiter_takeover_wait_ms(a) == 0, "wait %" PRIu64 " ms after a lapsed owner",
+	      ft_arbiter_takeover_wait_ms(a));
 	ft_arbiter_free(a);
 	ft_arbiter_free(b);
 }
