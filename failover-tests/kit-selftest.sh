@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The drill kit's own test, with no daemon: the real guest served on host p's TAP, then on host b's
-# (the switch relearns its MAC), reached from the client host; the replication link, a silent
-# partition of it and its healing; a tbf cap; the freezer; relay.py damaging a real TLS transfer
-# (ftvm-xport) that must still arrive whole; a three-member etcd cluster losing one member and then
-# a majority; and cleanup removing every namespace even when a drill fails.  Exit 0 pass, 77 skip, 1 fail.
+# (the switch relearns its MAC), reached from the client host, and unreachable through a cut bridge
+# port; the replication link, a silent partition of it and its healing; a tbf cap; the freezer and
+# the cpu cap; relay.py damaging a real TLS transfer (ftvm-xport) that must still arrive whole; a
+# three-member etcd cluster losing one member and then a majority; and cleanup removing every
+# namespace even when a drill fails.  Exit 0 pass, 77 skip, 1 fail.
 set -u
 . "$(dirname "$0")/lib.sh"
 ft_require_root
@@ -46,6 +47,10 @@ for host in p b; do
 	ft_wait load 60 || { cat "$FT_RUN/load.out"; ft_fail "clients against the guest on host $host failed"; }
 	ft_check_history load >/dev/null || { cat "$FT_RUN/load.check"; ft_fail "a single guest's history is not linearizable"; }
 	[ "$(ft_serving 0)" = "$host" ] || ft_fail "frames came from '$(ft_serving 0)', want host $host alone"
+	ft_partition_port "$host" "tr$host"
+	ft_wait_kv 3 2>/dev/null && ft_fail "the client reaches the guest through a cut bridge port"
+	ft_heal "$host"
+	ft_wait_kv 30 || ft_fail "the guest is unreachable after healing its bridge port"
 	ft_kill "guest$host"
 	ft_tap_monitor_stop
 	echo "ok   guest on host $host: $(tail -n 1 "$FT_RUN/load.out" | cut -c1-60)..."
@@ -60,6 +65,16 @@ grep -q FROZEN "/sys/fs/cgroup/freezer/$FT_TAG-sleeper/freezer.state" || ft_fail
 ft_thaw sleeper
 ft_kill sleeper
 echo "ok   cgroup freezer"
+ft_bg spinner c python3 -c 'while True: pass'
+sleep 0.5
+ft_throttle spinner 10
+t0=$(awk '{ print $14 + $15 }' "/proc/$(ft_pid spinner)/stat")
+sleep 2
+t1=$(awk '{ print $14 + $15 }' "/proc/$(ft_pid spinner)/stat")
+ft_kill spinner
+ticks=$(getconf CLK_TCK)
+[ $(( (t1 - t0) * 100 / (2 * ticks) )) -le 20 ] || ft_fail "a process capped at 10% of a CPU used $(( (t1 - t0) * 100 / (2 * ticks) ))%"
+echo "ok   cgroup cpu cap: $(( (t1 - t0) * 100 / (2 * ticks) ))% of a CPU at a 10% cap"
 
 # relay.py on the replication link: a real TLS transfer survives a bit flip, a truncation, replayed
 # bytes and a reset, and arrives whole (the same digest as through a clean relay).
