@@ -10,7 +10,7 @@
  * After every event the invariants of docs/pair-protocol.md are checked;
  * once the faults stop, progress and protection must come back in a bound.
  *
- * pair_sim [--seeds N] [--seed S] [--steps K] [--today] [-v]
+ * pair_sim [--seeds N] [--seed S] [--steps K] [--today[=fence,ack,new-vm]] [-v]
  */
 #include "pair_sim.h"
 
@@ -32,12 +32,14 @@
  * 12: a take whose answer was lost, retried and "lost" to ourselves, left
  *     nobody able to take the epoch (now LOST naming us is our win).
  * 186, 315: a promotion asked for a step the lag-paused guest never reached.
- * 18, 80 (--today): 'ftvm primary' restarted after a failover takes a new
- *     epoch while the old backup serves; 12 and 16 (--today): then serves a
+ * 18, 80 (--today=new-vm): 'ftvm primary' restarted after a failover takes a new
+ *     epoch while the old backup serves; 12 and 16 (--today=new-vm): then a
  *     new guest from step 0 (now a primary starts only on a pair with no epoch).
- * 2462, 5594 (--today): output released at the backup's ack alone; the
- *     backup, fenced by an unreachable arbiter, left the restarted primary to
- *     come back from its own shorter log: acknowledged output lost.
+ * 2462 (--today=ack), 5594 (--today=fence,ack): output released at the
+ *     backup's ack alone, beyond the primary's own log; the primary crashed,
+ *     the backup could not take over (the arbiter was out; then it crashed
+ *     too, or was fenced), and the restarted primary came back from its own
+ *     shorter log: output clients had seen was lost.
  */
 static const uint64_t regression_seeds[] = { 12, 16, 186, 315, 18, 80, 2462, 5594 };
 
@@ -181,7 +183,7 @@ static void inject(struct sim *m, const struct fault *f)
 		if (!side_up(&m->s[f->a])) {
 			struct side *sd = &m->s[f->a];
 			/* Today's daemons open a new log at once; pair_sm refuses before the log is touched. */
-			if (m->today) {
+			if (m->today & TODAY_NEW_VM) {
 				sd->log_end = sd->d_epoch = 0;
 				sd->d_vouch = PV_NONE;
 			}
@@ -247,7 +249,7 @@ static bool protected_now(const struct sim *m)
 	return false;
 }
 
-static int run_seed(uint64_t seed, uint64_t steps, bool verbose, bool today, bool quiet)
+static int run_seed(uint64_t seed, uint64_t steps, bool verbose, unsigned today, bool quiet)
 {
 	struct sim *m = calloc(1, sizeof(*m));
 	int rc;
@@ -263,7 +265,8 @@ static int run_seed(uint64_t seed, uint64_t steps, bool verbose, bool today, boo
 	m->arb_owner = -1;
 	m->cfg = (struct pair_config){ .heartbeat_ms = 50, .dead_ms = 150, .resend_ms = 60,
 				       .max_lag_steps = 100, .window_steps = 64,
-				       .fence_on_unreachable = today, .release_on_ack_only = today };
+				       .fence_on_unreachable = today & TODAY_FENCE,
+				       .release_on_ack_only = today & TODAY_ACK };
 	make_schedule(m, steps);
 	if (verbose)
 		print_schedule(m, stdout);
@@ -318,8 +321,9 @@ static int run_seed(uint64_t seed, uint64_t steps, bool verbose, bool today, boo
 			       m->s[i].released, side_up(&m->s[i]) ? "" : " (down)");
 		printf("  arbiter: epoch %" PRIu64 " owner %d\n", m->arb_epoch, m->arb_owner);
 		print_schedule(m, stdout);
-		printf("  reproduce: pair_sim --seed %" PRIu64 " --steps %" PRIu64 "%s -v\n", seed, steps,
-		       today ? " --today" : "");
+		printf("  reproduce: pair_sim --seed %" PRIu64 " --steps %" PRIu64 "%s%s%s%s -v\n", seed, steps,
+		       today ? " --today=" : "", today & TODAY_FENCE ? "fence," : "", today & TODAY_ACK ? "ack," : "",
+		       today & TODAY_NEW_VM ? "new-vm" : "");
 	} else if (verbose) {
 		printf("seed %" PRIu64 ": ok (%" PRIu64 " events, %" PRIu64 " takeovers, %" PRIu64
 		       " promotions, %" PRIu64 " restarts, told up to step %" PRIu64 ")\n", seed, m->n.events,
@@ -340,19 +344,21 @@ static int run_seed(uint64_t seed, uint64_t steps, bool verbose, bool today, boo
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: pair_sim [--seeds N] [--seed S] [--steps K] [--today] [-v]\n"
+	fprintf(stderr, "usage: pair_sim [--seeds N] [--seed S] [--steps K] [--today[=fence,ack,new-vm]] [-v]\n"
 			"  --seeds N  run seeds 1..N after the regression seeds (default 400)\n"
 			"  --seed S   run only seed S\n"
 			"  --steps K  milliseconds of faults before they stop (default 3000)\n"
-			"  --today    the daemons' current rules: an unreachable arbiter fences, a protected\n"
-			"             primary releases at the ack alone\n"
+			"  --today    the daemons' current rules (all, or those named): fence: an unreachable\n"
+			"             arbiter stops the side; ack: a protected primary releases at the backup's\n"
+			"             ack alone; new-vm: a restarted 'ftvm primary' starts a new VM and log\n"
 			"  -v         print every event and action\n");
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t nseeds = 400, one = 0, steps = 3000;
-	bool verbose = false, single = false, today = false;
+	bool verbose = false, single = false;
+	unsigned today = 0;
 	int passed = 0, failed = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -364,7 +370,15 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
 			steps = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--today"))
-			today = true;
+			today = TODAY_ALL;
+		else if (!strncmp(argv[i], "--today=", 8)) {
+			today = (strstr(argv[i], "fence") ? TODAY_FENCE : 0) | (strstr(argv[i], "ack") ? TODAY_ACK : 0) |
+				(strstr(argv[i], "new-vm") ? TODAY_NEW_VM : 0);
+			if (!today) {
+				usage();
+				return 2;
+			}
+		}
 		else if (!strcmp(argv[i], "-v"))
 			verbose = true;
 		else {

@@ -14,6 +14,12 @@
 #define MAX_ACT 40		/* smaller than the window: pair_sm must send the rest later, never drop */
 #define MAX_FAULTS 64
 
+/* --today: the daemons' rules as they are, one flag each. */
+#define TODAY_FENCE 1u		/* an unreachable arbiter stops the side that asked */
+#define TODAY_ACK 2u		/* a protected primary releases at the backup's ack alone */
+#define TODAY_NEW_VM 4u		/* a restarted 'ftvm primary' starts a new VM with a new log */
+#define TODAY_ALL 7u
+
 /* splitmix64: small, good enough, and the same everywhere. */
 static inline uint64_t rng_next(uint64_t *s)
 {
@@ -86,7 +92,8 @@ struct side {
 
 struct sim {
 	uint64_t seed, rng, now;
-	bool verbose, today;
+	bool verbose;
+	unsigned today;		/* TODAY_*: the daemons' current rules instead of pair_sm's */
 	int nfaults;
 	struct fault faults[MAX_FAULTS];
 	struct side s[NSIDES];

@@ -192,7 +192,7 @@ static void check_release(struct sim *m, int x, uint64_t upto)
 		case PS_TAKING:
 			if (!peer)
 				sim_failf(m, "side %d released step %" PRIu64 " before the backup's log held it", x, s);
-			if (!own && !m->today)
+			if (!own && !(m->today & TODAY_ACK))
 				sim_failf(m, "side %d released step %" PRIu64 " before its own log held it", x, s);
 			break;
 		default:
@@ -433,7 +433,7 @@ void sim_start_side(struct sim *m, int x, enum pair_role role)
 	ev.hist = hist;
 	ev.nhist = nh;
 	ev.durable_epoch = role == PAIR_PRIMARY ? m->arb_epoch : sd->d_epoch;
-	ev.new_vm = role == PAIR_PRIMARY && m->today;	/* today's 'ftvm primary' always starts a new VM */
+	ev.new_vm = role == PAIR_PRIMARY && (m->today & TODAY_NEW_VM);
 	ev.durable_vouch = sd->d_vouch;
 	sim_deliver(m, x, &ev);
 }
