@@ -106,7 +106,7 @@ void rv_jit_flush(struct rv_jit *j)
 	j->used = j->base_used;
 	j->gen++;
 	j->st.flushes++;
-	if (j->nsnapshots > JIT_MAX_SNAPSHOTS)
+	if (j->nsnapshots >= JIT_MAX_SNAPSHOTS)
 		free_snapshots(j);
 }
 
@@ -208,6 +208,8 @@ static struct jit_block *lookup(struct rv_jit *j, uint64_t pc, uintptr_t addend)
 	for (b = j->hash[hsh]; b; b = b->next)
 		if (b->pc == pc && b->addend == addend)
 			return b;
+	if (j->nsnapshots >= JIT_MAX_SNAPSHOTS)
+		rv_jit_flush(j);	/* frees the page copies too */
 	b = new_block(j, pc, addend);
 	if (jit_translate(j, b, page) == -ENOSPC) {
 		rv_jit_flush(j);
