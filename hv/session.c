@@ -307,8 +307,8 @@ static void announce(struct rr_session *s)
 		det_net_tx(&s->lv.net, f, sizeof(f));
 }
 
-int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
-		       struct live_result *res, char *err, size_t err_len)
+int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
+			   size_t err_len)
 {
 	const char *spec = net_spec ? (strcmp(net_spec, "none") ? net_spec : NULL) : s->cfg.net;
 	int rc;
@@ -322,7 +322,20 @@ int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_f
 	if (console_fd >= 0)
 		det_console_open(&s->lv.console, console_fd);
 	s->lv.mute_console = false;
+	return 0;
+}
+
+int rr_session_run_live(struct rr_session *s, struct live_result *res)
+{
 	return live_run(&s->lv, s->m, res);
+}
+
+int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
+		       struct live_result *res, char *err, size_t err_len)
+{
+	int rc = rr_session_attach_live(s, net_spec, console_fd, err, err_len);
+
+	return rc ? rc : rr_session_run_live(s, res);
 }
 
 struct hv_machine *rr_session_machine(struct rr_session *s)

@@ -88,6 +88,10 @@ enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, str
  */
 int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
 		       struct live_result *res, char *err, size_t err_len);
+/* The same in two halves: attach the world (network, announcement, console), then run. */
+int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
+			   size_t err_len) __attribute__((warn_unused_result));
+int rr_session_run_live(struct rr_session *s, struct live_result *res);
 
 struct hv_machine *rr_session_machine(struct rr_session *s);
 void rr_session_close(struct rr_session *s);

@@ -4,6 +4,7 @@
 #include "hv/hv.h"
 #include "hv/live.h"
 #include "hv/rr.h"
+#include "hv/session.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -129,11 +130,9 @@ int cli_replay(int argc, char **argv)
 	struct rr_perturb perturb = { 0 };
 	struct cli_trace trace = { 0 };
 	char *default_kernel = NULL, *default_initrd = NULL;
-	struct rr_player *player = NULL;
+	struct rr_session *sess = NULL;
 	struct hv_machine *m = NULL;
-	struct rr_header h;
-	struct live lv;
-	bool live_ready = false, played = false;
+	bool played = false;
 	struct rr_play_status st = { 0 };
 	enum rr_play_result res = RR_PLAY_REACHED;
 	int c, status = FTVM_EXIT_USAGE;
@@ -178,40 +177,28 @@ int cli_replay(int argc, char **argv)
 	}
 	const char *log = argv[optind];
 
-	if (rr_player_open(&player, log, &h, err, sizeof(err))) {
-		fprintf(stderr, "ftvm replay: %s\n", err);
-		return FTVM_EXIT_USAGE;
-	}
 	if (!kernel)
 		kernel = default_kernel = cli_beside_exe("Image");
-	if (!initrd && h.has_initrd)
+	if (!initrd)
 		initrd = default_initrd = cli_beside_exe("initrd.cpio");
-	if (!bios && !(h.flags & RR_FLAG_NO_FIRMWARE))
-		bios = DEFAULT_BIOS;
-	struct hv_config cfg = {
-		.mem_bytes = h.mem_bytes, .smp = (int)h.smp, .bios = bios, .kernel = kernel,
-		.initrd = initrd, .append = h.append[0] ? h.append : NULL, .disk = disk,
-		.net = h.net[0] ? h.net : NULL, .cpu = cpu,
+	struct rr_session_replay_opts ro = {
+		.log_path = log, .kernel = kernel, .initrd = initrd, .bios = bios,
+		.default_bios = DEFAULT_BIOS, .disk = disk, .cpu = cpu, .quiet = quiet,
 	};
-	if (rr_header_check(&h, &cfg, err, sizeof(err))) {
-		fprintf(stderr, "ftvm replay: log %s: %s\n", log, err);
+	if (rr_session_replay_open(&sess, &ro, err, sizeof(err))) {
+		/* Errors about the images do not name the log; those about the log do. */
+		if (strncmp(err, "log ", 4))
+			fprintf(stderr, "ftvm replay: log %s: %s\n", log, err);
+		else
+			fprintf(stderr, "ftvm replay: %s\n", err);
 		goto out;
 	}
+	m = rr_session_machine(sess);
+	struct rr_player *player = rr_session_player(sess);
+	const struct hv_config cfg = *rr_session_config(sess);
 	if (disk && !then_live && !cli_disk_keeps_image(disk))
 		fprintf(stderr, "ftvm replay: the guest's writes change %s; give --disk %s,snapshot to keep it "
 			"as it is for the next replay\n", disk, disk);
-	struct live_opts lo = { .virtual_clock = h.flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
-				.digest_out = stdout };
-	if (live_init(&lv, &lo, err, sizeof(err))) {
-		fprintf(stderr, "ftvm replay: %s\n", err);
-		goto out;
-	}
-	live_ready = true;
-	lv.mute_console = quiet;
-	if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err)) || hv_track_dirty(m)) {
-		fprintf(stderr, "ftvm replay: %s\n", err[0] ? err : "out of memory");
-		goto out;
-	}
 
 	trace.count = stats;
 	cli_trace_attach(&trace, m);
@@ -263,17 +250,14 @@ int cli_replay(int argc, char **argv)
 		goto out;
 
 	/* Go live: same machine, same step; inputs now come from the world. */
-	const char *spec = net ? (strcmp(net, "none") ? net : NULL) : cfg.net;
-	if (spec && cfg.net && live_open_net(&lv, spec, err, sizeof(err))) {
+	if (rr_session_attach_live(sess, net, STDIN_FILENO, err, sizeof(err))) {
 		fprintf(stderr, "ftvm replay: going live: %s\n", err);
 		status = FTVM_EXIT_HOST_ERROR;
 		goto out;
 	}
-	det_console_open(&lv.console, STDIN_FILENO);
-	lv.mute_console = false;
 	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_icount(m));
 	struct live_result lr;
-	live_run(&lv, m, &lr);
+	rr_session_run_live(sess, &lr);
 	status = cli_exit_status(lr.end);
 out:
 	if (played)
@@ -282,10 +266,7 @@ out:
 		json_report(log, res, &st, m, &trace, status);
 	else
 		cli_trace_report(&trace);
-	if (live_ready)
-		live_fini(&lv);
-	hv_machine_destroy(m);
-	rr_player_close(player);
+	rr_session_close(sess);
 	free(default_kernel);
 	free(default_initrd);
 	return status;
