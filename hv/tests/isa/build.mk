@@ -15,6 +15,7 @@ ISA_TESTS += plic_seip
 ISA_TESTS += interrupts
 ISA_TESTS += paging
 ISA_TESTS += smp_counter
+ISA_TESTS += smc
 
 ISA_ELFS := $(patsubst %,$(BUILD)/isa/%.elf,$(ISA_TESTS))
 ISA_CFLAGS := -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -fno-pie -no-pie
