@@ -4,6 +4,7 @@
 #include "hv/hv.h"
 #include "hv/live.h"
 #include "hv/rr.h"
+#include "hv/session.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,8 @@ static void usage(FILE *f, bool recording)
 			"usage: ftvm record --log FILE [--digest-interval N] [OPTIONS]\n"
 			"  Run a guest as 'ftvm run' does and write every input to a replay log.\n"
 			"  --log FILE         the replay log (a regular file; created or truncated)\n"
+			"  --fsync            output (frames, console) waits until its log is synced, not\n"
+			"                     only written (it always waits for the write)\n"
 			"  --digest-interval N  a full state digest at the first slice end after every N steps\n"
 			"                     (default 50M; at least 1M, slices are up to 1M steps long)\n"
 			"  Record with --disk FILE,snapshot to keep the image as it was, so that replay and\n"
@@ -103,35 +106,6 @@ static int cmp_input(const void *a, const void *b)
 	return cmp_u64(&((const struct live_input *)a)->icount, &((const struct live_input *)b)->icount);
 }
 
-struct recording {
-	struct rr_recorder *rec;
-};
-
-static int record_apply(void *opaque, struct hv_machine *m, const struct hv_event *ev)
-{
-	struct recording *r = opaque;
-	int rc = rr_record_event(r->rec, m, ev);
-
-	return rc ? rc : hv_inject(m, ev);
-}
-
-static int record_slice(void *opaque, struct hv_machine *m)
-{
-	struct recording *r = opaque;
-
-	return rr_record_slice(r->rec, m);
-}
-
-static enum rr_end_reason end_reason(enum live_end e)
-{
-	switch (e) {
-	case LIVE_END_POWEROFF: return RR_END_POWEROFF;
-	case LIVE_END_REBOOT: return RR_END_REBOOT;
-	case LIVE_END_FAIL: return RR_END_FAIL;
-	default: return RR_END_STOPPED;
-	}
-}
-
 static const char *end_name(enum live_end e)
 {
 	static const char *const names[] = {
@@ -147,7 +121,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -167,6 +141,7 @@ int cli_run(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "trace", no_argument, NULL, OPT_TRACE },
+		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
@@ -180,7 +155,7 @@ int cli_run(int argc, char **argv)
 	bool stats = false, json = false, net_given = false, recording = !strcmp(argv[0], "record");
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
-	struct recording rec = { 0 };
+	bool fsync_log = false;
 	struct cli_trace trace = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
@@ -254,6 +229,7 @@ int cli_run(int argc, char **argv)
 		case OPT_HELP: usage(stdout, recording); return 0;
 		case OPT_JSON: json = true; break;
 		case OPT_LOG: log_path = optarg; break;
+		case OPT_FSYNC: fsync_log = true; break;
 		case OPT_TRACE: trace.print = true; break;
 		case OPT_DIGEST_INTERVAL:
 			if (cli_parse_size(optarg, &digest_interval)) {
@@ -321,45 +297,45 @@ int cli_run(int argc, char **argv)
 	if (lo.virtual_clock)
 		lo.console_fd = -1;
 
+	struct rr_session *sess = NULL;
+	struct live lv;
+	struct hv_machine *m;
 	if (recording) {
-		struct rr_header h;
-		if (rr_header_fill(&h, &cfg, lo.virtual_clock, digest_interval, err, sizeof(err)) ||
-		    rr_recorder_open(&rec.rec, log_path, &h, err, sizeof(err))) {
+		struct rr_session_record_opts ro = { .log_path = log_path, .fsync = fsync_log,
+						     .digest_interval = digest_interval,
+						     .commit_on_log = true };
+		if (rr_session_record_open(&sess, &cfg, &lo, &ro, err, sizeof(err))) {
 			fprintf(stderr, "ftvm record: %s\n", err);
 			goto out;
 		}
-		lo.hooks = (struct live_hooks){ .apply = record_apply, .slice = record_slice, .opaque = &rec };
-	}
-
-	struct live lv;
-	if (live_init(&lv, &lo, err, sizeof(err))) {
-		fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
-		goto out;
-	}
-	struct hv_machine *m;
-	if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
-		fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
-		live_fini(&lv);
-		goto out;
-	}
-	if (recording && hv_track_dirty(m)) {
-		fprintf(stderr, "ftvm record: out of memory\n");
-		hv_machine_destroy(m);
-		live_fini(&lv);
-		goto out;
+		m = rr_session_machine(sess);
+	} else {
+		if (live_init(&lv, &lo, err, sizeof(err))) {
+			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
+			goto out;
+		}
+		if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
+			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
+			live_fini(&lv);
+			goto out;
+		}
 	}
 	trace.count = stats;
 	cli_trace_attach(&trace, m);
 	struct live_result res;
-	live_run(&lv, m, &res);
-	live_fini(&lv);
+	int run_rc = 0;
+	if (recording) {
+		run_rc = rr_session_record_run(sess, &res);
+	} else {
+		live_run(&lv, m, &res);
+		live_fini(&lv);
+	}
 	status = cli_exit_status(res.end);
 	status = cli_disk_report(argv[0], m, cfg.disk, status);
 	struct rr_record_stats rs = { 0 };
 	if (recording) {
-		int rc = rr_record_end(rec.rec, m, end_reason(res.end));
-		rr_recorder_close(rec.rec, &rs);
-		rec.rec = NULL;
+		int rc = run_rc;
+		rr_session_record_stats(sess, &rs);
 		if (rc) {
 			fprintf(stderr, "ftvm record: writing %s failed: %s\n", log_path, strerror(-rc));
 			status = FTVM_EXIT_HOST_ERROR;
@@ -409,9 +385,11 @@ int cli_run(int argc, char **argv)
 			(unsigned long long)res.net_frames_dropped);
 		cli_trace_report(&trace);
 	}
-	hv_machine_destroy(m);
+	if (sess)
+		rr_session_close(sess);
+	else
+		hv_machine_destroy(m);
 out:
-	rr_recorder_close(rec.rec, NULL);
 	free(default_kernel);
 	free(default_initrd);
 	return status;
