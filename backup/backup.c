@@ -60,6 +60,8 @@ struct backup {
 	uint64_t last_msg_us;
 	char note[256];
 	pthread_mutex_t note_lock;
+	char lost_why[128];
+	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
 };
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
@@ -115,8 +117,10 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t
 	struct backup *b = arg;
 	int rc;
 
-	if (LOAD(b->state) != BK_REPLAYING)
-		return;
+	/*
+	 * The channel acknowledges whatever this returns from, so a chunk is
+	 * written whatever the state; only a following backup replays it.
+	 */
 	rc = write_all(b->log_fd, payload, len);
 	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
 		rc = -errno;
@@ -126,6 +130,8 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t
 			  strerror(-rc));
 		_exit(FTVM_EXIT_HOST_ERROR);
 	}
+	if (LOAD(b->state) != BK_REPLAYING)
+		return;
 	rc = feed_push(b->feed, payload, len);
 	if (rc) {
 		log_warnx("backup: out of memory for the replay feed: stopping");
@@ -172,12 +178,11 @@ static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
 }
 
 /* Loop thread: the primary is gone. Take the arbiter; the replay thread finishes and goes live. */
+static void try_take_over(struct backup *b);
+
 static void primary_lost(struct backup *b, const char *why)
 {
-	char err[512];
-	int rc;
-
-	if (LOAD(b->state) != BK_REPLAYING)
+	if (LOAD(b->state) != BK_REPLAYING || b->arb_retry_ms)
 		return;
 	if (!b->have_progress || b->received_end < b->protect_from) {
 		/*
@@ -191,15 +196,39 @@ static void primary_lost(struct backup *b, const char *why)
 		return;
 	}
 	b->lost_at = now_s();
-	rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
-	if (rc) {
+	snprintf(b->lost_why, sizeof(b->lost_why), "%s", why);
+	try_take_over(b);
+}
+
+static int64_t retry_take_over(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct backup *b = arg;
+
+	if (LOAD(b->state) == BK_REPLAYING)
+		try_take_over(b);
+	return -1;
+}
+
+/* Ask the arbiter for the guest: won (replay the rest, go live), lost (stop), or ask again later. */
+static void try_take_over(struct backup *b)
+{
+	char err[512];
+	int rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
+
+	if (rc == -EAGAIN) {
 		STORE(b->state, BK_STOPPED);
 		STORE(b->exit_status, FT_EXIT_FENCED);
-		set_note(b, "primary lost (%s) but %s: not going live",
-			 why, rc == -EAGAIN ? err : "the arbiter cannot be reached");
-		if (rc != -EAGAIN)
-			log_warnx("backup: %s", err);
+		set_note(b, "primary lost (%s) but %s: not going live", b->lost_why, err);
 		feed_close(b->feed);
+		return;
+	}
+	if (rc) {
+		/* Nobody goes live without the arbiter: keep the log, ask again with backoff. */
+		b->arb_retry_ms = b->arb_retry_ms ? (b->arb_retry_ms * 2 > 2000 ? 2000 : b->arb_retry_ms * 2) : 100;
+		set_note(b, "primary lost (%s) and the arbiter cannot be reached (%s): not live, asking "
+			 "again in %u ms", b->lost_why, err, b->arb_retry_ms);
+		if (xport_loop_add_timer(b->loop, b->arb_retry_ms, retry_take_over, b) < 0)
+			log_warnx("backup: cannot schedule another try at the arbiter");
 		return;
 	}
 	b->won_at = now_s();
@@ -207,7 +236,7 @@ static void primary_lost(struct backup *b, const char *why)
 	STORE(b->take_over, 1);
 	STORE(b->state, BK_TAKING);
 	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms; replaying the rest of the log",
-		 why, b->epoch, (b->won_at - b->lost_at) * 1e3);
+		 b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3);
 	feed_close(b->feed);
 	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
 		log_warnx("backup: cannot schedule the channel's close");

@@ -25,6 +25,7 @@ struct ft_opts {
 	const char *control;		/* unix socket for 'ftvm status' (optional) */
 	const char *vm_id;
 	bool fsync;
+	bool force_epoch;		/* primary: start even if another side owns the epoch */
 	uint32_t heartbeat_ms, dead_ms, max_lag_ms;
 	uint64_t buffer_bytes;		/* backup: received but not yet replayed */
 	char *default_kernel, *default_initrd;

@@ -49,6 +49,8 @@ static void usage(FILE *f, bool primary)
 		primary ? "also keep the log here (optional)" : "where the received log is kept (required)",
 		primary ? "  --max-lag-ms N       the backup may be at most N ms of guest execution behind\n"
 			  "                       (default 100); past it the guest pauses\n"
+			  "  --force-epoch        start even though another side owns the arbiter's epoch\n"
+			  "                       (only when that side is known to be gone)\n"
 			: "  --buffer SIZE        log received but not yet replayed (default 64M); a full\n"
 			  "                       buffer withholds credit and pauses the primary\n",
 		primary ? "attached at start" : "attached when it goes live");
@@ -89,7 +91,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
 	       OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_MEM, OPT_SMP, OPT_DISK, OPT_NET, OPT_CPU,
-	       OPT_HELP };
+	       OPT_FORCE_EPOCH, OPT_HELP };
 	static const struct option opts[] = {
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -114,6 +116,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "force-epoch", no_argument, NULL, OPT_FORCE_EPOCH },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -188,6 +191,13 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 				fprintf(stderr, "ftvm %s: --cpu %s: interp or jit\n", me, optarg);
 				return FTVM_EXIT_USAGE;
 			}
+			break;
+		case OPT_FORCE_EPOCH:
+			if (!primary) {
+				fprintf(stderr, "ftvm backup: --force-epoch is for 'ftvm primary'\n");
+				return FTVM_EXIT_USAGE;
+			}
+			o->force_epoch = true;
 			break;
 		case OPT_HELP: usage(stdout, primary); return 0;
 		default: usage(stderr, primary); return FTVM_EXIT_USAGE;

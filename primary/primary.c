@@ -69,6 +69,8 @@ struct primary {
 	double speed;
 	char note[256];
 	pthread_mutex_t note_lock;
+	char lost_why[128];
+	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
 };
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
@@ -332,12 +334,54 @@ static int64_t renew_channel(struct xport_loop *loop, uint64_t id, void *arg)
 	return -1;
 }
 
-/* The backup is gone: carry on alone only with the arbiter's consent. */
-static void backup_lost(struct primary *p, const char *why)
+static void try_alone(struct primary *p);
+
+static int64_t retry_alone(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+
+	try_alone(p);
+	return -1;
+}
+
+/* Ask the arbiter to let us carry on alone: won, fenced, or (unreachable) ask again later. */
+static void try_alone(struct primary *p)
 {
 	char err[512];
 	int rc;
 
+	if (LOAD(p->fenced) || LOAD(p->done))
+		return;
+	rc = ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err));
+	if (rc == -EAGAIN) {
+		fence(p, err);
+		return;
+	}
+	if (rc) {
+		/* Nobody may carry on without the arbiter: output stays held, the guest may pause. */
+		p->arb_retry_ms = p->arb_retry_ms ? (p->arb_retry_ms * 2 > 2000 ? 2000 : p->arb_retry_ms * 2) : 100;
+		set_note(p, "backup lost and the arbiter cannot be reached (%s): holding output, asking again "
+			 "in %u ms", err, p->arb_retry_ms);
+		if (xport_loop_add_timer(p->loop, p->arb_retry_ms, retry_alone, p) < 0)
+			fence(p, "cannot schedule another try at the arbiter");
+		return;
+	}
+	p->arb_retry_ms = 0;
+	p->epoch++;
+	p->streaming = false;
+	p->rejoining = false;
+	STORE(p->converging, 0);
+	STORE(p->rejoin_throttle, 0);
+	rq_detach(p->q, p->qid);
+	rr_session_commit_on_log(p->s);
+	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->lost_why, p->epoch);
+	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
+		log_warnx("primary: cannot schedule the channel's renewal");
+}
+
+/* The backup is gone: carry on alone only with the arbiter's consent. */
+static void backup_lost(struct primary *p, const char *why)
+{
 	if (LOAD(p->fenced) || LOAD(p->done))
 		return;
 	if (!LOAD(p->protected_)) {
@@ -347,23 +391,8 @@ static void backup_lost(struct primary *p, const char *why)
 		return;
 	}
 	STORE(p->protected_, 0);
-	rc = ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err));
-	if (rc) {
-		fence(p, rc == -EAGAIN ? err : "the arbiter cannot be reached");
-		if (rc != -EAGAIN)
-			log_warnx("primary: %s", err);
-		return;
-	}
-	p->epoch++;
-	p->streaming = false;
-	p->rejoining = false;
-	STORE(p->converging, 0);
-	STORE(p->rejoin_throttle, 0);
-	rq_detach(p->q, p->qid);
-	rr_session_commit_on_log(p->s);
-	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", why, p->epoch);
-	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
-		log_warnx("primary: cannot schedule the channel's renewal");
+	snprintf(p->lost_why, sizeof(p->lost_why), "%s", why);
+	try_alone(p);
 }
 
 /* A backup connects to a primary that carries on alone: it gets the log from the start. */
@@ -597,7 +626,12 @@ static int exit_status(const struct live_result *r)
 	return cli_exit_status(r->end);
 }
 
-/* Start at a new epoch of our own: E -> E+1 with us as the owner. */
+/*
+ * Start at a new epoch of our own: E -> E+1 with us as the owner. If another
+ * side owns the epoch it may be serving this VM (a backup that took over):
+ * starting a fresh guest beside it would be a second copy, so refuse unless
+ * told it is gone.
+ */
 static int take_epoch(struct primary *p, char *err, size_t err_len)
 {
 	char owner[128];
@@ -608,6 +642,11 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 		rc = ft_arbiter_read(p->arb, &e, owner, sizeof(owner), err, err_len);
 		if (rc)
 			return rc;
+		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
+			snprintf(err, err_len, "%s owns epoch %" PRIu64 " and may be serving this VM; not "
+				 "starting a second copy (stop it, or pass --force-epoch if it is gone)", owner, e);
+			return -EEXIST;
+		}
 		rc = ft_arbiter_take(p->arb, e, p->o.name, err, err_len);
 		if (rc != -EAGAIN) {
 			if (!rc)
@@ -647,6 +686,8 @@ int ft_primary_main(int argc, char **argv)
 	rc = take_epoch(p, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ftvm primary: cannot take a new epoch: %s\n", err);
+		if (rc == -EEXIST)
+			status = FT_EXIT_FENCED;
 		goto out;
 	}
 	log_info("primary: epoch %" PRIu64 " (arbiter %s)", p->epoch, ft_arbiter_name(p->arb));

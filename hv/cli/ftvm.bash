@@ -75,7 +75,7 @@ _ftvm()
 		else
 			words="--at --out --kernel --initrd --bios --append --disk --net --mem --smp --cpu --help"
 		fi;;
-	primary) words="--peer --max-lag-ms $_ftvm_pair_opts";;
+	primary) words="--peer --max-lag-ms --force-epoch $_ftvm_pair_opts";;
 	backup)	words="--listen --buffer $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
 	version) words="--json --help";;
