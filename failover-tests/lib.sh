@@ -4,9 +4,9 @@
 #
 # Topology (every name carries this run's tag; all addresses live only inside these namespaces):
 #
-#   ns "lan"  (a switch):  bridge brlan ── port lp ── ns "p": bridge brg ── tap0   (primary's guest NIC)
-#                                       ├─ port lb ── ns "b": bridge brg ── tap0   (backup's guest NIC)
-#                                       └─ port lc ── ns "c": c0 10.60.0.100/24      (clients)
+#   ns "lan" (a switch): bridge brlan ─ s-trp ═ trp ─ ns "p": bridge brg ─ tap0  (primary's guest NIC)
+#                                     ├ s-trb ═ trb ─ ns "b": bridge brg ─ tap0  (backup's guest NIC)
+#                                     └ s-c0  ═ c0    ns "c": 10.60.0.100/24      (clients)
 #   ns "p" rp 10.61.0.1/24 ══ veth (the replication link) ══ ns "b" rb 10.61.0.2/24
 #
 # The guest is 10.60.0.2/24 (ftvm.ip= on the kernel command line) with the same MAC on either host,
@@ -15,7 +15,8 @@
 # members) on a further bridge of the switch.
 #
 # Environment: BUILD (build), FTVM ($BUILD/ftvm), FT_SEED (random points; printed so a run can be
-# repeated), FT_KEEP=1 keeps the temp dir.
+# repeated), FT_KEEP=1 keeps the temp dir (FT_KEEP=fail: only when the drill fails); more where the
+# pair is started, below.
 BUILD=${BUILD:-build}
 FTVM=${FTVM:-$BUILD/ftvm}
 DOMT_IMAGE=${DOMT_IMAGE:-$BUILD/domT/Image}
@@ -29,7 +30,7 @@ FT_TMP=$(mktemp -d /tmp/ftvm-drill.XXXXXX)
 FT_RUN=$FT_TMP	# this round's files: daemon output, logs, control sockets, the arbiter lock
 FT_NS=()	# namespaces made, in order
 FT_PIDS=()	# background processes started
-FT_CGROUPS=()	# freezer cgroups made
+FT_CGROUPS=()	# cgroups made (freezer, cpu)
 
 FT_GUEST_IP=10.60.0.2
 FT_CLIENT_IP=10.60.0.100
@@ -170,8 +171,8 @@ ft_round() {
 	return 0
 }
 
-# ft_bg NAME ROLE CMD... (NAME: letters, digits, _): runs CMD in ROLE's namespace in the background, output in $FT_RUN/NAME.out;
-# its pid in FT_PID_NAME.
+# ft_bg NAME ROLE CMD...: runs CMD in ROLE's namespace in the background, output in
+# $FT_RUN/NAME.out, its pid in FT_PID_NAME (so NAME is letters, digits and _).
 ft_bg() {
 	local name=$1 ns; ns=$(ft_ns_name "$2"); shift 2
 	ip netns exec "$ns" "$@" >"$FT_RUN/$name.out" 2>&1 &
