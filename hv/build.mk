@@ -5,6 +5,7 @@
 HV_OBJS += hv/cpu.o
 HV_OBJS += hv/cpu_csr.o
 HV_OBJS += hv/cpu_state.o
+HV_OBJS += hv/cpu_rvc.o
 HV_OBJS += hv/cpu_fp.o
 HV_OBJS += hv/mmu.o
 HV_OBJS += hv/fpu.o

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* cpu: the RV64GC hart interpreter loop, RVC expansion, reset and state serialization. */
+/* cpu: the RV64GC hart interpreter loop and reset (RVC expansion: cpu_rvc.c; state: cpu_state.c). */
 #include "cpu_internal.h"
 
-#include <pthread.h>
 #include <string.h>
 
 /*
@@ -14,175 +13,10 @@
 #define NO_CODE_ADDEND ((uintptr_t)no_code_page - NO_CODE_BASE)
 static const uint8_t no_code_page[RV_PAGE_SIZE];
 #define OP(major) ((major) >> 2)
-/* What reserved RVC encodings expand to: major opcode 0x7f, never valid here. */
-#define RVC_ILLEGAL 0xffffffffu
-#define BIT(c, n) (((c) >> (n)) & 1u)
-#define BITS(c, hi, lo) (((c) >> (lo)) & ((1u << ((hi) - (lo) + 1)) - 1))
-
-/*
- * Every 16-bit RVC encoding mapped to the 32-bit instruction it stands for
- * (unprivileged spec ch. 16), RVC_ILLEGAL for reserved ones. One table for
- * all harts, built once.
- */
-static uint32_t rvc_table[1 << 16];
-static pthread_once_t rvc_once = PTHREAD_ONCE_INIT;
-
-static int32_t sext(uint32_t v, int bits)
-{
-	return (int32_t)(v << (32 - bits)) >> (32 - bits);
-}
-
-static uint32_t enc_i(int32_t imm, unsigned rs1, unsigned f3, unsigned rd, unsigned op)
-{
-	return ((uint32_t)imm & 0xfff) << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
-}
-
-static uint32_t enc_s(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3, unsigned op)
-{
-	uint32_t u = (uint32_t)imm;
-
-	return ((u >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | (u & 0x1f) << 7 | op;
-}
-
-static uint32_t enc_b(int32_t imm, unsigned rs2, unsigned rs1, unsigned f3)
-{
-	uint32_t u = (uint32_t)imm;
-
-	return ((u >> 12) & 1) << 31 | ((u >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 |
-	       f3 << 12 | ((u >> 1) & 0xf) << 8 | ((u >> 11) & 1) << 7 | 0x63;
-}
-
-static uint32_t enc_j(int32_t imm, unsigned rd)
-{
-	uint32_t u = (uint32_t)imm;
-
-	return ((u >> 20) & 1) << 31 | ((u >> 1) & 0x3ff) << 21 | ((u >> 11) & 1) << 20 |
-	       ((u >> 12) & 0xff) << 12 | rd << 7 | 0x6f;
-}
-
-static uint32_t enc_r(unsigned f7, unsigned rs2, unsigned rs1, unsigned f3, unsigned rd,
-		      unsigned op)
-{
-	return f7 << 25 | rs2 << 20 | rs1 << 15 | f3 << 12 | rd << 7 | op;
-}
-
-static uint32_t rvc_expand(uint32_t c)
-{
-	unsigned rd = BITS(c, 11, 7), rs2 = BITS(c, 6, 2);
-	unsigned rdp = BITS(c, 4, 2) + 8, rs1p = BITS(c, 9, 7) + 8;
-	int32_t imm6 = sext(BIT(c, 12) << 5 | BITS(c, 6, 2), 6);
-	unsigned shamt = BIT(c, 12) << 5 | BITS(c, 6, 2);
-	uint32_t u;
-	int32_t off;
-
-	switch ((c & 3) << 3 | BITS(c, 15, 13)) {
-	case 0: /* C.ADDI4SPN */
-		u = BITS(c, 12, 11) << 4 | BITS(c, 10, 7) << 6 | BIT(c, 6) << 2 | BIT(c, 5) << 3;
-		return u ? enc_i((int32_t)u, 2, 0, rdp, 0x13) : 0;
-	case 1: /* C.FLD */
-		return enc_i((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rs1p, 3, rdp, 0x07);
-	case 2: /* C.LW */
-		u = BITS(c, 12, 10) << 3 | BIT(c, 6) << 2 | BIT(c, 5) << 6;
-		return enc_i((int32_t)u, rs1p, 2, rdp, 0x03);
-	case 3: /* C.LD */
-		return enc_i((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rs1p, 3, rdp, 0x03);
-	case 5: /* C.FSD */
-		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rdp, rs1p, 3, 0x27);
-	case 6: /* C.SW */
-		u = BITS(c, 12, 10) << 3 | BIT(c, 6) << 2 | BIT(c, 5) << 6;
-		return enc_s((int32_t)u, rdp, rs1p, 2, 0x23);
-	case 7: /* C.SD */
-		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 6, 5) << 6), rdp, rs1p, 3, 0x23);
-	case 8: /* C.ADDI */
-		return enc_i(imm6, rd, 0, rd, 0x13);
-	case 9: /* C.ADDIW */
-		return rd ? enc_i(imm6, rd, 0, rd, 0x1b) : 0;
-	case 10: /* C.LI */
-		return enc_i(imm6, 0, 0, rd, 0x13);
-	case 11:
-		if (rd == 2) { /* C.ADDI16SP */
-			off = sext(BIT(c, 12) << 9 | BIT(c, 6) << 4 | BIT(c, 5) << 6 |
-				   BITS(c, 4, 3) << 7 | BIT(c, 2) << 5, 10);
-			return off ? enc_i(off, 2, 0, 2, 0x13) : 0;
-		}
-		/* C.LUI */
-		return imm6 ? ((uint32_t)imm6 << 12) | rd << 7 | 0x37 : 0;
-	case 12:
-		switch (BITS(c, 11, 10)) {
-		case 0: return enc_i((int32_t)shamt, rs1p, 5, rs1p, 0x13);	/* C.SRLI */
-		case 1: return enc_i((int32_t)(0x400 | shamt), rs1p, 5, rs1p, 0x13); /* C.SRAI */
-		case 2: return enc_i(imm6, rs1p, 7, rs1p, 0x13);		/* C.ANDI */
-		default: {
-			static const unsigned f3[4] = { 0, 4, 6, 7 };	/* SUB XOR OR AND */
-			unsigned k = BITS(c, 6, 5);
-			if (!BIT(c, 12))
-				return enc_r(k ? 0 : 0x20, rdp, rs1p, f3[k], rs1p, 0x33);
-			if (k == 0)
-				return enc_r(0x20, rdp, rs1p, 0, rs1p, 0x3b);	/* C.SUBW */
-			if (k == 1)
-				return enc_r(0, rdp, rs1p, 0, rs1p, 0x3b);	/* C.ADDW */
-			return 0;
-		}
-		}
-	case 13: /* C.J */
-		off = sext(BIT(c, 12) << 11 | BIT(c, 11) << 4 | BITS(c, 10, 9) << 8 | BIT(c, 8) << 10 |
-			   BIT(c, 7) << 6 | BIT(c, 6) << 7 | BITS(c, 5, 3) << 1 | BIT(c, 2) << 5, 12);
-		return enc_j(off, 0);
-	case 14: /* C.BEQZ */
-	case 15: /* C.BNEZ */
-		off = sext(BIT(c, 12) << 8 | BITS(c, 11, 10) << 3 | BITS(c, 6, 5) << 6 |
-			   BITS(c, 4, 3) << 1 | BIT(c, 2) << 5, 9);
-		return enc_b(off, 0, rs1p, BIT(c, 13));
-	case 16: /* C.SLLI */
-		return enc_i((int32_t)shamt, rd, 1, rd, 0x13);
-	case 17: /* C.FLDSP */
-		u = BIT(c, 12) << 5 | BITS(c, 6, 5) << 3 | BITS(c, 4, 2) << 6;
-		return enc_i((int32_t)u, 2, 3, rd, 0x07);
-	case 18: /* C.LWSP */
-		u = BIT(c, 12) << 5 | BITS(c, 6, 4) << 2 | BITS(c, 3, 2) << 6;
-		return rd ? enc_i((int32_t)u, 2, 2, rd, 0x03) : 0;
-	case 19: /* C.LDSP */
-		u = BIT(c, 12) << 5 | BITS(c, 6, 5) << 3 | BITS(c, 4, 2) << 6;
-		return rd ? enc_i((int32_t)u, 2, 3, rd, 0x03) : 0;
-	case 20:
-		if (!BIT(c, 12)) {
-			if (!rs2)	/* C.JR */
-				return rd ? enc_i(0, rd, 0, 0, 0x67) : 0;
-			return enc_r(0, rs2, 0, 0, rd, 0x33);	/* C.MV */
-		}
-		if (!rs2) {
-			if (!rd)
-				return 0x00100073;	/* C.EBREAK */
-			return enc_i(0, rd, 0, 1, 0x67);	/* C.JALR */
-		}
-		return enc_r(0, rs2, rd, 0, rd, 0x33);		/* C.ADD */
-	case 21: /* C.FSDSP */
-		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 9, 7) << 6), rs2, 2, 3, 0x27);
-	case 22: /* C.SWSP */
-		return enc_s((int32_t)(BITS(c, 12, 9) << 2 | BITS(c, 8, 7) << 6), rs2, 2, 2, 0x23);
-	case 23: /* C.SDSP */
-		return enc_s((int32_t)(BITS(c, 12, 10) << 3 | BITS(c, 9, 7) << 6), rs2, 2, 3, 0x23);
-	default:
-		return 0;
-	}
-}
-
-uint32_t rv_rvc_insn(uint32_t c)
-{
-	return rvc_table[c & 0xffff];
-}
-
-static void rvc_table_build(void)
-{
-	for (uint32_t c = 0; c < (1u << 16); c++)
-		if ((c & 3) != 3)
-			rvc_table[c] = rvc_expand(c) ? rvc_expand(c) : RVC_ILLEGAL;
-}
-
 void rv_hart_init(struct rv_hart *h, const struct bus *bus, const struct guest_ram *ram,
 		  int hartid)
 {
-	pthread_once(&rvc_once, rvc_table_build);
+	rv_rvc_init();
 	memset(h, 0, sizeof(*h));
 	h->bus = bus;
 	h->ram = ram;
@@ -392,7 +226,7 @@ uint64_t rv_hart_run(struct rv_hart *h, uint64_t budget)
 		memcpy(&insn, (const void *)(uintptr_t)(pc + code_addend), 4); \
 		if ((insn & 3) != 3) {					\
 			raw16 = insn & 0xffff;				\
-			insn = rvc_table[raw16];			\
+			insn = rv_rvc_table[raw16];			\
 			npc = pc + 2;					\
 		} else {						\
 			npc = pc + 4;					\
@@ -474,7 +308,7 @@ refetch:
 		}
 		if ((insn & 3) != 3) {
 			raw16 = insn & 0xffff;
-			insn = rvc_table[raw16];
+			insn = rv_rvc_table[raw16];
 			npc = pc + 2;
 		} else {
 			npc = pc + 4;
@@ -482,43 +316,12 @@ refetch:
 		goto *dispatch[(insn >> 2 & 31) << 3 | f3];
 
 generic:
-		/* Every expanded or 32-bit instruction ends in 0b11: dispatch on bits 6:2. */
+		/*
+		 * The slow cases only: loads and stores that miss the TLB, MISC-MEM,
+		 * SYSTEM, AMO, FP, DIVW/REMW and reserved encodings; RV64I and M
+		 * otherwise run in the handlers below. Dispatch on bits 6:2.
+		 */
 		switch ((insn >> 2) & 31) {
-		case OP(0x37): /* LUI */
-			x[rd] = sx32(insn & 0xfffff000);
-			break;
-		case OP(0x17): /* AUIPC */
-			x[rd] = pc + sx32(insn & 0xfffff000);
-			break;
-		case OP(0x6f): { /* JAL */
-			x[rd] = npc;
-			npc = pc + imm_j(insn);
-			break;
-		}
-		case OP(0x67): { /* JALR */
-			if (f3)
-				goto illegal;
-			uint64_t t = (x[rs1] + imm_i) & ~1ull;
-			x[rd] = npc;
-			npc = t;
-			break;
-		}
-		case OP(0x63): { /* BRANCH */
-			uint64_t a = x[rs1], b = x[rs2];
-			bool take;
-			switch (f3) {
-			case 0: take = a == b; break;
-			case 1: take = a != b; break;
-			case 4: take = (int64_t)a < (int64_t)b; break;
-			case 5: take = (int64_t)a >= (int64_t)b; break;
-			case 6: take = a < b; break;
-			case 7: take = a >= b; break;
-			default: goto illegal;
-			}
-			if (take)
-				npc = pc + imm_b(insn);
-			break;
-		}
 		case OP(0x03): { /* LOAD */
 			uint64_t va = x[rs1] + imm_i, v;
 			if (f3 == 7)
@@ -554,119 +357,18 @@ generic:
 				goto exception;
 			goto retire_sample;
 		}
-		case OP(0x13): { /* OP-IMM */
-			uint64_t a = x[rs1];
-			switch (f3) {
-			case 0: x[rd] = a + imm_i; break;
-			case 1:
-				if (insn >> 26)
-					goto illegal;
-				x[rd] = a << (imm_i & 63);
-				break;
-			case 2: x[rd] = (int64_t)a < imm_i; break;
-			case 3: x[rd] = a < (uint64_t)imm_i; break;
-			case 4: x[rd] = a ^ imm_i; break;
-			case 6: x[rd] = a | imm_i; break;
-			case 7: x[rd] = a & imm_i; break;
-			default:
-				if ((insn >> 26) == 0)
-					x[rd] = a >> (imm_i & 63);
-				else if ((insn >> 26) == 0x10)
-					x[rd] = (uint64_t)((int64_t)a >> (imm_i & 63));
-				else
-					goto illegal;
-				break;
-			}
-			break;
-		}
-		case OP(0x1b): { /* OP-IMM-32 */
-			uint32_t a = (uint32_t)x[rs1];
-			unsigned sh = rs2;
-			if (f3 == 0) {
-				x[rd] = sx32(a + (uint32_t)imm_i);
-			} else if (f3 == 1 && (insn >> 25) == 0) {
-				x[rd] = sx32(a << sh);
-			} else if (f3 == 5 && (insn >> 25) == 0) {
-				x[rd] = sx32(a >> sh);
-			} else if (f3 == 5 && (insn >> 25) == 0x20) {
-				x[rd] = (uint64_t)(int64_t)((int32_t)a >> sh);
-			} else {
+		case OP(0x3b): { /* OP-32: only DIVW and REMW come here; the handlers take the rest */
+			int32_t sa = (int32_t)x[rs1], sb = (int32_t)x[rs2];
+			if ((insn >> 25) != 1)
 				goto illegal;
-			}
-			break;
-		}
-		case OP(0x33): { /* OP */
-			uint64_t a = x[rs1], b = x[rs2];
-			unsigned f7 = insn >> 25;
-			if (f7 == 0) {
-				switch (f3) {
-				case 0: x[rd] = a + b; break;
-				case 1: x[rd] = a << (b & 63); break;
-				case 2: x[rd] = (int64_t)a < (int64_t)b; break;
-				case 3: x[rd] = a < b; break;
-				case 4: x[rd] = a ^ b; break;
-				case 5: x[rd] = a >> (b & 63); break;
-				case 6: x[rd] = a | b; break;
-				default: x[rd] = a & b; break;
-				}
-			} else if (f7 == 0x20 && f3 == 0) {
-				x[rd] = a - b;
-			} else if (f7 == 0x20 && f3 == 5) {
-				x[rd] = (uint64_t)((int64_t)a >> (b & 63));
-			} else if (f7 == 1) {
-				switch (f3) {
-				case 0: x[rd] = a * b; break;
-				case 1:
-					x[rd] = (uint64_t)(((__int128)(int64_t)a * (__int128)(int64_t)b) >> 64);
-					break;
-				case 2:
-					x[rd] = (uint64_t)(((__int128)(int64_t)a * (__int128)b) >> 64);
-					break;
-				case 3:
-					x[rd] = (uint64_t)(((unsigned __int128)a * b) >> 64);
-					break;
-				case 4: x[rd] = div_s((int64_t)a, (int64_t)b); break;
-				case 5: x[rd] = div_u(a, b); break;
-				case 6: x[rd] = rem_s((int64_t)a, (int64_t)b); break;
-				default: x[rd] = rem_u(a, b); break;
-				}
-			} else {
+			if (f3 == 4)
+				x[rd] = sb == 0 ? ~0ull : (sa == INT32_MIN && sb == -1)
+					? sx32((uint32_t)sa) : sx32((uint32_t)(sa / sb));
+			else if (f3 == 6)
+				x[rd] = sb == 0 ? sx32((uint32_t)sa) : (sa == INT32_MIN && sb == -1)
+					? 0 : sx32((uint32_t)(sa % sb));
+			else
 				goto illegal;
-			}
-			break;
-		}
-		case OP(0x3b): { /* OP-32 */
-			uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
-			unsigned f7 = insn >> 25;
-			if (f7 == 0 && f3 == 0) {
-				x[rd] = sx32(a + b);
-			} else if (f7 == 0x20 && f3 == 0) {
-				x[rd] = sx32(a - b);
-			} else if (f7 == 0 && f3 == 1) {
-				x[rd] = sx32(a << (b & 31));
-			} else if (f7 == 0 && f3 == 5) {
-				x[rd] = sx32(a >> (b & 31));
-			} else if (f7 == 0x20 && f3 == 5) {
-				x[rd] = (uint64_t)(int64_t)((int32_t)a >> (b & 31));
-			} else if (f7 == 1) {
-				int32_t sa = (int32_t)a, sb = (int32_t)b;
-				switch (f3) {
-				case 0: x[rd] = sx32(a * b); break;
-				case 4:
-					x[rd] = sb == 0 ? ~0ull : (sa == INT32_MIN && sb == -1)
-						? sx32(a) : sx32((uint32_t)(sa / sb));
-					break;
-				case 5: x[rd] = sx32(b ? a / b : ~0u); break;
-				case 6:
-					x[rd] = sb == 0 ? sx32(a) : (sa == INT32_MIN && sb == -1)
-						? 0 : sx32((uint32_t)(sa % sb));
-					break;
-				case 7: x[rd] = sx32(b ? a % b : a); break;
-				default: goto illegal;
-				}
-			} else {
-				goto illegal;
-			}
 			break;
 		}
 		case OP(0x0f): /* MISC-MEM */
@@ -825,6 +527,7 @@ generic:
 		/* Listed so that the jump table covers all 32 values without a range check. */
 		case 0x02: case 0x07: case 0x0a: case 0x0f: case 0x15: case 0x16: case 0x17:
 		case 0x1a: case 0x1d: case 0x1e: case 0x1f:
+		default: /* reserved encodings the handlers leave to this path */
 			goto illegal;
 		}
 		goto dispatch_next;
@@ -896,7 +599,7 @@ op_addi:
 		NEXT();
 op_slli:
 		if (insn >> 26)
-			goto generic;
+			goto illegal;
 		x[rd] = x[rs1] << (imm_i & 63);
 		NEXT();
 op_slti:
@@ -914,7 +617,7 @@ op_srxi:
 		else if ((insn >> 26) == 0x10)
 			x[rd] = (uint64_t)((int64_t)x[rs1] >> (imm_i & 63));
 		else
-			goto generic;
+			goto illegal;
 		NEXT();
 op_ori:
 		x[rd] = x[rs1] | imm_i;
@@ -934,7 +637,7 @@ name: {									\
 		else if ((insn >> 25) == 1)				\
 			x[rd] = (mext);					\
 		else							\
-			goto generic;					\
+			goto illegal;					\
 		NEXT();							\
 	}
 		ALU(op_sll, a << (b & 63),
@@ -956,7 +659,7 @@ name: {									\
 		else if ((insn >> 25) == 1)				\
 			x[rd] = (mext);					\
 		else							\
-			goto generic;					\
+			goto illegal;					\
 		NEXT();							\
 	}
 		ALU3(op_add_sub, a + b, a - b, a * b)
@@ -969,19 +672,19 @@ name: {									\
 #undef ALU3
 op_sllw:
 		if (insn >> 25)
-			goto generic;
+			goto illegal;
 		x[rd] = sx32((uint32_t)x[rs1] << (x[rs2] & 31));
 		NEXT();
 op_remuw: {
 		uint32_t a = (uint32_t)x[rs1], b = (uint32_t)x[rs2];
 		if ((insn >> 25) != 1)
-			goto generic;
+			goto illegal;
 		x[rd] = sx32(b ? a % b : a);
 		NEXT();
 	}
 op_slliw:
 		if (insn >> 25)
-			goto generic;
+			goto illegal;
 		x[rd] = sx32((uint32_t)x[rs1] << rs2);
 		NEXT();
 op_srxiw:
@@ -990,7 +693,7 @@ op_srxiw:
 		else if ((insn >> 25) == 0x20)
 			x[rd] = (uint64_t)(int64_t)((int32_t)x[rs1] >> rs2);
 		else
-			goto generic;
+			goto illegal;
 		NEXT();
 op_fld: {
 		uint64_t va = x[rs1] + imm_i;

@@ -103,7 +103,13 @@ static inline void rv_fs_dirty(struct rv_hart *h)
 	h->mstatus |= MSTATUS_FS;
 }
 
-/* cpu.c: the 32-bit instruction a 16-bit RVC one stands for (0xffffffff if reserved). */
+/*
+ * cpu_rvc.c: every 16-bit RVC encoding mapped to the 32-bit instruction it
+ * stands for (0xffffffff if reserved), built once by rv_rvc_init (rv_hart_init
+ * calls it); the interpreter indexes the table directly.
+ */
+extern uint32_t rv_rvc_table[1 << 16] __attribute__((visibility("hidden")));
+void rv_rvc_init(void);
 uint32_t rv_rvc_insn(uint32_t c);
 
 /* cpu_csr.c: CSRs, traps, interrupts, xRET. */

@@ -215,6 +215,69 @@ static void test_save_load(void)
 	board_destroy(b);
 }
 
+/* One instruction at RAM_BASE, from a given register state; the hart traps to RAM_BASE + 0x100. */
+static struct board *one_insn(uint32_t insn, uint64_t a, uint64_t b)
+{
+	struct board *bd = board_create();
+
+	for (int k = 0; k < 4; k++)
+		bd->ram.host[k] = (uint8_t)(insn >> (8 * k));
+	bd->hart.mtvec = RAM_BASE + 0x100;
+	bd->hart.x[11] = a;
+	bd->hart.x[12] = b;
+	CHECK_EQ(rv_hart_run(&bd->hart, 1), 1, "one step");
+	return bd;
+}
+
+/*
+ * Reserved encodings next to the RV64I/M ones the fast handlers run raise an
+ * illegal-instruction trap with the instruction in mtval; DIVW and REMW (the
+ * slow path) give the spec's results at their edges (unprivileged spec 13.2).
+ */
+static void test_encodings(void)
+{
+	static const uint32_t illegal[] = {
+		0x02000013 | 11 << 15 | 10 << 7 | 1 << 12 | 1u << 26,	/* slli with funct6 != 0 */
+		0x40000013 | 11 << 15 | 10 << 7 | 5 << 12 | 1u << 27,	/* srli/srai with funct6 0x12 */
+		0x80000033 | 12 << 20 | 11 << 15 | 10 << 7,		/* add with funct7 0x40 */
+		0x40000033 | 12 << 20 | 11 << 15 | 10 << 7 | 1 << 12,	/* sll with funct7 0x20 */
+		0x0000003b | 12 << 20 | 11 << 15 | 10 << 7 | 2 << 12,	/* OP-32 funct3 2 */
+		0x0200003b | 12 << 20 | 11 << 15 | 10 << 7 | 1 << 12,	/* sllw with funct7 1 */
+		0x0000003b | 12 << 20 | 11 << 15 | 10 << 7 | 7 << 12,	/* OP-32 funct3 7, funct7 0 */
+		0x0200101b | 11 << 15 | 10 << 7,			/* slliw with funct7 1 */
+		0x0000201b | 11 << 15 | 10 << 7,			/* OP-IMM-32 funct3 2 */
+		0x00001067 | 11 << 15 | 10 << 7,			/* jalr with funct3 1 */
+		0x00002063 | 12 << 20 | 11 << 15,			/* branch funct3 2 */
+		0x00007003 | 11 << 15 | 10 << 7,			/* load funct3 7 */
+		0x00004023 | 12 << 20 | 11 << 15,			/* store funct3 4 */
+	};
+	for (size_t i = 0; i < sizeof(illegal) / sizeof(illegal[0]); i++) {
+		struct board *b = one_insn(illegal[i], RAM_BASE + 0x800, 3);
+		CHECK(b->hart.mcause == 2 && b->hart.mtval == illegal[i] && b->hart.pc == RAM_BASE + 0x100,
+		      "0x%08x: mcause %llu mtval 0x%llx pc 0x%llx", illegal[i],
+		      (unsigned long long)b->hart.mcause, (unsigned long long)b->hart.mtval,
+		      (unsigned long long)b->hart.pc);
+		board_destroy(b);
+	}
+	static const struct { uint32_t insn; uint64_t a, b, want; } ops[] = {
+		{ 0x0200403b, 0xffffffff80000000ull, ~0ull, 0xffffffff80000000ull },	/* divw MIN/-1 */
+		{ 0x0200403b, 7, 0, ~0ull },						/* divw by 0 */
+		{ 0x0200403b, 0x1fffffff9ull, 2, ~0ull - 2 },			/* divw: low 32 bits only */
+		{ 0x0200603b, 0xffffffff80000000ull, ~0ull, 0 },			/* remw MIN/-1 */
+		{ 0x0200603b, 0x80000007ull, 0, 0xffffffff80000007ull },		/* remw by 0: dividend */
+		{ 0x0200603b, (uint64_t)-7, 2, (uint64_t)-1 },			/* remw sign of dividend */
+	};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		uint32_t insn = ops[i].insn | 12 << 20 | 11 << 15 | 10 << 7;
+		struct board *b = one_insn(insn, ops[i].a, ops[i].b);
+		CHECK(b->hart.x[10] == ops[i].want && b->hart.pc == RAM_BASE + 4,
+		      "0x%08x (0x%llx, 0x%llx) = 0x%llx, want 0x%llx", insn, (unsigned long long)ops[i].a,
+		      (unsigned long long)ops[i].b, (unsigned long long)b->hart.x[10],
+		      (unsigned long long)ops[i].want);
+		board_destroy(b);
+	}
+}
+
 int main(void)
 {
 	static const uint64_t slices[] = { 1, 3, 7, 64, 1000000 };
@@ -247,5 +310,6 @@ int main(void)
 		board_destroy(b);
 	}
 	test_save_load();
+	test_encodings();
 	return check_done("test_cpu");
 }
