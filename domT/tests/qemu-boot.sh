@@ -162,7 +162,7 @@ expect_console "^domT# "
 shell_cmd "echo shell-marker-42" "^shell-marker-42$"
 shell_cmd "cat /proc/version" "^Linux version 6\.1"
 shell_cmd "ls /bin" "^ftdisk$"
-shell_cmd "frobnicate" "^frobnicate: unknown command$"
+shell_cmd "frobnicate" "^frobnicate: unknown command"
 printf 'poweroff\n' >&5
 expect_poweroff
 echo "boot first: ok"
