@@ -36,15 +36,29 @@ PKGS := slirp openssl libprotobuf-c liburcu libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread -lm
 
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build needs
+# is appended with override, so a command-line value replaces the defaults only.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -MMD -MP -fno-strict-aliasing $(WARNINGS)
-CPPFLAGS += -I. -I$(BUILD)/gen $(PKG_CFLAGS) -D_GNU_SOURCE
+override CFLAGS += -std=gnu11 -MMD -MP -fno-strict-aliasing $(WARNINGS)
+override CPPFLAGS += -I. -I$(BUILD)/gen $(PKG_CFLAGS) -D_GNU_SOURCE
 ifeq ($(SAN),asan)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 
-.PHONY: all test bench clean domT fuzz check-unit
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the binary lives in
+# $(PREFIX)/lib/ftvm beside the domT guest it boots by default (ftvm looks for
+# domT/ next to its own resolved path), with $(PREFIX)/bin/ftvm a relative
+# symlink to it; documentation, the manual page and bash completion in share/.
+PREFIX ?= /usr/local
+DESTDIR ?=
+FT_LIBDIR = $(DESTDIR)$(PREFIX)/lib/ftvm
+FT_BINDIR = $(DESTDIR)$(PREFIX)/bin
+FT_DOCDIR = $(DESTDIR)$(PREFIX)/share/doc/ftvm
+FT_MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
+FT_BASHDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+
+.PHONY: all test bench clean domT fuzz check-unit install uninstall
 all:
 
 include proto/build.mk
@@ -62,8 +76,24 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# clean removes $(BUILD); for the default build also the ASan and fuzz trees beside it.
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf $(BUILD) $(if $(filter build,$(BUILD)),build-asan build-fuzz)
+
+install: all domT
+	install -d $(FT_LIBDIR)/domT $(FT_BINDIR) $(FT_DOCDIR) $(FT_MANDIR) $(FT_BASHDIR)
+	install -m 755 $(FTVM) $(FT_LIBDIR)/ftvm
+	install -m 644 $(BUILD)/domT/Image $(BUILD)/domT/initrd.cpio $(FT_LIBDIR)/domT/
+	ln -sf ../lib/ftvm/ftvm $(FT_BINDIR)/ftvm
+	install -m 644 README.md $(wildcard docs/*.md) $(FT_DOCDIR)/
+	$(if $(wildcard docs/ftvm.1),install -m 644 docs/ftvm.1 $(FT_MANDIR)/ftvm.1)
+	$(if $(wildcard hv/cli/ftvm.bash),install -m 644 hv/cli/ftvm.bash $(FT_BASHDIR)/ftvm)
+
+uninstall:
+	rm -f $(FT_BINDIR)/ftvm $(FT_LIBDIR)/ftvm $(FT_LIBDIR)/domT/Image $(FT_LIBDIR)/domT/initrd.cpio
+	rm -f $(FT_MANDIR)/ftvm.1 $(FT_BASHDIR)/ftvm
+	rm -f $(addprefix $(FT_DOCDIR)/,README.md $(notdir $(wildcard docs/*.md)))
+	-rmdir $(FT_LIBDIR)/domT $(FT_LIBDIR) $(FT_DOCDIR) 2>/dev/null
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

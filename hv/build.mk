@@ -81,6 +81,8 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
 UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
 # ... and Linux with disk and network, saved by 'ftvm snapshot save', resumed by snapshot_twin.
 SYSTEM_TESTS += hv/tests/snapshot-linux.sh
+# make install DESTDIR=... PREFIX=/usr, then the installed ftvm boots its guest; make uninstall.
+SYSTEM_TESTS += hv/tests/install.sh
 SYSTEM_TEST_DEPS += $(BUILD)/hv/tests/snapshot_twin
 $(BUILD)/hv/tests/snapshot_twin: $(BUILD)/hv/tests/snapshot_twin.o $(LIBHV)
 	$(quiet) LD $@
@@ -145,7 +147,7 @@ $(BUILD)/hv/tests/test_virtio: $(BUILD)/hv/tests/test_virtio.o $(VIRTIO_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 FUZZ_VIRTQ_SRCS := hv/fuzz/fuzz_virtq.c hv/virtio_mmio.c hv/virtio_blk.c hv/virtio_net.c
 fuzz: $(BUILD)/fuzz/fuzz_virtq
-$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) hv/virtio.h hv/dev.h hv/devices.h hv/le.h hv/mem.h hv/irq.h
+$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) $(wildcard hv/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)
@@ -157,7 +159,7 @@ $(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_l
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/rr_reader.c hv/crc32c.c hv/errmsg.c
 fuzz: $(BUILD)/fuzz/fuzz_rr_log
-$(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) hv/rr_log.h hv/crc32c.h
+$(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) $(wildcard hv/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_RR_LOG_SRCS)
