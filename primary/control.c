@@ -203,7 +203,8 @@ int ft_status_main(int argc, char **argv)
 	size_t got = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'j': json = true; break;
@@ -213,7 +214,7 @@ int ft_status_main(int argc, char **argv)
 			       "  held outputs, last heartbeat and whether the guest is protected.\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: ftvm status --control SOCK [--json]\n");
+			cli_bad_option("status", c, argv[optind - 1]);
 			return FTVM_EXIT_USAGE;
 		}
 	}

@@ -134,7 +134,8 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	o->max_lag_ms = 100;
 	o->buffer_bytes = 64ULL << 20;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PEER:
 		case OPT_LISTEN:
@@ -200,7 +201,9 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 			o->force_epoch = true;
 			break;
 		case OPT_HELP: usage(stdout, primary); return 0;
-		default: usage(stderr, primary); return FTVM_EXIT_USAGE;
+		default:
+			cli_bad_option(me, c, argv[optind - 1]);
+			return FTVM_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
