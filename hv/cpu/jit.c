@@ -386,32 +386,6 @@ int jit_helper_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t meta
 	return helper_done(h, h->tlb_write, va, size, gen, pc + len, steps);
 }
 
-static uint64_t sx32(uint32_t v)
-{
-	return (uint64_t)(int64_t)(int32_t)v;
-}
-
-/* M-extension division (unprivileged spec 13.2): op is funct3, plus 8 for the W forms. */
-uint64_t jit_helper_div(uint64_t a, uint64_t b, uint64_t op)
-{
-	int64_t sa = (int64_t)a, sb = (int64_t)b;
-	int32_t wa = (int32_t)a, wb = (int32_t)b;
-	uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
-
-	switch (op) {
-	case 4: return b == 0 ? ~0ull : (sa == INT64_MIN && sb == -1) ? a : (uint64_t)(sa / sb);
-	case 5: return b ? a / b : ~0ull;
-	case 6: return b == 0 ? a : (sa == INT64_MIN && sb == -1) ? 0 : (uint64_t)(sa % sb);
-	case 7: return b ? a % b : a;
-	case 12: return wb == 0 ? ~0ull : (wa == INT32_MIN && wb == -1) ? sx32(ua)
-			: sx32((uint32_t)(wa / wb));
-	case 13: return sx32(ub ? ua / ub : ~0u);
-	case 14: return wb == 0 ? sx32(ua) : (wa == INT32_MIN && wb == -1) ? 0
-			: sx32((uint32_t)(wa % wb));
-	default: return sx32(ub ? ua % ub : ua);
-	}
-}
-
 /* As the interpreter's "illegal" label: tval is the instruction as fetched (16 bits for RVC). */
 static int helper_illegal(struct rv_hart *h, uint64_t raw, uint64_t pc, uint64_t steps)
 {

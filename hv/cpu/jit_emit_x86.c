@@ -586,12 +586,57 @@ static void emit_op_imm32(struct emit *e, uint32_t i)
 	st_x(e, rd, RAX);
 }
 
+/*
+ * DIV[U][W] and REM[U][W] inline (unprivileged spec 13.2): x86 div/idiv
+ * would fault where RISC-V defines a result, so divisor 0 (quotient all
+ * ones, remainder the dividend) and, signed, divisor -1 (quotient -a
+ * wrapping, remainder 0; this covers the overflow case) are done apart.
+ */
 static void emit_div(struct emit *e, uint32_t i, bool word)
 {
-	ld_x(e, RDI, RS1(i));
-	ld_x(e, RSI, RS2(i));
-	mov_imm(e, RDX, F3(i) | (word ? 8u : 0u));
-	call_abs(e, (const void *)jit_helper_div);
+	unsigned f3 = F3(i);
+	bool w = !word, is_signed = !(f3 & 1), rem = f3 >= 6;
+
+	ld_x(e, RAX, RS1(i));
+	ld_x(e, RCX, RS2(i));
+	op_reg(e, w, 0x85, RCX, RCX);
+	uint8_t *zero = jcc32(e, CC_E);
+	uint8_t *m1 = NULL;
+	if (is_signed) {
+		alu_ri(e, w, ALU_CMP, RCX, -1);
+		m1 = jcc32(e, CC_E);
+		if (w)
+			b8(e, 0x48);
+		b8(e, 0x99);				/* cqo / cdq */
+		op_reg(e, w, 0xf7, 7, RCX);		/* idiv */
+	} else {
+		op_reg(e, false, 0x33, RDX, RDX);
+		op_reg(e, w, 0xf7, 6, RCX);		/* div */
+	}
+	uint8_t *done1 = jmp32(e);
+	fix32(e, zero, e->p);
+	if (rem)
+		op_reg(e, true, 0x8b, RDX, RAX);
+	else
+		mov_imm(e, RAX, ~0ull);
+	uint8_t *done2 = jmp32(e);
+	uint8_t *done3 = NULL;
+	if (is_signed) {
+		fix32(e, m1, e->p);
+		if (rem)
+			op_reg(e, false, 0x33, RDX, RDX);
+		else
+			op_reg(e, w, 0xf7, 3, RAX);	/* neg */
+		done3 = jmp32(e);
+	}
+	fix32(e, done1, e->p);
+	fix32(e, done2, e->p);
+	if (done3)
+		fix32(e, done3, e->p);
+	if (rem)
+		op_reg(e, true, 0x8b, RAX, RDX);
+	if (word)
+		movsxd_rax(e);
 	st_x(e, RD(i), RAX);
 }
 

@@ -100,7 +100,6 @@ bool jit_insn_supported(uint32_t insn);
 int jit_helper_load(struct rv_hart *h, uint64_t va, uint64_t meta, uint64_t pc, uint64_t steps);
 int jit_helper_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t meta, uint64_t pc,
 		     uint64_t steps);
-uint64_t jit_helper_div(uint64_t a, uint64_t b, uint64_t op);
 int jit_helper_fp(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps);
 int jit_helper_csr(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps);
 int jit_helper_fmem(struct rv_hart *h, uint64_t insn, uint64_t raw_len, uint64_t pc,

@@ -279,6 +279,16 @@ static void build_image(uint8_t *ram)
 	memset(ram, 0, RAM_BYTES);
 	for (unsigned off = 0; off + 4 <= CODE_BYTES - 4;) {
 		uint32_t i;
+		if (rn(60) == 0 && off + 16 <= CODE_BYTES - 4) {
+			/* Division by -1 of the most negative 64- or 32-bit value (or of anything). */
+			bool w = rn(2);
+			put32(ram + off, rn(2) ? i_type(-1, 0, 0, 6, 0x13) : i_type((int32_t)rn(4096), 0, 0, 6, 0x13));
+			put32(ram + off + 4, w ? (0x80000u << 12 | 6 << 7 | 0x37) : i_type(63, 6, 1, 6, 0x13));
+			put32(ram + off + 8, i_type(-1, 0, 0, 5, 0x13));
+			put32(ram + off + 12, r_type(1, 5, 6, 4 + rn(4), rd_any(), w ? 0x3b : 0x33));
+			off += 16;
+			continue;
+		}
 		unsigned len = gen_insn(CODE + off, &i);
 		if (len == 2) {
 			uint16_t c = (uint16_t)i;
@@ -350,6 +360,10 @@ static void board_setup(struct board *b, uint64_t seed)
 	}
 	h->x[2] = DATA + 2048;
 	h->x[8] = DATA + 16;
+	/* Division's special operands. */
+	h->x[5] = ~0ull;
+	h->x[6] = 1ull << 63;
+	h->x[7] = 0xffffffff80000000ull;
 	h->x[24] = DEV;
 	h->x[25] = MSTATUS_FS;
 	h->x[26] = CODE;
