@@ -264,32 +264,37 @@ static void lea(struct emit *e, int reg, int base, int32_t disp)
 	op_mem(e, true, 0x8d, reg, base, -1, disp);
 }
 
+/* slot is the end of a jmp or jcc rel32 (what a chainable exit stores through r14). */
 void jit_patch_chain(uint8_t *slot, const uint8_t *target)
 {
-	int32_t rel = (int32_t)(target - (slot + 5));
+	int32_t rel = (int32_t)(target - slot);
 
-	memcpy(slot + 1, &rel, 4);
+	memcpy(slot - 4, &rel, 4);
 }
 
 /*
  * Go on at pc: a chainable exit (same page) starts with a jmp that a later
  * lookup points at the target's block; any other goes through the jump cache.
  */
-static void emit_exit(struct rv_jit *j, struct emit *e, uint64_t pc, bool chainable)
+static void emit_exit_via(struct rv_jit *j, struct emit *e, uint64_t pc, bool chainable,
+			  uint8_t *via)
 {
-	uint8_t *slot = e->p;
-
+	fix32(e, via, e->p);
 	if (!chainable) {
 		mov_imm(e, RAX, pc);
 		jmp_to(e, j->jump_rax);
 		return;
 	}
-	jmp_to(e, e->p + 5);
 	mov_imm(e, RAX, pc);
 	op_mem(e, true, 0x89, RAX, RBX, -1, OFF_PC);
-	mov_imm(e, RAX, (uint64_t)(uintptr_t)slot);
+	mov_imm(e, RAX, (uint64_t)(uintptr_t)via);
 	op_mem(e, true, 0x89, RAX, R14, -1, 0);
 	jmp_to(e, j->epilogue);
+}
+
+static void emit_exit(struct rv_jit *j, struct emit *e, uint64_t pc, bool chainable)
+{
+	emit_exit_via(j, e, pc, chainable, jmp32(e));
 }
 
 /* Leave to the dispatcher with h->pc = pc (the budget is short: the interpreter finishes it). */
@@ -803,13 +808,18 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			static const int cc[8] = { CC_E, CC_NE, 0, 0, CC_L, CC_GE, CC_B, CC_AE };
 			uint64_t t = pc + (uint64_t)imm_b(i);
 			ld_x(&e, RAX, RS1(i));
-			ld_x(&e, RCX, RS2(i));
-			op_reg(&e, true, 0x3b, RAX, RCX);
+			if (RS2(i)) {
+				ld_x(&e, RCX, RS2(i));
+				op_reg(&e, true, 0x3b, RAX, RCX);
+			} else {
+				op_reg(&e, true, 0x85, RAX, RAX);	/* against x0 */
+			}
 			lea(&e, R12, R12, (int32_t)n);
+			/* Both the jcc and the jmp after it are chain slots: a taken branch goes straight on. */
 			uint8_t *taken = jcc32(&e, cc[F3(i)]);
-			emit_exit(j, &e, npc, same_page(npc, blk->pc));
-			fix32(&e, taken, e.p);
-			emit_exit(j, &e, t, same_page(t, blk->pc));
+			uint8_t *not_taken = jmp32(&e);
+			emit_exit_via(j, &e, npc, same_page(npc, blk->pc), not_taken);
+			emit_exit_via(j, &e, t, same_page(t, blk->pc), taken);
 			break;
 		}
 		case 0x03: emit_load(j, &e, i, pc, lens[k], k); break;
