@@ -308,9 +308,19 @@ int main(void)
 			big_buf[i] = (uint8_t)(i * 2654435761u >> 13);
 		whole = crc32c(0, big_buf, sizeof(big_buf));
 		for (size_t off = 0; off < sizeof(big_buf); off += 7001)
-			pieces = crc32c(pieces, big_buf + off,
-					      sizeof(big_buf) - off < 7001 ? sizeof(big_buf) - off : 7001);
+			pieces = crc32c(pieces, big_buf + off, sizeof(big_buf) - off < 7001 ? sizeof(big_buf) - off : 7001);
 		CHECK(whole == pieces, "in %s", __func__);
+		/* And both agree with the definition: a bit at a time, reflected polynomial 0x82F63B78. */
+		{
+			uint32_t ref = ~0u;
+
+			for (size_t i = 0; i < sizeof(big_buf); i++) {
+				ref ^= big_buf[i];
+				for (int k = 0; k < 8; k++)
+					ref = ref & 1 ? (ref >> 1) ^ 0x82f63b78u : ref >> 1;
+			}
+			CHECK(whole == ~ref, "crc32c %08x, bitwise %08x", whole, ~ref);
+		}
 	}
 
 	/* One byte over the limit is refused from the header alone, before any allocation. */
