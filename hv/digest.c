@@ -107,7 +107,7 @@ uint64_t hv_check(const struct hv_machine *m)
 		for (size_t i = 0; i < w.len && i < sizeof(state); i++)
 			x = (x ^ state[i]) * 0x100000001b3ULL;
 	}
-	return x ^ m->icount;
+	return x ^ m->steps;
 }
 
 uint64_t hv_hart_pc(const struct hv_machine *m, int hart)

@@ -27,29 +27,29 @@ uint64_t hv_icount(const struct hv_machine *m)
 	const struct rv_hart *h = m->running;
 
 	if (h)
-		return m->slice_icount0 + (h->steps - m->slice_steps0);
-	return m->icount;
+		return m->slice_base + (h->steps - m->slice_hart_base);
+	return m->steps;
 }
 
-static uint64_t mtime_at(const struct hv_machine *m, uint64_t icount)
+static uint64_t mtime_at(const struct hv_machine *m, uint64_t steps)
 {
-	unsigned __int128 d = (unsigned __int128)(icount - m->clock_icount) * m->clock.rate_q32;
+	unsigned __int128 d = (unsigned __int128)(steps - m->clock_steps) * m->clock.rate_q32;
 
 	return m->clock.anchor_mtime + (uint64_t)(d >> 32);
 }
 
-/* First icount at which mtime reaches target, or UINT64_MAX. */
-static uint64_t icount_at_mtime(const struct hv_machine *m, uint64_t target)
+/* First step at which mtime reaches target, or UINT64_MAX. */
+static uint64_t steps_at_mtime(const struct hv_machine *m, uint64_t target)
 {
 	if (target <= m->clock.anchor_mtime)
-		return m->clock_icount;
+		return m->clock_steps;
 	if (m->clock.rate_q32 == 0)
 		return UINT64_MAX;
 	unsigned __int128 need = (unsigned __int128)(target - m->clock.anchor_mtime) << 32;
 	unsigned __int128 d = (need + m->clock.rate_q32 - 1) / m->clock.rate_q32;
-	if (d > UINT64_MAX - m->clock_icount)
+	if (d > UINT64_MAX - m->clock_steps)
 		return UINT64_MAX;
-	return m->clock_icount + (uint64_t)d;
+	return m->clock_steps + (uint64_t)d;
 }
 
 uint64_t hv_mtime(const struct hv_machine *m)
@@ -392,34 +392,34 @@ static void fill_stop(struct hv_machine *m, struct hv_stop_info *info, enum hv_s
 
 int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
 {
-	uint64_t end = m->icount + budget;
+	uint64_t end = m->steps + budget;
 
 	memset(info, 0, sizeof(*info));
-	while (m->icount < end) {
+	while (m->steps < end) {
 		if (m->stop != HV_STOP_BUDGET) {
 			fill_stop(m, info, m->stop);
 			return 0;
 		}
-		clint_update(m->clint, mtime_at(m, m->icount));
+		clint_update(m->clint, mtime_at(m, m->steps));
 		int h = pick_hart(m);
 		if (h < 0) {
 			fill_stop(m, info, HV_STOP_IDLE);
 			return 0;
 		}
-		uint64_t slice = end - m->icount;
+		uint64_t slice = end - m->steps;
 		if (slice > m->quantum_left)
 			slice = m->quantum_left;
-		uint64_t deadline = icount_at_mtime(m, clint_next_deadline(m->clint));
-		if (deadline > m->icount && deadline - m->icount < slice)
-			slice = deadline - m->icount;
+		uint64_t deadline = steps_at_mtime(m, clint_next_deadline(m->clint));
+		if (deadline > m->steps && deadline - m->steps < slice)
+			slice = deadline - m->steps;
 
 		struct rv_hart *hart = &m->harts[h];
 		m->running = hart;
-		m->slice_icount0 = m->icount;
-		m->slice_steps0 = hart->steps;
+		m->slice_base = m->steps;
+		m->slice_hart_base = hart->steps;
 		uint64_t n = m->jit ? rv_jit_run(hart, slice) : rv_hart_run(hart, slice);
 		m->running = NULL;
-		m->icount += n;
+		m->steps += n;
 
 		if (n >= m->quantum_left || hart->wfi) {
 			m->next_hart = (h + 1) % m->nharts;
@@ -454,7 +454,7 @@ void hv_yield(struct hv_machine *m)
 
 int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 {
-	if (ev->icount != m->icount)
+	if (ev->icount != m->steps)
 		return -EINVAL;
 	if (m->obs.event)
 		hv_observe(m, ev->kind == HV_EV_CONSOLE_IN ? HV_OBS_CONSOLE_IN :
@@ -470,12 +470,12 @@ int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 			return -ENODEV;
 		return virtio_net_receive(m->net, ev->data, ev->len);
 	case HV_EV_CLOCK: {
-		uint64_t now = mtime_at(m, m->icount);
+		uint64_t now = mtime_at(m, m->steps);
 		m->clock = ev->clock;
 		/* Guest time never runs backwards, whatever the event says. */
 		if (m->clock.anchor_mtime < now)
 			m->clock.anchor_mtime = now;
-		m->clock_icount = m->icount;
+		m->clock_steps = m->steps;
 		return 0;
 	}
 	}

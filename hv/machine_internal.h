@@ -37,15 +37,15 @@ struct hv_machine {
 	struct rv_hart harts[HV_MAX_HARTS];
 
 	/* The event clock: steps over all harts, exact between slices. */
-	uint64_t icount;
+	uint64_t steps;
 	struct rv_hart *running;	/* the hart inside rv_hart_run, or NULL */
-	uint64_t slice_icount0, slice_steps0;
+	uint64_t slice_base, slice_hart_base;	/* steps, and the running hart's, when its slice began */
 	int next_hart;
 	uint64_t quantum_left;
 
 	bool yield;		/* hv_yield: leave hv_run after this hart's slice */
 	struct hv_clock clock;
-	uint64_t clock_icount;	/* icount at which clock.anchor_mtime holds */
+	uint64_t clock_steps;	/* step at which clock.anchor_mtime holds */
 
 	struct mmio_region regions[MACHINE_MAX_REGIONS];
 	int nregions;

@@ -40,10 +40,10 @@ const char *machine_part_name(enum machine_part p)
 /* The scheduler and the clock: what hv_run and mtime depend on besides the harts. */
 static void core_save(const struct hv_machine *m, struct le_writer *w)
 {
-	le_put_u64(w, m->icount);
+	le_put_u64(w, m->steps);
 	le_put_u64(w, m->clock.anchor_mtime);
 	le_put_u64(w, m->clock.rate_q32);
-	le_put_u64(w, m->clock_icount);
+	le_put_u64(w, m->clock_steps);
 	le_put_u32(w, (uint32_t)m->nharts);
 	le_put_u32(w, (uint32_t)m->next_hart);
 	le_put_u64(w, m->quantum_left);
@@ -53,20 +53,20 @@ static void core_save(const struct hv_machine *m, struct le_writer *w)
 
 static int core_load(struct hv_machine *m, struct le_reader *r)
 {
-	uint64_t icount = le_get_u64(r);
+	uint64_t steps = le_get_u64(r);
 	struct hv_clock clock = { .anchor_mtime = le_get_u64(r), .rate_q32 = le_get_u64(r) };
-	uint64_t clock_icount = le_get_u64(r);
+	uint64_t clock_steps = le_get_u64(r);
 	uint32_t nharts = le_get_u32(r), next_hart = le_get_u32(r);
 	uint64_t quantum_left = le_get_u64(r);
 	uint32_t stop = le_get_u32(r), fail_code = le_get_u32(r);
 
 	if (!le_reader_ok(r) || nharts != (uint32_t)m->nharts || next_hart >= nharts ||
-	    quantum_left == 0 || quantum_left > MACHINE_QUANTUM_STEPS || clock_icount > icount ||
+	    quantum_left == 0 || quantum_left > MACHINE_QUANTUM_STEPS || clock_steps > steps ||
 	    stop > HV_STOP_HOST_ERROR)
 		return -EINVAL;
-	m->icount = icount;
+	m->steps = steps;
 	m->clock = clock;
-	m->clock_icount = clock_icount;
+	m->clock_steps = clock_steps;
 	m->next_hart = (int)next_hart;
 	m->quantum_left = quantum_left;
 	m->stop = (enum hv_stop)stop;

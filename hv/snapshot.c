@@ -205,7 +205,7 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t e
 	le32_store(cfg + 12, (m->blk ? CONFIG_DISK : 0) | (m->net ? CONFIG_NET : 0));
 	le64_store(cfg + 16, disk_bytes);
 	memcpy(cfg + 24, sha, 32);
-	le64_store(cfg + 56, m->icount);
+	le64_store(cfg + 56, m->steps);
 	out_section(&o, SEC_CONFIG, 0, cfg, sizeof(cfg), NULL, 0);
 
 	n = machine_parts(m, parts);
