@@ -31,6 +31,9 @@
 #define TRAP (RAM_BASE + 0x2000)
 #define DATA (RAM_BASE + 0x4000)
 #define DEV 0x10000000ull
+#define PAGE_TABLE (RAM_BASE + 0x8000)
+/* Rounds by seed % 3: M-mode without translation, S-mode or U-mode under Sv39 gigapages. */
+enum { ROUND_M, ROUND_S, ROUND_U };
 #define ROUNDS 300
 #define SLICES_PER_ROUND 400
 #define LOG_MAX 4096
@@ -274,7 +277,7 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 /* The same random image for both boards. */
-static void build_image(uint8_t *ram)
+static void build_image(uint8_t *ram, int mode)
 {
 	memset(ram, 0, RAM_BYTES);
 	for (unsigned off = 0; off + 4 <= CODE_BYTES - 4;) {
@@ -323,6 +326,11 @@ static void build_image(uint8_t *ram)
 		uint64_t v = rnd();
 		memcpy(ram + (DATA - RAM_BASE) + k, &v, 8);
 	}
+	/* Sv39 root: gigapages for the devices (no X, no U: U-mode gets page faults) and for RAM. */
+	uint64_t u = mode == ROUND_U ? 1u << 4 : 0;
+	uint64_t dev_pte = 0xc7, ram_pte = (RAM_BASE >> 12) << 10 | 0xcf | u;
+	memcpy(ram + (PAGE_TABLE - RAM_BASE), &dev_pte, 8);
+	memcpy(ram + (PAGE_TABLE - RAM_BASE) + 2 * 8, &ram_pte, 8);
 }
 
 static void board_init(struct board *b, const uint8_t *image)
@@ -345,7 +353,13 @@ static void board_init(struct board *b, const uint8_t *image)
 static void board_setup(struct board *b, uint64_t seed)
 {
 	struct rv_hart *h = &b->hart;
+	int mode = (int)(seed % 3);
 
+	if (mode != ROUND_M) {
+		/* Traps go to M-mode (no delegation) and mret returns to the mode in MPP. */
+		h->satp = 8ull << 60 | PAGE_TABLE >> 12;
+		h->priv = mode == ROUND_S ? RV_PRIV_S : RV_PRIV_U;
+	}
 	for (int r = 1; r < 24; r++)
 		h->x[r] = (seed >> (r % 7)) * (uint64_t)r;
 	/* FP registers: raw bit patterns (NaNs, negatives, subnormals) and ordinary positive numbers. */
@@ -422,7 +436,7 @@ static bool run_round(uint64_t seed, uint8_t *image, struct rv_jit_stats *total)
 	bool ok = true;
 
 	rng_state = seed;
-	build_image(image);
+	build_image(image, (int)(seed % 3));
 	board_init(&a, image);
 	board_init(&j, image);
 	board_setup(&a, seed);
