@@ -216,10 +216,7 @@ ft_random_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) )); }
 ft_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 # Frames the guest sent out of ROLE's TAP so far (the TAP's receive counter: what ftvm wrote).
-ft_tap_frames() {
-	ip -n "$(ft_ns_name "$1")" -s -j link show dev tap0 |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
-}
+ft_tap_frames() { ft_in "$1" cat /sys/class/net/tap0/statistics/rx_packets; }
 
 # ft_reachable ROLE ADDR: from ROLE, a TCP connection to ADDR's port 9 is answered (refused counts:
 # the host answered); silence for 1 s is unreachable.
@@ -466,12 +463,14 @@ ft_tap_monitor() {
 	FT_PID_tapmon=$!
 }
 ft_tap_monitor_stop() { kill -KILL "$FT_PID_tapmon" 2>/dev/null; { wait "$FT_PID_tapmon"; } 2>/dev/null; return 0; }
-# ft_serving SINCE_MS: which hosts' guests sent frames after SINCE_MS (unix ms), from the monitor:
-# prints "p", "b", "p b" or "" ("none").
+# ft_serving SINCE_MS: which hosts' guests sent frames after SINCE_MS (unix ms), from the monitor's
+# samples taken since then (the first one is the baseline, so frames sent before SINCE never
+# count): prints "p", "b", "p b" or "" (nobody).
 ft_serving() {
 	awk -v since="$1" '
-		$1 < since { p0 = $2; b0 = $3; next }
-		{ if (!seen) { if (p0 == "") p0 = $2; if (b0 == "") b0 = $3; seen = 1 } p1 = $2; b1 = $3 }
+		$1 < since { next }
+		!seen { p0 = $2; b0 = $3; seen = 1 }
+		{ p1 = $2; b1 = $3 }
 		END { s = ""; if (p1 > p0) s = "p"; if (b1 > b0) s = s (s ? " " : "") "b"; print s }' "$FT_RUN/taps.log"
 }
 ft_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -181,6 +181,11 @@ static uint64_t amo_op(unsigned f5, uint64_t old, uint64_t b, bool word, bool *o
 	}
 }
 
+uint64_t rv_amo_op(unsigned f5, uint64_t old, uint64_t b, bool word, bool *ok)
+{
+	return amo_op(f5, old, b, word, ok);
+}
+
 /*
  * The interpreter. pc and the step count live in locals; h->steps, minstret
  * and mcycle are brought up to date (rv_sync) before anything that can call

@@ -112,6 +112,9 @@ extern uint32_t rv_rvc_table[1 << 16] __attribute__((visibility("hidden")));
 void rv_rvc_init(void);
 uint32_t rv_rvc_insn(uint32_t c);
 
+/* cpu.c: the value an AMO with funct5 f5 stores; *ok false for a reserved f5. */
+uint64_t rv_amo_op(unsigned f5, uint64_t old, uint64_t b, bool word, bool *ok);
+
 /* cpu_csr.c: CSRs, traps, interrupts, xRET. */
 /* Execute a Zicsr instruction; 0, or -1 for an illegal instruction. */
 int rv_csr_insn(struct rv_hart *h, uint32_t insn, uint64_t *rd_val) RV_MUST_CHECK;

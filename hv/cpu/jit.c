@@ -548,3 +548,63 @@ int jit_helper_csr(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps
 		h->x[rd] = old;
 	return 0;
 }
+
+/*
+ * LR, SC and the AMOs (A extension): the interpreter's AMO path step for
+ * step, its checks in its order. RAM only (rv_mmu_ram_ptr), so no device
+ * is touched and the block goes on, unless the store hit translated code.
+ */
+int jit_helper_amo(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps)
+{
+	unsigned f3 = (insn >> 12) & 7, f5 = (unsigned)(insn >> 27);
+	unsigned rd = (insn >> 7) & 31, rs1 = (insn >> 15) & 31, rs2 = (insn >> 20) & 31;
+	unsigned size = f3 == 2 ? 4 : 8;
+	uint64_t va = h->x[rs1], pa, v, gen = h->jit->gen;
+	void *p;
+	bool ok;
+	int exc;
+
+	if ((f3 != 2 && f3 != 3) || (f5 == 2 && rs2))
+		return helper_illegal(h, insn, pc, steps);
+	if (f5 != 2 && f5 != 3) {
+		rv_amo_op(f5, 0, 0, false, &ok);
+		if (!ok)
+			return helper_illegal(h, insn, pc, steps);
+	}
+	rv_sync(h, steps);
+	h->pc = pc;
+	if (va & (size - 1))
+		return helper_trap(h, f5 == 2 ? RV_EXC_LOAD_MISALIGNED : RV_EXC_STORE_MISALIGNED, va,
+				   steps);
+	exc = rv_mmu_ram_ptr(h, va, (int)size, f5 == 2 ? RV_ACC_LOAD : RV_ACC_STORE, &pa, &p);
+	if (exc)
+		return helper_trap(h, exc, va, steps);
+	if (size == 4) {
+		int32_t w;
+		memcpy(&w, p, 4);
+		v = (uint64_t)(int64_t)w;
+	} else {
+		memcpy(&v, p, 8);
+	}
+	if (f5 == 2) {		/* LR */
+		h->resv_addr = pa;
+		h->resv_val = v;
+		h->resv_valid = true;
+	} else if (f5 == 3) {	/* SC: as cpu.c, a changed value also fails it */
+		bool hit = h->resv_valid && h->resv_addr == pa && v == h->resv_val;
+		if (hit)
+			memcpy(p, &h->x[rs2], size);
+		h->resv_valid = false;
+		v = !hit;
+	} else {
+		uint64_t nv = rv_amo_op(f5, v, h->x[rs2], size == 4, &ok);
+		memcpy(p, &nv, size);
+	}
+	if (rd)
+		h->x[rd] = v;
+	if (h->jit->gen == gen)
+		return 0;
+	h->pc = pc + 4;
+	rv_sync(h, steps + 1);
+	return 1;
+}

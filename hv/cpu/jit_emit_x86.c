@@ -454,6 +454,8 @@ bool jit_insn_supported(uint32_t i)
 		return f3 == 2 || f3 == 3;
 	case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
 		return true;	/* the helper traps what rv_fp_exec refuses */
+	case 0x2f:
+		return true;	/* the helper traps what the interpreter would */
 	case 0x73: {
 		/* CSRs whose access changes no interrupt, translation or privilege state. */
 		unsigned csr = i >> 20;
@@ -837,6 +839,9 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			break;
 		case 0x73:
 			emit_fp_call(j, &e, (const void *)jit_helper_csr, i, 0, pc, k, false);
+			break;
+		case 0x2f:
+			emit_fp_call(j, &e, (const void *)jit_helper_amo, i, 0, pc, k, false);
 			break;
 		default: break;	/* FENCE: harts run in turns, memory is always ordered */
 		}

@@ -102,6 +102,7 @@ int jit_helper_store(struct rv_hart *h, uint64_t va, uint64_t val, uint64_t meta
 		     uint64_t steps);
 int jit_helper_fp(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps);
 int jit_helper_csr(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps);
+int jit_helper_amo(struct rv_hart *h, uint64_t insn, uint64_t pc, uint64_t steps);
 int jit_helper_fmem(struct rv_hart *h, uint64_t insn, uint64_t raw_len, uint64_t pc,
 		    uint64_t steps);
 

@@ -246,7 +246,8 @@ static unsigned gen_insn(uint64_t pc, uint32_t *out)
 	} else if (k < 95) {			/* AMO / LR / SC on DATA */
 		static const unsigned f5s[6] = { 0, 1, 2, 3, 4, 0x1c };
 		unsigned f5 = f5s[rn(6)];
-		i = r_type(f5 << 2, f5 == 2 ? 0 : rs_any(), 27, 2 + rn(2), rd_any(), 0x2f);
+		i = r_type(f5 << 2 | rn(4), f5 == 2 && rn(8) ? 0 : rs_any(), rn(4) ? 27 : rs_any(),
+			   2 + rn(2), rd_any(), 0x2f);
 	} else if (k < 96) {			/* FP with a random rounding mode */
 		static const unsigned ops[5] = { 0x01, 0x05, 0x09, 0x0d, 0x2d }; /* fadd fsub fmul fdiv fsqrt .d */
 		unsigned op = ops[rn(5)];
@@ -290,6 +291,21 @@ static void build_image(uint8_t *ram, int mode)
 			put32(ram + off + 8, i_type(-1, 0, 0, 5, 0x13));
 			put32(ram + off + 12, r_type(1, 5, 6, 4 + rn(4), rd_any(), w ? 0x3b : 0x33));
 			off += 16;
+			continue;
+		}
+		if (rn(60) == 0 && off + 12 <= CODE_BYTES - 4) {
+			/* LR then SC on the same word (the SC succeeds), or an LR/AMO at x27 + 1..7. */
+			unsigned w = 2 + rn(2);
+			if (rn(2)) {
+				put32(ram + off, r_type(2 << 2, 0, 27, w, rd_any(), 0x2f));
+				put32(ram + off + 4, r_type(1 << 2, 0, 0, 0, 0, 0x13));	/* nop */
+				put32(ram + off + 8, r_type(3 << 2, rs_any(), 27, w, rd_any(), 0x2f));
+			} else {
+				put32(ram + off, i_type(1 + (int32_t)rn(7), 27, 0, 12, 0x13));
+				put32(ram + off + 4, r_type(rn(2) ? 2 << 2 : 0, 0, 12, w, rd_any(), 0x2f));
+				put32(ram + off + 8, r_type(0, 0, 0, 0, 0, 0x13));
+			}
+			off += 12;
 			continue;
 		}
 		unsigned len = gen_insn(CODE + off, &i);
