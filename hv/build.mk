@@ -164,14 +164,17 @@ $(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) $(wildcard hv/*.h)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_RR_LOG_SRCS)
 
-# snapshot decoder: libFuzzer target over the machine library, every header a dependency. The
-# interpreter (hv/cpu.c) uses GNU C that clang refuses, so it links in as gcc built it, uninstrumented.
-FUZZ_SNAPSHOT_SRCS := hv/fuzz/fuzz_snapshot.c $(filter-out hv/cpu.c,$(HV_OBJS:.o=.c))
+# snapshot decoder: libFuzzer target. The decoder, the machine and its devices are built with clang
+# and instrumented; the CPU and the host side (GNU C that clang refuses) link in as gcc built them.
+FUZZ_SNAPSHOT_HV := snapshot machine_state machine digest cpu_state dev_syscon dev_clint dev_plic \
+	dev_uart virtio_mmio virtio_blk virtio_net loader fdt crc32c errmsg
+FUZZ_SNAPSHOT_SRCS := hv/fuzz/fuzz_snapshot.c $(patsubst %,hv/%.c,$(FUZZ_SNAPSHOT_HV))
+FUZZ_SNAPSHOT_GCC := $(addprefix $(BUILD)/,$(filter-out $(patsubst %,hv/%.o,$(FUZZ_SNAPSHOT_HV)),$(HV_OBJS)))
 fuzz: $(BUILD)/fuzz/fuzz_snapshot
-$(BUILD)/fuzz/fuzz_snapshot: $(FUZZ_SNAPSHOT_SRCS) $(BUILD)/hv/cpu.o $(wildcard hv/*.h hv/cpu/*.h)
+$(BUILD)/fuzz/fuzz_snapshot: $(FUZZ_SNAPSHOT_SRCS) $(FUZZ_SNAPSHOT_GCC) $(wildcard hv/*.h hv/cpu/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
-	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) $(CPPFLAGS) -o $@ $(FUZZ_SNAPSHOT_SRCS) $(BUILD)/hv/cpu.o $(PKG_LIBS)
+	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) $(CPPFLAGS) -o $@ $(FUZZ_SNAPSHOT_SRCS) $(FUZZ_SNAPSHOT_GCC) $(PKG_LIBS)
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_queue
 $(BUILD)/hv/tests/test_rr_queue: $(BUILD)/hv/tests/test_rr_queue.o $(BUILD)/hv/rr_queue.o
