@@ -103,7 +103,7 @@ $(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# test_devices links only the platform device models; it supplies machine_mtime itself.
+# test_devices links only the platform device models; it gives the CLINT a test bus (bus.h).
 UNIT_TESTS += $(BUILD)/hv/tests/test_devices
 $(BUILD)/hv/tests/test_devices: $(addprefix $(BUILD)/hv/,tests/test_devices.o dev_syscon.o dev_clint.o dev_plic.o dev_uart.o)
 	$(quiet) LD $@
