@@ -17,14 +17,47 @@ static void usage(FILE *f)
 		"usage: ftvm snapshot save --at STEPS --out FILE [run options]\n"
 		"       ftvm snapshot info FILE [--json]\n"
 		"save runs the guest to machine step STEPS with guest time a function of the\n"
-		"step count and no input (as --virtual-clock with no console), then writes\n"
+		"step count and no input but --input-at's (as run --virtual-clock), then writes\n"
 		"the whole machine to FILE (docs/snapshot-format.md). The guest's output goes\n"
 		"to stdout. Run options: --kernel K --initrd I --bios FILE|none --append CMDLINE\n"
 		"--disk FILE --net SPEC (the device only: no frames arrive) --mem SIZE --smp N\n"
-		"--cpu interp|jit. Without --kernel, the domT guest beside ftvm.\n"
+		"--cpu interp|jit, --input-at STEPS:TEXT (console bytes at that step; \\n \\r \\t\n"
+		"escapes; repeatable). Without --kernel, the domT guest beside ftvm.\n"
 		"info reads and verifies every section and prints what the snapshot holds.\n"
 		"Exit status: 0 saved or valid, 1 host error or the guest stopped before STEPS,\n"
 		"2 bad usage or a damaged snapshot.\n");
+}
+
+#define MAX_INPUTS 64
+
+struct input {
+	uint64_t at;
+	char *text;
+	size_t len;
+};
+
+static int cmp_input(const void *a, const void *b)
+{
+	const struct input *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* \n, \r, \t and \X (X itself) in place; returns the length. */
+static size_t unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 'n' ? '\n' : *r == 'r' ? '\r' : *r == 't' ? '\t' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 static void console_out(void *opaque, const uint8_t *buf, size_t len)
@@ -35,7 +68,7 @@ static void console_out(void *opaque, const uint8_t *buf, size_t len)
 static int snapshot_save(int argc, char **argv)
 {
 	enum { OPT_AT = 1, OPT_OUT, OPT_KERNEL, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET,
-	       OPT_MEM, OPT_SMP, OPT_CPU, OPT_HELP };
+	       OPT_MEM, OPT_SMP, OPT_CPU, OPT_INPUT, OPT_HELP };
 	static const struct option opts[] = {
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "out", required_argument, NULL, OPT_OUT },
@@ -48,6 +81,7 @@ static int snapshot_save(int argc, char **argv)
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "smp", required_argument, NULL, OPT_SMP },
 		{ "cpu", required_argument, NULL, OPT_CPU },
+		{ "input-at", required_argument, NULL, OPT_INPUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -60,6 +94,8 @@ static int snapshot_save(int argc, char **argv)
 	bool have_at = false;
 	struct hv_machine *m = NULL;
 	struct hv_stop_info info = { .why = HV_STOP_BUDGET };
+	struct input inputs[MAX_INPUTS];
+	size_t ninputs = 0, next = 0;
 	char err[512];
 	int c, status = FTVM_EXIT_USAGE;
 
@@ -94,6 +130,23 @@ static int snapshot_save(int argc, char **argv)
 				return FTVM_EXIT_USAGE;
 			}
 			break;
+		case OPT_INPUT: {
+			char *colon = strchr(optarg, ':');
+			if (!colon || ninputs == MAX_INPUTS) {
+				fprintf(stderr, "ftvm snapshot save: --input-at %s: want STEPS:TEXT (at most %d)\n",
+					optarg, MAX_INPUTS);
+				return FTVM_EXIT_USAGE;
+			}
+			*colon = '\0';
+			if (cli_parse_size(optarg, &inputs[ninputs].at)) {
+				fprintf(stderr, "ftvm snapshot save: --input-at %s: not a step count\n", optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			inputs[ninputs].text = colon + 1;
+			inputs[ninputs].len = unescape(colon + 1);
+			ninputs++;
+			break;
+		}
 		case OPT_HELP: usage(stdout); return 0;
 		default: cli_bad_option("snapshot save", c, argv[optind - 1]); return FTVM_EXIT_USAGE;
 		}
@@ -103,6 +156,7 @@ static int snapshot_save(int argc, char **argv)
 		usage(stderr);
 		return FTVM_EXIT_USAGE;
 	}
+	qsort(inputs, ninputs, sizeof(inputs[0]), cmp_input);
 	if (!cfg.kernel) {
 		default_kernel = cli_beside_exe("Image");
 		default_initrd = cli_beside_exe("initrd.cpio");
@@ -115,7 +169,24 @@ static int snapshot_save(int argc, char **argv)
 		goto out;
 	}
 	while (hv_icount(m) < at) {
-		if (hv_run(m, at - hv_icount(m), &info)) {
+		/* Scripted console input lands exactly at its step. */
+		while (next < ninputs && inputs[next].at <= hv_icount(m)) {
+			struct hv_event ev = { .kind = HV_EV_CONSOLE_IN, .icount = hv_icount(m),
+					       .data = (const uint8_t *)inputs[next].text,
+					       .len = inputs[next].len };
+			if (inputs[next].at < hv_icount(m) || ev.len > hv_console_rx_room(m) ||
+			    (ev.len && hv_inject(m, &ev))) {
+				fprintf(stderr, "ftvm snapshot save: --input-at %llu: %s\n",
+					(unsigned long long)inputs[next].at,
+					inputs[next].at < hv_icount(m) ? "the guest idled past that step" :
+					"the UART cannot take those bytes then");
+				status = FTVM_EXIT_HOST_ERROR;
+				goto out;
+			}
+			next++;
+		}
+		uint64_t to = next < ninputs && inputs[next].at < at ? inputs[next].at : at;
+		if (hv_run(m, to - hv_icount(m), &info)) {
 			fprintf(stderr, "ftvm snapshot save: the machine failed at step %llu\n",
 				(unsigned long long)hv_icount(m));
 			status = FTVM_EXIT_HOST_ERROR;

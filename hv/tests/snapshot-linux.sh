@@ -3,7 +3,7 @@
 # Snapshot round trip on Linux with a disk and virtio-net: 'ftvm snapshot save' at step N, a fresh
 # process loads it, and both it and the uninterrupted run take the same scripted inputs (console
 # lines, ARP frames) to N + 10^8 steps: every digest on the way is identical. Then 'snapshot info',
-# and a load with a changed disk or without --net refused with a clear error.
+# --input-at on save, and a changed disk or a truncated file refused with a clear error.
 set -u
 KEEP=${KEEP:-}
 . "$(dirname "$0")/lib.sh"
@@ -49,6 +49,13 @@ grep -q "snapshot-twin" "$TMP/resumed.console" || { tail -20 "$TMP/resumed.conso
 grep -q "PASS disk-verify" "$TMP/orig.console" || { tail -20 "$TMP/orig.console"; fail "the guest did not read its disk"; }
 cmp -s "$TMP/orig.console" <(cat "$TMP/save.console" "$TMP/resumed.console") ||
 	fail "console of save + resumed differs from the uninterrupted run's"
+
+# Scripted console input reaches the guest at its step before the save.
+"$FTVM" snapshot save --at 160000000 --out "$TMP/in.snap" --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" \
+	--append "console=ttyS0 panic=-1 ftvm.run=shell" --net none --mem 128M \
+	--input-at '120000000:echo snap-input-ok\n' >"$TMP/in.console" 2>"$TMP/in.err" ||
+	{ cat "$TMP/in.err"; fail "snapshot save with --input-at"; }
+grep -aq "^snap-input-ok" "$TMP/in.console" || { tail -5 "$TMP/in.console"; fail "--input-at did not reach the guest"; }
 
 # The host side must match what was saved.
 printf 'x' | dd of="$TMP/disk-cli.img" bs=1 seek=5000 conv=notrunc status=none
