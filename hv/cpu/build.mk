@@ -19,3 +19,5 @@ BENCHES += bench-jit
 .PHONY: bench-jit
 bench-jit: $(BUILD)/ftvm $(BUILD)/bench/loop.elf
 	$(Q)BUILD=$(BUILD) FTVM=$(BUILD)/ftvm python3 hv/cpu/bench_jit.py
+# hv's Linux system tests again with --cpu jit on every run, record and replay.
+SYSTEM_TESTS += hv/cpu/tests/linux-jit.sh
