@@ -34,10 +34,10 @@ HV_OBJS += hv/det_clock.o
 HV_OBJS += hv/det_console.o
 HV_OBJS += hv/det_net.o
 HV_OBJS += hv/live.o
-# record and replay
-HV_OBJS += hv/rr_queue.o
 HV_OBJS += hv/output_commit.o
 HV_OBJS += hv/session.o
+# record and replay
+HV_OBJS += hv/rr_queue.o
 HV_OBJS += hv/rr_record.o
 HV_OBJS += hv/rr_replay.o
 HV_OBJS += hv/rr_bisect.o
@@ -81,6 +81,7 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
 UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
 # ... and Linux with disk and network, saved by 'ftvm snapshot save', resumed by snapshot_twin.
 SYSTEM_TESTS += hv/tests/snapshot-linux.sh
+SYSTEM_TESTS += hv/tests/run-from-snapshot.sh
 # make install DESTDIR=... PREFIX=/usr, then the installed ftvm boots its guest; make uninstall.
 SYSTEM_TESTS += hv/tests/install.sh
 SYSTEM_TEST_DEPS += $(BUILD)/hv/tests/snapshot_twin
@@ -134,9 +135,9 @@ SYSTEM_TESTS += hv/tests/rr-jitter.sh
 SYSTEM_TESTS += hv/tests/rr-crash.sh
 SYSTEM_TESTS += hv/tests/rr-diverge.sh
 SYSTEM_TESTS += hv/tests/rr-golive-tap.sh
-SYSTEM_TESTS += hv/tests/asan-guest.sh
 SYSTEM_TESTS += hv/tests/rr-output-commit.sh
 SYSTEM_TESTS += hv/tests/rr-output-commit-fulldisk.sh
+SYSTEM_TESTS += hv/tests/asan-guest.sh
 
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
 UNIT_TESTS += $(BUILD)/hv/tests/test_virtio

@@ -22,7 +22,7 @@ _ftvm()
 	fi
 	# Option values first.
 	case $prev in
-	--kernel|--initrd|--bios|--log|--disk|--out|--control)
+	--kernel|--initrd|--bios|--log|--disk|--out|--control|--from)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return;;
 	--certs)
@@ -38,7 +38,7 @@ _ftvm()
 		return;;
 	esac
 	case $cmd in
-	run)	words=$_ftvm_run_opts;;
+	run)	words="$_ftvm_run_opts --from";;
 	record)	words="$_ftvm_run_opts $_ftvm_record_opts";;
 	replay)
 		if [[ $cur != -* ]]; then

@@ -5,6 +5,7 @@
 #include "hv/live.h"
 #include "hv/rr.h"
 #include "hv/session.h"
+#include "hv/snapshot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -51,6 +52,8 @@ static void usage(FILE *f, bool recording)
 		"  --smp N            harts, 1..%d (default 1)\n"
 		"  --cpu interp|jit   how harts execute (default interp; both count steps exactly)\n"
 		"  --max-insns N      stop after N steps, exit status 6 (0, the default: no limit)\n"
+		"  --from SNAPSHOT    (run) start from a snapshot ('ftvm snapshot save') instead of\n"
+		"                     booting; give the same --disk, and --net if it has a NIC\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
 		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
 		"  --digest-at N      print the state digest at step N on stderr (repeatable)\n"
@@ -121,7 +124,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -142,6 +145,7 @@ int cli_run(int argc, char **argv)
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "fsync", no_argument, NULL, OPT_FSYNC },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
@@ -156,6 +160,7 @@ int cli_run(int argc, char **argv)
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
 	bool fsync_log = false;
+	const char *from = NULL;	/* run: start from this snapshot instead of booting */
 	struct cli_trace trace = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
@@ -230,6 +235,7 @@ int cli_run(int argc, char **argv)
 		case OPT_JSON: json = true; break;
 		case OPT_LOG: log_path = optarg; break;
 		case OPT_FSYNC: fsync_log = true; break;
+		case OPT_FROM: from = optarg; break;
 		case OPT_TRACE: trace.print = true; break;
 		case OPT_DIGEST_INTERVAL:
 			if (cli_parse_size(optarg, &digest_interval)) {
@@ -258,6 +264,10 @@ int cli_run(int argc, char **argv)
 					  : "ftvm run: --log is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
 	}
+	if (recording && from) {
+		fprintf(stderr, "ftvm record: --from is for 'ftvm run' (a log starts from the images)\n");
+		return FTVM_EXIT_USAGE;
+	}
 	if (!recording && digest_interval != RR_DEFAULT_DIGEST_INTERVAL) {
 		fprintf(stderr, "ftvm run: --digest-interval is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
@@ -269,7 +279,9 @@ int cli_run(int argc, char **argv)
 	if (recording && cfg.disk && !cli_disk_keeps_image(cfg.disk))
 		fprintf(stderr, "ftvm record: the guest writes %s in place; a replay needs the image as it is "
 			"now: keep a copy, or record with --disk %s,snapshot\n", cfg.disk, cfg.disk);
-	if (!cfg.kernel) {
+	if (from && !net_given)
+		lo.net_spec = "user";	/* the default guest's NIC; a snapshot with one needs a backend */
+	if (!cfg.kernel && !from) {
 		default_kernel = cli_beside_exe("Image");
 		default_initrd = cli_beside_exe("initrd.cpio");
 		if (!default_kernel || access(default_kernel, R_OK)) {
@@ -314,7 +326,8 @@ int cli_run(int argc, char **argv)
 			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
 			goto out;
 		}
-		if (hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
+		if (from ? hv_machine_create_from_snapshot(from, &cfg, &live_host_ops, &lv, &m, err, sizeof(err))
+			 : hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
 			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
 			live_fini(&lv);
 			goto out;
