@@ -432,12 +432,13 @@ static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner
 	}
 	if (rc)
 		return rc;
+	bool recovered = false;
 	if (!won) {
 		char mine[OWNER_MAX + 32];
 		snprintf(mine, sizeof(mine), "%" PRIu64 " %s", expect + 1, owner);
 		/* An attempt that timed out on another member had committed after all. */
-		won = st.epoch == expect + 1 && !strcmp(st.owner, owner) && !strcmp(st.lease_value, mine) &&
-		      st.lease_id == a->lease_id;
+		won = recovered = st.epoch == expect + 1 && !strcmp(st.owner, owner) &&
+				  !strcmp(st.lease_value, mine) && st.lease_id == a->lease_id;
 	}
 	if (!won) {
 		lost_msg(a, &st, expect, err, err_len);
@@ -446,11 +447,14 @@ static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner
 	a->my_epoch = expect + 1;
 	snprintf(a->my_owner, sizeof(a->my_owner), "%s", owner);
 	atomic_store(&a->valid_until_ms, a->lease_until_ms);
-	/* Not now: the caller is going live, and the old owner's output already waits on us. */
+	/* Revoked at the next keepalive, off the way to going live (docs/split-brain.md). */
 	a->revoke_id = st.lease_id != a->lease_id ? st.lease_id : 0;
-	/* The previous owner's lease was alive at our win: it may release output until its local
-	 * deadline, at most 0.9 of its TTL (ours: both sides share the spec) after it last renewed. */
-	a->takeover_wait_ms = a->revoke_id ? etcd_lease_ms(base) + etcd_lease_ms(base) / 10 : 0;
+	/*
+	 * The previous owner's lease was alive at our win (or, recovering a win, we cannot
+	 * tell): it may release output until its local deadline, at most 0.9 of its TTL
+	 * (taken as ours: both sides share the spec) after it last renewed.
+	 */
+	a->takeover_wait_ms = a->revoke_id || recovered ? etcd_lease_ms(base) + etcd_lease_ms(base) / 10 : 0;
 	return 0;
 }
 
