@@ -53,6 +53,8 @@ struct emit {
 	 * next instruction's load of that register can reuse rax.
 	 */
 	int rax_holds;
+	/* The register whose store st_x may leave out (see dead_store), or -1. */
+	int dead_rd;
 };
 
 static void b8(struct emit *e, uint8_t v)
@@ -148,11 +150,12 @@ static void ld_x32(struct emit *e, int reg, unsigned r)
 
 static void st_x(struct emit *e, unsigned r, int reg)
 {
-	if (r)
+	if (r && !(reg == RAX && (int)r == e->dead_rd))
 		op_mem(e, true, 0x89, reg, RBX, -1, OFF_X(r));
 	if (r && reg == RAX)
 		e->rax_holds = (int)r;
 }
+
 
 static bool fits_s32(uint64_t v)
 {
@@ -735,6 +738,33 @@ static void emit_fp_call(struct rv_jit *j, struct emit *e, const void *fn, uint6
 	fix32(e, jcc32(e, CC_NE), j->exit_synced);
 }
 
+static bool pure_alu(uint32_t i)
+{
+	unsigned op = i & 0x7f;
+
+	return op == 0x13 || op == 0x1b || op == 0x33 || op == 0x3b;
+}
+
+/*
+ * Whether instruction a's store of rd is dead: the next one, b, is ALU
+ * work that cannot leave the block or trap, overwrites rd, and reads rd
+ * (if at all) only as rs1, which it takes from rax (every emitter for
+ * these opcodes loads rs1 into rax first). Nothing can look at x[rd] in
+ * between, so only the last write of a chain reaches struct rv_hart.
+ */
+static bool dead_store(uint32_t a, uint32_t b)
+{
+	unsigned rd = RD(a), op = b & 0x7f;
+
+	if (!pure_alu(a) || !rd || RD(b) != rd)
+		return false;
+	if (op == 0x37 || op == 0x17)
+		return true;
+	if (!pure_alu(b))
+		return false;
+	return (op != 0x33 && op != 0x3b) || RS2(b) != rd;
+}
+
 static bool same_page(uint64_t a, uint64_t b)
 {
 	return (a >> RV_PAGE_SHIFT) == (b >> RV_PAGE_SHIFT);
@@ -767,7 +797,8 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	if (JIT_CODE_BYTES - j->used < JIT_MAX_BLOCK_BYTES)
 		return -ENOSPC;
 
-	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES, .rax_holds = -1 };
+	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES, .rax_holds = -1,
+			  .dead_rd = -1 };
 	uint8_t *start = e.p;
 
 	lea(&e, RAX, R12, (int32_t)n);
@@ -776,6 +807,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 
 	for (unsigned k = 0; k < n; k++, pc += lens[k - 1]) {
 		uint32_t i = insns[k];
+		e.dead_rd = k + 1 < n && dead_store(i, insns[k + 1]) ? (int)RD(i) : -1;
 		uint64_t npc = pc + lens[k];
 		switch (i & 0x7f) {
 		case 0x37:

@@ -308,6 +308,15 @@ static void build_image(uint8_t *ram, int mode)
 			off += 12;
 			continue;
 		}
+		if (rn(40) == 0 && off + 12 <= CODE_BYTES - 4) {
+			/* ALU chains on one register: the second reads it as rs2, the third overwrites it. */
+			unsigned r = rd_any(), o = rd_any();
+			put32(ram + off, r_type(0, o, r, 4, r, 0x33));			/* xor r, r, o */
+			put32(ram + off + 4, r_type(rn(2) ? 1 : 0, r, o, 0, r, rn(2) ? 0x33 : 0x3b)); /* add/mul[w] r, o, r */
+			put32(ram + off + 8, i_type((int32_t)rn(64), r, 1, r, 0x13));	/* slli r, r, n */
+			off += 12;
+			continue;
+		}
 		unsigned len = gen_insn(CODE + off, &i);
 		if (len == 2) {
 			uint16_t c = (uint16_t)i;
