@@ -55,7 +55,8 @@ struct backup {
 	bool have_progress;
 	double lost_at, won_at;
 	/* shared (atomics) */
-	int state, link_up, ever_up, take_over, exit_status;
+	int state, link_up, ever_up, take_over, exit_status, fenced;
+	struct rr_session *s;		/* the replay thread's, once open (to stop it); under note_lock */
 	uint64_t replayed, live_steps;
 	uint64_t last_msg_us;
 	char note[256];
@@ -118,9 +119,17 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t
 	int rc;
 
 	/*
-	 * The channel acknowledges whatever this returns from, so a chunk is
-	 * written whatever the state; only a following backup replays it.
+	 * The channel acknowledges whatever this returns from. A backup that is
+	 * taking over, or live, owns a newer epoch: no chunk of the old one may
+	 * be acknowledged, so the link goes before the ack can. Otherwise the
+	 * chunk is written whatever the state, so an ack is never a lie; only a
+	 * following backup replays it.
 	 */
+	int state = LOAD(b->state);
+	if (state == BK_TAKING || state == BK_LIVE) {
+		xport_drop_link(b->x, "this side took over");
+		return;
+	}
 	rc = write_all(b->log_fd, payload, len);
 	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
 		rc = -errno;
@@ -305,6 +314,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->role = state_name(LOAD(b->state));
 	st->epoch = b->epoch;
 	st->arbiter = ft_arbiter_name(b->arb);
+	ft_status_lease(st, b->arb);
 	st->peer = b->o.addr;
 	st->link_up = LOAD(b->link_up) && b->x;
 	st->protected_ = LOAD(b->state) == BK_REPLAYING && st->link_up && b->have_progress &&
@@ -357,6 +367,9 @@ static void *replay_main(void *arg)
 		goto out;
 	}
 	feed_set_machine(b->feed, rr_session_machine(s));
+	pthread_mutex_lock(&b->note_lock);
+	b->s = s;
+	pthread_mutex_unlock(&b->note_lock);
 	enum rr_play_result r = rr_session_replay(s, UINT64_MAX, &st);
 	STORE(b->replayed, hv_icount(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
@@ -386,14 +399,39 @@ static void *replay_main(void *arg)
 		set_note(b, "going live: %s", err[0] ? err : "host error");
 		goto out;
 	}
-	status = exit_status(&res);
+	status = LOAD(b->fenced) ? FT_EXIT_FENCED : exit_status(&res);
 	log_info("backup: guest stopped at step %" PRIu64, res.icount);
 out:
+	pthread_mutex_lock(&b->note_lock);
+	b->s = NULL;
+	pthread_mutex_unlock(&b->note_lock);
 	rr_session_close(s);
 	STORE(b->exit_status, status);
 	STORE(b->state, BK_STOPPED);
 	xport_loop_stop(b->loop);	/* the loop polls a timer, so it notices */
 	return NULL;
+}
+
+/* The arbiter's lease (etcd): renewed from the loop; losing the epoch stops a live guest. */
+static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct backup *b = arg;
+	char err[512];
+	int rc = ft_arbiter_keepalive(b->arb, err, sizeof(err));
+	int state = LOAD(b->state);
+
+	if (rc == -EAGAIN && (state == BK_LIVE || state == BK_TAKING)) {
+		set_note(b, "fenced: %s; stopping the VM", err);
+		STORE(b->exit_status, FT_EXIT_FENCED);
+		STORE(b->fenced, 1);
+		pthread_mutex_lock(&b->note_lock);
+		if (b->s)
+			rr_session_stop(b->s);
+		pthread_mutex_unlock(&b->note_lock);
+	} else if (rc && rc != -EAGAIN) {
+		set_note(b, "arbiter unreachable: %s; retrying", err);
+	}
+	return (int64_t)(ft_arbiter_lease_ms(b->arb) / 3);
 }
 
 static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
@@ -423,8 +461,15 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 
 	for (int i = 0;; i++) {
 		rc = ft_arbiter_read(b->arb, &e, owner, sizeof(owner), err, err_len);
-		if (rc)
+		if (rc == -EBADMSG)
 			return rc;
+		if (rc) {
+			/* Nobody goes anywhere without the arbiter: wait for it. */
+			if (i % 50 == 0)
+				log_warnx("backup: arbiter unreachable (%s): retrying", err);
+			usleep(100000);
+			continue;
+		}
 		if (e && !strcmp(owner, b->o.peer_name)) {
 			b->epoch = e;
 			return 0;
@@ -490,7 +535,9 @@ int ft_backup_main(int argc, char **argv)
 				      .on_progress = on_progress, .on_epoch = on_epoch, .arg = b };
 	if (xport_new(b->loop, &xc, &cb, &b->x) ||
 	    xport_loop_add_fd(b->loop, b->feed_efd, XPORT_EV_READ, on_feed, b) ||
-	    xport_loop_add_timer(b->loop, 50, tick, b) < 0) {
+	    xport_loop_add_timer(b->loop, 50, tick, b) < 0 ||
+	    (ft_arbiter_lease_ms(b->arb) &&
+	     xport_loop_add_timer(b->loop, ft_arbiter_lease_ms(b->arb) / 3, keepalive, b) < 0)) {
 		fprintf(stderr, "ftvm backup: cannot listen on %s\n", b->o.addr);
 		goto out;
 	}

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 struct ft_control {
@@ -58,7 +59,8 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	buf[0] = '\0';
 	if (!json) {
 		ADD("role        %s\n", st->role);
-		ADD("epoch       %" PRIu64 " (arbiter %s)\n", st->epoch, st->arbiter);
+		ADD("epoch       %" PRIu64 " (arbiter %s, lease %s)\n", st->epoch, st->arbiter,
+		    st->lease[0] ? st->lease : "none");
 		ADD("peer        %s, link %s, last heartbeat %.0f ms ago\n", st->peer,
 		    st->link_up ? "up" : "down", st->last_heartbeat_ms_ago);
 		ADD("protected   %s\n", st->protected_ ? "yes" : "NO");
@@ -79,6 +81,8 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	json_str(&p, &left, st->role);
 	ADD(",\"epoch\":%" PRIu64 ",\"arbiter\":", st->epoch);
 	json_str(&p, &left, st->arbiter);
+	ADD(",\"lease\":");
+	json_str(&p, &left, st->lease[0] ? st->lease : "none");
 	ADD(",\"peer\":");
 	json_str(&p, &left, st->peer);
 	ADD(",\"link_up\":%s,\"protected\":%s,\"steps\":%" PRIu64 ",\"peer_steps\":%" PRIu64
@@ -95,6 +99,21 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	    st->chunks_acked, st->chunks_received);
 	json_str(&p, &left, st->note);
 	ADD("}\n");
+}
+
+void ft_status_lease(struct ft_status *st, const struct ft_arbiter *a)
+{
+	struct timespec ts;
+	uint64_t ms = ft_arbiter_lease_ms(a);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (!ms)
+		snprintf(st->lease, sizeof(st->lease), "none");
+	else
+		snprintf(st->lease, sizeof(st->lease), "%s (%" PRIu64 " ms)",
+			 ft_arbiter_lease_valid(a, (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) ? "valid"
+											: "not held",
+			 ms);
 }
 
 /* One request a connection: a line "text" or "json"; the answer; close. */

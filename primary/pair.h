@@ -87,6 +87,7 @@ struct ft_status {
 	const char *role;		/* "primary", "backup", "live (was backup)", "stopped" */
 	uint64_t epoch;
 	const char *arbiter;
+	char lease[64];			/* "none", "valid (2000 ms)", "LAPSED (2000 ms)" */
 	const char *peer;
 	bool link_up, protected_;
 	uint64_t steps;			/* this side's machine */
@@ -104,6 +105,8 @@ struct ft_status {
 	char note[256];
 };
 typedef void ft_status_fn(void *opaque, struct ft_status *st);
+/* The lease part of a status, from the arbiter (any thread). */
+void ft_status_lease(struct ft_status *st, const struct ft_arbiter *a);
 
 /* Serve 'ftvm status' on a unix socket (mode 0600, peers of another uid refused) from loop. */
 struct ft_control;

@@ -66,6 +66,7 @@ struct primary {
 	double start_s, done_s;
 	/* vCPU thread: execution speed */
 	uint64_t speed_t, speed_steps, slice_t;
+	bool lease_gated;		/* alone with a lapsed lease: output held */
 	double speed;
 	char note[256];
 	pthread_mutex_t note_lock;
@@ -476,6 +477,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped" : "primary";
 	st->epoch = p->epoch;
 	st->arbiter = ft_arbiter_name(p->arb);
+	ft_status_lease(st, p->arb);
 	st->peer = p->o.addr;
 	st->link_up = LOAD(p->link_up);
 	st->protected_ = LOAD(p->protected_) && st->link_up;
@@ -555,6 +557,21 @@ static int on_slice(void *opaque, struct hv_machine *m)
 		STORE(p->paused_ns, LOAD(p->paused_ns) + nap);
 	}
 	p->slice_t = now_ns();
+	/*
+	 * Alone, output leaves on the local log's word only while our lease
+	 * surely lives: a successor waits out a lapsed lease before serving
+	 * (docs/split-brain.md). While it is in doubt, output waits.
+	 */
+	if (ft_arbiter_lease_ms(p->arb) && !LOAD(p->protected_) && !LOAD(p->converging)) {
+		bool valid = ft_arbiter_lease_valid(p->arb, now_ns() / 1000000);
+		if (!valid && !p->lease_gated) {
+			rr_session_commit_on_ack(p->s);
+			p->lease_gated = true;
+		} else if (valid && p->lease_gated) {
+			rr_session_commit_on_log(p->s);
+			p->lease_gated = false;
+		}
+	}
 	for (;;) {
 		uint64_t sent = LOAD(p->sent_end), replayed = LOAD(p->replayed);
 		if ((!LOAD(p->protected_) && !LOAD(p->converging)) || LOAD(p->fenced) ||
@@ -574,6 +591,20 @@ static int on_slice(void *opaque, struct hv_machine *m)
 	STORE(p->held_bytes, os.held_bytes_now);
 	STORE(p->released, os.released);
 	return 0;
+}
+
+/* The arbiter's lease (etcd): renewed from the loop; a newer epoch elsewhere fences this side. */
+static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+	char err[512];
+	int rc = ft_arbiter_keepalive(p->arb, err, sizeof(err));
+
+	if (rc == -EAGAIN)
+		fence(p, err);
+	else if (rc)
+		set_note(p, "arbiter unreachable: %s; retrying", err);
+	return (int64_t)(ft_arbiter_lease_ms(p->arb) / 3);
 }
 
 static void *io_main(void *arg)
@@ -640,6 +671,13 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 
 	for (int tries = 0; tries < 5; tries++) {
 		rc = ft_arbiter_read(p->arb, &e, owner, sizeof(owner), err, err_len);
+		if (rc && rc != -EBADMSG && !live_signalled()) {
+			/* Nobody starts without the arbiter: wait for it, saying so. */
+			log_warnx("primary: arbiter unreachable (%s): retrying", err);
+			usleep(500000);
+			tries--;
+			continue;
+		}
 		if (rc)
 			return rc;
 		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
@@ -717,7 +755,9 @@ int ft_primary_main(int argc, char **argv)
 	rq_set_notify_fd(p->q, p->q_efd);
 	if (open_channel(p) ||
 	    xport_loop_add_fd(p->loop, p->q_efd, XPORT_EV_READ, on_queue, p) ||
-	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0) {
+	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0 ||
+	    (ft_arbiter_lease_ms(p->arb) &&
+	     xport_loop_add_timer(p->loop, ft_arbiter_lease_ms(p->arb) / 3, keepalive, p) < 0)) {
 		fprintf(stderr, "ftvm primary: cannot start the log channel to %s\n", p->o.addr);
 		goto out;
 	}
