@@ -42,8 +42,8 @@ struct hv_machine {
 	uint64_t slice_base, slice_hart_base;	/* steps, and the running hart's, when its slice began */
 	int next_hart;
 	uint64_t quantum_left;
-
 	bool yield;		/* hv_yield: leave hv_run after this hart's slice */
+
 	struct hv_clock clock;
 	uint64_t clock_steps;	/* step at which clock.anchor_mtime holds */
 
