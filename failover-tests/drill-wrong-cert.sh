@@ -19,6 +19,9 @@ ft_certs "$FT_TMP/certs" primary,backup,mallory
 ft_certs "$FT_TMP/foreign" primary,backup
 FT_CERTS=$FT_TMP/certs
 ft_round 1
+# Each primary here replaces a dead one whose epoch is still the arbiter's; a primary starts over
+# another side's epoch only when told that side is gone (it could be a backup serving the VM).
+FT_PRIMARY_OPTS=--force-epoch
 ft_tap_monitor
 ft_start_backup
 sleep 0.2
@@ -53,9 +56,7 @@ mv "$FT_RUN/backup.out" "$FT_RUN/backup-refusing.out"
 ft_start_backup
 sleep 0.2
 FT_PRIMARY_CERTS=$FT_TMP/certs FT_PRIMARY_NAME=primary
-# mallory's refused primary took the last epoch: a primary starts over another's epoch only when told
-# that side is gone (it could be a backup serving the VM).
-ft_start_primary --force-epoch
+ft_start_primary
 ft_wait_kv 120 || { ft_show primary; ft_show backup; ft_fail "the right primary did not serve after the refusals"; }
 ft_clients load --clients 3 --duration 600 --stop-file "$FT_RUN/stop" --keys 5 --final-read --timeout 30
 sleep 2
