@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: MIT
 # failover-tests: the drills (network namespaces, the primary and backup daemons, client histories
-# checked for linearizability).  They take minutes each, so `make test` runs only the checker's own
-# test; `make failover-tests` runs it, the kit's own test (namespaces, partition, relay, etcd, with no
-# daemon), then the drills (as root; each skips with a reason when it cannot run).
+# checked for linearizability).  `make failover-tests` runs the checker's own test, the kit's own
+# test (namespaces, partition, relay, etcd, with no daemon), then every drill (as root; each skips
+# with a reason when it cannot run).
 # FT_KILLS=N sets the primary-kill drill's number of random points, FT_SEED=S repeats a run.
 
 SYSTEM_TESTS += failover-tests/test_linearizable.py
 include failover-tests/sim.mk
 
 FAILOVER_DRILLS := $(sort $(wildcard failover-tests/drill-*.sh))
+# make test runs the kit's test and the drills that hold the pair to its promises (about ten minutes
+# as root; each skips with a reason where it cannot run); the etcd drills run in make failover-tests.
+SYSTEM_TESTS += failover-tests/kit-selftest.sh $(filter-out failover-tests/drill-etcd-%,$(FAILOVER_DRILLS))
 
 .PHONY: failover-tests
 failover-tests: all domT $(XPORT_TOOL)
