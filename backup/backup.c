@@ -56,38 +56,16 @@ struct backup {
 	double lost_at, won_at;
 	/* shared (atomics) */
 	int state, link_up, ever_up, take_over, exit_status, fenced;
-	struct rr_session *s;		/* the replay thread's, once open (to stop it); under note_lock */
+	struct rr_session *s;		/* the replay thread's, once open (to stop it); under s_lock */
+	pthread_mutex_t s_lock;
 	uint64_t replayed, live_steps;
 	uint64_t last_msg_us;
-	char note[256];
-	pthread_mutex_t note_lock;
+	struct ft_note note;
 	char lost_why[128];
 	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
 };
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void set_note(struct backup *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_note(struct backup *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&b->note_lock);
-	va_start(ap, fmt);
-	vsnprintf(b->note, sizeof(b->note), fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&b->note_lock);
-	log_warnx("backup: %s", b->note);
-}
+#define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
 
 static uint64_t get_le64(const uint8_t *p)
 {
@@ -204,7 +182,7 @@ static void primary_lost(struct backup *b, const char *why)
 			 why, b->received_end, b->have_progress ? "a later step" : "no step yet");
 		return;
 	}
-	b->lost_at = now_s();
+	b->lost_at = ft_now_s();
 	snprintf(b->lost_why, sizeof(b->lost_why), "%s", why);
 	try_take_over(b);
 }
@@ -240,7 +218,7 @@ static void try_take_over(struct backup *b)
 			log_warnx("backup: cannot schedule another try at the arbiter");
 		return;
 	}
-	b->won_at = now_s();
+	b->won_at = ft_now_s();
 	b->epoch++;
 	STORE(b->take_over, 1);
 	STORE(b->state, BK_TAKING);
@@ -327,9 +305,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->log_bytes = b->received_bytes;
 	st->chunks_received = b->chunks;
 	st->last_heartbeat_ms_ago = (xport_now_us() - LOAD(b->last_msg_us)) / 1e3;
-	pthread_mutex_lock(&b->note_lock);
-	snprintf(st->note, sizeof(st->note), "%s", b->note);
-	pthread_mutex_unlock(&b->note_lock);
+	ft_note_get(&b->note, st->note, sizeof(st->note));
 }
 
 static int exit_status(const struct live_result *r)
@@ -367,9 +343,9 @@ static void *replay_main(void *arg)
 		goto out;
 	}
 	feed_set_machine(b->feed, rr_session_machine(s));
-	pthread_mutex_lock(&b->note_lock);
+	pthread_mutex_lock(&b->s_lock);
 	b->s = s;
-	pthread_mutex_unlock(&b->note_lock);
+	pthread_mutex_unlock(&b->s_lock);
 	enum rr_play_result r = rr_session_replay(s, UINT64_MAX, &st);
 	STORE(b->replayed, hv_icount(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
@@ -388,7 +364,7 @@ static void *replay_main(void *arg)
 		status = LOAD(b->exit_status) ? LOAD(b->exit_status) : FT_EXIT_FENCED;
 		goto out;
 	}
-	double live_at = now_s();
+	double live_at = ft_now_s();
 	STORE(b->state, BK_LIVE);
 	STORE(b->live_steps, hv_icount(rr_session_machine(s)));
 	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
@@ -402,9 +378,9 @@ static void *replay_main(void *arg)
 	status = LOAD(b->fenced) ? FT_EXIT_FENCED : exit_status(&res);
 	log_info("backup: guest stopped at step %" PRIu64, res.icount);
 out:
-	pthread_mutex_lock(&b->note_lock);
+	pthread_mutex_lock(&b->s_lock);
 	b->s = NULL;
-	pthread_mutex_unlock(&b->note_lock);
+	pthread_mutex_unlock(&b->s_lock);
 	rr_session_close(s);
 	STORE(b->exit_status, status);
 	STORE(b->state, BK_STOPPED);
@@ -424,10 +400,10 @@ static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
 		set_note(b, "fenced: %s; stopping the VM", err);
 		STORE(b->exit_status, FT_EXIT_FENCED);
 		STORE(b->fenced, 1);
-		pthread_mutex_lock(&b->note_lock);
+		pthread_mutex_lock(&b->s_lock);
 		if (b->s)
 			rr_session_stop(b->s);
-		pthread_mutex_unlock(&b->note_lock);
+		pthread_mutex_unlock(&b->s_lock);
 	} else if (rc && rc != -EAGAIN) {
 		set_note(b, "arbiter unreachable: %s; retrying", err);
 	}
@@ -492,7 +468,8 @@ int ft_backup_main(int argc, char **argv)
 		fprintf(stderr, "ftvm backup: out of memory\n");
 		return FTVM_EXIT_HOST_ERROR;
 	}
-	pthread_mutex_init(&b->note_lock, NULL);
+	ft_note_init(&b->note);
+	pthread_mutex_init(&b->s_lock, NULL);
 	b->feed_efd = b->log_fd = -1;
 	rc = ft_opts_parse(&b->o, argc, argv);
 	if (rc >= 0) {
@@ -576,7 +553,8 @@ out:
 		close(b->log_fd);
 	ft_arbiter_free(b->arb);
 	ft_opts_free(&b->o);
-	pthread_mutex_destroy(&b->note_lock);
+	ft_note_fini(&b->note);
+	pthread_mutex_destroy(&b->s_lock);
 	free(b);
 	return status;
 }

@@ -67,6 +67,25 @@ static void log_failed(void *opaque, int err)
 	oc_fail(s->oc, err);
 }
 
+/* The live loop and the machine on s->cfg, with dirty pages tracked for the digests. */
+static int start_machine(struct rr_session *s, const struct live_opts *lo, bool quiet, char *err,
+			 size_t err_len)
+{
+	int rc = live_init(&s->lv, lo, err, err_len);
+
+	if (rc)
+		return rc;
+	s->live_ready = true;
+	s->lv.mute_console = quiet;
+	rc = hv_machine_create(&s->cfg, &live_host_ops, &s->lv, &s->m, err, err_len);
+	if (rc)
+		return rc;
+	rc = hv_track_dirty(s->m);
+	if (rc)
+		hv_errf(err, err_len, "out of memory");
+	return rc;
+}
+
 int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 			   const struct live_opts *lo, const struct rr_session_record_opts *ro,
 			   char *err, size_t err_len)
@@ -103,18 +122,9 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		goto fail;
 	o.hooks = (struct live_hooks){ record_apply, record_slice, record_commit, s };
 	o.oc = s->oc;
-	rc = live_init(&s->lv, &o, err, err_len);
+	rc = start_machine(s, &o, false, err, err_len);
 	if (rc)
 		goto fail;
-	s->live_ready = true;
-	rc = hv_machine_create(cfg, &live_host_ops, &s->lv, &s->m, err, err_len);
-	if (rc)
-		goto fail;
-	rc = hv_track_dirty(s->m);
-	if (rc) {
-		hv_errf(err, err_len, "out of memory");
-		goto fail;
-	}
 	*out = s;
 	return 0;
 fail:
@@ -247,19 +257,9 @@ int rr_session_replay_open(struct rr_session **out, const struct rr_session_repl
 		goto fail;
 	struct live_opts lo = { .virtual_clock = h->flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
 				.digest_out = stderr };
-	rc = live_init(&s->lv, &lo, err, err_len);
+	rc = start_machine(s, &lo, o->quiet, err, err_len);
 	if (rc)
 		goto fail;
-	s->live_ready = true;
-	s->lv.mute_console = o->quiet;
-	rc = hv_machine_create(&s->cfg, &live_host_ops, &s->lv, &s->m, err, err_len);
-	if (rc)
-		goto fail;
-	rc = hv_track_dirty(s->m);
-	if (rc) {
-		hv_errf(err, err_len, "out of memory");
-		goto fail;
-	}
 	*out = s;
 	return 0;
 fail:

@@ -3,12 +3,29 @@
 #ifndef PRIMARY_PAIR_H
 #define PRIMARY_PAIR_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hv/hv.h"
 #include "transport/evloop.h"
+
+/* Fields the vCPU or replay thread and the event loop both touch. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+/* The daemon's last word on what it is doing, for its log and 'ftvm status' (any thread). */
+struct ft_note {
+	pthread_mutex_t lock;
+	char text[256];
+};
+void ft_note_init(struct ft_note *n);
+void ft_note_set(struct ft_note *n, const char *who, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ft_note_get(struct ft_note *n, char *buf, size_t len);
+void ft_note_fini(struct ft_note *n);
+double ft_now_s(void);
 
 /* Exit statuses beyond docs/exit-codes.md's 0-9: why a daemon stopped its VM. */
 #define FT_EXIT_FENCED 10	/* lost the arbiter, or a newer epoch exists: this side must not serve */

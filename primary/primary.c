@@ -68,35 +68,12 @@ struct primary {
 	uint64_t speed_t, speed_steps, slice_t;
 	bool lease_gated;		/* alone with a lapsed lease: output held */
 	double speed;
-	char note[256];
-	pthread_mutex_t note_lock;
+	struct ft_note note;
 	char lost_why[128];
 	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
 };
 
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void set_note(struct primary *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_note(struct primary *p, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&p->note_lock);
-	va_start(ap, fmt);
-	vsnprintf(p->note, sizeof(p->note), fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&p->note_lock);
-	log_warnx("primary: %s", p->note);
-}
+#define set_note(d, ...) ft_note_set(&(d)->note, "primary", __VA_ARGS__)
 
 /* I/O thread: offer one item to the channel. 1 taken, 0 no credit now (retry after an ack), <0 error. */
 static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag)
@@ -490,7 +467,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	rq_get_stats(p->q, &qs);
 	st->buffer_bytes = qs.held_bytes;
 	st->log_bytes = qs.bytes;
-	double up = now_s() - p->start_s;
+	double up = ft_now_s() - p->start_s;
 	st->log_bytes_per_s = up > 0 ? qs.bytes / up : 0;
 	st->pauses = LOAD(p->pauses) + qs.pauses;
 	st->paused_s = (LOAD(p->paused_ns) + qs.paused_ns) / 1e9;
@@ -500,9 +477,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->last_heartbeat_ms_ago = (xport_now_us() - LOAD(p->last_ack_us)) / 1e3;
 	st->chunks_sent = xs.chunks_sent;
 	st->chunks_acked = LOAD(p->acked_seq);
-	pthread_mutex_lock(&p->note_lock);
-	snprintf(st->note, sizeof(st->note), "%s", p->note);
-	pthread_mutex_unlock(&p->note_lock);
+	ft_note_get(&p->note, st->note, sizeof(st->note));
 }
 
 static uint64_t now_ns(void)
@@ -628,9 +603,9 @@ static int64_t check_done(struct xport_loop *loop, uint64_t id, void *arg)
 	if (p->x)
 		xport_get_stats(p->x, &xs);
 	if (!p->done_s)
-		p->done_s = now_s();
+		p->done_s = ft_now_s();
 	if (!p->x || !LOAD(p->protected_) || LOAD(p->fenced) ||
-	    (p->stream_done && xs.acked_seq + 1 >= xs.next_seq) || now_s() - p->done_s > 5) {
+	    (p->stream_done && xs.acked_seq + 1 >= xs.next_seq) || ft_now_s() - p->done_s > 5) {
 		xport_loop_stop(loop);
 		return -1;
 	}
@@ -707,7 +682,7 @@ int ft_primary_main(int argc, char **argv)
 		fprintf(stderr, "ftvm primary: out of memory\n");
 		return FTVM_EXIT_HOST_ERROR;
 	}
-	pthread_mutex_init(&p->note_lock, NULL);
+	ft_note_init(&p->note);
 	p->q_efd = p->file_fd = -1;
 	rc = ft_opts_parse(&p->o, argc, argv);
 	if (rc >= 0) {
@@ -715,7 +690,7 @@ int ft_primary_main(int argc, char **argv)
 		goto out;
 	}
 	log_init("ftvm", 1, false);
-	p->start_s = now_s();
+	p->start_s = ft_now_s();
 	if (ft_arbiter_open(p->o.arbiter, &p->arb, err, sizeof(err)) ||
 	    ft_image_digest(&p->o.cfg, p->digest, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
@@ -818,7 +793,7 @@ out:
 		close(p->q_efd);
 	ft_arbiter_free(p->arb);
 	ft_opts_free(&p->o);
-	pthread_mutex_destroy(&p->note_lock);
+	ft_note_fini(&p->note);
 	free(p);
 	return status;
 }

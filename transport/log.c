@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 /* Exit status of fatal()/fatalx(): documented in docs/transport.md. */
 #define LOG_FATAL_EXIT 70
@@ -54,8 +55,15 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap, const ch
 		log_hook(level, line, log_hook_arg);
 	if (log_syslog)
 		syslog(prio[level], "%s", line);
-	else
-		fprintf(stderr, "%s: %s\n", log_prog, line);
+	else {
+		/* Wall-clock time of day, so two hosts' logs of one failover can be read side by side. */
+		struct timespec ts;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		fprintf(stderr, "%s: %02d:%02d:%02d.%03ld %s\n", log_prog, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			ts.tv_nsec / 1000000, line);
+	}
 }
 
 void log_warn(const char *fmt, ...)
