@@ -208,7 +208,8 @@ static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_res
 			live_release(lv);
 		}
 	}
-	return oc_failed(oc);
+	/* Output failed on purpose by a side told to stop (fenced): that is its stop, not a host error. */
+	return lv->stop_requested ? 0 : oc_failed(oc);
 }
 
 static int deliver_inputs(struct live *lv, struct hv_machine *m, bool idle)

@@ -285,8 +285,8 @@ static void fence(struct primary *p, const char *why)
 	STORE(p->fenced, 1);
 	STORE(p->protected_, 0);
 	set_note(p, "fenced: %s; stopping the VM, its held output never leaves", why);
-	rr_session_fail_output(p->s);
 	rr_session_stop(p->s);
+	rr_session_fail_output(p->s);
 }
 
 static int open_channel(struct primary *p);
