@@ -23,3 +23,5 @@ BENCHES += bench-pair
 .PHONY: bench-pair
 bench-pair: all domT
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) failover-tests/bench-pair.sh
+	$(Q)if command -v etcd >/dev/null; then BUILD=$(BUILD) FTVM=$(FTVM) FT_ARBITER=etcd \
+		BENCH_FAILOVERS_ONLY=1 failover-tests/bench-pair.sh; fi
