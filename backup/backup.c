@@ -63,6 +63,7 @@ struct backup {
 	struct ft_note note;
 	char lost_why[128];
 	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
+	uint64_t take_trips;		/* arbiter round trips spent taking over */
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
@@ -200,8 +201,10 @@ static int64_t retry_take_over(struct xport_loop *loop, uint64_t id, void *arg)
 static void try_take_over(struct backup *b)
 {
 	char err[512];
+	uint64_t trips = ft_arbiter_round_trips(b->arb);
 	int rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
 
+	b->take_trips += ft_arbiter_round_trips(b->arb) - trips;
 	if (rc == -EAGAIN) {
 		STORE(b->state, BK_STOPPED);
 		STORE(b->exit_status, FT_EXIT_FENCED);
@@ -222,8 +225,9 @@ static void try_take_over(struct backup *b)
 	b->epoch++;
 	STORE(b->take_over, 1);
 	STORE(b->state, BK_TAKING);
-	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms; replaying the rest of the log",
-		 b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3);
+	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms (%" PRIu64 " arbiter round trips); "
+		 "replaying the rest of the log", b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3,
+		 b->take_trips);
 	feed_close(b->feed);
 	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
 		log_warnx("backup: cannot schedule the channel's close");
@@ -368,8 +372,8 @@ static void *replay_main(void *arg)
 	STORE(b->state, BK_LIVE);
 	STORE(b->live_steps, hv_icount(rr_session_machine(s)));
 	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
-		 "(arbiter %.1f ms, replaying the rest %.1f ms)", hv_icount(rr_session_machine(s)),
-		 b->epoch, (live_at - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3,
+		 "(arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms)", hv_icount(rr_session_machine(s)),
+		 b->epoch, (live_at - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->take_trips,
 		 (live_at - b->won_at) * 1e3);
 	if (rr_session_go_live(s, b->o.cfg.net, -1, &res, err, sizeof(err))) {
 		set_note(b, "going live: %s", err[0] ? err : "host error");

@@ -74,7 +74,7 @@ ft_stop_pair load
 fi
 
 # 3. failovers
-live_ms=() gap_ms=()
+live_ms=() gap_ms=() trips=()
 for i in $(seq 1 "$N"); do
 	ft_round "kill$i"
 	ft_pair_up 120
@@ -85,6 +85,7 @@ for i in $(seq 1 "$N"); do
 	ft_wait load 60
 	ft_wait_for 10 ft_out_has backup "live at step" || { ft_show backup; ft_fail "failover $i: the backup did not go live"; }
 	live_ms+=("$(grep -o 'live at step [0-9]*, epoch [0-9]*: [0-9.]* ms' "$FT_RUN/backup.out" | grep -o '[0-9.]* ms' | cut -d' ' -f1)")
+	trips+=("$(grep -o 'in [0-9]* round trips' "$FT_RUN/backup.out" | head -n1 | grep -o '[0-9]*')")
 	gap_ms+=("$(python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$at" |
 		python3 -c 'import json,sys; print(json.loads(sys.stdin.read().split(" ",1)[1])["gap_ms"])')")
 	ft_stop_pair load
@@ -103,3 +104,4 @@ fi
 echo "failover over $N SIGKILLs of the primary under load, $ARB arbiter:"
 echo "  go-live (backup: link loss to live): $(summary "${live_ms[@]}")"
 echo "  client-visible gap (kill to first reply): $(summary "${gap_ms[@]}")"
+echo "  arbiter round trips per failover: $(printf '%s\n' "${trips[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %d, max %d", v[int((NR + 1) / 2)], v[NR] }')"

@@ -59,6 +59,11 @@ const char *ft_arbiter_name(const struct ft_arbiter *a)
 	return a->name;
 }
 
+uint64_t ft_arbiter_round_trips(const struct ft_arbiter *a)
+{
+	return a->round_trips;
+}
+
 void ft_arbiter_free(struct ft_arbiter *a)
 {
 	if (a)

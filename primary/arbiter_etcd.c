@@ -197,6 +197,7 @@ static int post(struct etcd_arbiter *a, const char *path, const char *body, char
 		curl_easy_setopt(a->curl, CURLOPT_URL, url);
 		curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body);
 		cc = curl_easy_perform(a->curl);
+		a->base.round_trips++;
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &code);
 		if (cc == CURLE_OK && code == 200 && a->resp) {

@@ -22,6 +22,7 @@ struct ft_arbiter_ops {
 struct ft_arbiter {
 	const struct ft_arbiter_ops *ops;
 	char name[4200];
+	uint64_t round_trips;	/* requests to the store (etcd: HTTP requests; lock: file locks) */
 };
 
 /* SPEC without its "lock:" or "etcd://" prefix checked by arbiter.c; fill a->name. */

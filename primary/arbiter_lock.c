@@ -61,6 +61,7 @@ static int lock_file(struct lock_arbiter *a, int how, char *err, size_t err_len)
 {
 	int fd = open(a->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
+	a->base.round_trips++;
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, err_len, "arbiter %s: %s", a->name, strerror(e));
