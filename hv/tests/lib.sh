@@ -31,3 +31,25 @@ boot_domT() {
 }
 
 show_console() { echo "--- guest console (last 40 lines)"; tail -n 40 "$TMP/console"; }
+
+# tap_host_and_client NS CL: namespace NS (the host) with tap0 at 10.77.0.1/24 for a guest at
+# 10.77.0.2, and namespace CL (a client at 10.78.0.2) routed to it over a veth pair; the caller
+# deletes both namespaces when done.
+tap_host_and_client() {
+	local ns=$1 cl=$2
+	ip netns add "$ns" && ip netns add "$cl" || skip "cannot create network namespaces"
+	ip -n "$ns" link set lo up
+	ip -n "$cl" link set lo up
+	ip -n "$ns" tuntap add dev tap0 mode tap || skip "cannot create a TAP device"
+	ip -n "$ns" addr add 10.77.0.1/24 dev tap0
+	ip -n "$ns" link set tap0 up
+	ip link add "vg$$" type veth peer name "vc$$"
+	ip link set "vg$$" netns "$ns"
+	ip link set "vc$$" netns "$cl"
+	ip -n "$ns" addr add 10.78.0.1/24 dev "vg$$"
+	ip -n "$ns" link set "vg$$" up
+	ip -n "$cl" addr add 10.78.0.2/24 dev "vc$$"
+	ip -n "$cl" link set "vc$$" up
+	ip -n "$cl" route add default via 10.78.0.1
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+}

@@ -22,21 +22,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-ip netns add "$ns" && ip netns add "$cl" || skip "cannot create network namespaces"
-ip -n "$ns" link set lo up
-ip -n "$cl" link set lo up
-ip -n "$ns" tuntap add dev tap0 mode tap || skip "cannot create a TAP device"
-ip -n "$ns" addr add 10.77.0.1/24 dev tap0
-ip -n "$ns" link set tap0 up
-ip link add "vg$$" type veth peer name "vc$$"
-ip link set "vg$$" netns "$ns"
-ip link set "vc$$" netns "$cl"
-ip -n "$ns" addr add 10.78.0.1/24 dev "vg$$"
-ip -n "$ns" link set "vg$$" up
-ip -n "$cl" addr add 10.78.0.2/24 dev "vc$$"
-ip -n "$cl" link set "vc$$" up
-ip -n "$cl" route add default via 10.78.0.1
-ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+tap_host_and_client "$ns" "$cl"
 
 log=$TMP/live.ftlog
 if [ "$MODE" = fulldisk ]; then
