@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,11 +63,53 @@ static void console_out(void *opaque, const uint8_t *buf, size_t len)
 	write_console(buf, len);
 }
 
+static void keep_tail(struct live_tail *t, const uint8_t *frame, size_t len)
+{
+	uint8_t *copy = malloc(len);
+
+	if (!copy)
+		return;
+	memcpy(copy, frame, len);
+	free(t->frame[t->next]);
+	t->frame[t->next] = copy;
+	t->len[t->next] = len;
+	t->next = (t->next + 1) % LIVE_TAIL_FRAMES;
+	if (t->count < LIVE_TAIL_FRAMES)
+		t->count++;
+}
+
+static void drop_tail(struct live_tail *t)
+{
+	for (unsigned i = 0; i < LIVE_TAIL_FRAMES; i++) {
+		free(t->frame[i]);
+		t->frame[i] = NULL;
+	}
+	t->count = t->next = 0;
+}
+
+void live_send_tail(struct live *lv)
+{
+	struct live_tail *t = &lv->tail;
+
+	if (lv->have_net)
+		for (unsigned i = 0; i < t->count; i++) {
+			unsigned k = (t->next + LIVE_TAIL_FRAMES - t->count + i) % LIVE_TAIL_FRAMES;
+			det_net_tx(&lv->net, t->frame[k], t->len[k]);
+		}
+	drop_tail(t);
+	lv->keep_tail = false;
+}
+
 static void net_tx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct live *lv = opaque;
 
-	if (!lv->have_net || hold(lv, OC_NET, frame, len))
+	if (!lv->have_net) {
+		if (lv->keep_tail)
+			keep_tail(&lv->tail, frame, len);
+		return;
+	}
+	if (hold(lv, OC_NET, frame, len))
 		return;
 	det_net_tx(&lv->net, frame, len);
 }
@@ -149,6 +192,7 @@ int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
 
 void live_fini(struct live *lv)
 {
+	drop_tail(&lv->tail);
 	det_console_close(&lv->console);
 	if (lv->have_net)
 		det_net_close(&lv->net);

@@ -64,6 +64,20 @@ struct live_result {
 	uint64_t commit_waits;	/* times the guest waited for the log with too much output held */
 };
 
+/*
+ * A replay's last frames: outputs the log caused but that the dead primary
+ * may not have let out yet. Going live sends them again, so a client's
+ * request already answered in the replayed state gets its answer now rather
+ * than after the guest's retransmission timeout. At most repeats, never
+ * contradicts: TCP drops a duplicate.
+ */
+#define LIVE_TAIL_FRAMES 32
+struct live_tail {
+	uint8_t *frame[LIVE_TAIL_FRAMES];
+	size_t len[LIVE_TAIL_FRAMES];
+	unsigned next, count;
+};
+
 struct live {
 	struct live_opts o;
 	struct det_clock clock;
@@ -71,6 +85,8 @@ struct live {
 	struct det_net net;
 	bool have_net;
 	bool mute_console;	/* replay prints nothing until it goes live, if asked */
+	bool keep_tail;		/* replaying: keep the last frames for live_send_tail */
+	struct live_tail tail;
 	volatile int stop_requested;	/* live_stop: another thread ends the run */
 	uint64_t commit_flushed;	/* step of the last chunk closed for waiting output */
 	int next_input, next_digest;
@@ -89,6 +105,8 @@ bool live_signalled(void);
 void live_stop(struct live *lv);
 /* Emit the outputs the log now covers (also done inside live_run). */
 void live_release(struct live *lv);
+/* Going live: send the replay's last frames again (see struct live_tail), then forget them. */
+void live_send_tail(struct live *lv);
 /* Attach a network backend later (a replay going live). */
 int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
 	__attribute__((warn_unused_result));

@@ -260,6 +260,7 @@ int rr_session_replay_open(struct rr_session **out, const struct rr_session_repl
 	rc = start_machine(s, &lo, o->quiet, err, err_len);
 	if (rc)
 		goto fail;
+	s->lv.keep_tail = true;
 	*out = s;
 	return 0;
 fail:
@@ -319,6 +320,7 @@ int rr_session_attach_live(struct rr_session *s, const char *net_spec, int conso
 			return rc;
 	}
 	announce(s);
+	live_send_tail(&s->lv);
 	if (console_fd >= 0)
 		det_console_open(&s->lv.console, console_fd);
 	s->lv.mute_console = false;
