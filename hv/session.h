@@ -42,7 +42,7 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 int rr_session_record_run(struct rr_session *s, struct live_result *res);
 /* For the primary: the log is safe up to icount (acknowledged by the backup). */
 void rr_session_set_safe(struct rr_session *s, uint64_t icount);
-/* For the primary: nothing will ever be safe (lost the arbiter): hold all, stop the run. */
+/* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
 void rr_session_fail_output(struct rr_session *s);
 /* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */
 void rr_session_commit_on_log(struct rr_session *s);
@@ -61,7 +61,10 @@ struct rq *rr_session_queue(struct rr_session *s);
 int rr_session_consumer(struct rr_session *s, int i);
 void rr_session_record_stats(struct rr_session *s, struct rr_record_stats *st);
 
-/* Replaying. */
+/*
+ * Replaying. The guest's outputs are discarded while it replays, but for its
+ * last frames, which going live sends again (struct live_tail).
+ */
 struct rr_session_replay_opts {
 	const char *log_path;	/* a file, or */
 	FILE *log_stream;	/* a stream that blocks for more (the backup's feed) */
