@@ -66,6 +66,7 @@ include transport/build.mk
 # The daemons add to FTVM_OBJS before hv/build.mk's ftvm rule expands it.
 include primary/build.mk
 include backup/build.mk
+include cli/build.mk
 include hv/build.mk
 include hv/tests/isa/build.mk
 include domT/build.mk
@@ -87,7 +88,7 @@ install: all domT
 	ln -sf ../lib/ftvm/ftvm $(FT_BINDIR)/ftvm
 	install -m 644 README.md $(wildcard docs/*.md) $(FT_DOCDIR)/
 	$(if $(wildcard docs/ftvm.1),install -m 644 docs/ftvm.1 $(FT_MANDIR)/ftvm.1)
-	$(if $(wildcard hv/cli/ftvm.bash),install -m 644 hv/cli/ftvm.bash $(FT_BASHDIR)/ftvm)
+	$(if $(wildcard cli/ftvm.bash),install -m 644 cli/ftvm.bash $(FT_BASHDIR)/ftvm)
 
 uninstall:
 	rm -f $(FT_BINDIR)/ftvm $(FT_LIBDIR)/ftvm $(FT_LIBDIR)/domT/Image $(FT_LIBDIR)/domT/initrd.cpio

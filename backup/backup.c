@@ -11,8 +11,8 @@
  */
 #include "feed.h"
 #include "primary/pair.h"
-#include "hv/cli/cli.h"
-#include "hv/session.h"
+#include "cli/cli.h"
+#include "hv/rr/session.h"
 #include "transport/log.h"
 #include "transport/xport.h"
 

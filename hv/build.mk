@@ -1,63 +1,23 @@
 # SPDX-License-Identifier: MIT
 # hv: the deterministic machine (libhv.a) and the ftvm command.
 
-# cpu
-HV_OBJS += hv/cpu.o
-HV_OBJS += hv/cpu_csr.o
-HV_OBJS += hv/cpu_state.o
-HV_OBJS += hv/cpu_rvc.o
-HV_OBJS += hv/cpu_fp.o
-HV_OBJS += hv/mmu.o
-HV_OBJS += hv/fpu.o
-HV_OBJS += hv/fpu_cvt.o
+# The folders are the layers: cpu/ (a hart: interpreter, translator, MMU, soft-float),
+# dev/ (device models), rr/ (record, replay, the determinism layer, sessions), rq/ (the
+# replay queue), host/ (network backends); the machine that wires them stays here.
+HV_OBJS += hv/cpu/cpu.o hv/cpu/csr.o hv/cpu/state.o hv/cpu/rvc.o hv/cpu/fp.o hv/cpu/mmu.o
+HV_OBJS += hv/cpu/softfp/fpu.o hv/cpu/softfp/fpu_cvt.o
 include hv/cpu/build.mk
-# devices
-HV_OBJS += hv/dev_syscon.o
-HV_OBJS += hv/dev_clint.o
-HV_OBJS += hv/dev_plic.o
-HV_OBJS += hv/dev_uart.o
-HV_OBJS += hv/virtio_mmio.o
-HV_OBJS += hv/virtio_blk.o
-HV_OBJS += hv/virtio_net.o
-# machine
-HV_OBJS += hv/machine.o
-HV_OBJS += hv/machine_state.o
-HV_OBJS += hv/snapshot.o
-HV_OBJS += hv/loader.o
-HV_OBJS += hv/fdt.o
-HV_OBJS += hv/digest.o
-HV_OBJS += hv/errmsg.o
-# host side: backends and the determinism layer (the only code that touches host I/O and time)
-HV_OBJS += hv/net_slirp.o
-HV_OBJS += hv/net_tap.o
-HV_OBJS += hv/det_clock.o
-HV_OBJS += hv/det_console.o
-HV_OBJS += hv/det_net.o
-HV_OBJS += hv/live.o
-HV_OBJS += hv/output_commit.o
-HV_OBJS += hv/session.o
-# record and replay
-HV_OBJS += hv/rr_queue.o
-HV_OBJS += hv/rr_record.o
-HV_OBJS += hv/rr_replay.o
-HV_OBJS += hv/rr_bisect.o
-HV_OBJS += hv/rr_image.o
-HV_OBJS += hv/rr_console.o
-HV_OBJS += hv/rr_net.o
-HV_OBJS += hv/rr_clock.o
-# record/replay: the log format (codec and reader)
-HV_OBJS += hv/rr_log.o
-HV_OBJS += hv/rr_reader.o
-HV_OBJS += hv/crc32c.o
-
-FTVM_OBJS += hv/cli/main.o
-FTVM_OBJS += hv/cli/args.o
-FTVM_OBJS += hv/cli/run.o
-FTVM_OBJS += hv/cli/replay.o
-FTVM_OBJS += hv/cli/trace.o
-FTVM_OBJS += hv/cli/log_dump.o
-FTVM_OBJS += hv/cli/snapshot.o
-include hv/cli/build.mk
+HV_OBJS += hv/dev/syscon.o hv/dev/clint.o hv/dev/plic.o hv/dev/uart.o
+HV_OBJS += hv/dev/virtio_mmio.o hv/dev/virtio_blk.o hv/dev/virtio_net.o
+HV_OBJS += hv/machine.o hv/machine_state.o hv/snapshot.o hv/loader.o hv/fdt.o hv/errmsg.o hv/crc32c.o
+# host side: the only code besides rr/ that touches host I/O
+HV_OBJS += hv/host/slirp.o hv/host/tap.o
+# rr: one file per source of non-determinism (clock, console, net: host side and log form),
+# the log codec and reader, record, replay, bisect, digest, output commit, going live, sessions
+HV_OBJS += hv/rr/clock.o hv/rr/console.o hv/rr/net.o
+HV_OBJS += hv/rr/log.o hv/rr/reader.o hv/rr/image.o hv/rr/record.o hv/rr/replay.o hv/rr/bisect.o
+HV_OBJS += hv/rr/digest.o hv/rr/output_commit.o hv/rr/live.o hv/rr/session.o
+HV_OBJS += hv/rq/queue.o
 
 LIBHV := $(BUILD)/libhv.a
 FTVM := $(BUILD)/ftvm
@@ -95,18 +55,18 @@ $(BUILD)/hv/tests/test_%: $(BUILD)/hv/tests/test_%.o $(LIBHV)
 
 # test_fpu needs only the soft-float objects and the host libm as its oracle.
 UNIT_TESTS += $(BUILD)/hv/tests/test_fpu
-$(BUILD)/hv/tests/test_fpu: $(addprefix $(BUILD)/hv/,tests/test_fpu.o fpu.o fpu_cvt.o)
+$(BUILD)/hv/tests/test_fpu: $(addprefix $(BUILD)/hv/,tests/test_fpu.o cpu/softfp/fpu.o cpu/softfp/fpu_cvt.o)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_net_backend
-$(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD)/hv/net_slirp.o $(BUILD)/hv/net_tap.o
+$(BUILD)/hv/tests/test_net_backend: $(BUILD)/hv/tests/test_net_backend.o $(BUILD)/hv/host/slirp.o $(BUILD)/hv/host/tap.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # test_devices links only the platform device models; it gives the CLINT a test bus (bus.h).
 UNIT_TESTS += $(BUILD)/hv/tests/test_devices
-$(BUILD)/hv/tests/test_devices: $(addprefix $(BUILD)/hv/,tests/test_devices.o dev_syscon.o dev_clint.o dev_plic.o dev_uart.o)
+$(BUILD)/hv/tests/test_devices: $(addprefix $(BUILD)/hv/,tests/test_devices.o dev/syscon.o dev/clint.o dev/plic.o dev/uart.o)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
@@ -142,42 +102,42 @@ SYSTEM_TESTS += hv/tests/asan-guest.sh
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).
 UNIT_TESTS += $(BUILD)/hv/tests/test_virtio
 SYSTEM_TESTS += hv/fuzz/fuzz-smoke.sh
-VIRTIO_OBJS := $(addprefix $(BUILD)/hv/,virtio_mmio.o virtio_blk.o virtio_net.o)
+VIRTIO_OBJS := $(addprefix $(BUILD)/hv/dev/,virtio_mmio.o virtio_blk.o virtio_net.o)
 $(BUILD)/hv/tests/test_virtio: $(BUILD)/hv/tests/test_virtio.o $(VIRTIO_OBJS)
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
-FUZZ_VIRTQ_SRCS := hv/fuzz/fuzz_virtq.c hv/virtio_mmio.c hv/virtio_blk.c hv/virtio_net.c
+FUZZ_VIRTQ_SRCS := hv/fuzz/fuzz_virtq.c hv/dev/virtio_mmio.c hv/dev/virtio_blk.c hv/dev/virtio_net.c
 fuzz: $(BUILD)/fuzz/fuzz_virtq
-$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) $(wildcard hv/*.h)
+$(BUILD)/fuzz/fuzz_virtq: $(FUZZ_VIRTQ_SRCS) $(wildcard hv/*.h hv/*/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_VIRTQ_SRCS)
 
 # replay log: the format codec, 'ftvm log dump', its unit test (codec + dump tool only) and its libFuzzer target.
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_log
-$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr_log.o rr_reader.o crc32c.o errmsg.o cli/log_dump.o)
+$(BUILD)/hv/tests/test_rr_log: $(addprefix $(BUILD)/hv/,tests/test_rr_log.o rr/log.o rr/reader.o crc32c.o errmsg.o) $(BUILD)/cli/log_dump.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
-FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr_log.c hv/rr_reader.c hv/crc32c.c hv/errmsg.c
+FUZZ_RR_LOG_SRCS := hv/fuzz/fuzz_rr_log.c hv/rr/log.c hv/rr/reader.c hv/crc32c.c hv/errmsg.c
 fuzz: $(BUILD)/fuzz/fuzz_rr_log
-$(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) $(wildcard hv/*.h)
+$(BUILD)/fuzz/fuzz_rr_log: $(FUZZ_RR_LOG_SRCS) $(wildcard hv/*.h hv/*/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) -I. -D_GNU_SOURCE -o $@ $(FUZZ_RR_LOG_SRCS)
 
 # snapshot decoder: libFuzzer target. The decoder, the machine and its devices are built with clang
 # and instrumented; the CPU and the host side (GNU C that clang refuses) link in as gcc built them.
-FUZZ_SNAPSHOT_HV := snapshot machine_state machine digest cpu_state dev_syscon dev_clint dev_plic \
-	dev_uart virtio_mmio virtio_blk virtio_net loader fdt crc32c errmsg
+FUZZ_SNAPSHOT_HV := snapshot machine_state machine rr/digest cpu/state dev/syscon dev/clint dev/plic \
+	dev/uart dev/virtio_mmio dev/virtio_blk dev/virtio_net loader fdt crc32c errmsg
 FUZZ_SNAPSHOT_SRCS := hv/fuzz/fuzz_snapshot.c $(patsubst %,hv/%.c,$(FUZZ_SNAPSHOT_HV))
 FUZZ_SNAPSHOT_GCC := $(addprefix $(BUILD)/,$(filter-out $(patsubst %,hv/%.o,$(FUZZ_SNAPSHOT_HV)),$(HV_OBJS)))
 fuzz: $(BUILD)/fuzz/fuzz_snapshot
-$(BUILD)/fuzz/fuzz_snapshot: $(FUZZ_SNAPSHOT_SRCS) $(FUZZ_SNAPSHOT_GCC) $(wildcard hv/*.h hv/cpu/*.h)
+$(BUILD)/fuzz/fuzz_snapshot: $(FUZZ_SNAPSHOT_SRCS) $(FUZZ_SNAPSHOT_GCC) $(wildcard hv/*.h hv/*/*.h hv/*/*/*.h)
 	$(quiet) FUZZ $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) $(CPPFLAGS) -o $@ $(FUZZ_SNAPSHOT_SRCS) $(FUZZ_SNAPSHOT_GCC) $(PKG_LIBS)
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_rr_queue
-$(BUILD)/hv/tests/test_rr_queue: $(BUILD)/hv/tests/test_rr_queue.o $(BUILD)/hv/rr_queue.o
+$(BUILD)/hv/tests/test_rr_queue: $(BUILD)/hv/tests/test_rr_queue.o $(BUILD)/hv/rq/queue.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread

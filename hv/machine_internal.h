@@ -5,9 +5,9 @@
 
 #include "hv.h"
 #include "bus.h"
-#include "cpu.h"
-#include "dev.h"
-#include "devices.h"
+#include "hv/cpu/cpu.h"
+#include "hv/dev/dev.h"
+#include "hv/dev/devices.h"
 #include "le.h"
 
 #define MACHINE_MAX_REGIONS 16

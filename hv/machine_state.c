@@ -2,7 +2,7 @@
 /* machine_state: the machine's state as a list of parts, each saved and loaded through le.h; snapshots and digests walk the same list. */
 #include "machine_internal.h"
 #include "le.h"
-#include "virtio.h"
+#include "hv/dev/virtio.h"
 
 #include <errno.h>
 

@@ -15,6 +15,6 @@ $(BUILD)/primary/tests/test_arbiter: $(BUILD)/primary/tests/test_arbiter.o $(BUI
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 UNIT_TESTS += $(BUILD)/hv/tests/test_output_commit
-$(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/output_commit.o
+$(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/rr/output_commit.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lpthread

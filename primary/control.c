@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* control: the daemons' unix control socket and 'ftvm status', as text or JSON. */
 #include "pair.h"
-#include "hv/cli/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* pair_opts: the command line both daemons share, and the image digest their Hello carries. */
 #include "pair.h"
-#include "hv/cli/cli.h"
-#include "hv/rr.h"
+#include "cli/cli.h"
+#include "hv/rr/rr.h"
 
 #include <errno.h>
 #include <getopt.h>

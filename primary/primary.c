@@ -7,9 +7,9 @@
  * arbiter; when it loses, or learns of a newer epoch, it stops its VM.
  */
 #include "pair.h"
-#include "hv/cli/cli.h"
-#include "hv/rr_queue.h"
-#include "hv/session.h"
+#include "cli/cli.h"
+#include "hv/rq/queue.h"
+#include "hv/rr/session.h"
 #include "transport/log.h"
 #include "transport/xport.h"
 

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hv/cpu.h"
+#include "hv/cpu/cpu.h"
 
 struct rv_jit;
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "hv/cpu/jit.h"
-#include "hv/cpu_internal.h"
+#include "hv/cpu/cpu_internal.h"
 
 /* Longest block, in guest instructions; a block never crosses a guest page. */
 #define JIT_MAX_BLOCK_INSNS 64

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_rr_log: libFuzzer target decoding a replay log (header, chunks, events, streaming reader) and checking that what decodes re-encodes identically. */
-#include "hv/rr_log.h"
+#include "hv/rr/log.h"
 
 #include "hv/crc32c.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_virtq: libFuzzer target driving virtio-blk and virtio-net from a guest RAM and register writes made of the input. */
-#include "hv/virtio.h"
+#include "hv/dev/virtio.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -70,8 +70,8 @@ for cmd in run record replay primary backup status "log dump" "certs init" snaps
 	for opt in $("$FTVM" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		grep -qF -- "\\-\\-${opt#--}" "$root/docs/ftvm.1" ||
 			{ bad=$((bad + 1)); echo "FAIL: docs/ftvm.1 lacks 'ftvm $cmd $opt'"; }
-		grep -qw -- "$opt" "$root/hv/cli/ftvm.bash" ||
-			{ bad=$((bad + 1)); echo "FAIL: hv/cli/ftvm.bash lacks 'ftvm $cmd $opt'"; }
+		grep -qw -- "$opt" "$root/cli/ftvm.bash" ||
+			{ bad=$((bad + 1)); echo "FAIL: cli/ftvm.bash lacks 'ftvm $cmd $opt'"; }
 	done
 done
 # Every --json output parses as JSON (the reports: the last line of stderr; log dump: every line).
@@ -102,7 +102,7 @@ complete_to() {	# complete_to WANT WORDS...: the last word is the one being comp
 		{ bad=$((bad + 1)); echo "FAIL: completing '$*' gives '${COMPREPLY[*]}', not '$want'"; }
 }
 complete() { :; }	# the file registers itself; here only _ftvm is wanted
-. "$root/hv/cli/ftvm.bash"
+. "$root/cli/ftvm.bash"
 complete_to record ftvm rec
 complete_to --digest-interval ftvm record --dig
 complete_to jit ftvm run --cpu j

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_cpu: step accounting and slicing invariance of one hart, run against a test bus (no machine, no ELF file). */
-#include "hv/cpu.h"
+#include "hv/cpu/cpu.h"
 #include "hv/bus.h"
 #include "hv/le.h"
 #include "hv/mem.h"

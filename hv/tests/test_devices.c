@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_devices: syscon, CLINT, PLIC and UART driven through their dev_ops with recorded irq lines. */
-#include "hv/devices.h"
+#include "hv/dev/devices.h"
 #include "hv/bus.h"
 #include "hv/hv.h"
 #include "hv/le.h"

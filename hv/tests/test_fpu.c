@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_fpu: checks hv/fpu bit for bit against the host FPU in four rounding modes, and against hand-written RISC-V vectors. */
-#include "hv/fpu.h"
+#include "hv/cpu/softfp/fpu.h"
 
 #include <fenv.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests the host network backends: slirp ARP, DHCP, hostfwd and bad specs; TAP in a private netns. */
-#include "hv/net_backend.h"
+#include "hv/host/net_backend.h"
 #include "hv/tests/check.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_output_commit: held outputs leave in order, only once their step is safe, never after a failure. */
-#include "hv/output_commit.h"
+#include "hv/rr/output_commit.h"
 #include "hv/tests/check.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_rr_log: the replay-log codec round-trips, and refuses every corruption, version and truncation it must. */
-#include "hv/rr_log.h"
+#include "hv/rr/log.h"
 
 #include "hv/crc32c.h"
 #include "hv/tests/check.h"
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 
-/* hv/cli/log_dump.c */
+/* cli/log_dump.c */
 int cli_log(int argc, char **argv);
 
 

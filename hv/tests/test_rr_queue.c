@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_rr_queue: the replay queue delivers everything in order to every consumer, the slowest one gates the producer, memory stays bounded. */
-#include "hv/rr_queue.h"
+#include "hv/rq/queue.h"
 
 #include <pthread.h>
 #include <stdio.h>

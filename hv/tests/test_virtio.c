@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_virtio: plays the driver against virtio-blk and virtio-net over a malloc'ed guest RAM, including a hostile driver. */
-#include "hv/virtio.h"
+#include "hv/dev/virtio.h"
 #include "hv/tests/check.h"
 
 #include <errno.h>

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* test_jit_diff: random RV64 programs run by the interpreter and by the translator, state compared after every slice. */
-#include "hv/cpu.h"
+#include "hv/cpu/cpu.h"
 #include "hv/bus.h"
 #include "hv/mem.h"
 #include "hv/cpu/jit.h"
-#include "hv/cpu_internal.h"
+#include "hv/cpu/cpu_internal.h"
 #include "hv/tests/check.h"
 
 #include <stddef.h>

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/* record: the recorder: input events, checks and digests into chunks, queued to the log file. */
+#include "hv/rr/rr.h"
+#include "hv/errmsg.h"
+#include "hv/rq/queue.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RQ_ITEMS 1024
+#define RQ_BYTES (64u << 20)
+/* A chunk with events closes after this long, so a crash loses little. */
+#define FLUSH_NS (20 * 1000000ULL)
+/* An empty chunk still announces progress this often. */
+#define PROGRESS_NS (1000 * 1000000ULL)
+#define FLUSH_BYTES (256u << 10)
+
+struct rr_recorder {
+	struct rr_record_opts o;
+	int fd;
+	struct rr_chunk_writer *w;
+	struct rq *q;
+	int disk_id;
+	pthread_t writer;
+	bool writer_started;
+	volatile int writer_errno;
+	uint64_t digest_interval, next_digest;
+	uint64_t last_flush_ns;
+	uint64_t last_icount;
+	uint64_t flushed_icount;	/* end step of the last chunk queued */
+	uint64_t written_items;		/* atomic: queue items (header, chunks) in the file */
+	struct rr_record_stats st;
+	bool ended;
+	int extra_id[RR_MAX_EXTRA_CONSUMERS];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The disk consumer of the replay queue. */
+static void *disk_writer(void *arg)
+{
+	struct rr_recorder *r = arg;
+	const uint8_t *buf;
+	size_t len;
+
+	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
+		uint64_t end_icount = rq_tag(r->q, r->disk_id);
+		int rc = write_all(r->fd, buf, len);
+		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
+			rc = -errno;
+		rq_release(r->q, r->disk_id);
+		if (rc) {
+			/* Nothing after this point is safe: the watermark stops here for good. */
+			r->writer_errno = -rc;
+			rq_detach(r->q, r->disk_id);
+			if (r->o.on_error)
+				r->o.on_error(r->o.opaque, rc);
+			break;
+		}
+		__atomic_add_fetch(&r->written_items, 1, __ATOMIC_SEQ_CST);
+		if (r->o.on_written)
+			r->o.on_written(r->o.opaque, end_icount);
+	}
+	return NULL;
+}
+
+/*
+ * The log file, opened non-blocking so that a FIFO without a reader fails
+ * instead of hanging, and truncated only once it is known to be a regular
+ * file (never a device or a pipe).
+ */
+static int open_log(const char *path, char *err, size_t err_len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+	struct stat st;
+	int rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path,
+			errno == ENXIO ? "not a regular file (a FIFO nobody reads)" : strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hv_errf(err, err_len, "log %s: not a regular file (a replay log must be one)", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0 || ftruncate(fd, 0) < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
+		     char *err, size_t err_len)
+{
+	struct rr_record_opts o = { .path = path };
+
+	return rr_recorder_open_opts(out, &o, h, err, err_len);
+}
+
+int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts *o,
+			  const struct rr_header *h, char *err, size_t err_len)
+{
+	struct rr_recorder *r = calloc(1, sizeof(*r));
+	uint8_t hdr[RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY + 4];
+	size_t hlen;
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->o = *o;
+	r->fd = -1;
+	r->disk_id = -1;
+	rc = rr_header_encode(h, hdr, sizeof(hdr), &hlen);
+	if (rc) {
+		hv_errf(err, err_len, "cannot encode the log header: %s", strerror(-rc));
+		goto fail;
+	}
+	if (o->path) {
+		r->fd = open_log(o->path, err, err_len);
+		if (r->fd < 0) {
+			rc = r->fd;
+			goto fail;
+		}
+	}
+	r->w = rr_chunk_writer_new(0, 0);
+	r->q = rq_new(o->queue_items ? o->queue_items : RQ_ITEMS, RQ_BYTES);
+	if (!r->w || !r->q) {
+		rc = -ENOMEM;
+		hv_errf(err, err_len, "out of memory");
+		goto fail;
+	}
+	if (o->path)
+		r->disk_id = rq_add_consumer(r->q);
+	for (int i = 0; i < o->extra_consumers && i < RR_MAX_EXTRA_CONSUMERS; i++)
+		r->extra_id[i] = rq_add_consumer(r->q);
+	/* The header is the stream's first item: the file and every other consumer start with it. */
+	rc = rq_push_tagged(r->q, hdr, hlen, 0);
+	if (rc) {
+		hv_errf(err, err_len, "cannot queue the log header: %s", strerror(-rc));
+		goto fail;
+	}
+	r->digest_interval = h->digest_interval;
+	r->next_digest = h->digest_interval;
+	r->last_flush_ns = now_ns();
+	r->st.bytes = hlen;
+	if (o->path) {
+		if (pthread_create(&r->writer, NULL, disk_writer, r)) {
+			rc = -EAGAIN;
+			hv_errf(err, err_len, "cannot start the log writer thread");
+			goto fail;
+		}
+		r->writer_started = true;
+	}
+	*out = r;
+	return 0;
+fail:
+	rr_recorder_close(r, NULL);
+	return rc;
+}
+
+uint64_t rr_recorder_items_written(const struct rr_recorder *r)
+{
+	return __atomic_load_n(&r->written_items, __ATOMIC_SEQ_CST);
+}
+
+struct rq *rr_recorder_queue(struct rr_recorder *r)
+{
+	return r->q;
+}
+
+int rr_recorder_consumer(const struct rr_recorder *r, int i)
+{
+	return i >= 0 && i < r->o.extra_consumers ? r->extra_id[i] : -EINVAL;
+}
+
+static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end_icount)
+{
+	const uint8_t *buf;
+	size_t len;
+	int rc = rr_chunk_writer_finish(r->w, end_icount, &buf, &len);
+
+	if (rc)
+		return rc;
+	if (r->writer_errno)
+		return -r->writer_errno;
+	struct rq_stats before, after;
+	if (m)
+		rq_get_stats(r->q, &before);
+	rc = rq_push_tagged(r->q, buf, len, end_icount);
+	if (rc)
+		return rc;
+	r->flushed_icount = end_icount;
+	if (m) {
+		rq_get_stats(r->q, &after);
+		if (after.pauses != before.pauses) {
+			/* Reported after the fact: the vCPU thread was the one waiting. */
+			hv_observe(m, HV_OBS_PAUSE_BEGIN, -1, 0);
+			hv_observe(m, HV_OBS_PAUSE_END, -1, after.paused_ns - before.paused_ns);
+		}
+	}
+	r->st.chunks++;
+	r->st.bytes += len;
+	r->last_flush_ns = now_ns();
+	return 0;
+}
+
+static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_event *ev)
+{
+	int rc = rr_chunk_writer_add(r->w, ev);
+
+	if (rc == -ENOSPC) {
+		rc = flush_chunk(r, m, ev->icount);
+		if (!rc)
+			rc = rr_chunk_writer_add(r->w, ev);
+	}
+	if (!rc)
+		r->last_icount = ev->icount;
+	return rc;
+}
+
+int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv_event *ev)
+{
+	struct rr_event rev;
+	int rc;
+
+	switch (ev->kind) {
+	case HV_EV_CONSOLE_IN: rc = rr_console_save(ev, &rev); break;
+	case HV_EV_NET_RX: rc = rr_net_save(ev, &rev); break;
+	case HV_EV_CLOCK: rc = rr_clock_save(ev, &rev); break;
+	default: rc = -EINVAL; break;
+	}
+	if (rc)
+		return rc;
+	/* Every input lands on a checked state, so a divergence shows at the first event after it. */
+	struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
+	rc = add(r, m, &check);
+	if (rc)
+		return rc;
+	r->st.checks++;
+	rc = add(r, m, &rev);
+	if (!rc)
+		r->st.events++;
+	return rc;
+}
+
+int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
+{
+	uint64_t icount = hv_icount(m);
+	int rc;
+
+	if (r->digest_interval && icount >= r->next_digest) {
+		struct rr_event d = { .kind = RR_DIGEST, .icount = icount };
+		hv_digest_dirty(m, d.digest);
+		hv_observe(m, HV_OBS_DIGEST, -1, ((uint64_t)d.digest[0] << 56) | ((uint64_t)d.digest[1] << 48) |
+			   ((uint64_t)d.digest[2] << 40) | ((uint64_t)d.digest[3] << 32) |
+			   ((uint64_t)d.digest[4] << 24) | ((uint64_t)d.digest[5] << 16) |
+			   ((uint64_t)d.digest[6] << 8) | d.digest[7]);
+		rc = add(r, m, &d);
+		if (rc)
+			return rc;
+		r->st.digests++;
+		r->next_digest = icount + r->digest_interval;
+	}
+	uint64_t since = now_ns() - r->last_flush_ns;
+	size_t pending = rr_chunk_writer_payload_len(r->w);
+	uint64_t flush_ns = r->o.flush_ms ? r->o.flush_ms * 1000000ULL : FLUSH_NS;
+	uint64_t progress_ns = r->o.flush_ms ? flush_ns : PROGRESS_NS;
+	if ((pending && since >= flush_ns) || pending >= FLUSH_BYTES ||
+	    (since >= progress_ns && icount != r->flushed_icount))
+		return flush_chunk(r, m, icount);
+	return 0;
+}
+
+int rr_record_flush(struct rr_recorder *r, struct hv_machine *m)
+{
+	uint64_t icount = hv_icount(m);
+
+	if (icount == r->flushed_icount && !rr_chunk_writer_payload_len(r->w))
+		return 0;
+	return flush_chunk(r, m, icount);
+}
+
+int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why)
+{
+	uint64_t icount = hv_icount(m);
+	struct rr_event end = { .kind = RR_END, .icount = icount, .end_reason = why };
+	int rc;
+
+	if (r->ended)
+		return 0;
+	r->ended = true;
+	rc = add(r, m, &end);
+	if (!rc)
+		rc = flush_chunk(r, m, icount);
+	rq_close(r->q);
+	if (r->writer_started) {
+		pthread_join(r->writer, NULL);
+		r->writer_started = false;
+	}
+	if (!rc && r->writer_errno)
+		rc = -r->writer_errno;
+	if (!rc && r->fd >= 0 && fdatasync(r->fd) < 0)
+		rc = -errno;
+	return rc;
+}
+
+void rr_recorder_close(struct rr_recorder *r, struct rr_record_stats *st)
+{
+	if (!r)
+		return;
+	if (r->q)
+		rq_close(r->q);
+	if (r->writer_started)
+		pthread_join(r->writer, NULL);
+	if (r->q) {
+		struct rq_stats qs;
+		rq_get_stats(r->q, &qs);
+		r->st.pauses = qs.pauses;
+		r->st.paused_ns = qs.paused_ns;
+	}
+	if (st)
+		*st = r->st;
+	if (r->fd >= 0)
+		close(r->fd);
+	rq_free(r->q);
+	rr_chunk_writer_free(r->w);
+	free(r);
+}

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/* replay: the player: runs a machine along a log, applying inputs and checking every check and digest. */
+#include "hv/rr/rr.h"
+#include "hv/errmsg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rr_player {
+	int fd;
+	struct rr_reader *r;
+	struct rr_chunk chunk;
+	struct rr_event_iter it;
+	struct rr_event ev;
+	bool have_ev;
+	bool log_done;
+	bool no_verify;
+	uint64_t log_end;	/* end_icount of the last chunk read */
+	uint64_t event_no;	/* index of ev in the whole log */
+	char end_desc[256];
+};
+
+int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
+		   size_t err_len)
+{
+	struct rr_player *p = calloc(1, sizeof(*p));
+	int rc;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->fd < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
+		free(p);
+		return rc;
+	}
+	p->r = rr_reader_open_fd(p->fd);
+	if (!p->r) {
+		rr_player_close(p);
+		return -ENOMEM;
+	}
+	char why[512] = "";
+	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
+	if (rc) {
+		hv_errf(err, err_len, "log %s: %s", path,
+			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
+		rr_player_close(p);
+		return rc;
+	}
+	p->event_no = (uint64_t)-1;
+	*out = p;
+	return 0;
+}
+
+int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, struct rr_header *h,
+			  char *err, size_t err_len)
+{
+	struct rr_player *p = calloc(1, sizeof(*p));
+	char why[512] = "";
+	int rc;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->fd = -1;
+	p->r = rr_reader_open_file(f);
+	if (!p->r) {
+		free(p);
+		return -ENOMEM;
+	}
+	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
+	if (rc) {
+		hv_errf(err, err_len, "log %s: %s", name,
+			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
+		rr_player_close(p);
+		return rc;
+	}
+	p->event_no = (uint64_t)-1;
+	*out = p;
+	return 0;
+}
+
+void rr_player_set_verify(struct rr_player *p, bool verify)
+{
+	p->no_verify = !verify;
+}
+
+void rr_player_close(struct rr_player *p)
+{
+	if (!p)
+		return;
+	if (p->r)
+		rr_reader_close(p->r);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+}
+
+const char *rr_player_end(const struct rr_player *p)
+{
+	return p->end_desc[0] ? p->end_desc : "not at the end";
+}
+
+/* The next event, or the next chunk. 1: p->ev set; 2: a chunk was read; 0: log exhausted; <0: corrupt. */
+static int fetch(struct rr_player *p, struct rr_play_status *st)
+{
+	char why[512] = "";
+	int rc;
+
+	for (;;) {
+		if (p->it.c) {
+			rc = rr_event_next(&p->it, &p->ev, why, sizeof(why));
+			if (rc == 1) {
+				p->event_no++;
+				return 1;
+			}
+			if (rc < 0) {
+				hv_errf(st->msg, sizeof(st->msg), "corrupt log: %s", why);
+				return rc;
+			}
+		}
+		p->it.c = NULL;
+		if (p->log_done)
+			return 0;
+		rc = rr_reader_next(p->r, &p->chunk, why, sizeof(why));
+		if (rc == 1) {
+			st->chunks++;
+			p->log_end = p->chunk.end_icount;
+			st->log_end_icount = p->log_end;
+			rr_event_iter_init(&p->it, &p->chunk);
+			return 2;
+		}
+		if (rc < 0) {
+			hv_errf(st->msg, sizeof(st->msg), "corrupt log: %s", why);
+			return rc;
+		}
+		p->log_done = true;
+		if (rr_reader_saw_end(p->r))
+			hv_errf(p->end_desc, sizeof(p->end_desc), "clean end (%s) at step %" PRIu64,
+				rr_end_reason_name(st->end_reason), p->log_end);
+		else if (rr_reader_state(p->r) == RR_READER_TRUNCATED)
+			hv_errf(p->end_desc, sizeof(p->end_desc), "the recorder stopped mid-write: %s; "
+				"replayed the %" PRIu64 " complete chunks up to step %" PRIu64,
+				why, rr_reader_chunks(p->r), p->log_end);
+		else
+			hv_errf(p->end_desc, sizeof(p->end_desc), "end of file without an END event "
+				"after %" PRIu64 " chunks, at step %" PRIu64, rr_reader_chunks(p->r),
+				p->log_end);
+		return 0;
+	}
+}
+
+static void where(const struct hv_machine *m, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (int h = 0; h < hv_nharts(m) && off < len; h++) {
+		uint32_t insn = hv_hart_insn(m, h, hv_hart_pc(m, h));
+		off += snprintf(buf + off, len - off, "%shart %d pc 0x%" PRIx64, h ? ", " : "", h,
+				hv_hart_pc(m, h));
+		if (insn && off < len)
+			off += snprintf(buf + off, len - off, " insn 0x%08x", insn);
+	}
+}
+
+static enum rr_play_result diverged(const struct rr_player *p, const struct hv_machine *m,
+				    struct rr_play_status *st, const char *what)
+{
+	char w[256];
+
+	where(m, w, sizeof(w));
+	hv_errf(st->msg, sizeof(st->msg),
+		"replay diverged at step %" PRIu64 " (chunk %" PRIu64 ", event %" PRIu64 " %s): %s; "
+		"%s; last match at step %" PRIu64,
+		hv_icount(m), p->chunk.seq, p->event_no, rr_kind_name(p->ev.kind), what, w,
+		st->last_match_icount);
+	return RR_PLAY_DIVERGED;
+}
+
+static const char *stop_name(enum hv_stop s)
+{
+	switch (s) {
+	case HV_STOP_BUDGET: return "running";
+	case HV_STOP_IDLE: return "idle (every hart in WFI)";
+	case HV_STOP_POWEROFF: return "powered off";
+	case HV_STOP_REBOOT: return "reset";
+	case HV_STOP_FAIL: return "failed";
+	case HV_STOP_HOST_ERROR: return "stopped on a host error";
+	}
+	return "?";
+}
+
+/* Run exactly to step stop; anything that ends the run earlier is a divergence. */
+static enum rr_play_result run_to(struct rr_player *p, struct hv_machine *m, uint64_t stop,
+				  struct rr_play_status *st)
+{
+	while (hv_icount(m) < stop) {
+		struct hv_stop_info info;
+		char what[160];
+
+		if (hv_run(m, stop - hv_icount(m), &info))
+			return diverged(p, m, st, "hv_run failed");
+		if (info.why != HV_STOP_BUDGET && hv_icount(m) < stop) {
+			snprintf(what, sizeof(what), "the guest is %s but the log runs on to step %" PRIu64,
+				 stop_name(info.why), stop);
+			return diverged(p, m, st, what);
+		}
+	}
+	return RR_PLAY_REACHED;
+}
+
+static enum hv_stop end_to_stop(uint64_t reason)
+{
+	switch (reason) {
+	case RR_END_POWEROFF: return HV_STOP_POWEROFF;
+	case RR_END_REBOOT: return HV_STOP_REBOOT;
+	case RR_END_FAIL: return HV_STOP_FAIL;
+	default: return HV_STOP_BUDGET;
+	}
+}
+
+static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
+				 struct rr_play_status *st)
+{
+	const struct rr_event *ev = &p->ev;
+	char what[200 + 4 * HV_DIGEST_BYTES];
+
+	switch (ev->kind) {
+	case RR_CHECK: {
+		uint64_t got = hv_check(m);
+		st->checks++;
+		if (got != ev->check && !p->no_verify) {
+			snprintf(what, sizeof(what), "state check expected 0x%016" PRIx64 ", got 0x%016" PRIx64,
+				 ev->check, got);
+			return diverged(p, m, st, what);
+		}
+		st->last_match_icount = ev->icount;
+		return RR_PLAY_REACHED;
+	}
+	case RR_DIGEST: {
+		uint8_t got[HV_DIGEST_BYTES];
+		hv_digest_dirty(m, got);
+		st->digests++;
+		if (memcmp(got, ev->digest, sizeof(got)) && !p->no_verify) {
+			/* In full: two digests cut to a prefix can look equal when they are not. */
+			char want_hex[2 * HV_DIGEST_BYTES + 1], got_hex[2 * HV_DIGEST_BYTES + 1];
+			for (int i = 0; i < HV_DIGEST_BYTES; i++) {
+				snprintf(want_hex + 2 * i, 3, "%02x", ev->digest[i]);
+				snprintf(got_hex + 2 * i, 3, "%02x", got[i]);
+			}
+			snprintf(what, sizeof(what), "state digest expected %s, got %s", want_hex, got_hex);
+			return diverged(p, m, st, what);
+		}
+		st->last_match_icount = ev->icount;
+		return RR_PLAY_REACHED;
+	}
+	case RR_END: {
+		struct hv_stop_info info;
+		st->saw_end = true;
+		st->end_reason = (enum rr_end_reason)ev->end_reason;
+		if (end_to_stop(ev->end_reason) != HV_STOP_BUDGET) {
+			if (hv_run(m, 0, &info) || info.why != end_to_stop(ev->end_reason)) {
+				snprintf(what, sizeof(what), "the log ends with the guest %s, but here it is %s",
+					 rr_end_reason_name(ev->end_reason), stop_name(info.why));
+				return diverged(p, m, st, what);
+			}
+		}
+		return RR_PLAY_REACHED;
+	}
+	case RR_CONSOLE_IN:
+	case RR_NET_RX:
+	case RR_CLOCK: {
+		struct hv_event hev;
+		int rc = rr_event_load(ev, &hev);
+		if (!rc)
+			rc = hv_inject(m, &hev);
+		/* A frame virtio-net had no room for was dropped when recorded too. */
+		if (rc == -ENOSPC && ev->kind == RR_NET_RX)
+			rc = 0;
+		st->events++;
+		if (rc) {
+			snprintf(what, sizeof(what), "the machine refused the %s event: %s",
+				 rr_kind_name(ev->kind), strerror(-rc));
+			return diverged(p, m, st, what);
+		}
+		return RR_PLAY_REACHED;
+	}
+	}
+	return diverged(p, m, st, "unknown event kind");
+}
+
+enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uint64_t target,
+				  struct rr_play_status *st)
+{
+	enum rr_play_result res;
+
+	for (;;) {
+		/*
+		 * The current chunk has no events left: its end is vouched for, so
+		 * run there before asking for the next chunk, which on a live feed
+		 * may mean waiting (the backup then waits at the end of what it has).
+		 */
+		if (!p->have_ev && !p->log_done && (!p->it.c || p->it.seen == p->it.c->nevents)) {
+			uint64_t stop = target < p->log_end ? target : p->log_end;
+			res = run_to(p, m, stop, st);
+			if (res != RR_PLAY_REACHED)
+				return res;
+			/* At the chunk's end, events of the next chunk may still fall on target. */
+			if (hv_icount(m) == target && target < p->log_end)
+				return RR_PLAY_REACHED;
+		}
+		if (!p->have_ev) {
+			int rc = fetch(p, st);
+			if (rc < 0)
+				return RR_PLAY_CORRUPT;
+			if (rc == 2)
+				continue;
+			p->have_ev = rc == 1;
+		}
+		if (p->have_ev && p->ev.icount <= target) {
+			res = run_to(p, m, p->ev.icount, st);
+			if (res != RR_PLAY_REACHED)
+				return res;
+			p->have_ev = false;
+			res = apply(p, m, st);
+			if (res != RR_PLAY_REACHED)
+				return res;
+			continue;
+		}
+		/* No event before target: the log still vouches for every step up to its end. */
+		uint64_t stop = target < p->log_end ? target : p->log_end;
+		res = run_to(p, m, stop, st);
+		if (res != RR_PLAY_REACHED)
+			return res;
+		if (hv_icount(m) == target)
+			return RR_PLAY_REACHED;
+		if (!p->have_ev && p->log_done)
+			return RR_PLAY_LOG_END;
+	}
+}
+
+int rr_event_load(const struct rr_event *in, struct hv_event *out)
+{
+	switch (in->kind) {
+	case RR_CONSOLE_IN: return rr_console_load(in, out);
+	case RR_NET_RX: return rr_net_load(in, out);
+	case RR_CLOCK: return rr_clock_load(in, out);
+	default: return -EINVAL;
+	}
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* rr: record and replay of a machine's inputs through the replay log (log.h). */
+#ifndef HV_RR_H
+#define HV_RR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hv/hv.h"
+#include "hv/rr/log.h"
+
+struct rq;
+
+/*
+ * One file per kind of non-determinism, each with save (a guest event as the
+ * determinism layer applies it -> a log event) and load (log -> guest event);
+ * applying is hv_inject() for all of them.
+ */
+int rr_console_save(const struct hv_event *in, struct rr_event *out);
+int rr_console_load(const struct rr_event *in, struct hv_event *out);
+int rr_net_save(const struct hv_event *in, struct rr_event *out);
+int rr_net_load(const struct rr_event *in, struct hv_event *out);
+int rr_clock_save(const struct hv_event *in, struct rr_event *out);
+int rr_clock_load(const struct rr_event *in, struct hv_event *out);
+/* Dispatch on kind; -EINVAL for kinds that carry no input. */
+int rr_event_load(const struct rr_event *in, struct hv_event *out);
+
+/* The identity of a machine's images, for the log header and for replay's check. */
+int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtual_clock,
+		   uint64_t digest_interval, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+/* Refuse to replay on images that differ from the recorded ones, naming the file. */
+int rr_header_check(const struct rr_header *h, const struct hv_config *cfg, char *err,
+		    size_t err_len) __attribute__((warn_unused_result));
+
+#define RR_DEFAULT_DIGEST_INTERVAL 50000000ULL
+
+/* Recorder: events and digests into chunks, through the replay queue to a log file. */
+struct rr_recorder;
+struct rr_record_stats {
+	uint64_t events, checks, digests, chunks, bytes;
+	uint64_t pauses, paused_ns;
+};
+int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
+		     char *err, size_t err_len) __attribute__((warn_unused_result));
+
+#define RR_MAX_EXTRA_CONSUMERS 2
+struct rr_record_opts {
+	const char *path;	/* the local log file, or NULL for none */
+	bool fsync;		/* fdatasync each chunk before it counts as written */
+	/* Called from the writer thread once the log up to end_icount is in the file (synced with fsync). */
+	void (*on_written)(void *opaque, uint64_t end_icount);
+	/* Called from the writer thread when the file cannot be written: nothing after is safe. */
+	void (*on_error)(void *opaque, int err);
+	void *opaque;
+	int extra_consumers;	/* readers of the replay queue besides the file (the network sender) */
+	size_t queue_items;	/* 0: the default bound */
+	/* Close a chunk at least this often while the guest runs (0: 20 ms with events, 1 s without). */
+	uint32_t flush_ms;
+};
+/*
+ * The stream, file and queue alike, is the log header followed by chunks;
+ * every queue item is tagged with the step its chunk ends at (0 for the header).
+ */
+int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts *o,
+			  const struct rr_header *h, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+struct rq *rr_recorder_queue(struct rr_recorder *r);
+/* Any thread: how many queue items (the header, then chunks) the file holds so far. */
+uint64_t rr_recorder_items_written(const struct rr_recorder *r);
+/* The replay-queue consumer id of extra consumer i. */
+int rr_recorder_consumer(const struct rr_recorder *r, int i);
+/* Close the open chunk now (output is waiting on it); nothing if nothing happened since the last. */
+int rr_record_flush(struct rr_recorder *r, struct hv_machine *m) __attribute__((warn_unused_result));
+/* Record one input event (preceded by a CHECK of the state it lands on). */
+int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv_event *ev)
+	__attribute__((warn_unused_result));
+/* At a slice boundary: a DIGEST when one is due, and close the chunk when it is time. */
+int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
+	__attribute__((warn_unused_result));
+/* The guest stopped (or the user stopped the recorder): END, flush, stop the writer. */
+int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why);
+void rr_recorder_close(struct rr_recorder *r, struct rr_record_stats *st);
+
+/* Player: drives a machine along a log, applying and checking events. */
+struct rr_player;
+enum rr_play_result {
+	RR_PLAY_REACHED,	/* at the target step count */
+	RR_PLAY_LOG_END,	/* the log has nothing more (see rr_player_end) */
+	RR_PLAY_DIVERGED,	/* the machine does not match the log (message) */
+	RR_PLAY_CORRUPT,	/* the log is damaged (message) */
+};
+struct rr_play_status {
+	uint64_t events, checks, digests, chunks;
+	uint64_t last_match_icount;	/* last step where a check or digest matched */
+	uint64_t log_end_icount;	/* how far the log lets the machine run */
+	bool saw_end;
+	enum rr_end_reason end_reason;
+	char msg[768];
+};
+int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
+		   size_t err_len) __attribute__((warn_unused_result));
+/* The same over a stream that may block for more (the backup's feed); f stays the caller's. */
+int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, struct rr_header *h,
+			  char *err, size_t err_len) __attribute__((warn_unused_result));
+/* Run m to step target (UINT64_MAX: as far as the log goes). */
+enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uint64_t target,
+				  struct rr_play_status *st);
+/* How the log ended: "clean end (poweroff)", "partial chunk at offset ...", "end of file". */
+const char *rr_player_end(const struct rr_player *p);
+void rr_player_close(struct rr_player *p);
+/* Apply CHECK and DIGEST events without comparing (a known-bad replay in a bisection). */
+void rr_player_set_verify(struct rr_player *p, bool verify);
+
+/* A deliberate divergence for drills: flip one register bit of hart 0 at a step. */
+struct rr_perturb {
+	bool on;
+	uint64_t step;
+	int reg, bit;
+};
+
+/*
+ * Find the first step in (from, to] where the replay with the perturbation
+ * departs from a clean replay of the same log: two machines, run to the
+ * window, then compared step by step. The report names the step, the
+ * instruction and the registers that differ.
+ */
+int rr_bisect(const char *log, const struct hv_config *cfg, const struct rr_perturb *perturb,
+	      uint64_t from, uint64_t to, char *report, size_t report_len);
+
+#endif

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/* session: record a machine live with output commit, or replay a log and go live where it ends. */
+#include "hv/rr/session.h"
+#include "hv/errmsg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rr_session {
+	struct hv_config cfg;
+	struct live lv;
+	bool live_ready;
+	struct hv_machine *m;
+	/* recording */
+	struct rr_recorder *rec;
+	struct oc *oc;
+	int commit_on_log;		/* atomic: the writer thread reads it */
+	uint64_t written_icount;	/* atomic: the local log is written up to here */
+	bool has_log;
+	int (*on_slice)(void *opaque, struct hv_machine *m);
+	void *on_slice_opaque;
+	/* replaying */
+	struct rr_player *player;
+	struct rr_header h;
+};
+
+static int record_apply(void *opaque, struct hv_machine *m, const struct hv_event *ev)
+{
+	struct rr_session *s = opaque;
+	int rc = rr_record_event(s->rec, m, ev);
+
+	return rc ? rc : hv_inject(m, ev);
+}
+
+static int record_slice(void *opaque, struct hv_machine *m)
+{
+	struct rr_session *s = opaque;
+	int rc = rr_record_slice(s->rec, m);
+
+	if (!rc && s->on_slice)
+		rc = s->on_slice(s->on_slice_opaque, m);
+	return rc;
+}
+
+static int record_commit(void *opaque, struct hv_machine *m)
+{
+	struct rr_session *s = opaque;
+
+	return rr_record_flush(s->rec, m);
+}
+
+static void log_written(void *opaque, uint64_t end_icount)
+{
+	struct rr_session *s = opaque;
+
+	__atomic_store_n(&s->written_icount, end_icount, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->commit_on_log, __ATOMIC_SEQ_CST))
+		oc_set_safe(s->oc, end_icount);
+}
+
+static void log_failed(void *opaque, int err)
+{
+	struct rr_session *s = opaque;
+
+	oc_fail(s->oc, err);
+}
+
+/* The live loop and the machine on s->cfg, with dirty pages tracked for the digests. */
+static int start_machine(struct rr_session *s, const struct live_opts *lo, bool quiet, char *err,
+			 size_t err_len)
+{
+	int rc = live_init(&s->lv, lo, err, err_len);
+
+	if (rc)
+		return rc;
+	s->live_ready = true;
+	s->lv.mute_console = quiet;
+	rc = hv_machine_create(&s->cfg, &live_host_ops, &s->lv, &s->m, err, err_len);
+	if (rc)
+		return rc;
+	rc = hv_track_dirty(s->m);
+	if (rc)
+		hv_errf(err, err_len, "out of memory");
+	return rc;
+}
+
+int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
+			   const struct live_opts *lo, const struct rr_session_record_opts *ro,
+			   char *err, size_t err_len)
+{
+	struct rr_session *s = calloc(1, sizeof(*s));
+	struct live_opts o = *lo;
+	struct rr_header h;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	s->commit_on_log = ro->commit_on_log;
+	s->has_log = ro->log_path != NULL;
+	s->on_slice = ro->on_slice;
+	s->on_slice_opaque = ro->opaque;
+	s->oc = oc_new();
+	if (!s->oc) {
+		rc = -ENOMEM;
+		hv_errf(err, err_len, "out of memory");
+		goto fail;
+	}
+	rc = rr_header_fill(&h, cfg, lo->virtual_clock, ro->digest_interval, err, err_len);
+	if (rc)
+		goto fail;
+	struct rr_record_opts rop = {
+		.path = ro->log_path, .fsync = ro->fsync, .on_written = log_written,
+		.on_error = log_failed, .opaque = s, .extra_consumers = ro->extra_consumers,
+		.flush_ms = ro->flush_ms,
+	};
+	rc = rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
+	if (rc)
+		goto fail;
+	o.hooks = (struct live_hooks){ record_apply, record_slice, record_commit, s };
+	o.oc = s->oc;
+	rc = start_machine(s, &o, false, err, err_len);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	rr_session_close(s);
+	return rc;
+}
+
+static enum rr_end_reason end_reason(enum live_end e)
+{
+	switch (e) {
+	case LIVE_END_POWEROFF: return RR_END_POWEROFF;
+	case LIVE_END_REBOOT: return RR_END_REBOOT;
+	case LIVE_END_FAIL: return RR_END_FAIL;
+	default: return RR_END_STOPPED;
+	}
+}
+
+enum live_end rr_session_end_of(enum rr_end_reason why)
+{
+	switch (why) {
+	case RR_END_REBOOT: return LIVE_END_REBOOT;
+	case RR_END_FAIL: return LIVE_END_FAIL;
+	case RR_END_POWEROFF: return LIVE_END_POWEROFF;
+	default: return LIVE_END_USER;
+	}
+}
+
+int rr_session_record_run(struct rr_session *s, struct live_result *res)
+{
+	int rc = live_run(&s->lv, s->m, res);
+	int end_rc = rr_record_end(s->rec, s->m, end_reason(res->end));
+
+	if (end_rc)
+		rc = end_rc;	/* the writer's own error says more than the loop's */
+	if (rc)
+		res->end = LIVE_END_HOST_ERROR;
+	/* The writer has finished: with the log as the judge, all that is safe goes out now. */
+	live_release(&s->lv);
+	return rc;
+}
+
+void rr_session_set_safe(struct rr_session *s, uint64_t icount)
+{
+	oc_set_safe(s->oc, icount);
+}
+
+void rr_session_fail_output(struct rr_session *s)
+{
+	oc_fail(s->oc, -EPERM);
+}
+
+void rr_session_commit_on_log(struct rr_session *s)
+{
+	__atomic_store_n(&s->commit_on_log, 1, __ATOMIC_SEQ_CST);
+	oc_set_safe(s->oc, s->has_log ? __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST)
+				      : UINT64_MAX);
+}
+
+void rr_session_commit_on_ack(struct rr_session *s)
+{
+	__atomic_store_n(&s->commit_on_log, 0, __ATOMIC_SEQ_CST);
+}
+
+uint64_t rr_session_items_written(struct rr_session *s)
+{
+	return rr_recorder_items_written(s->rec);
+}
+
+uint64_t rr_session_written_step(struct rr_session *s)
+{
+	return __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST);
+}
+
+void rr_session_stop(struct rr_session *s)
+{
+	live_stop(&s->lv);
+}
+
+void rr_session_release(struct rr_session *s)
+{
+	live_release(&s->lv);
+}
+
+void rr_session_output_stats(struct rr_session *s, struct oc_stats *st)
+{
+	oc_get_stats(s->oc, st);
+}
+
+struct rq *rr_session_queue(struct rr_session *s)
+{
+	return rr_recorder_queue(s->rec);
+}
+
+int rr_session_consumer(struct rr_session *s, int i)
+{
+	return rr_recorder_consumer(s->rec, i);
+}
+
+void rr_session_record_stats(struct rr_session *s, struct rr_record_stats *st)
+{
+	rr_recorder_close(s->rec, st);
+	s->rec = NULL;
+}
+
+int rr_session_replay_open(struct rr_session **out, const struct rr_session_replay_opts *o,
+			   char *err, size_t err_len)
+{
+	struct rr_session *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	if (o->log_path)
+		rc = rr_player_open(&s->player, o->log_path, &s->h, err, err_len);
+	else
+		rc = rr_player_open_stream(&s->player, o->log_stream, o->log_name, &s->h, err, err_len);
+	if (rc)
+		goto fail;
+	const struct rr_header *h = &s->h;
+	s->cfg = (struct hv_config){
+		.mem_bytes = h->mem_bytes, .smp = (int)h->smp, .kernel = o->kernel,
+		.initrd = h->has_initrd ? o->initrd : NULL,
+		.bios = (h->flags & RR_FLAG_NO_FIRMWARE) ? NULL : o->bios ? o->bios : o->default_bios,
+		.append = h->append[0] ? h->append : NULL, .disk = o->disk,
+		.net = h->net[0] ? h->net : NULL, .cpu = o->cpu,
+	};
+	rc = rr_header_check(h, &s->cfg, err, err_len);
+	if (rc)
+		goto fail;
+	struct live_opts lo = { .virtual_clock = h->flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
+				.digest_out = stderr };
+	rc = start_machine(s, &lo, o->quiet, err, err_len);
+	if (rc)
+		goto fail;
+	s->lv.keep_tail = true;
+	*out = s;
+	return 0;
+fail:
+	rr_session_close(s);
+	return rc;
+}
+
+const struct rr_header *rr_session_header(const struct rr_session *s)
+{
+	return &s->h;
+}
+
+const struct hv_config *rr_session_config(const struct rr_session *s)
+{
+	return &s->cfg;
+}
+
+struct rr_player *rr_session_player(struct rr_session *s)
+{
+	return s->player;
+}
+
+enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, struct rr_play_status *st)
+{
+	return rr_player_run(s->player, s->m, target, st);
+}
+
+/* A RARP announcement from the guest's MAC, as QEMU's announce-self sends after a migration. */
+static void announce(struct rr_session *s)
+{
+	uint8_t f[60] = { 0 }, mac[6];
+
+	if (!s->lv.have_net || hv_net_mac(s->m, mac))
+		return;
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80, f[13] = 0x35;		/* ethertype RARP */
+	f[14] = 0x00, f[15] = 0x01;		/* hardware: Ethernet */
+	f[16] = 0x08, f[17] = 0x00;		/* protocol: IPv4 */
+	f[18] = 6, f[19] = 4;
+	f[20] = 0x00, f[21] = 0x03;		/* reverse request */
+	memcpy(f + 22, mac, 6);
+	memcpy(f + 32, mac, 6);
+	for (int i = 0; i < 3; i++)
+		det_net_tx(&s->lv.net, f, sizeof(f));
+}
+
+int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
+			   size_t err_len)
+{
+	const char *spec = net_spec ? (strcmp(net_spec, "none") ? net_spec : NULL) : s->cfg.net;
+	int rc;
+
+	if (spec && s->cfg.net && !s->lv.have_net) {
+		rc = live_open_net(&s->lv, spec, err, err_len);
+		if (rc)
+			return rc;
+	}
+	announce(s);
+	live_send_tail(&s->lv);
+	if (console_fd >= 0)
+		det_console_open(&s->lv.console, console_fd);
+	s->lv.mute_console = false;
+	return 0;
+}
+
+int rr_session_run_live(struct rr_session *s, struct live_result *res)
+{
+	return live_run(&s->lv, s->m, res);
+}
+
+int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
+		       struct live_result *res, char *err, size_t err_len)
+{
+	int rc = rr_session_attach_live(s, net_spec, console_fd, err, err_len);
+
+	return rc ? rc : rr_session_run_live(s, res);
+}
+
+struct hv_machine *rr_session_machine(struct rr_session *s)
+{
+	return s->m;
+}
+
+void rr_session_close(struct rr_session *s)
+{
+	if (!s)
+		return;
+	if (s->live_ready)
+		live_fini(&s->lv);
+	hv_machine_destroy(s->m);
+	rr_recorder_close(s->rec, NULL);
+	rr_player_close(s->player);
+	oc_free(s->oc);
+	free(s);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* session: what a host does with a machine: record it live, or replay a log and go live at its end. */
+#ifndef HV_SESSION_H
+#define HV_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hv/hv.h"
+#include "hv/rr/live.h"
+#include "hv/rr/rr.h"
+
+struct rr_session;
+
+/* Recording. */
+struct rr_session_record_opts {
+	const char *log_path;	/* local log file, or NULL (then a consumer must take the queue) */
+	bool fsync;		/* output waits until the log is synced, not only written */
+	uint64_t digest_interval;
+	int extra_consumers;	/* replay-queue readers besides the file (the network sender) */
+	/*
+	 * Who vouches for outputs: true, the local log once written (ftvm record);
+	 * false, the caller through rr_session_set_safe (the backup's acks).
+	 */
+	bool commit_on_log;
+	uint32_t flush_ms;	/* close a chunk at least this often (0: the recorder's default) */
+	/* After every slice, on the vCPU thread (the primary's lag bound); nonzero ends the run. */
+	int (*on_slice)(void *opaque, struct hv_machine *m);
+	void *opaque;
+};
+
+/* Opens the log, builds the machine and the live loop; lo is copied (hooks and oc are set here). */
+int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
+			   const struct live_opts *lo, const struct rr_session_record_opts *ro,
+			   char *err, size_t err_len) __attribute__((warn_unused_result));
+/*
+ * Runs until the guest or the user stops it, then writes END and flushes.
+ * Returns 0, or -errno when the log could not be written (res->end is then
+ * LIVE_END_HOST_ERROR and every output after the last safe step stayed held).
+ */
+int rr_session_record_run(struct rr_session *s, struct live_result *res);
+/* For the primary: the log is safe up to icount (acknowledged by the backup). */
+void rr_session_set_safe(struct rr_session *s, uint64_t icount);
+/* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
+void rr_session_fail_output(struct rr_session *s);
+/* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */
+void rr_session_commit_on_log(struct rr_session *s);
+/* For the primary whose backup caught up again: from now on outputs wait for its acks. */
+void rr_session_commit_on_ack(struct rr_session *s);
+/* Any thread: the local log file holds this many queue items, up to this step. */
+uint64_t rr_session_items_written(struct rr_session *s);
+uint64_t rr_session_written_step(struct rr_session *s);
+/* Any thread: end the run soon. */
+void rr_session_stop(struct rr_session *s);
+/* vCPU thread (on_slice): emit what is safe now. */
+void rr_session_release(struct rr_session *s);
+/* vCPU thread: the output-commit figures. */
+void rr_session_output_stats(struct rr_session *s, struct oc_stats *st);
+struct rq *rr_session_queue(struct rr_session *s);
+int rr_session_consumer(struct rr_session *s, int i);
+void rr_session_record_stats(struct rr_session *s, struct rr_record_stats *st);
+
+/*
+ * Replaying. The guest's outputs are discarded while it replays, but for its
+ * last frames, which going live sends again (struct live_tail).
+ */
+struct rr_session_replay_opts {
+	const char *log_path;	/* a file, or */
+	FILE *log_stream;	/* a stream that blocks for more (the backup's feed) */
+	const char *log_name;	/* for messages with log_stream */
+	/* Images (each checked against the log's sha256); bios NULL: the default one. */
+	const char *kernel, *initrd, *bios, *default_bios, *disk;
+	enum hv_cpu_mode cpu;
+	bool quiet;		/* print nothing of the console while replaying */
+};
+
+int rr_session_replay_open(struct rr_session **out, const struct rr_session_replay_opts *o,
+			   char *err, size_t err_len) __attribute__((warn_unused_result));
+const struct rr_header *rr_session_header(const struct rr_session *s);
+const struct hv_config *rr_session_config(const struct rr_session *s);
+struct rr_player *rr_session_player(struct rr_session *s);
+/* Replay to step target (UINT64_MAX: to the end of the log). */
+enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, struct rr_play_status *st);
+
+/*
+ * Go live at the step the replay reached: attach the network (net_spec; NULL
+ * keeps the recorded one, "none" none), announce the guest's MAC so bridges
+ * learn its new port, take console input from console_fd (-1: none), and run
+ * until the guest or the user stops it.
+ */
+int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
+		       struct live_result *res, char *err, size_t err_len);
+/* The same in two halves: attach the world (network, announcement, console), then run. */
+int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
+			   size_t err_len) __attribute__((warn_unused_result));
+int rr_session_run_live(struct rr_session *s, struct live_result *res);
+
+struct hv_machine *rr_session_machine(struct rr_session *s);
+void rr_session_close(struct rr_session *s);
+
+/* A replay log's end reason as the run's end. */
+enum live_end rr_session_end_of(enum rr_end_reason why);
+
+#endif
