@@ -259,7 +259,7 @@ static void on_epoch(void *arg, uint64_t peer_epoch)
 	}
 }
 
-static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
+static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 {
 }
 
@@ -351,7 +351,7 @@ static void *replay_main(void *arg)
 	b->s = s;
 	pthread_mutex_unlock(&b->s_lock);
 	enum rr_play_result r = rr_session_replay(s, UINT64_MAX, &st);
-	STORE(b->replayed, hv_icount(rr_session_machine(s)));
+	STORE(b->replayed, hv_steps(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
 		set_note(b, "%s", st.msg);
 		status = r == RR_PLAY_DIVERGED ? FTVM_EXIT_DIVERGED : FTVM_EXIT_LOG_CORRUPT;
@@ -359,7 +359,7 @@ static void *replay_main(void *arg)
 	}
 	if (st.saw_end && st.end_reason != RR_END_STOPPED) {
 		log_info("backup: the guest ended on the primary (%s) at step %" PRIu64,
-			 rr_end_reason_name(st.end_reason), hv_icount(rr_session_machine(s)));
+			 rr_end_reason_name(st.end_reason), hv_steps(rr_session_machine(s)));
 		res.end = rr_session_end_of(st.end_reason);
 		status = exit_status(&res);
 		goto out;
@@ -370,9 +370,9 @@ static void *replay_main(void *arg)
 	}
 	double live_at = ft_now_s();
 	STORE(b->state, BK_LIVE);
-	STORE(b->live_steps, hv_icount(rr_session_machine(s)));
+	STORE(b->live_steps, hv_steps(rr_session_machine(s)));
 	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
-		 "(arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms)", hv_icount(rr_session_machine(s)),
+		 "(arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms)", hv_steps(rr_session_machine(s)),
 		 b->epoch, (live_at - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->take_trips,
 		 (live_at - b->won_at) * 1e3);
 	if (rr_session_go_live(s, b->o.cfg.net, -1, &res, err, sizeof(err))) {
@@ -380,7 +380,7 @@ static void *replay_main(void *arg)
 		goto out;
 	}
 	status = LOAD(b->fenced) ? FT_EXIT_FENCED : exit_status(&res);
-	log_info("backup: guest stopped at step %" PRIu64, res.icount);
+	log_info("backup: guest stopped at step %" PRIu64, res.step);
 out:
 	pthread_mutex_lock(&b->s_lock);
 	b->s = NULL;

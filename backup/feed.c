@@ -45,7 +45,7 @@ static ssize_t feed_read(void *cookie, char *buf, size_t size)
 
 	pthread_mutex_lock(&f->lock);
 	if (f->m)
-		f->replayed = hv_icount(f->m);
+		f->replayed = hv_steps(f->m);
 	if (!f->head && !f->closed) {
 		/* Caught up: say so (the Ack carries the step), then wait for more. */
 		wake_loop(f);

@@ -17,7 +17,7 @@ enum ftvm_exit {
 	FTVM_EXIT_REBOOT = 3,	/* guest asked for a reset, or panicked (panic reboots) */
 	FTVM_EXIT_GUEST_FAIL = 4,	/* guest reported failure through the test device */
 	FTVM_EXIT_USER = 5,	/* stopped by the user: Ctrl-A x, SIGINT, SIGTERM */
-	FTVM_EXIT_LIMIT = 6,	/* --max-insns reached */
+	FTVM_EXIT_LIMIT = 6,	/* --max-steps reached */
 	FTVM_EXIT_STUCK = 7,	/* every hart waits with nothing left to wake it */
 	FTVM_EXIT_DIVERGED = 8,	/* replay: the machine departed from the log */
 	FTVM_EXIT_LOG_CORRUPT = 9,	/* replay: the log is damaged past its header */

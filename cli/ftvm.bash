@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # bash completion for ftvm: source it, or install it as /usr/share/bash-completion/completions/ftvm.
 
-_ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu --max-insns
+_ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu --max-steps
 	--virtual-clock --input-at --digest-at --no-console-input --stats --json --trace --help"
 _ftvm_record_opts="--log --digest-interval --fsync"
 _ftvm_pair_opts="--name --peer-name --certs --arbiter --log --fsync --control --vm-id --heartbeat-ms
@@ -34,7 +34,7 @@ _ftvm()
 	--net)
 		COMPREPLY=($(compgen -W "user user,hostfwd=tcp::7000-:7000 none tap:" -- "$cur"))
 		return;;
-	--mem|--smp|--max-insns|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at|--peer|--listen|--name|--peer-name|--arbiter|--vm-id|--heartbeat-ms|--dead-ms|--max-lag-ms|--buffer)
+	--mem|--smp|--max-steps|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at|--peer|--listen|--name|--peer-name|--arbiter|--vm-id|--heartbeat-ms|--dead-ms|--max-lag-ms|--buffer)
 		return;;
 	esac
 	case $cmd in

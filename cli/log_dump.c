@@ -99,7 +99,7 @@ static bool header_problem(const struct rr_header *h, char *buf, size_t len)
 
 static void print_event(const struct rr_event *ev)
 {
-	printf("    icount %-12" PRIu64 " %-10s ", ev->icount, rr_kind_name(ev->kind));
+	printf("    step %-12" PRIu64 " %-10s ", ev->step, rr_kind_name(ev->kind));
 	switch (ev->kind) {
 	case RR_CONSOLE_IN:
 		printf("%zu bytes ", ev->len);
@@ -157,8 +157,8 @@ static void json_header(const char *path, const struct rr_header *h)
 
 static void json_event(const struct rr_chunk *c, const struct rr_event *ev)
 {
-	printf("{\"type\":\"event\",\"chunk\":%" PRIu64 ",\"icount\":%" PRIu64 ",\"kind\":\"%s\"", c->seq,
-	       ev->icount, rr_kind_name(ev->kind));
+	printf("{\"type\":\"event\",\"chunk\":%" PRIu64 ",\"step\":%" PRIu64 ",\"kind\":\"%s\"", c->seq,
+	       ev->step, rr_kind_name(ev->kind));
 	switch (ev->kind) {
 	case RR_CONSOLE_IN:
 		printf(",\"bytes\":%zu,\"data\":", ev->len);
@@ -187,7 +187,7 @@ static void json_event(const struct rr_chunk *c, const struct rr_event *ev)
 
 static int dump(const char *path, int fd, bool json)
 {
-	uint64_t per_kind[RR_END + 1] = { 0 }, events = 0, end_reason = 0, end_icount = 0;
+	uint64_t per_kind[RR_END + 1] = { 0 }, events = 0, end_reason = 0, end_step = 0;
 	struct rr_reader *r = rr_reader_open_fd(fd);
 	struct rr_header h;
 	struct rr_chunk c;
@@ -229,12 +229,12 @@ static int dump(const char *path, int fd, bool json)
 
 	while ((rc = rr_reader_next(r, &c, err, sizeof(err))) == 1) {
 		if (json)
-			printf("{\"type\":\"chunk\",\"seq\":%" PRIu64 ",\"first_icount\":%" PRIu64 ",\"end_icount\":%" PRIu64
-			       ",\"events\":%" PRIu32 ",\"bytes\":%zu,\"offset\":%" PRIu64 "}\n", c.seq, c.first_icount,
-			       c.end_icount, c.nevents, c.payload_len + RR_CHUNK_HEADER_BYTES, c.offset);
+			printf("{\"type\":\"chunk\",\"seq\":%" PRIu64 ",\"first_step\":%" PRIu64 ",\"end_step\":%" PRIu64
+			       ",\"events\":%" PRIu32 ",\"bytes\":%zu,\"offset\":%" PRIu64 "}\n", c.seq, c.first_step,
+			       c.end_step, c.nevents, c.payload_len + RR_CHUNK_HEADER_BYTES, c.offset);
 		else
-			printf("chunk %" PRIu64 ": icount %" PRIu64 "..%" PRIu64 ", %" PRIu32 " events, %zu bytes at offset %" PRIu64 "\n",
-		       c.seq, c.first_icount, c.end_icount, c.nevents, c.payload_len + RR_CHUNK_HEADER_BYTES, c.offset);
+			printf("chunk %" PRIu64 ": step %" PRIu64 "..%" PRIu64 ", %" PRIu32 " events, %zu bytes at offset %" PRIu64 "\n",
+		       c.seq, c.first_step, c.end_step, c.nevents, c.payload_len + RR_CHUNK_HEADER_BYTES, c.offset);
 		rr_event_iter_init(&it, &c);
 		while (rr_event_next(&it, &ev, err, sizeof(err)) == 1) {
 			if (json)
@@ -245,7 +245,7 @@ static int dump(const char *path, int fd, bool json)
 			events++;
 			if (ev.kind == RR_END) {
 				end_reason = ev.end_reason;
-				end_icount = ev.icount;
+				end_step = ev.step;
 			}
 		}
 	}
@@ -278,7 +278,7 @@ static int dump(const char *path, int fd, bool json)
 			cli_json_str(stdout, problem);
 		}
 		if (rr_reader_saw_end(r))
-			printf(",\"end_reason\":\"%s\",\"end_icount\":%" PRIu64, rr_end_reason_name(end_reason), end_icount);
+			printf(",\"end_reason\":\"%s\",\"end_step\":%" PRIu64, rr_end_reason_name(end_reason), end_step);
 		printf(",\"detail\":");
 		cli_json_str(stdout, detail);
 		printf("}\n");
@@ -293,7 +293,7 @@ static int dump(const char *path, int fd, bool json)
 	switch (rr_reader_state(r)) {
 	case RR_READER_EOF:
 		if (rr_reader_saw_end(r))
-			printf("ended cleanly (%s at icount %" PRIu64 ")\n", rr_end_reason_name(end_reason), end_icount);
+			printf("ended cleanly (%s at step %" PRIu64 ")\n", rr_end_reason_name(end_reason), end_step);
 		else
 			printf("ends without an END event (recording still running or stopped abruptly)\n");
 		break;

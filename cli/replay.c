@@ -74,7 +74,7 @@ static void json_report(const char *log, enum rr_play_result res, const struct r
 	cli_json_str(stderr, log);
 	fprintf(stderr, ",\"result\":\"%s\",\"step\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"events\":%" PRIu64
 		",\"checks\":%" PRIu64 ",\"digests\":%" PRIu64 ",\"last_match_step\":%" PRIu64, result_name(res),
-		hv_icount(m), st->chunks, st->events, st->checks, st->digests, st->last_match_icount);
+		hv_steps(m), st->chunks, st->events, st->checks, st->digests, st->last_match_step);
 	if (st->saw_end)
 		fprintf(stderr, ",\"end\":\"%s\"", rr_end_reason_name(st->end_reason));
 	if (res == RR_PLAY_DIVERGED || res == RR_PLAY_CORRUPT) {
@@ -210,11 +210,11 @@ int cli_replay(int argc, char **argv)
 	/* In steps of PROGRESS_STEPS when someone watches a terminal, so a long --quiet replay shows life. */
 	bool progress = quiet && isatty(STDERR_FILENO) && !trace.print;
 	while (res == RR_PLAY_REACHED) {
-		uint64_t to = progress ? hv_icount(m) + PROGRESS_STEPS : UINT64_MAX;
+		uint64_t to = progress ? hv_steps(m) + PROGRESS_STEPS : UINT64_MAX;
 		res = rr_player_run(player, m, to, &st);
 		if (progress)
 			fprintf(stderr, "\rftvm replay: step %" PRIu64 ", %" PRIu64 " chunks, %" PRIu64 " events, "
-				"%" PRIu64 " checks and %" PRIu64 " digests matched\033[K", hv_icount(m), st.chunks,
+				"%" PRIu64 " checks and %" PRIu64 " digests matched\033[K", hv_steps(m), st.chunks,
 				st.events, st.checks, st.digests);
 		if (res == RR_PLAY_REACHED && to == UINT64_MAX)
 			break;
@@ -223,7 +223,7 @@ int cli_replay(int argc, char **argv)
 		fprintf(stderr, "\n");
 	if (stats && !json)
 		fprintf(stderr, "ftvm replay: %" PRIu64 " steps, %" PRIu64 " chunks, %" PRIu64 " input events, "
-			"%" PRIu64 " checks and %" PRIu64 " digests matched\n", hv_icount(m), st.chunks,
+			"%" PRIu64 " checks and %" PRIu64 " digests matched\n", hv_steps(m), st.chunks,
 			st.events, st.checks, st.digests);
 	played = true;
 	if (res == RR_PLAY_DIVERGED) {
@@ -231,16 +231,16 @@ int cli_replay(int argc, char **argv)
 		status = FTVM_EXIT_DIVERGED;
 		if (bisect) {
 			char report[1024];
-			uint64_t to = hv_icount(m);
+			uint64_t to = hv_steps(m);
 			fprintf(stderr, "ftvm replay: bisecting steps %" PRIu64 "..%" PRIu64 "\n",
-				st.last_match_icount, to);
-			rr_bisect(log, &cfg, &perturb, st.last_match_icount, to, report, sizeof(report));
+				st.last_match_step, to);
+			rr_bisect(log, &cfg, &perturb, st.last_match_step, to, report, sizeof(report));
 			fprintf(stderr, "ftvm replay: %s\n", report);
 		}
 		goto out;
 	}
 	if (res == RR_PLAY_CORRUPT) {
-		fprintf(stderr, "ftvm replay: %s (replayed to step %" PRIu64 ")\n", st.msg, hv_icount(m));
+		fprintf(stderr, "ftvm replay: %s (replayed to step %" PRIu64 ")\n", st.msg, hv_steps(m));
 		status = FTVM_EXIT_LOG_CORRUPT;
 		goto out;
 	}
@@ -255,7 +255,7 @@ int cli_replay(int argc, char **argv)
 		status = FTVM_EXIT_HOST_ERROR;
 		goto out;
 	}
-	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_icount(m));
+	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_steps(m));
 	struct live_result lr;
 	rr_session_run_live(sess, &lr);
 	status = cli_exit_status(lr.end);

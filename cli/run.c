@@ -51,7 +51,7 @@ static void usage(FILE *f, bool recording)
 		"  --mem SIZE         guest RAM with K, M, G or T, e.g. 512M (default 512M)\n"
 		"  --smp N            harts, 1..%d (default 1)\n"
 		"  --cpu interp|jit   how harts execute (default interp; both count steps exactly)\n"
-		"  --max-insns N      stop after N steps, exit status 6 (0, the default: no limit)\n"
+		"  --max-steps N      stop after N steps, exit status 6 (0, the default: no limit)\n"
 		"  --from SNAPSHOT    (run) start from a snapshot ('ftvm snapshot save') instead of\n"
 		"                     booting; give the same --disk, and --net if it has a NIC\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
@@ -63,7 +63,7 @@ static void usage(FILE *f, bool recording)
 		"  --trace            print every interrupt, input, output and digest as it happens\n"
 		"  --help             this text\n"
 		"Ctrl-A x quits. Exit status: 0 poweroff, 1 host error, 2 bad usage or input, 3 reboot/panic,\n"
-		"4 guest failure, 5 stopped by user, 6 --max-insns reached, 7 guest stuck.\n",
+		"4 guest failure, 5 stopped by user, 6 --max-steps reached, 7 guest stuck.\n",
 		DEFAULT_APPEND, HV_MAX_HARTS);
 }
 
@@ -106,7 +106,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static int cmp_input(const void *a, const void *b)
 {
-	return cmp_u64(&((const struct live_input *)a)->icount, &((const struct live_input *)b)->icount);
+	return cmp_u64(&((const struct live_input *)a)->step, &((const struct live_input *)b)->step);
 }
 
 static const char *end_name(enum live_end e)
@@ -135,7 +135,7 @@ int cli_run(int argc, char **argv)
 		{ "mem", required_argument, NULL, OPT_MEM },
 		{ "smp", required_argument, NULL, OPT_SMP },
 		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "max-insns", required_argument, NULL, OPT_MAX },
+		{ "max-steps", required_argument, NULL, OPT_MAX },
 		{ "virtual-clock", no_argument, NULL, OPT_VCLOCK },
 		{ "input-at", required_argument, NULL, OPT_INPUT },
 		{ "digest-at", required_argument, NULL, OPT_DIGEST },
@@ -192,8 +192,8 @@ int cli_run(int argc, char **argv)
 			break;
 		}
 		case OPT_MAX:
-			if (cli_parse_size(optarg, &lo.max_icount)) {
-				fprintf(stderr, "ftvm run: --max-insns %s: not a number\n", optarg);
+			if (cli_parse_size(optarg, &lo.max_steps)) {
+				fprintf(stderr, "ftvm run: --max-steps %s: not a number\n", optarg);
 				return FTVM_EXIT_USAGE;
 			}
 			break;
@@ -216,7 +216,7 @@ int cli_run(int argc, char **argv)
 				fprintf(stderr, "ftvm run: --input-at %s: bad step count\n", optarg);
 				return FTVM_EXIT_USAGE;
 			}
-			inputs[lo.ninputs].icount = at;
+			inputs[lo.ninputs].step = at;
 			inputs[lo.ninputs].data = (const uint8_t *)(colon + 1);
 			inputs[lo.ninputs].len = unescape(colon + 1);
 			lo.ninputs++;
@@ -370,8 +370,8 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, ",\"exit_status\":%d,\"steps\":%llu,\"wall_s\":%.6f,\"idle_s\":%.6f,"
 			"\"mips_busy\":%.3f,\"guest_s\":%.6f,\"clock_events\":%llu,\"console_bytes\":%llu,"
 			"\"net_frames_in\":%llu,\"net_frames_dropped\":%llu", status,
-			(unsigned long long)res.icount, res.wall_s, res.idle_s,
-			busy > 0 ? res.icount / busy / 1e6 : 0.0, res.guest_s,
+			(unsigned long long)res.step, res.wall_s, res.idle_s,
+			busy > 0 ? res.step / busy / 1e6 : 0.0, res.guest_s,
 			(unsigned long long)res.clock_events, (unsigned long long)res.console_bytes,
 			(unsigned long long)res.net_frames_in, (unsigned long long)res.net_frames_dropped);
 		if (res.end == LIVE_END_FAIL)
@@ -391,8 +391,8 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "ftvm: %s after %llu steps, %.3f s (%.3f s idle), %.1f MIPS busy, "
 			"guest clock %.3f s (drift %+.1f ms), "
 			"%llu clock events, %llu console bytes, %llu frames in (%llu dropped)\n",
-			end_name(res.end), (unsigned long long)res.icount, res.wall_s, res.idle_s,
-			busy > 0 ? res.icount / busy / 1e6 : 0.0, res.guest_s,
+			end_name(res.end), (unsigned long long)res.step, res.wall_s, res.idle_s,
+			busy > 0 ? res.step / busy / 1e6 : 0.0, res.guest_s,
 			(res.guest_s - res.wall_s) * 1e3, (unsigned long long)res.clock_events,
 			(unsigned long long)res.console_bytes, (unsigned long long)res.net_frames_in,
 			(unsigned long long)res.net_frames_dropped);

@@ -168,17 +168,17 @@ static int snapshot_save(int argc, char **argv)
 		fprintf(stderr, "ftvm snapshot save: %s\n", err);
 		goto out;
 	}
-	while (hv_icount(m) < at) {
+	while (hv_steps(m) < at) {
 		/* Scripted console input lands exactly at its step. */
-		while (next < ninputs && inputs[next].at <= hv_icount(m)) {
-			struct hv_event ev = { .kind = HV_EV_CONSOLE_IN, .icount = hv_icount(m),
+		while (next < ninputs && inputs[next].at <= hv_steps(m)) {
+			struct hv_event ev = { .kind = HV_EV_CONSOLE_IN, .step = hv_steps(m),
 					       .data = (const uint8_t *)inputs[next].text,
 					       .len = inputs[next].len };
-			if (inputs[next].at < hv_icount(m) || ev.len > hv_console_rx_room(m) ||
+			if (inputs[next].at < hv_steps(m) || ev.len > hv_console_rx_room(m) ||
 			    (ev.len && hv_inject(m, &ev))) {
 				fprintf(stderr, "ftvm snapshot save: --input-at %llu: %s\n",
 					(unsigned long long)inputs[next].at,
-					inputs[next].at < hv_icount(m) ? "the guest idled past that step" :
+					inputs[next].at < hv_steps(m) ? "the guest idled past that step" :
 					"the UART cannot take those bytes then");
 				status = FTVM_EXIT_HOST_ERROR;
 				goto out;
@@ -186,15 +186,15 @@ static int snapshot_save(int argc, char **argv)
 			next++;
 		}
 		uint64_t to = next < ninputs && inputs[next].at < at ? inputs[next].at : at;
-		if (hv_run(m, to - hv_icount(m), &info)) {
+		if (hv_run(m, to - hv_steps(m), &info)) {
 			fprintf(stderr, "ftvm snapshot save: the machine failed at step %llu\n",
-				(unsigned long long)hv_icount(m));
+				(unsigned long long)hv_steps(m));
 			status = FTVM_EXIT_HOST_ERROR;
 			goto out;
 		}
 		if (info.why == HV_STOP_IDLE && info.idle_until_mtime != UINT64_MAX) {
 			/* Nothing to wait for in virtual time: jump the clock to the deadline. */
-			struct hv_event ev = { .kind = HV_EV_CLOCK, .icount = hv_icount(m),
+			struct hv_event ev = { .kind = HV_EV_CLOCK, .step = hv_steps(m),
 					       .clock = hv_clock_get(m) };
 			ev.clock.anchor_mtime = info.idle_until_mtime;
 			if (hv_inject(m, &ev)) {
@@ -205,7 +205,7 @@ static int snapshot_save(int argc, char **argv)
 		}
 		if (info.why != HV_STOP_BUDGET) {
 			fprintf(stderr, "ftvm snapshot save: the guest stopped (reason %d) at step %llu, before %llu\n",
-				info.why, (unsigned long long)hv_icount(m), (unsigned long long)at);
+				info.why, (unsigned long long)hv_steps(m), (unsigned long long)at);
 			status = FTVM_EXIT_HOST_ERROR;
 			goto out;
 		}
@@ -218,7 +218,7 @@ static int snapshot_save(int argc, char **argv)
 	}
 	uint8_t d[HV_DIGEST_BYTES];
 	hv_digest(m, d);
-	fprintf(stderr, "ftvm: snapshot %s at step %llu, digest ", out, (unsigned long long)hv_icount(m));
+	fprintf(stderr, "ftvm: snapshot %s at step %llu, digest ", out, (unsigned long long)hv_steps(m));
 	for (int i = 0; i < HV_DIGEST_BYTES; i++)
 		fprintf(stderr, "%02x", d[i]);
 	fprintf(stderr, "\n");

@@ -12,7 +12,7 @@ static void on_event(void *opaque, const struct hv_obs_event *ev)
 	if (ev->kind >= HV_OBS_IRQ && ev->kind <= HV_OBS_PAUSE_END)
 		t->counts[ev->kind]++;
 	if (t->print)
-		fprintf(stderr, "trace: step %" PRIu64 " %s hart %d arg 0x%" PRIx64 "\n", ev->icount,
+		fprintf(stderr, "trace: step %" PRIu64 " %s hart %d arg 0x%" PRIx64 "\n", ev->step,
 			hv_obs_name(ev->kind), ev->hart, ev->arg);
 }
 

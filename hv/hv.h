@@ -62,7 +62,7 @@ struct hv_clock {
 
 struct hv_event {
 	enum hv_event_kind kind;
-	uint64_t icount;	/* machine step count it applies at */
+	uint64_t step;	/* machine step count it applies at */
 	const uint8_t *data;	/* CONSOLE_IN, NET_RX */
 	size_t len;
 	struct hv_clock clock;	/* CLOCK */
@@ -91,11 +91,11 @@ int hv_run(struct hv_machine *m, uint64_t budget, struct hv_stop_info *info)
 void hv_yield(struct hv_machine *m);
 
 /* Steps so far: instructions retired plus traps taken, over all harts. */
-uint64_t hv_icount(const struct hv_machine *m);
+uint64_t hv_steps(const struct hv_machine *m);
 uint64_t hv_mtime(const struct hv_machine *m);
 struct hv_clock hv_clock_get(const struct hv_machine *m);
 
-/* Apply an event now (ev->icount must equal hv_icount()). */
+/* Apply an event now (ev->step must equal hv_steps()). */
 int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 	__attribute__((warn_unused_result));
 
@@ -146,7 +146,7 @@ enum hv_obs_kind {
 };
 struct hv_obs_event {
 	enum hv_obs_kind kind;
-	uint64_t icount;
+	uint64_t step;
 	int hart;
 	uint64_t arg;
 };

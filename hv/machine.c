@@ -22,7 +22,7 @@ static void hart_line_set(void *opaque, int bit, int level)
 	rv_hart_set_irq(opaque, bit, level);
 }
 
-uint64_t hv_icount(const struct hv_machine *m)
+uint64_t hv_steps(const struct hv_machine *m)
 {
 	const struct rv_hart *h = m->running;
 
@@ -54,7 +54,7 @@ static uint64_t steps_at_mtime(const struct hv_machine *m, uint64_t target)
 
 uint64_t hv_mtime(const struct hv_machine *m)
 {
-	return mtime_at(m, hv_icount(m));
+	return mtime_at(m, hv_steps(m));
 }
 
 static uint64_t bus_mtime_cb(void *opaque)
@@ -140,7 +140,7 @@ void hv_set_observer(struct hv_machine *m, const struct hv_observer *obs)
 void hv_observe(struct hv_machine *m, enum hv_obs_kind kind, int hart, uint64_t arg)
 {
 	if (m->obs.event) {
-		struct hv_obs_event ev = { kind, hv_icount(m), hart, arg };
+		struct hv_obs_event ev = { kind, hv_steps(m), hart, arg };
 		m->obs.event(m->obs.opaque, &ev);
 	}
 }
@@ -454,7 +454,7 @@ void hv_yield(struct hv_machine *m)
 
 int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 {
-	if (ev->icount != m->steps)
+	if (ev->step != m->steps)
 		return -EINVAL;
 	if (m->obs.event)
 		hv_observe(m, ev->kind == HV_EV_CONSOLE_IN ? HV_OBS_CONSOLE_IN :

@@ -106,7 +106,7 @@ static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *
 			       : rr_reader_next(p->file_reader, &c, why, why_len);
 	if (rc < 0 || (p->file_next && rc != 1))
 		return rc < 0 ? rc : -EIO;
-	*tag = p->file_next ? c.end_icount : 0;
+	*tag = p->file_next ? c.end_step : 0;
 	*len = rr_reader_offset(p->file_reader) - *start;
 	return 0;
 }
@@ -247,7 +247,7 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
 	pump(p);
 }
 
-static void on_ack(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
+static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 {
 	struct primary *p = arg;
 
@@ -255,7 +255,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
 		rr_session_set_safe(p->s, p->tags[acked_seq % (WINDOW_CHUNKS * 2)]);
 		STORE(p->acked_seq, acked_seq);
 	}
-	STORE(p->replayed, insns_replayed);
+	STORE(p->replayed, steps_replayed);
 	STORE(p->last_ack_us, xport_now_us());
 	/*
 	 * A returning backup that holds everything up to where it joined the
@@ -265,7 +265,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t insns_replayed)
 	 */
 	uint64_t lag_bound = p->o.max_lag_ms * LOAD(p->steps_per_ms);
 	if (p->streaming && !LOAD(p->protected_) && !p->rejoining && acked_seq >= p->join_item &&
-	    LOAD(p->sent_end) <= insns_replayed + lag_bound && !LOAD(p->fenced)) {
+	    LOAD(p->sent_end) <= steps_replayed + lag_bound && !LOAD(p->fenced)) {
 		rr_session_commit_on_ack(p->s);
 		uint64_t from = rr_session_written_step(p->s);
 		if (xport_send_progress(p->x, from))
@@ -511,12 +511,12 @@ static int on_slice(void *opaque, struct hv_machine *m)
 {
 	struct primary *p = opaque;
 	struct oc_stats os;
-	double steps_per_ms = execution_speed(p, hv_icount(m));
+	double steps_per_ms = execution_speed(p, hv_steps(m));
 	/* A slice runs on past the check: stop at nine tenths so the lag never shows above the bound. */
 	uint64_t max_lag = (uint64_t)(p->o.max_lag_ms * steps_per_ms * 0.9);
 	uint64_t t0 = 0;
 
-	STORE(p->steps, hv_icount(m));
+	STORE(p->steps, hv_steps(m));
 	STORE(p->steps_per_ms, (uint64_t)steps_per_ms);
 	/*
 	 * A returning backup replays the history at about the guest's own speed,
@@ -772,7 +772,7 @@ int ft_primary_main(int argc, char **argv)
 	status = LOAD(p->fenced) ? FT_EXIT_FENCED : exit_status(&res);
 	if (rc && !LOAD(p->fenced))
 		fprintf(stderr, "ftvm primary: the log could not be kept: %s\n", strerror(-rc));
-	log_info("primary: guest stopped at step %" PRIu64 " (%s)", res.icount,
+	log_info("primary: guest stopped at step %" PRIu64 " (%s)", res.step,
 		 LOAD(p->fenced) ? "fenced" : res.end == LIVE_END_POWEROFF ? "powered off" : "stopped");
 out:
 	if (p->io_started) {

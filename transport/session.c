@@ -44,7 +44,7 @@ int xport_session_fill(struct xport_conn *c)
 		Ftvm__Ack a = FTVM__ACK__INIT;
 
 		a.acked_seq = x->recv_seq;
-		a.insns_replayed = x->insns_replayed;
+		a.steps_replayed = x->steps_replayed;
 		a.credit_chunks = x->recv_credit_chunks;
 		a.credit_bytes = x->recv_credit_bytes;
 		env.body_case = FTVM__ENVELOPE__BODY_ACK;
@@ -194,7 +194,7 @@ static int handle_ack(struct xport_conn *c, const Ftvm__Ack *a)
 	x->credit_bytes_limit = x->acked_cum_bytes + a->credit_bytes;
 	x->st.acks_received++;
 	if (x->cb.on_ack)
-		x->cb.on_ack(x->cb.arg, a->acked_seq, a->insns_replayed);
+		x->cb.on_ack(x->cb.arg, a->acked_seq, a->steps_replayed);
 	return 0;
 }
 

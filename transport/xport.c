@@ -285,9 +285,9 @@ int xport_grant_credit(struct xport *x, uint32_t chunks, uint64_t bytes)
 	return 0;
 }
 
-void xport_set_replayed(struct xport *x, uint64_t insns)
+void xport_set_replayed(struct xport *x, uint64_t steps)
 {
-	x->insns_replayed = insns;
+	x->steps_replayed = steps;
 	x->ack_dirty = true;
 	xport_kick(x);
 }

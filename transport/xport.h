@@ -59,7 +59,7 @@ struct xport_callbacks {
 	/* A new chunk, in sequence order, each sequence number exactly once. */
 	void (*on_chunk)(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len);
 	/* The peer acknowledged up to acked_seq; credit may have changed, so retry a refused send. */
-	void (*on_ack)(void *arg, uint64_t acked_seq, uint64_t insns_replayed);
+	void (*on_ack)(void *arg, uint64_t acked_seq, uint64_t steps_replayed);
 	void (*on_progress)(void *arg, uint64_t insn);
 	/* The authenticated session came up (Hello exchanged) or went down. */
 	void (*on_link)(void *arg, bool up);
@@ -111,7 +111,7 @@ __attribute__((warn_unused_result)) int xport_send_progress(struct xport *x, uin
 /* Receiver: grants more credit and sends an Ack with it. */
 __attribute__((warn_unused_result)) int xport_grant_credit(struct xport *x, uint32_t chunks, uint64_t bytes);
 /* Receiver: the replay position reported in the next Ack (sent now if the link is up). */
-void xport_set_replayed(struct xport *x, uint64_t insns);
+void xport_set_replayed(struct xport *x, uint64_t steps);
 
 bool xport_link_up(const struct xport *x);
 /* Chunks accepted but not yet acknowledged. */

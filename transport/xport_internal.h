@@ -81,7 +81,7 @@ struct xport {
 	uint64_t recv_seq;
 	uint32_t recv_credit_chunks;
 	uint64_t recv_credit_bytes;
-	uint64_t insns_replayed;
+	uint64_t steps_replayed;
 	uint64_t recv_unacked_bytes;  /* payload delivered since the last Ack was queued */
 	bool ack_dirty;
 

@@ -78,7 +78,7 @@ static void check_header_round_trip(const struct rr_header *h)
 /* A chunk whose events all decode must re-encode byte for byte (varints are canonical). */
 static void check_chunk(const uint8_t *raw, size_t raw_len, const struct rr_chunk *c)
 {
-	struct rr_chunk_writer *w = rr_chunk_writer_new(c->seq, c->first_icount);
+	struct rr_chunk_writer *w = rr_chunk_writer_new(c->seq, c->first_step);
 	struct rr_event_iter it;
 	struct rr_event ev;
 	const uint8_t *out;
@@ -90,8 +90,8 @@ static void check_chunk(const uint8_t *raw, size_t raw_len, const struct rr_chun
 		return;
 	rr_event_iter_init(&it, c);
 	while ((rc = rr_event_next(&it, &ev, err, sizeof(err))) == 1) {
-		if (ev.icount < c->first_icount || ev.icount > c->end_icount) {
-			fprintf(stderr, "event icount %llu outside the chunk\n", (unsigned long long)ev.icount);
+		if (ev.step < c->first_step || ev.step > c->end_step) {
+			fprintf(stderr, "event step %llu outside the chunk\n", (unsigned long long)ev.step);
 			abort();
 		}
 		if (rr_chunk_writer_add(w, &ev)) {
@@ -100,7 +100,7 @@ static void check_chunk(const uint8_t *raw, size_t raw_len, const struct rr_chun
 		}
 	}
 	if (rc == 0) {
-		if (rr_chunk_writer_finish(w, c->end_icount, &out, &out_len) || out_len != raw_len || memcmp(out, raw, raw_len)) {
+		if (rr_chunk_writer_finish(w, c->end_step, &out, &out_len) || out_len != raw_len || memcmp(out, raw, raw_len)) {
 			fprintf(stderr, "decoded chunk does not re-encode byte for byte\n");
 			abort();
 		}

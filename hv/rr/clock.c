@@ -31,7 +31,7 @@ void det_clock_init(struct det_clock *c, bool virtual_time)
 	c->virtual_time = virtual_time;
 	c->host_t0_ns = virtual_time ? 0 : host_ns();
 	c->last_fit_ns = c->host_t0_ns;
-	c->last_fit_icount = 0;
+	c->last_fit_step = 0;
 	c->events = 0;
 }
 
@@ -47,7 +47,7 @@ void det_clock_sync(struct det_clock *c, const struct hv_machine *m)
 	uint64_t now = host_ns();
 	c->host_t0_ns = now - hv_mtime(m) * (1000000000ULL / HV_MTIME_HZ);
 	c->last_fit_ns = now;
-	c->last_fit_icount = hv_icount(m);
+	c->last_fit_step = hv_steps(m);
 }
 
 static int emit(struct det_clock *c, struct hv_machine *m, uint64_t anchor, uint64_t rate,
@@ -55,7 +55,7 @@ static int emit(struct det_clock *c, struct hv_machine *m, uint64_t anchor, uint
 {
 	struct hv_event ev = {
 		.kind = HV_EV_CLOCK,
-		.icount = hv_icount(m),
+		.step = hv_steps(m),
 		.clock = { .anchor_mtime = anchor, .rate_q32 = rate },
 	};
 
@@ -72,10 +72,10 @@ int det_clock_tick(struct det_clock *c, struct hv_machine *m, det_apply_fn apply
 	if (dt_ns < DET_CLOCK_PERIOD_MS * 1000000ULL)
 		return 0;
 
-	uint64_t icount = hv_icount(m);
-	uint64_t steps = icount - c->last_fit_icount;
+	uint64_t step = hv_steps(m);
+	uint64_t steps = step - c->last_fit_step;
 	c->last_fit_ns = now;
-	c->last_fit_icount = icount;
+	c->last_fit_step = step;
 
 	uint64_t host_mt = det_clock_host_mtime(c);
 	uint64_t guest_mt = hv_mtime(m);
@@ -136,7 +136,7 @@ int det_clock_wake(struct det_clock *c, struct hv_machine *m, uint64_t until_mti
 		target = det_clock_host_mtime(c);
 		/* Restart the fit: the idle gap says nothing about execution speed. */
 		c->last_fit_ns = host_ns();
-		c->last_fit_icount = hv_icount(m);
+		c->last_fit_step = hv_steps(m);
 	}
 	if (target <= guest_mt)
 		return 0;
@@ -148,7 +148,7 @@ int rr_clock_save(const struct hv_event *in, struct rr_event *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = RR_CLOCK;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->anchor_mtime = in->clock.anchor_mtime;
 	out->rate_q32 = in->clock.rate_q32;
 	return 0;
@@ -158,7 +158,7 @@ int rr_clock_load(const struct rr_event *in, struct hv_event *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = HV_EV_CLOCK;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->clock.anchor_mtime = in->anchor_mtime;
 	out->clock.rate_q32 = in->rate_q32;
 	return 0;

@@ -122,7 +122,7 @@ int det_console_flush(struct det_console *c, struct hv_machine *m, det_apply_fn 
 
 	if (!n)
 		return 0;
-	struct hv_event ev = { .kind = HV_EV_CONSOLE_IN, .icount = hv_icount(m), .data = c->buf,
+	struct hv_event ev = { .kind = HV_EV_CONSOLE_IN, .step = hv_steps(m), .data = c->buf,
 			       .len = n };
 	rc = apply(opaque, &ev);
 	if (rc)
@@ -140,7 +140,7 @@ int rr_console_save(const struct hv_event *in, struct rr_event *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->kind = RR_CONSOLE_IN;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->data = in->data;
 	out->len = in->len;
 	return 0;
@@ -150,7 +150,7 @@ int rr_console_load(const struct rr_event *in, struct hv_event *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = HV_EV_CONSOLE_IN;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->data = in->data;
 	out->len = in->len;
 	return 0;

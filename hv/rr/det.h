@@ -22,7 +22,7 @@ typedef int (*det_apply_fn)(void *opaque, const struct hv_event *ev);
 struct det_clock {
 	bool virtual_time;
 	uint64_t host_t0_ns;
-	uint64_t last_fit_ns, last_fit_icount;
+	uint64_t last_fit_ns, last_fit_step;
 	uint64_t events;
 };
 

@@ -234,13 +234,13 @@ static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_res
 
 	if (!oc)
 		return 0;
-	oc_seal(oc, hv_icount(m));
+	oc_seal(oc, hv_steps(m));
 	/* Close the chunk once for each slice that made output, not on every slice it waits. */
 	if (oc_waiting(oc) && oc_last_sealed(oc) > lv->commit_flushed && lv->o.hooks.commit) {
 		rc = lv->o.hooks.commit(lv->o.hooks.opaque, m);
 		if (rc)
 			return rc;
-		lv->commit_flushed = hv_icount(m);
+		lv->commit_flushed = hv_steps(m);
 	}
 	live_release(lv);
 	if (oc_over_limit(oc)) {
@@ -258,12 +258,12 @@ static int commit_outputs(struct live *lv, struct hv_machine *m, struct live_res
 
 static int deliver_inputs(struct live *lv, struct hv_machine *m, bool idle)
 {
-	uint64_t now = hv_icount(m);
+	uint64_t now = hv_steps(m);
 	int rc;
 
 	while (lv->next_input < lv->o.ninputs) {
 		const struct live_input *in = &lv->o.inputs[lv->next_input];
-		if (in->icount > now && !idle)
+		if (in->step > now && !idle)
 			break;
 		det_console_push(&lv->console, in->data, in->len);
 		lv->next_input++;
@@ -284,21 +284,21 @@ static uint64_t slice_budget(const struct live *lv, uint64_t now)
 	if (lv->o.oc && oc_holding(lv->o.oc))
 		end = now + LIVE_COMMIT_SLICE_STEPS;
 
-	if (lv->next_input < lv->o.ninputs && lv->o.inputs[lv->next_input].icount < end)
-		end = lv->o.inputs[lv->next_input].icount;
+	if (lv->next_input < lv->o.ninputs && lv->o.inputs[lv->next_input].step < end)
+		end = lv->o.inputs[lv->next_input].step;
 	if (lv->next_digest < lv->o.ndigest && lv->o.digest_at[lv->next_digest] < end)
 		end = lv->o.digest_at[lv->next_digest];
-	if (lv->o.max_icount && lv->o.max_icount < end)
-		end = lv->o.max_icount;
+	if (lv->o.max_steps && lv->o.max_steps < end)
+		end = lv->o.max_steps;
 	return end > now ? end - now : 0;
 }
 
 static void emit_digests(struct live *lv, struct hv_machine *m)
 {
-	while (lv->next_digest < lv->o.ndigest && lv->o.digest_at[lv->next_digest] <= hv_icount(m)) {
+	while (lv->next_digest < lv->o.ndigest && lv->o.digest_at[lv->next_digest] <= hv_steps(m)) {
 		uint8_t d[HV_DIGEST_BYTES];
 		hv_digest(m, d);
-		fprintf(lv->o.digest_out, "digest %llu ", (unsigned long long)hv_icount(m));
+		fprintf(lv->o.digest_out, "digest %llu ", (unsigned long long)hv_steps(m));
 		for (int i = 0; i < HV_DIGEST_BYTES; i++)
 			fprintf(lv->o.digest_out, "%02x", d[i]);
 		fprintf(lv->o.digest_out, "\n");
@@ -329,11 +329,11 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 			break;
 		}
 		emit_digests(lv, m);
-		if (lv->o.max_icount && hv_icount(m) >= lv->o.max_icount) {
+		if (lv->o.max_steps && hv_steps(m) >= lv->o.max_steps) {
 			res->end = LIVE_END_LIMIT;
 			break;
 		}
-		rc = hv_run(m, slice_budget(lv, hv_icount(m)), &info);
+		rc = hv_run(m, slice_budget(lv, hv_steps(m)), &info);
 		if (rc)
 			goto host_error;
 		emit_digests(lv, m);
@@ -395,9 +395,9 @@ int live_run(struct live *lv, struct hv_machine *m, struct live_result *res)
 host_error:
 	res->end = LIVE_END_HOST_ERROR;
 	fprintf(stderr, "ftvm: host error at step %llu: %s\n",
-		(unsigned long long)hv_icount(m), strerror(-rc));
+		(unsigned long long)hv_steps(m), strerror(-rc));
 out:
-	res->icount = hv_icount(m);
+	res->step = hv_steps(m);
 	res->wall_s = now_s() - t0;
 	res->guest_s = (double)(hv_mtime(m) - mtime0) / HV_MTIME_HZ;
 	res->clock_events = lv->clock.events;

@@ -13,7 +13,7 @@
 
 /* Console input to inject at an exact step count (tests, twin runs). */
 struct live_input {
-	uint64_t icount;
+	uint64_t step;
 	const uint8_t *data;
 	size_t len;
 };
@@ -31,11 +31,11 @@ struct live_hooks {
 
 struct live_opts {
 	bool virtual_clock;	/* no host time at all: a pure function of the inputs */
-	uint64_t max_icount;	/* stop there (0: no limit) */
+	uint64_t max_steps;	/* stop there (0: no limit) */
 	int console_fd;		/* host console input, -1 for none */
 	const char *net_spec;	/* backend for virtio-net, or NULL */
 	const struct live_input *inputs;
-	int ninputs;		/* sorted by icount */
+	int ninputs;		/* sorted by step */
 	const uint64_t *digest_at;
 	int ndigest;		/* sorted */
 	FILE *digest_out;
@@ -48,7 +48,7 @@ enum live_end {
 	LIVE_END_POWEROFF,
 	LIVE_END_REBOOT,
 	LIVE_END_FAIL,
-	LIVE_END_LIMIT,		/* max_icount reached */
+	LIVE_END_LIMIT,		/* max_steps reached */
 	LIVE_END_USER,		/* Ctrl-A x, SIGINT, SIGTERM */
 	LIVE_END_STUCK,		/* every hart waits and nothing can wake it */
 	LIVE_END_HOST_ERROR,
@@ -57,7 +57,7 @@ enum live_end {
 struct live_result {
 	enum live_end end;
 	int fail_code;
-	uint64_t icount;
+	uint64_t step;
 	double wall_s, idle_s;
 	double guest_s;		/* guest time that passed, to compare with wall_s */
 	uint64_t clock_events, console_bytes, net_frames_in, net_frames_dropped;

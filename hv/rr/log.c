@@ -370,7 +370,7 @@ int rr_chunk_decode(const uint8_t *buf, size_t len, struct rr_chunk *c, size_t *
 		return -EBADMSG;
 	}
 	if (end < first) {
-		hv_errf(err, err_len, "end icount %" PRIu64 " before first icount %" PRIu64 " (byte 20 of the chunk)", end, first);
+		hv_errf(err, err_len, "end step %" PRIu64 " before first step %" PRIu64 " (byte 20 of the chunk)", end, first);
 		return -EBADMSG;
 	}
 	if (len - RR_CHUNK_HEADER_BYTES < plen) {
@@ -383,7 +383,7 @@ int rr_chunk_decode(const uint8_t *buf, size_t len, struct rr_chunk *c, size_t *
 		return -EBADMSG;
 	}
 	*c = (struct rr_chunk){
-		.seq = seq, .first_icount = first, .end_icount = end, .nevents = nev,
+		.seq = seq, .first_step = first, .end_step = end, .nevents = nev,
 		.payload = buf + RR_CHUNK_HEADER_BYTES, .payload_len = plen, .offset = 0,
 	};
 	*consumed = RR_CHUNK_HEADER_BYTES + (size_t)plen;
@@ -392,7 +392,7 @@ int rr_chunk_decode(const uint8_t *buf, size_t len, struct rr_chunk *c, size_t *
 
 void rr_event_iter_init(struct rr_event_iter *it, const struct rr_chunk *c)
 {
-	*it = (struct rr_event_iter){ .c = c, .off = 0, .icount = c->first_icount, .seen = 0 };
+	*it = (struct rr_event_iter){ .c = c, .off = 0, .step = c->first_step, .seen = 0 };
 }
 
 /* Decodes the event at it->off; returns a reason or NULL, advancing it->off past the event. */
@@ -411,11 +411,11 @@ static const char *event_decode(struct rr_event_iter *it, struct rr_event *ev)
 	if ((why = varint_get(p + off, plen - off, &delta, &n)))
 		return why;
 	off += n;
-	if (delta > UINT64_MAX - it->icount)
-		return "icount overflows 64 bits";
-	ev->icount = it->icount + delta;
-	if (ev->icount > c->end_icount)
-		return "icount beyond the chunk's end icount";
+	if (delta > UINT64_MAX - it->step)
+		return "step overflows 64 bits";
+	ev->step = it->step + delta;
+	if (ev->step > c->end_step)
+		return "step beyond the chunk's end step";
 
 	switch (ev->kind) {
 	case RR_CONSOLE_IN:
@@ -464,7 +464,7 @@ static const char *event_decode(struct rr_event_iter *it, struct rr_event *ev)
 		break;
 	}
 	it->off = off;
-	it->icount = ev->icount;
+	it->step = ev->step;
 	return NULL;
 }
 
@@ -502,12 +502,12 @@ struct rr_chunk_writer {
 	size_t cap;
 	size_t payload_len;
 	uint32_t nevents;
-	uint64_t seq, first_icount, last_icount;
+	uint64_t seq, first_step, last_step;
 	bool ended;		/* END added: the log is over after this chunk */
 	bool closed;		/* the chunk holding END was finished */
 };
 
-struct rr_chunk_writer *rr_chunk_writer_new(uint64_t first_seq, uint64_t first_icount)
+struct rr_chunk_writer *rr_chunk_writer_new(uint64_t first_seq, uint64_t first_step)
 {
 	struct rr_chunk_writer *w = calloc(1, sizeof(*w));
 
@@ -520,7 +520,7 @@ struct rr_chunk_writer *rr_chunk_writer_new(uint64_t first_seq, uint64_t first_i
 		return NULL;
 	}
 	w->seq = first_seq;
-	w->first_icount = w->last_icount = first_icount;
+	w->first_step = w->last_step = first_step;
 	return w;
 }
 
@@ -572,9 +572,9 @@ int rr_chunk_writer_add(struct rr_chunk_writer *w, const struct rr_event *ev)
 {
 	size_t body = event_body_len(ev);
 
-	if (!body || w->ended || ev->icount < w->last_icount)
+	if (!body || w->ended || ev->step < w->last_step)
 		return -EINVAL;
-	uint64_t delta = ev->icount - w->last_icount;
+	uint64_t delta = ev->step - w->last_step;
 	size_t need = 1 + varint_len(delta) + body;
 	if (need > RR_CHUNK_MAX_PAYLOAD - w->payload_len)
 		return -ENOSPC;
@@ -618,20 +618,20 @@ int rr_chunk_writer_add(struct rr_chunk_writer *w, const struct rr_event *ev)
 	}
 	w->payload_len += need;
 	w->nevents++;
-	w->last_icount = ev->icount;
+	w->last_step = ev->step;
 	return 0;
 }
 
-int rr_chunk_writer_finish(struct rr_chunk_writer *w, uint64_t end_icount, const uint8_t **out, size_t *out_len)
+int rr_chunk_writer_finish(struct rr_chunk_writer *w, uint64_t end_step, const uint8_t **out, size_t *out_len)
 {
 	uint8_t *b = w->buf;
 
-	if (w->closed || end_icount < w->last_icount)
+	if (w->closed || end_step < w->last_step)
 		return -EINVAL;
 	memcpy(b, RR_CHUNK_MAGIC, 4);
 	put_le(b + 4, w->seq, 8);
-	put_le(b + 12, w->first_icount, 8);
-	put_le(b + 20, end_icount, 8);
+	put_le(b + 12, w->first_step, 8);
+	put_le(b + 20, end_step, 8);
 	put_le(b + 28, w->payload_len, 4);
 	put_le(b + 32, w->nevents, 4);
 	put_le(b + 36, crc32c(crc32c(0, b, 36), b + RR_CHUNK_HEADER_BYTES, w->payload_len), 4);
@@ -639,7 +639,7 @@ int rr_chunk_writer_finish(struct rr_chunk_writer *w, uint64_t end_icount, const
 	*out_len = RR_CHUNK_HEADER_BYTES + w->payload_len;
 
 	w->seq++;
-	w->first_icount = w->last_icount = end_icount;
+	w->first_step = w->last_step = end_step;
 	w->payload_len = 0;
 	w->nevents = 0;
 	w->closed = w->ended;

@@ -81,7 +81,7 @@ struct rr_header {
  */
 struct rr_event {
 	enum rr_kind kind;
-	uint64_t icount;
+	uint64_t step;
 	const uint8_t *data;
 	size_t len;
 	uint64_t anchor_mtime, rate_q32;
@@ -104,32 +104,32 @@ int rr_header_encode(const struct rr_header *h, uint8_t *buf, size_t cap, size_t
 __attribute__((warn_unused_result))
 int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t *consumed, char *err, size_t err_len);
 
-/* Accumulates events and emits complete chunks; seq and icount continue from chunk to chunk. */
+/* Accumulates events and emits complete chunks; seq and step continue from chunk to chunk. */
 struct rr_chunk_writer;
 
-struct rr_chunk_writer *rr_chunk_writer_new(uint64_t first_seq, uint64_t first_icount);
+struct rr_chunk_writer *rr_chunk_writer_new(uint64_t first_seq, uint64_t first_step);
 /*
  * Appends ev (copied). -ENOSPC when the payload would exceed the maximum
  * (finish first); -EINVAL for an event out of bounds, before the previous
- * event or the chunk's first icount, or after an END; -ENOMEM.
+ * event or the chunk's first step, or after an END; -ENOMEM.
  */
 __attribute__((warn_unused_result))
 int rr_chunk_writer_add(struct rr_chunk_writer *w, const struct rr_event *ev);
 size_t rr_chunk_writer_payload_len(const struct rr_chunk_writer *w);
 uint32_t rr_chunk_writer_nevents(const struct rr_chunk_writer *w);
 /*
- * Close the current chunk at end_icount (>= its last event and first icount,
+ * Close the current chunk at end_step (>= its last event and first step,
  * else -EINVAL); *out points into the writer, valid until the next call.
- * Starts the next chunk at seq + 1 and first_icount = end_icount.
+ * Starts the next chunk at seq + 1 and first_step = end_step.
  * A chunk with no events is legal: it announces progress.
  */
 __attribute__((warn_unused_result))
-int rr_chunk_writer_finish(struct rr_chunk_writer *w, uint64_t end_icount, const uint8_t **out, size_t *out_len);
+int rr_chunk_writer_finish(struct rr_chunk_writer *w, uint64_t end_step, const uint8_t **out, size_t *out_len);
 void rr_chunk_writer_free(struct rr_chunk_writer *w);
 
 /* offset: where the chunk starts in its stream, only for messages (rr_chunk_decode sets 0, the reader the file offset). */
 struct rr_chunk {
-	uint64_t seq, first_icount, end_icount;
+	uint64_t seq, first_step, end_step;
 	uint32_t nevents;
 	const uint8_t *payload;
 	size_t payload_len;
@@ -143,7 +143,7 @@ int rr_chunk_decode(const uint8_t *buf, size_t len, struct rr_chunk *c, size_t *
 struct rr_event_iter {
 	const struct rr_chunk *c;
 	size_t off;
-	uint64_t icount;
+	uint64_t step;
 	uint32_t seen;
 };
 
@@ -151,7 +151,7 @@ void rr_event_iter_init(struct rr_event_iter *it, const struct rr_chunk *c);
 /*
  * 1 = *ev filled (data points into the chunk), 0 = end of chunk (nevents
  * matched), <0 corrupt (message in err). Checks bounds, canonical varints,
- * icounts within [first_icount, end_icount], and that END is the chunk's last event.
+ * steps within [first_step, end_step], and that END is the chunk's last event.
  */
 __attribute__((warn_unused_result))
 int rr_event_next(struct rr_event_iter *it, struct rr_event *ev, char *err, size_t err_len);
@@ -164,7 +164,7 @@ const char *rr_end_reason_name(uint64_t reason);
 /*
  * Streaming reader over a whole log (fd, FILE* or memory): the header, then
  * chunks one by one, each fully validated (crc, events) and checked for
- * continuity: seq 0, 1, 2, ...; first_icount 0 then the previous end_icount;
+ * continuity: seq 0, 1, 2, ...; first_step 0 then the previous end_step;
  * nothing after a chunk holding END. The fd / FILE* stays the caller's.
  *
  *   r = rr_reader_open_fd(fd);

@@ -68,7 +68,7 @@ int det_net_flush(struct det_net *n, struct hv_machine *m, det_apply_fn apply, v
 {
 	while (n->count && hv_net_rx_ready(m)) {
 		struct det_net_frame *f = &n->q[n->head];
-		struct hv_event ev = { .kind = HV_EV_NET_RX, .icount = hv_icount(m),
+		struct hv_event ev = { .kind = HV_EV_NET_RX, .step = hv_steps(m),
 				       .data = f->data, .len = f->len };
 		int rc = apply(opaque, &ev);
 		free(f->data);
@@ -88,7 +88,7 @@ int rr_net_save(const struct hv_event *in, struct rr_event *out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->kind = RR_NET_RX;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->data = in->data;
 	out->len = in->len;
 	return 0;
@@ -98,7 +98,7 @@ int rr_net_load(const struct rr_event *in, struct hv_event *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = HV_EV_NET_RX;
-	out->icount = in->icount;
+	out->step = in->step;
 	out->data = in->data;
 	out->len = in->len;
 	return 0;

@@ -14,7 +14,7 @@
 struct oc_item {
 	struct oc_item *next;
 	enum oc_kind kind;
-	uint64_t icount;	/* UNSEALED until the slice that produced it ends */
+	uint64_t step;	/* UNSEALED until the slice that produced it ends */
 	uint64_t sealed_ns;
 	size_t len;
 	uint8_t data[];
@@ -27,7 +27,7 @@ struct oc {
 	uint64_t last_sealed;	/* step of the newest sealed output */
 	struct oc_stats st;
 	/* shared: written with atomics */
-	uint64_t safe_icount;
+	uint64_t safe_step;
 	int failed;
 	int efd;
 };
@@ -81,7 +81,7 @@ int oc_hold(struct oc *oc, enum oc_kind kind, const uint8_t *data, size_t len)
 		return -ENOMEM;
 	it->next = NULL;
 	it->kind = kind;
-	it->icount = UNSEALED;
+	it->step = UNSEALED;
 	it->len = len;
 	memcpy(it->data, data, len);
 	*oc->tail = it;
@@ -94,16 +94,16 @@ int oc_hold(struct oc *oc, enum oc_kind kind, const uint8_t *data, size_t len)
 	return 0;
 }
 
-void oc_seal(struct oc *oc, uint64_t icount)
+void oc_seal(struct oc *oc, uint64_t step)
 {
 	uint64_t t = 0;
 
 	for (struct oc_item *it = oc->first_unsealed; it; it = it->next) {
 		if (!t)
 			t = now_ns();
-		it->icount = icount;
+		it->step = step;
 		it->sealed_ns = t;
-		oc->last_sealed = icount;
+		oc->last_sealed = step;
 	}
 	oc->first_unsealed = NULL;
 }
@@ -138,7 +138,7 @@ size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque)
 	}
 	if (oc_failed(oc))
 		return 0;
-	while (oc->head && oc->head->icount != UNSEALED && oc->head->icount <= safe) {
+	while (oc->head && oc->head->step != UNSEALED && oc->head->step <= safe) {
 		struct oc_item *it = oc->head;
 		if (!t)
 			t = now_ns();
@@ -159,13 +159,13 @@ size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque)
 	return n;
 }
 
-void oc_set_safe(struct oc *oc, uint64_t icount)
+void oc_set_safe(struct oc *oc, uint64_t step)
 {
-	uint64_t cur = __atomic_load_n(&oc->safe_icount, __ATOMIC_ACQUIRE);
+	uint64_t cur = __atomic_load_n(&oc->safe_step, __ATOMIC_ACQUIRE);
 	uint64_t one = 1;
 
-	while (icount > cur &&
-	       !__atomic_compare_exchange_n(&oc->safe_icount, &cur, icount, false, __ATOMIC_ACQ_REL,
+	while (step > cur &&
+	       !__atomic_compare_exchange_n(&oc->safe_step, &cur, step, false, __ATOMIC_ACQ_REL,
 					    __ATOMIC_ACQUIRE))
 		;
 	if (write(oc->efd, &one, sizeof(one)) < 0) {
@@ -185,7 +185,7 @@ void oc_fail(struct oc *oc, int err)
 
 uint64_t oc_safe(const struct oc *oc)
 {
-	return __atomic_load_n(&oc->safe_icount, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&oc->safe_step, __ATOMIC_ACQUIRE);
 }
 
 int oc_failed(const struct oc *oc)
@@ -196,5 +196,5 @@ int oc_failed(const struct oc *oc)
 void oc_get_stats(const struct oc *oc, struct oc_stats *st)
 {
 	*st = oc->st;
-	st->safe_icount = oc_safe(oc);
+	st->safe_step = oc_safe(oc);
 }

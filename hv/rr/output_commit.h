@@ -28,7 +28,7 @@ struct oc_stats {
 	uint64_t held, released;		/* outputs */
 	uint64_t held_bytes_now, held_now;	/* waiting now */
 	uint64_t wait_ns_total, wait_ns_max;	/* from sealing to release */
-	uint64_t safe_icount;
+	uint64_t safe_step;
 };
 
 struct oc;
@@ -41,8 +41,8 @@ int oc_fd(const struct oc *oc);
 /* vCPU thread: hold an output (copied). -ENOMEM leaves the guest's output undone, never early. */
 int oc_hold(struct oc *oc, enum oc_kind kind, const uint8_t *data, size_t len)
 	__attribute__((warn_unused_result));
-/* vCPU thread: every output held since the last seal was produced at or before step icount. */
-void oc_seal(struct oc *oc, uint64_t icount);
+/* vCPU thread: every output held since the last seal was produced at or before step step. */
+void oc_seal(struct oc *oc, uint64_t step);
 /* vCPU thread: outputs sealed at a step the log does not yet cover. */
 bool oc_waiting(const struct oc *oc);
 bool oc_over_limit(const struct oc *oc);
@@ -52,8 +52,8 @@ uint64_t oc_last_sealed(const struct oc *oc);
 /* vCPU thread: emit every held output whose step is safe; returns how many. */
 size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque);
 
-/* Any thread: the log is safe up to step icount (never moves back). */
-void oc_set_safe(struct oc *oc, uint64_t icount);
+/* Any thread: the log is safe up to step step (never moves back). */
+void oc_set_safe(struct oc *oc, uint64_t step);
 /* Any thread: nothing will ever be safe again (the log cannot be written): hold everything for good. */
 void oc_fail(struct oc *oc, int err);
 uint64_t oc_safe(const struct oc *oc);

@@ -25,7 +25,7 @@ struct rr_reader {
 	size_t mem_len, mem_pos;
 	uint8_t *buf;
 	size_t cap;
-	uint64_t off, chunks, next_seq, next_icount;
+	uint64_t off, chunks, next_seq, next_step;
 	bool header_done, saw_end;
 	enum rr_reader_state state;
 	int last_rc;		/* what rr_reader_next returns once the state is final */
@@ -188,9 +188,9 @@ static const char *reader_check(struct rr_reader *r, const struct rr_chunk *c, c
 		snprintf(why, why_len, "seq %" PRIu64 " where %" PRIu64 " was expected", c->seq, r->next_seq);
 		return why;
 	}
-	if (c->first_icount != r->next_icount) {
-		snprintf(why, why_len, "first icount %" PRIu64 " where the previous chunk ended at %" PRIu64,
-			 c->first_icount, r->next_icount);
+	if (c->first_step != r->next_step) {
+		snprintf(why, why_len, "first step %" PRIu64 " where the previous chunk ended at %" PRIu64,
+			 c->first_step, r->next_step);
 		return why;
 	}
 	rr_event_iter_init(&it, c);
@@ -236,6 +236,6 @@ int rr_reader_next(struct rr_reader *r, struct rr_chunk *c, char *err, size_t er
 	r->off += consumed;
 	r->chunks++;
 	r->next_seq = c->seq + 1;
-	r->next_icount = c->end_icount;
+	r->next_step = c->end_step;
 	return 1;
 }

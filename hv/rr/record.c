@@ -34,8 +34,8 @@ struct rr_recorder {
 	volatile int writer_errno;
 	uint64_t digest_interval, next_digest;
 	uint64_t last_flush_ns;
-	uint64_t last_icount;
-	uint64_t flushed_icount;	/* end step of the last chunk queued */
+	uint64_t last_step;
+	uint64_t flushed_step;	/* end step of the last chunk queued */
 	uint64_t written_items;		/* atomic: queue items (header, chunks) in the file */
 	struct rr_record_stats st;
 	bool ended;
@@ -72,7 +72,7 @@ static void *disk_writer(void *arg)
 	size_t len;
 
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
-		uint64_t end_icount = rq_tag(r->q, r->disk_id);
+		uint64_t end_step = rq_tag(r->q, r->disk_id);
 		int rc = write_all(r->fd, buf, len);
 		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
 			rc = -errno;
@@ -87,7 +87,7 @@ static void *disk_writer(void *arg)
 		}
 		__atomic_add_fetch(&r->written_items, 1, __ATOMIC_SEQ_CST);
 		if (r->o.on_written)
-			r->o.on_written(r->o.opaque, end_icount);
+			r->o.on_written(r->o.opaque, end_step);
 	}
 	return NULL;
 }
@@ -208,11 +208,11 @@ int rr_recorder_consumer(const struct rr_recorder *r, int i)
 	return i >= 0 && i < r->o.extra_consumers ? r->extra_id[i] : -EINVAL;
 }
 
-static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end_icount)
+static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end_step)
 {
 	const uint8_t *buf;
 	size_t len;
-	int rc = rr_chunk_writer_finish(r->w, end_icount, &buf, &len);
+	int rc = rr_chunk_writer_finish(r->w, end_step, &buf, &len);
 
 	if (rc)
 		return rc;
@@ -221,10 +221,10 @@ static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end
 	struct rq_stats before, after;
 	if (m)
 		rq_get_stats(r->q, &before);
-	rc = rq_push_tagged(r->q, buf, len, end_icount);
+	rc = rq_push_tagged(r->q, buf, len, end_step);
 	if (rc)
 		return rc;
-	r->flushed_icount = end_icount;
+	r->flushed_step = end_step;
 	if (m) {
 		rq_get_stats(r->q, &after);
 		if (after.pauses != before.pauses) {
@@ -244,12 +244,12 @@ static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_even
 	int rc = rr_chunk_writer_add(r->w, ev);
 
 	if (rc == -ENOSPC) {
-		rc = flush_chunk(r, m, ev->icount);
+		rc = flush_chunk(r, m, ev->step);
 		if (!rc)
 			rc = rr_chunk_writer_add(r->w, ev);
 	}
 	if (!rc)
-		r->last_icount = ev->icount;
+		r->last_step = ev->step;
 	return rc;
 }
 
@@ -267,7 +267,7 @@ int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv
 	if (rc)
 		return rc;
 	/* Every input lands on a checked state, so a divergence shows at the first event after it. */
-	struct rr_event check = { .kind = RR_CHECK, .icount = ev->icount, .check = hv_check(m) };
+	struct rr_event check = { .kind = RR_CHECK, .step = ev->step, .check = hv_check(m) };
 	rc = add(r, m, &check);
 	if (rc)
 		return rc;
@@ -280,11 +280,11 @@ int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv
 
 int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 {
-	uint64_t icount = hv_icount(m);
+	uint64_t step = hv_steps(m);
 	int rc;
 
-	if (r->digest_interval && icount >= r->next_digest) {
-		struct rr_event d = { .kind = RR_DIGEST, .icount = icount };
+	if (r->digest_interval && step >= r->next_digest) {
+		struct rr_event d = { .kind = RR_DIGEST, .step = step };
 		hv_digest_dirty(m, d.digest);
 		hv_observe(m, HV_OBS_DIGEST, -1, ((uint64_t)d.digest[0] << 56) | ((uint64_t)d.digest[1] << 48) |
 			   ((uint64_t)d.digest[2] << 40) | ((uint64_t)d.digest[3] << 32) |
@@ -294,31 +294,31 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 		if (rc)
 			return rc;
 		r->st.digests++;
-		r->next_digest = icount + r->digest_interval;
+		r->next_digest = step + r->digest_interval;
 	}
 	uint64_t since = now_ns() - r->last_flush_ns;
 	size_t pending = rr_chunk_writer_payload_len(r->w);
 	uint64_t flush_ns = r->o.flush_ms ? r->o.flush_ms * 1000000ULL : FLUSH_NS;
 	uint64_t progress_ns = r->o.flush_ms ? flush_ns : PROGRESS_NS;
 	if ((pending && since >= flush_ns) || pending >= FLUSH_BYTES ||
-	    (since >= progress_ns && icount != r->flushed_icount))
-		return flush_chunk(r, m, icount);
+	    (since >= progress_ns && step != r->flushed_step))
+		return flush_chunk(r, m, step);
 	return 0;
 }
 
 int rr_record_flush(struct rr_recorder *r, struct hv_machine *m)
 {
-	uint64_t icount = hv_icount(m);
+	uint64_t step = hv_steps(m);
 
-	if (icount == r->flushed_icount && !rr_chunk_writer_payload_len(r->w))
+	if (step == r->flushed_step && !rr_chunk_writer_payload_len(r->w))
 		return 0;
-	return flush_chunk(r, m, icount);
+	return flush_chunk(r, m, step);
 }
 
 int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why)
 {
-	uint64_t icount = hv_icount(m);
-	struct rr_event end = { .kind = RR_END, .icount = icount, .end_reason = why };
+	uint64_t step = hv_steps(m);
+	struct rr_event end = { .kind = RR_END, .step = step, .end_reason = why };
 	int rc;
 
 	if (r->ended)
@@ -326,7 +326,7 @@ int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reaso
 	r->ended = true;
 	rc = add(r, m, &end);
 	if (!rc)
-		rc = flush_chunk(r, m, icount);
+		rc = flush_chunk(r, m, step);
 	rq_close(r->q);
 	if (r->writer_started) {
 		pthread_join(r->writer, NULL);

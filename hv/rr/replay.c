@@ -21,7 +21,7 @@ struct rr_player {
 	bool have_ev;
 	bool log_done;
 	bool no_verify;
-	uint64_t log_end;	/* end_icount of the last chunk read */
+	uint64_t log_end;	/* end_step of the last chunk read */
 	uint64_t event_no;	/* index of ev in the whole log */
 	char end_desc[256];
 };
@@ -133,8 +133,8 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 		rc = rr_reader_next(p->r, &p->chunk, why, sizeof(why));
 		if (rc == 1) {
 			st->chunks++;
-			p->log_end = p->chunk.end_icount;
-			st->log_end_icount = p->log_end;
+			p->log_end = p->chunk.end_step;
+			st->log_end_step = p->log_end;
 			rr_event_iter_init(&p->it, &p->chunk);
 			return 2;
 		}
@@ -180,8 +180,8 @@ static enum rr_play_result diverged(const struct rr_player *p, const struct hv_m
 	hv_errf(st->msg, sizeof(st->msg),
 		"replay diverged at step %" PRIu64 " (chunk %" PRIu64 ", event %" PRIu64 " %s): %s; "
 		"%s; last match at step %" PRIu64,
-		hv_icount(m), p->chunk.seq, p->event_no, rr_kind_name(p->ev.kind), what, w,
-		st->last_match_icount);
+		hv_steps(m), p->chunk.seq, p->event_no, rr_kind_name(p->ev.kind), what, w,
+		st->last_match_step);
 	return RR_PLAY_DIVERGED;
 }
 
@@ -202,13 +202,13 @@ static const char *stop_name(enum hv_stop s)
 static enum rr_play_result run_to(struct rr_player *p, struct hv_machine *m, uint64_t stop,
 				  struct rr_play_status *st)
 {
-	while (hv_icount(m) < stop) {
+	while (hv_steps(m) < stop) {
 		struct hv_stop_info info;
 		char what[160];
 
-		if (hv_run(m, stop - hv_icount(m), &info))
+		if (hv_run(m, stop - hv_steps(m), &info))
 			return diverged(p, m, st, "hv_run failed");
-		if (info.why != HV_STOP_BUDGET && hv_icount(m) < stop) {
+		if (info.why != HV_STOP_BUDGET && hv_steps(m) < stop) {
 			snprintf(what, sizeof(what), "the guest is %s but the log runs on to step %" PRIu64,
 				 stop_name(info.why), stop);
 			return diverged(p, m, st, what);
@@ -242,7 +242,7 @@ static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
 				 ev->check, got);
 			return diverged(p, m, st, what);
 		}
-		st->last_match_icount = ev->icount;
+		st->last_match_step = ev->step;
 		return RR_PLAY_REACHED;
 	}
 	case RR_DIGEST: {
@@ -259,7 +259,7 @@ static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
 			snprintf(what, sizeof(what), "state digest expected %s, got %s", want_hex, got_hex);
 			return diverged(p, m, st, what);
 		}
-		st->last_match_icount = ev->icount;
+		st->last_match_step = ev->step;
 		return RR_PLAY_REACHED;
 	}
 	case RR_END: {
@@ -314,7 +314,7 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 			if (res != RR_PLAY_REACHED)
 				return res;
 			/* At the chunk's end, events of the next chunk may still fall on target. */
-			if (hv_icount(m) == target && target < p->log_end)
+			if (hv_steps(m) == target && target < p->log_end)
 				return RR_PLAY_REACHED;
 		}
 		if (!p->have_ev) {
@@ -325,8 +325,8 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 				continue;
 			p->have_ev = rc == 1;
 		}
-		if (p->have_ev && p->ev.icount <= target) {
-			res = run_to(p, m, p->ev.icount, st);
+		if (p->have_ev && p->ev.step <= target) {
+			res = run_to(p, m, p->ev.step, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
 			p->have_ev = false;
@@ -340,7 +340,7 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 		res = run_to(p, m, stop, st);
 		if (res != RR_PLAY_REACHED)
 			return res;
-		if (hv_icount(m) == target)
+		if (hv_steps(m) == target)
 			return RR_PLAY_REACHED;
 		if (!p->have_ev && p->log_done)
 			return RR_PLAY_LOG_END;

@@ -49,8 +49,8 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 struct rr_record_opts {
 	const char *path;	/* the local log file, or NULL for none */
 	bool fsync;		/* fdatasync each chunk before it counts as written */
-	/* Called from the writer thread once the log up to end_icount is in the file (synced with fsync). */
-	void (*on_written)(void *opaque, uint64_t end_icount);
+	/* Called from the writer thread once the log up to end_step is in the file (synced with fsync). */
+	void (*on_written)(void *opaque, uint64_t end_step);
 	/* Called from the writer thread when the file cannot be written: nothing after is safe. */
 	void (*on_error)(void *opaque, int err);
 	void *opaque;
@@ -93,8 +93,8 @@ enum rr_play_result {
 };
 struct rr_play_status {
 	uint64_t events, checks, digests, chunks;
-	uint64_t last_match_icount;	/* last step where a check or digest matched */
-	uint64_t log_end_icount;	/* how far the log lets the machine run */
+	uint64_t last_match_step;	/* last step where a check or digest matched */
+	uint64_t log_end_step;	/* how far the log lets the machine run */
 	bool saw_end;
 	enum rr_end_reason end_reason;
 	char msg[768];

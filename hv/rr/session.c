@@ -17,7 +17,7 @@ struct rr_session {
 	struct rr_recorder *rec;
 	struct oc *oc;
 	int commit_on_log;		/* atomic: the writer thread reads it */
-	uint64_t written_icount;	/* atomic: the local log is written up to here */
+	uint64_t written_step;	/* atomic: the local log is written up to here */
 	bool has_log;
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *on_slice_opaque;
@@ -51,13 +51,13 @@ static int record_commit(void *opaque, struct hv_machine *m)
 	return rr_record_flush(s->rec, m);
 }
 
-static void log_written(void *opaque, uint64_t end_icount)
+static void log_written(void *opaque, uint64_t end_step)
 {
 	struct rr_session *s = opaque;
 
-	__atomic_store_n(&s->written_icount, end_icount, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->written_step, end_step, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->commit_on_log, __ATOMIC_SEQ_CST))
-		oc_set_safe(s->oc, end_icount);
+		oc_set_safe(s->oc, end_step);
 }
 
 static void log_failed(void *opaque, int err)
@@ -166,9 +166,9 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res)
 	return rc;
 }
 
-void rr_session_set_safe(struct rr_session *s, uint64_t icount)
+void rr_session_set_safe(struct rr_session *s, uint64_t step)
 {
-	oc_set_safe(s->oc, icount);
+	oc_set_safe(s->oc, step);
 }
 
 void rr_session_fail_output(struct rr_session *s)
@@ -179,7 +179,7 @@ void rr_session_fail_output(struct rr_session *s)
 void rr_session_commit_on_log(struct rr_session *s)
 {
 	__atomic_store_n(&s->commit_on_log, 1, __ATOMIC_SEQ_CST);
-	oc_set_safe(s->oc, s->has_log ? __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST)
+	oc_set_safe(s->oc, s->has_log ? __atomic_load_n(&s->written_step, __ATOMIC_SEQ_CST)
 				      : UINT64_MAX);
 }
 
@@ -195,7 +195,7 @@ uint64_t rr_session_items_written(struct rr_session *s)
 
 uint64_t rr_session_written_step(struct rr_session *s)
 {
-	return __atomic_load_n(&s->written_icount, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&s->written_step, __ATOMIC_SEQ_CST);
 }
 
 void rr_session_stop(struct rr_session *s)

@@ -40,8 +40,8 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
  * LIVE_END_HOST_ERROR and every output after the last safe step stayed held).
  */
 int rr_session_record_run(struct rr_session *s, struct live_result *res);
-/* For the primary: the log is safe up to icount (acknowledged by the backup). */
-void rr_session_set_safe(struct rr_session *s, uint64_t icount);
+/* For the primary: the log is safe up to step (acknowledged by the backup). */
+void rr_session_set_safe(struct rr_session *s, uint64_t step);
 /* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
 void rr_session_fail_output(struct rr_session *s);
 /* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */

@@ -34,8 +34,8 @@ echo "ok: two replays from the pristine image matched the log and left it unchan
 # 3. Go live: a recording stopped halfway, replayed from the same file, then run live to the end.
 half=$((steps / 2))
 timeout -k 5 300 "$FTVM" record --log "$TMP/half.ftlog" "${common[@]}" --disk "$disk,snapshot" \
-	--no-console-input --max-insns "$half" >"$TMP/console" 2>&1
-[ $? -eq 6 ] || { show_console; fail "the half recording did not stop at --max-insns"; }
+	--no-console-input --max-steps "$half" >"$TMP/console" 2>&1
+[ $? -eq 6 ] || { show_console; fail "the half recording did not stop at --max-steps"; }
 timeout -k 5 300 "$FTVM" replay "$TMP/half.ftlog" "${common[@]:0:4}" --disk "$disk,snapshot" --then-live \
 	--net none </dev/null >"$TMP/live.out" 2>&1
 rc=$?

@@ -15,7 +15,7 @@ done
 [ "$(readlink "$root/usr/bin/ftvm")" = ../lib/ftvm/ftvm ] || fail "bin/ftvm is not a relative link to lib/ftvm/ftvm"
 
 # No --kernel: the installed binary must find the guest installed beside it, not the build tree's.
-(cd "$TMP" && timeout -k 5 240 "$root/usr/bin/ftvm" run --net none --no-console-input --max-insns 2000000000 \
+(cd "$TMP" && timeout -k 5 240 "$root/usr/bin/ftvm" run --net none --no-console-input --max-steps 2000000000 \
 	--append "console=ttyS0 panic=-1 ftvm.run=poweroff") >"$TMP/console" 2>&1
 rc=$?
 [ $rc -eq 0 ] && grep -q "domT init: ready" "$TMP/console" || { show_console; fail "installed ftvm run: exit $rc"; }

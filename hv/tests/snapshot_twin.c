@@ -66,7 +66,7 @@ static void put_digest(FILE *f, struct hv_machine *m)
 	uint8_t d[HV_DIGEST_BYTES];
 
 	hv_digest(m, d);
-	fprintf(f, "%llu ", (unsigned long long)hv_icount(m));
+	fprintf(f, "%llu ", (unsigned long long)hv_steps(m));
 	for (int i = 0; i < HV_DIGEST_BYTES; i++)
 		fprintf(f, "%02x", d[i]);
 	fprintf(f, "\n");
@@ -78,11 +78,11 @@ static int run_to(struct hv_machine *m, uint64_t to)
 {
 	struct hv_stop_info info;
 
-	while (hv_icount(m) < to) {
-		if (hv_run(m, to - hv_icount(m), &info))
+	while (hv_steps(m) < to) {
+		if (hv_run(m, to - hv_steps(m), &info))
 			return -1;
 		if (info.why == HV_STOP_IDLE && info.idle_until_mtime != UINT64_MAX) {
-			struct hv_event ev = { .kind = HV_EV_CLOCK, .icount = hv_icount(m),
+			struct hv_event ev = { .kind = HV_EV_CLOCK, .step = hv_steps(m),
 					       .clock = hv_clock_get(m) };
 			ev.clock.anchor_mtime = info.idle_until_mtime;
 			if (hv_inject(m, &ev))
@@ -91,7 +91,7 @@ static int run_to(struct hv_machine *m, uint64_t to)
 		}
 		if (info.why != HV_STOP_BUDGET) {
 			fprintf(stderr, "snapshot_twin: guest stopped (%d) at step %llu\n", info.why,
-				(unsigned long long)hv_icount(m));
+				(unsigned long long)hv_steps(m));
 			return -1;
 		}
 	}
@@ -148,12 +148,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* From the base step (the snapshot's) on, the scripted inputs and the digests. */
-	if (hv_icount(m) > base || run_to(m, base))
+	if (hv_steps(m) > base || run_to(m, base))
 		return 1;
 	put_digest(df, m);
 	size_t next = 0;
 	uint64_t next_digest = base + DIGEST_EVERY;
-	while (hv_icount(m) < until) {
+	while (hv_steps(m) < until) {
 		uint64_t to = until;
 		if (next < sizeof(script) / sizeof(script[0]) && base + script[next].after < to)
 			to = base + script[next].after;
@@ -161,13 +161,13 @@ int main(int argc, char **argv)
 			to = next_digest;
 		if (run_to(m, to))
 			return 1;
-		if (hv_icount(m) == next_digest) {
+		if (hv_steps(m) == next_digest) {
 			put_digest(df, m);
 			next_digest += DIGEST_EVERY;
 		}
-		if (next < sizeof(script) / sizeof(script[0]) && hv_icount(m) == base + script[next].after) {
+		if (next < sizeof(script) / sizeof(script[0]) && hv_steps(m) == base + script[next].after) {
 			uint8_t frame[64];
-			struct hv_event ev = { .kind = script[next].kind, .icount = hv_icount(m) };
+			struct hv_event ev = { .kind = script[next].kind, .step = hv_steps(m) };
 			if (ev.kind == HV_EV_NET_RX) {
 				ev.len = arp_request(frame);
 				ev.data = frame;
@@ -176,11 +176,11 @@ int main(int argc, char **argv)
 				ev.len = strlen(script[next].text);
 			}
 			rc = hv_inject(m, &ev);
-			fprintf(df, "%llu inject %d -> %d\n", (unsigned long long)hv_icount(m), ev.kind, rc);
+			fprintf(df, "%llu inject %d -> %d\n", (unsigned long long)hv_steps(m), ev.kind, rc);
 			next++;
 		}
 	}
-	if (hv_icount(m) % DIGEST_EVERY)
+	if (hv_steps(m) % DIGEST_EVERY)
 		put_digest(df, m);
 	fclose(df);
 	fflush(stdout);

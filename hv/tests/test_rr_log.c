@@ -226,25 +226,25 @@ static size_t edge_events(struct rr_event *ev)
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = (uint8_t)('a' + i % 26);
 	memset(ev, 0, 16 * sizeof(*ev));
-	ev[n++] = (struct rr_event){ .kind = RR_CONSOLE_IN, .icount = 0, .data = text, .len = 1 };
-	ev[n++] = (struct rr_event){ .kind = RR_CHECK, .icount = 0, .check = UINT64_MAX };
-	ev[n++] = (struct rr_event){ .kind = RR_CONSOLE_IN, .icount = 127, .data = text, .len = RR_CONSOLE_MAX };
-	ev[n++] = (struct rr_event){ .kind = RR_NET_RX, .icount = 128, .data = frame, .len = RR_NET_FRAME_MIN };
-	ev[n++] = (struct rr_event){ .kind = RR_NET_RX, .icount = 1ull << 40, .data = frame, .len = RR_NET_FRAME_MAX };
-	ev[n++] = (struct rr_event){ .kind = RR_CLOCK, .icount = 1ull << 40, .anchor_mtime = 0, .rate_q32 = UINT64_MAX };
-	ev[n++] = (struct rr_event){ .kind = RR_CLOCK, .icount = 1ull << 41, .anchor_mtime = UINT64_MAX, .rate_q32 = 1ull << 32 };
-	ev[n] = (struct rr_event){ .kind = RR_DIGEST, .icount = UINT64_MAX - 1 };
+	ev[n++] = (struct rr_event){ .kind = RR_CONSOLE_IN, .step = 0, .data = text, .len = 1 };
+	ev[n++] = (struct rr_event){ .kind = RR_CHECK, .step = 0, .check = UINT64_MAX };
+	ev[n++] = (struct rr_event){ .kind = RR_CONSOLE_IN, .step = 127, .data = text, .len = RR_CONSOLE_MAX };
+	ev[n++] = (struct rr_event){ .kind = RR_NET_RX, .step = 128, .data = frame, .len = RR_NET_FRAME_MIN };
+	ev[n++] = (struct rr_event){ .kind = RR_NET_RX, .step = 1ull << 40, .data = frame, .len = RR_NET_FRAME_MAX };
+	ev[n++] = (struct rr_event){ .kind = RR_CLOCK, .step = 1ull << 40, .anchor_mtime = 0, .rate_q32 = UINT64_MAX };
+	ev[n++] = (struct rr_event){ .kind = RR_CLOCK, .step = 1ull << 41, .anchor_mtime = UINT64_MAX, .rate_q32 = 1ull << 32 };
+	ev[n] = (struct rr_event){ .kind = RR_DIGEST, .step = UINT64_MAX - 1 };
 	for (int i = 0; i < 32; i++)
 		ev[n].digest[i] = (uint8_t)(i * 9);
 	n++;
-	ev[n++] = (struct rr_event){ .kind = RR_CHECK, .icount = UINT64_MAX, .check = 0 };
-	ev[n++] = (struct rr_event){ .kind = RR_END, .icount = UINT64_MAX, .end_reason = RR_END_STOPPED };
+	ev[n++] = (struct rr_event){ .kind = RR_CHECK, .step = UINT64_MAX, .check = 0 };
+	ev[n++] = (struct rr_event){ .kind = RR_END, .step = UINT64_MAX, .end_reason = RR_END_STOPPED };
 	return n;
 }
 
 static bool event_equal(const struct rr_event *a, const struct rr_event *b)
 {
-	if (a->kind != b->kind || a->icount != b->icount)
+	if (a->kind != b->kind || a->step != b->step)
 		return false;
 	switch (a->kind) {
 	case RR_CONSOLE_IN:
@@ -273,7 +273,7 @@ static void test_chunk_round_trip(void)
 	CHECK(rr_chunk_writer_nevents(w) == n, "nevents");
 	CHECK(rr_chunk_writer_finish(w, UINT64_MAX, &out, &len) == 0, "finish");
 	CHECK(rr_chunk_decode(out, len, &c, &used, err, sizeof(err)) == 0, "decode: %s", err);
-	CHECK(used == len && c.seq == 5 && c.first_icount == 0 && c.end_icount == UINT64_MAX && c.nevents == n, "fields");
+	CHECK(used == len && c.seq == 5 && c.first_step == 0 && c.end_step == UINT64_MAX && c.nevents == n, "fields");
 	rr_event_iter_init(&it, &c);
 	for (size_t i = 0; i < n; i++) {
 		rc = rr_event_next(&it, &got, err, sizeof(err));
@@ -286,28 +286,28 @@ static void test_chunk_round_trip(void)
 
 	/* Writer refusals and continuation. */
 	w = rr_chunk_writer_new(0, 100);
-	struct rr_event e = { .kind = RR_CHECK, .icount = 99 };
-	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "icount before first");
-	e = (struct rr_event){ .kind = RR_CONSOLE_IN, .icount = 100, .data = text, .len = 0 };
+	struct rr_event e = { .kind = RR_CHECK, .step = 99 };
+	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "step before first");
+	e = (struct rr_event){ .kind = RR_CONSOLE_IN, .step = 100, .data = text, .len = 0 };
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "console len 0");
 	e.len = RR_CONSOLE_MAX + 1;
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "console len 4097");
-	e = (struct rr_event){ .kind = RR_NET_RX, .icount = 100, .data = frame, .len = 13 };
+	e = (struct rr_event){ .kind = RR_NET_RX, .step = 100, .data = frame, .len = 13 };
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "net len 13");
 	e.len = RR_NET_FRAME_MAX + 1;
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "net len 65537");
-	e = (struct rr_event){ .kind = RR_END, .icount = 100, .end_reason = 5 };
+	e = (struct rr_event){ .kind = RR_END, .step = 100, .end_reason = 5 };
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "end reason 5");
-	e = (struct rr_event){ .kind = 7, .icount = 100 };
+	e = (struct rr_event){ .kind = 7, .step = 100 };
 	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "kind 7");
-	e = (struct rr_event){ .kind = RR_CHECK, .icount = 200 };
+	e = (struct rr_event){ .kind = RR_CHECK, .step = 200 };
 	CHECK(rr_chunk_writer_add(w, &e) == 0, "check");
-	e.icount = 150;
-	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "icount backwards");
+	e.step = 150;
+	CHECK(rr_chunk_writer_add(w, &e) == -EINVAL, "step backwards");
 	CHECK(rr_chunk_writer_finish(w, 199, &out, &len) == -EINVAL, "end before last event");
 
 	/* Fill to the payload limit: -ENOSPC, never an oversized chunk. */
-	e = (struct rr_event){ .kind = RR_NET_RX, .icount = 300, .data = frame, .len = RR_NET_FRAME_MAX };
+	e = (struct rr_event){ .kind = RR_NET_RX, .step = 300, .data = frame, .len = RR_NET_FRAME_MAX };
 	int adds = 0;
 	while ((rc = rr_chunk_writer_add(w, &e)) == 0)
 		adds++;
@@ -317,8 +317,8 @@ static void test_chunk_round_trip(void)
 	CHECK(rr_chunk_decode(out, len, &c, &used, err, sizeof(err)) == 0 && c.nevents == 16, "full chunk: %s", err);
 	CHECK(rr_chunk_writer_payload_len(w) == 0, "next chunk starts empty");
 	CHECK(rr_chunk_writer_finish(w, 400, &out, &len) == 0, "empty chunk");
-	CHECK(rr_chunk_decode(out, len, &c, &used, err, sizeof(err)) == 0 && c.seq == 1 && c.first_icount == 300 &&
-	      c.end_icount == 400 && c.nevents == 0 && len == RR_CHUNK_HEADER_BYTES, "empty chunk fields");
+	CHECK(rr_chunk_decode(out, len, &c, &used, err, sizeof(err)) == 0 && c.seq == 1 && c.first_step == 300 &&
+	      c.end_step == 400 && c.nevents == 0 && len == RR_CHUNK_HEADER_BYTES, "empty chunk fields");
 	rr_chunk_writer_free(w);
 }
 
@@ -335,14 +335,14 @@ static size_t small_log(uint8_t *buf, size_t chunk_end[3])
 	if (rr_header_encode(&h, buf, 4096, &at))
 		abort();
 	for (int k = 0; k < 3; k++) {
-		e = (struct rr_event){ .kind = RR_CONSOLE_IN, .icount = 1000 * k + 10, .data = (const uint8_t *)"hi\n", .len = 3 };
+		e = (struct rr_event){ .kind = RR_CONSOLE_IN, .step = 1000 * k + 10, .data = (const uint8_t *)"hi\n", .len = 3 };
 		if (rr_chunk_writer_add(w, &e))
 			abort();
-		e = (struct rr_event){ .kind = RR_CHECK, .icount = 1000 * k + 10, .check = 0x1122334455667788ull };
+		e = (struct rr_event){ .kind = RR_CHECK, .step = 1000 * k + 10, .check = 0x1122334455667788ull };
 		if (rr_chunk_writer_add(w, &e))
 			abort();
 		if (k == 2) {
-			e = (struct rr_event){ .kind = RR_END, .icount = 2500, .end_reason = RR_END_POWEROFF };
+			e = (struct rr_event){ .kind = RR_END, .step = 2500, .end_reason = RR_END_POWEROFF };
 			if (rr_chunk_writer_add(w, &e))
 				abort();
 		}
@@ -484,7 +484,7 @@ static void test_bad_events(void)
 	len = raw_chunk(buf, 0, 0, UINT64_MAX, 1, ok_max, sizeof(ok_max));
 	CHECK(rr_chunk_decode(buf, len, &c, &used, err, sizeof(err)) == 0, "decode: %s", err);
 	rr_event_iter_init(&it, &c);
-	CHECK(rr_event_next(&it, &ev, err, sizeof(err)) == 1 && ev.icount == UINT64_MAX, "max varint: %s", err);
+	CHECK(rr_event_next(&it, &ev, err, sizeof(err)) == 1 && ev.step == UINT64_MAX, "max varint: %s", err);
 
 	static const uint8_t v11[] = { RR_CHECK, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 1, 2, 3, 4, 5, 6, 7, 8 };
 	expect_bad_events("11-byte varint", 0, UINT64_MAX, 1, v11, sizeof(v11));
@@ -495,9 +495,9 @@ static void test_bad_events(void)
 	static const uint8_t vcut[] = { RR_CLOCK, 0x00, 0x05, 0x80, 0x80 };
 	expect_bad_events("varint cut by the payload end", 0, 100, 1, vcut, sizeof(vcut));
 	static const uint8_t ovf[] = { RR_CHECK, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1, 2, 3, 4, 5, 6, 7, 8 };
-	expect_bad_events("icount overflow", 10, UINT64_MAX, 1, ovf, sizeof(ovf));
+	expect_bad_events("step overflow", 10, UINT64_MAX, 1, ovf, sizeof(ovf));
 	static const uint8_t beyond[] = { RR_CHECK, 101, 1, 2, 3, 4, 5, 6, 7, 8 };
-	expect_bad_events("icount after end_icount", 0, 100, 1, beyond, sizeof(beyond));
+	expect_bad_events("step after end_step", 0, 100, 1, beyond, sizeof(beyond));
 	static const uint8_t kind0[] = { 0, 0, 0 }, kind7[] = { 7, 0, 0 };
 	expect_bad_events("kind 0", 0, 100, 1, kind0, sizeof(kind0));
 	expect_bad_events("kind 7", 0, 100, 1, kind7, sizeof(kind7));
@@ -546,7 +546,7 @@ static void test_continuity(void)
 	char err[256], want[128];
 	static const struct { const char *what; uint64_t seq1, first1; bool end0; } cases[] = {
 		{ "seq gap", 2, 50, false },
-		{ "icount gap", 1, 51, false },
+		{ "step gap", 1, 51, false },
 		{ "chunk after END", 1, 50, true },
 		{ "first chunk seq", 0, 50, false },
 	};
@@ -567,7 +567,7 @@ static void test_continuity(void)
 		      "%s: rc %d, '%s'", cases[i].what, rc, err);
 		rr_reader_close(r);
 	}
-	/* A log must start at seq 0 and icount 0. */
+	/* A log must start at seq 0 and step 0. */
 	at = hlen + raw_chunk(log + hlen, 1, 0, 50, 0, body, 0);
 	struct rr_reader *r = rr_reader_open_mem(log, at);
 	CHECK(rr_reader_read_header(r, &h, err, sizeof(err)) == 0, "header");
@@ -614,7 +614,7 @@ static void test_dump(void)
 
 	st = run_dump(log, total, last, sizeof(last));
 	CHECK(st == 0 && strstr(last, "summary: 3 chunks, 7 events (console_in 3, net_rx 0, clock 0, digest 0, check 3, end 1)") &&
-	      strstr(last, "ended cleanly (poweroff at icount 2500)"), "clean dump: %d '%s'", st, last);
+	      strstr(last, "ended cleanly (poweroff at step 2500)"), "clean dump: %d '%s'", st, last);
 	st = run_dump(log, ends[1] + 7, last, sizeof(last));
 	CHECK(st == 0 && strstr(last, "truncated: log ends in a partial chunk") && strstr(last, "after 2 complete chunks"),
 	      "truncated dump: %d '%s'", st, last);

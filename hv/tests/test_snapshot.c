@@ -117,10 +117,10 @@ static void run(struct hv_machine *m, uint64_t until)
 {
 	struct hv_stop_info info;
 
-	while (hv_icount(m) < until) {
-		CHECK(hv_run(m, until - hv_icount(m), &info) == 0, "hv_run");
+	while (hv_steps(m) < until) {
+		CHECK(hv_run(m, until - hv_steps(m), &info) == 0, "hv_run");
 		if (info.why != HV_STOP_BUDGET) {
-			CHECK(0, "unexpected stop %d at %llu", info.why, (unsigned long long)hv_icount(m));
+			CHECK(0, "unexpected stop %d at %llu", info.why, (unsigned long long)hv_steps(m));
 			break;
 		}
 	}
@@ -168,7 +168,7 @@ static void test_round_trip(void)
 	      "load: %s", err);
 	if (!b)
 		return;
-	CHECK_EQ(hv_icount(b), 500003, "steps after load");
+	CHECK_EQ(hv_steps(b), 500003, "steps after load");
 	digest_hex(a, da);
 	digest_hex(b, db);
 	CHECK(!strcmp(da, db), "digest at the save: %s vs %s", da, db);

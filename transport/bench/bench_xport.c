@@ -42,7 +42,7 @@ static void bench_on_link(void *arg, bool up)
 	b->was_up |= up;
 }
 
-static void bench_on_ack(void *arg, uint64_t acked, uint64_t insns)
+static void bench_on_ack(void *arg, uint64_t acked, uint64_t steps)
 {
 	((struct bench *)arg)->acked = acked;
 }

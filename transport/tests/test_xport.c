@@ -89,7 +89,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t
 	s->bytes += len;
 }
 
-static void on_ack(void *arg, uint64_t acked, uint64_t insns)
+static void on_ack(void *arg, uint64_t acked, uint64_t steps)
 {
 	((struct side *)arg)->acked = acked;
 }

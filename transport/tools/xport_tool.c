@@ -66,7 +66,7 @@ static void tool_on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const ui
 	}
 }
 
-static void tool_on_ack(void *arg, uint64_t acked_seq, uint64_t insns)
+static void tool_on_ack(void *arg, uint64_t acked_seq, uint64_t steps)
 {
 	struct tool *t = arg;
 
