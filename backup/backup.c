@@ -92,7 +92,7 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 }
 
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
-static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
 	struct backup *b = arg;
 	int rc;

@@ -203,7 +203,7 @@ int xport_conn_put_chunk(struct xport_conn *c, const struct xport_chunk *ch)
 		xport_conn_close(c, XPORT_CLOSE_QUIET, "cannot queue a frame: out of memory");
 		return -ENOMEM;
 	}
-	c->tx.len += xport_frame_chunk_head(c->tx.data + c->tx.len, c->x->cfg.epoch, ch->seq, ch->first_insn, ch->crc,
+	c->tx.len += xport_frame_chunk_head(c->tx.data + c->tx.len, c->x->cfg.epoch, ch->seq, ch->first_step, ch->crc,
 					    ch->len);
 	/* A large payload completes the record under way from a copy, then is sealed where it lies. */
 	if (ch->len > XPORT_RECORD) {

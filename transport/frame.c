@@ -112,10 +112,10 @@ static uint8_t *varint_put(uint8_t *p, uint64_t v)
  * ftvm__envelope__unpack() like a packed one. Zero fields are left out, as
  * proto3 does.
  */
-size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64_t first_insn, uint32_t crc,
+size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64_t first_step, uint32_t crc,
 			      size_t payload_len)
 {
-	size_t body = (seq ? 1 + varint_len(seq) : 0) + (first_insn ? 1 + varint_len(first_insn) : 0) + (crc ? 5 : 0) +
+	size_t body = (seq ? 1 + varint_len(seq) : 0) + (first_step ? 1 + varint_len(first_step) : 0) + (crc ? 5 : 0) +
 		      (payload_len ? 1 + varint_len(payload_len) + payload_len : 0);
 	size_t env = (epoch ? 1 + varint_len(epoch) : 0) + 1 + varint_len(body) + body;
 	uint8_t *p = out + 4;
@@ -134,9 +134,9 @@ size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64
 		*p++ = 1 << 3 | 0;                          /* LogChunk.seq */
 		p = varint_put(p, seq);
 	}
-	if (first_insn) {
-		*p++ = 2 << 3 | 0;                          /* LogChunk.first_insn */
-		p = varint_put(p, first_insn);
+	if (first_step) {
+		*p++ = 2 << 3 | 0;                          /* LogChunk.first_step */
+		p = varint_put(p, first_step);
 	}
 	if (crc) {
 		*p++ = 4 << 3 | 5;                          /* LogChunk.crc32c, fixed32 little-endian */
@@ -192,7 +192,7 @@ static bool chunk_fields(const uint8_t *p, const uint8_t *end, struct xport_chun
 
 		switch (tag) {
 		case 1 << 3 | 0: bit = 1; ok = varint_get(&p, end, &v->seq); break;
-		case 2 << 3 | 0: bit = 2; ok = varint_get(&p, end, &v->first_insn); break;
+		case 2 << 3 | 0: bit = 2; ok = varint_get(&p, end, &v->first_step); break;
 		case 3 << 3 | 2: bit = 4; ok = len_get(&p, end, &v->payload, &v->len); break;
 		case 4 << 3 | 5:
 			bit = 8;

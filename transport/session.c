@@ -58,7 +58,7 @@ int xport_session_fill(struct xport_conn *c)
 	if (x->progress_dirty) {
 		Ftvm__Progress p = FTVM__PROGRESS__INIT;
 
-		p.insn = x->progress_insn;
+		p.step = x->progress_step;
 		env.body_case = FTVM__ENVELOPE__BODY_PROGRESS;
 		env.progress = &p;
 		if (xport_conn_put(c, &env))
@@ -93,7 +93,7 @@ void xport_session_ready(struct xport_conn *c)
 	c->state = CONN_READY;
 	c->send_seq = x->acked_seq + 1;
 	x->ack_dirty = true;
-	x->progress_dirty = x->progress_insn != 0;
+	x->progress_dirty = x->progress_step != 0;
 	x->st.sessions++;
 	log_info("transport: session up with %s (epoch %llu, resume after seq %llu, receiving after %llu)", c->peer,
 		 (unsigned long long)x->cfg.epoch, (unsigned long long)x->acked_seq, (unsigned long long)x->recv_seq);
@@ -168,7 +168,7 @@ static int handle_chunk(struct xport_conn *c, const struct xport_chunk_view *m)
 	x->recv_unacked_bytes += m->len;
 	x->ack_dirty = true;
 	if (x->cb.on_chunk)
-		x->cb.on_chunk(x->cb.arg, m->seq, m->first_insn, m->payload, m->len);
+		x->cb.on_chunk(x->cb.arg, m->seq, m->first_step, m->payload, m->len);
 	return 0;
 }
 
@@ -259,7 +259,7 @@ static int handle_frame(struct xport_conn *c, const uint8_t *body, uint32_t len)
 	case FTVM__ENVELOPE__BODY_CHUNK:
 		view = (struct xport_chunk_view){
 			.seq = env->chunk->seq,
-			.first_insn = env->chunk->first_insn,
+			.first_step = env->chunk->first_step,
 			.crc = env->chunk->crc32c,
 			.payload = env->chunk->payload.data,
 			.len = env->chunk->payload.len,
@@ -271,7 +271,7 @@ static int handle_frame(struct xport_conn *c, const uint8_t *body, uint32_t len)
 		break;
 	case FTVM__ENVELOPE__BODY_PROGRESS:
 		if (x->cb.on_progress)
-			x->cb.on_progress(x->cb.arg, env->progress->insn);
+			x->cb.on_progress(x->cb.arg, env->progress->step);
 		break;
 	case FTVM__ENVELOPE__BODY_HEARTBEAT:
 		if (env->heartbeat->epoch != x->cfg.epoch) {

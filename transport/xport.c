@@ -230,7 +230,7 @@ void xport_window_pop(struct xport *x)
 		x->ring_head = x->ring_tail = 0;
 }
 
-int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, size_t len, uint64_t *seq_out)
+int xport_send_chunk(struct xport *x, uint64_t first_step, const void *payload, size_t len, uint64_t *seq_out)
 {
 	struct xport_chunk *ch;
 	uint8_t *copy;
@@ -251,7 +251,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 	x->sent_cum_bytes += len;
 	*ch = (struct xport_chunk){
 		.seq = x->next_seq,
-		.first_insn = first_insn,
+		.first_step = first_step,
 		.cum_bytes = x->sent_cum_bytes,
 		.crc = crc32c(0, copy, len),
 		.len = (uint32_t)len,
@@ -266,9 +266,9 @@ int xport_send_chunk(struct xport *x, uint64_t first_insn, const void *payload, 
 	return 0;
 }
 
-int xport_send_progress(struct xport *x, uint64_t insn)
+int xport_send_progress(struct xport *x, uint64_t step)
 {
-	x->progress_insn = insn;
+	x->progress_step = step;
 	x->progress_dirty = true;
 	xport_kick(x);
 	return 0;

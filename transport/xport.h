@@ -57,10 +57,10 @@ struct xport_config {
 
 struct xport_callbacks {
 	/* A new chunk, in sequence order, each sequence number exactly once. */
-	void (*on_chunk)(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len);
+	void (*on_chunk)(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len);
 	/* The peer acknowledged up to acked_seq; credit may have changed, so retry a refused send. */
 	void (*on_ack)(void *arg, uint64_t acked_seq, uint64_t steps_replayed);
-	void (*on_progress)(void *arg, uint64_t insn);
+	void (*on_progress)(void *arg, uint64_t step);
 	/* The authenticated session came up (Hello exchanged) or went down. */
 	void (*on_link)(void *arg, bool up);
 	/*
@@ -104,10 +104,10 @@ void xport_free(struct xport *x);
  * retransmit window is exhausted (nothing is queued: retry after on_ack),
  * -EMSGSIZE above XPORT_MAX_PAYLOAD.
  */
-__attribute__((warn_unused_result)) int xport_send_chunk(struct xport *x, uint64_t first_insn,
+__attribute__((warn_unused_result)) int xport_send_chunk(struct xport *x, uint64_t first_step,
 							 const void *payload, size_t len, uint64_t *seq_out);
 /* Announces the primary's instruction count (latest value wins; resent after reconnect). */
-__attribute__((warn_unused_result)) int xport_send_progress(struct xport *x, uint64_t insn);
+__attribute__((warn_unused_result)) int xport_send_progress(struct xport *x, uint64_t step);
 /* Receiver: grants more credit and sends an Ack with it. */
 __attribute__((warn_unused_result)) int xport_grant_credit(struct xport *x, uint32_t chunks, uint64_t bytes);
 /* Receiver: the replay position reported in the next Ack (sent now if the link is up). */

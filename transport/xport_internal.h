@@ -43,7 +43,7 @@ struct xport_conn {
 };
 
 struct xport_chunk {
-	uint64_t seq, first_insn;
+	uint64_t seq, first_step;
 	uint64_t cum_bytes;       /* payload bytes of every chunk up to and including this one */
 	uint32_t crc;
 	uint32_t len;
@@ -74,7 +74,7 @@ struct xport {
 	uint64_t next_seq;        /* sequence the next accepted chunk gets */
 	uint64_t acked_seq, acked_cum_bytes, sent_cum_bytes, max_sent_seq;
 	uint64_t credit_seq_limit, credit_bytes_limit;
-	uint64_t progress_insn;
+	uint64_t progress_step;
 	bool progress_dirty;
 
 	/* receiver */
@@ -142,12 +142,12 @@ __attribute__((warn_unused_result)) int xport_frame_next(struct xport_buf *b, co
 
 /* A LogChunk frame's header: at most this many bytes, then the payload. */
 #define XPORT_CHUNK_HEAD_MAX 64
-size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64_t first_insn, uint32_t crc,
+size_t xport_frame_chunk_head(uint8_t *out, uint64_t epoch, uint64_t seq, uint64_t first_step, uint32_t crc,
 			      size_t payload_len);
 
 /* A received LogChunk, its payload still inside the frame. */
 struct xport_chunk_view {
-	uint64_t epoch, seq, first_insn;
+	uint64_t epoch, seq, first_step;
 	uint32_t crc;
 	const uint8_t *payload;
 	size_t len;

@@ -9,7 +9,7 @@
 #include "transport/log.h"
 #include "transport/xport_internal.h"
 
-static void fuzz_on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+static void fuzz_on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
 	volatile uint8_t sink = len ? payload[0] ^ payload[len - 1] : 0;
 
@@ -51,7 +51,7 @@ static void fuzz_check_chunk_view(const uint8_t *body, size_t len)
 		return;
 	env = ftvm__envelope__unpack(NULL, len, body);
 	if (!env || env->body_case != FTVM__ENVELOPE__BODY_CHUNK || env->epoch != v.epoch ||
-	    env->chunk->seq != v.seq || env->chunk->first_insn != v.first_insn || env->chunk->crc32c != v.crc ||
+	    env->chunk->seq != v.seq || env->chunk->first_step != v.first_step || env->chunk->crc32c != v.crc ||
 	    env->chunk->payload.len != v.len || v.payload < body || v.payload + v.len > body + len ||
 	    (v.len && memcmp(env->chunk->payload.data, v.payload, v.len) != 0))
 		abort();

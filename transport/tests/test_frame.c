@@ -18,7 +18,7 @@ static void __attribute__((noreturn)) stop(void)
 
 static uint64_t delivered, last_seq;
 
-static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
 	delivered++;
 	last_seq = seq;
@@ -94,7 +94,7 @@ static bool decode_both(const uint8_t *body, size_t len, struct xport_chunk_view
 
 	if (fast) {
 		CHECK(env && env->body_case == FTVM__ENVELOPE__BODY_CHUNK, "in %s", __func__);
-		CHECK(env->epoch == v->epoch && env->chunk->seq == v->seq && env->chunk->first_insn == v->first_insn, "in %s", __func__);
+		CHECK(env->epoch == v->epoch && env->chunk->seq == v->seq && env->chunk->first_step == v->first_step, "in %s", __func__);
 		CHECK(env->chunk->crc32c == v->crc && env->chunk->payload.len == v->len, "in %s", __func__);
 		CHECK(v->payload >= body && v->payload + v->len <= body + len, "in %s", __func__);
 		CHECK(v->len == 0 || memcmp(env->chunk->payload.data, v->payload, v->len) == 0, "in %s", __func__);
@@ -123,9 +123,9 @@ static void test_chunk_codec(void)
 	for (size_t e = 0; e < 9; e++)
 		for (size_t q = 0; q < 9; q++)
 			for (size_t l = 0; l < 7; l++) {
-				uint64_t insn = nums[(e + q + l) % 9];
+				uint64_t step = nums[(e + q + l) % 9];
 				uint32_t crc = (uint32_t)xorshift(&rng) & (l % 2 ? 0xffffffffu : 0);
-				size_t head = xport_frame_chunk_head(frame, nums[e], nums[q], insn, crc, lens[l]);
+				size_t head = xport_frame_chunk_head(frame, nums[e], nums[q], step, crc, lens[l]);
 				size_t body_len = (size_t)frame[0] << 24 | (size_t)frame[1] << 16 | (size_t)frame[2] << 8 | frame[3];
 				Ftvm__Envelope env = FTVM__ENVELOPE__INIT;
 				Ftvm__LogChunk m = FTVM__LOG_CHUNK__INIT;
@@ -134,17 +134,17 @@ static void test_chunk_codec(void)
 				for (size_t i = 0; i < lens[l]; i++)
 					frame[head + i] = (uint8_t)(i * 7 + q);
 				if (!decode_both(frame + 4, body_len, &v) || check_failures != failures_before) {
-					CHECK(0, "epoch %llu seq %llu insn %llu len %zu: not read in place or read differently",
+					CHECK(0, "epoch %llu seq %llu step %llu len %zu: not read in place or read differently",
 					      (unsigned long long)nums[e], (unsigned long long)nums[q],
-					      (unsigned long long)insn, lens[l]);
+					      (unsigned long long)step, lens[l]);
 					stop();
 				}
-				CHECK(v.epoch == nums[e] && v.seq == nums[q] && v.first_insn == insn && v.crc == crc, "in %s", __func__);
+				CHECK(v.epoch == nums[e] && v.seq == nums[q] && v.first_step == step && v.crc == crc, "in %s", __func__);
 				CHECK(v.len == lens[l] && (v.len == 0 || v.payload == frame + head), "in %s", __func__);
 
 				/* protobuf-c's field order (payload before crc) reads in place too. */
 				m.seq = nums[q];
-				m.first_insn = insn;
+				m.first_step = step;
 				m.crc32c = crc;
 				m.payload.data = frame + head;
 				m.payload.len = lens[l];
@@ -161,9 +161,9 @@ static void test_chunk_codec(void)
 		size_t len = (size_t)(xorshift(&rng) % 40);
 		uint64_t epoch = xorshift(&rng) % 1000;
 		uint64_t seq = xorshift(&rng) % 100000;
-		uint64_t insn = xorshift(&rng);
+		uint64_t step = xorshift(&rng);
 		uint32_t crc = (uint32_t)xorshift(&rng);
-		size_t head = xport_frame_chunk_head(frame, epoch, seq, insn >> (crc % 64), crc, len);
+		size_t head = xport_frame_chunk_head(frame, epoch, seq, step >> (crc % 64), crc, len);
 		size_t body_len = head - 4 + len;
 		int flips = 1 + (int)(xorshift(&rng) % 3);
 

@@ -72,12 +72,12 @@ static size_t chunk_len(uint64_t seq)
 	return 100 + (size_t)(seq * 977 % 3000);
 }
 
-static void on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
 	struct side *s = arg;
 	uint8_t want[4096];
 
-	if (seq != s->received + 1 || len != chunk_len(seq) || first_insn != seq * 10) {
+	if (seq != s->received + 1 || len != chunk_len(seq) || first_step != seq * 10) {
 		fprintf(stderr, "chunk %" PRIu64 " (len %zu) after %" PRIu64 "\n", seq, len, s->received);
 		s->bad = true;
 	} else {
@@ -383,7 +383,7 @@ static void test_bad_peers(void)
 	static const uint8_t oversized[] = { 0x01, 0x00, 0x00, 0x00, 1, 2, 3 };
 	static const uint8_t truncated[] = { 0, 0, 0, 100, 8, 7, 1, 2, 3, 4, 5, 6, 7, 8 };
 	static const uint8_t unknown[] = { 0, 0, 0, 4, 0x08, 0x07, 0x48, 0x01 };
-	/* Envelope{epoch 99, progress{insn 1}} */
+	/* Envelope{epoch 99, progress{step 1}} */
 	static const uint8_t wrong_epoch[] = { 0, 0, 0, 6, 0x08, 99, 0x2a, 0x02, 0x08, 0x01 };
 	static const struct {
 		const char *name;

@@ -42,12 +42,12 @@ static void tool_fill(uint8_t *p, size_t len, uint64_t seq)
 	}
 }
 
-static void tool_on_chunk(void *arg, uint64_t seq, uint64_t first_insn, const uint8_t *payload, size_t len)
+static void tool_on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
 	struct tool *t = arg;
 	static uint8_t want[XPORT_MAX_PAYLOAD];
 
-	if (seq != t->received + 1 || first_insn != seq * 1000 || len > sizeof(want)) {
+	if (seq != t->received + 1 || first_step != seq * 1000 || len > sizeof(want)) {
 		log_warnx("serve: chunk %" PRIu64 " out of order (expected %" PRIu64 ")", seq, t->received + 1);
 		t->bad = true;
 	} else {
