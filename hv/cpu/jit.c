@@ -7,6 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef JIT_PERF_MAP
+/*
+ * Profiling builds (make CPPFLAGS=-DJIT_PERF_MAP): every block goes into
+ * perf's /tmp/perf-PID.map as g_PC_NINSNS, the code buffer into
+ * /tmp/jit-PID-BASE.bin at the end (objdump -b binary --adjust-vma=BASE),
+ * flushes keep the old code so the map stays true, and the counters go to
+ * stderr.
+ */
+#include <stdio.h>
+#include <unistd.h>
+#endif
 
 /*
  * How the step count stays exact. A translated block of n instructions
@@ -85,8 +96,26 @@ void rv_jit_destroy(struct rv_jit *j)
 {
 	if (!j)
 		return;
+#ifdef JIT_PERF_MAP
+	fprintf(stderr, "jit: %llu translated, %llu flushes, %llu run, %llu interp steps, %llu chains\n",
+		(unsigned long long)j->st.blocks_translated, (unsigned long long)j->st.flushes,
+		(unsigned long long)j->st.blocks_run, (unsigned long long)j->st.interp_steps,
+		(unsigned long long)j->st.chains);
+#endif
 	for (int i = 0; i < j->nharts; i++)
 		j->harts[i].jit = NULL;
+#ifdef JIT_PERF_MAP
+	if (j->buf) {
+		char name[64];
+		snprintf(name, sizeof(name), "/tmp/jit-%d-%lx.bin", (int)getpid(),
+			 (unsigned long)(uintptr_t)j->buf);
+		FILE *f = fopen(name, "w");
+		if (f) {
+			fwrite(j->buf, 1, j->used, f);
+			fclose(f);
+		}
+	}
+#endif
 	if (j->buf)
 		munmap(j->buf, JIT_CODE_BYTES);
 	free(j->blocks);
@@ -103,7 +132,9 @@ void rv_jit_flush(struct rv_jit *j)
 	memset(j->jc, 0, sizeof(j->jc));
 	memset(j->code_pages, 0, code_page_words(j) * sizeof(uint64_t));
 	j->nblocks = 0;
+#ifndef JIT_PERF_MAP
 	j->used = j->base_used;
+#endif
 	j->gen++;
 	j->st.flushes++;
 	if (j->nsnapshots >= JIT_MAX_SNAPSHOTS)
@@ -221,6 +252,18 @@ static struct jit_block *lookup(struct rv_jit *j, uint64_t pc, uintptr_t addend)
 		b->code = NULL;
 	if (b->code)
 		j->st.blocks_translated++;
+#ifdef JIT_PERF_MAP
+	if (b->code) {
+		char name[64];
+		snprintf(name, sizeof(name), "/tmp/perf-%d.map", (int)getpid());
+		FILE *f = fopen(name, "a");
+		if (f) {
+			fprintf(f, "%lx %lx g_%lx_%u\n", (unsigned long)(uintptr_t)b->code,
+				(unsigned long)(j->buf + j->used - b->code), (unsigned long)pc, b->ninsns);
+			fclose(f);
+		}
+	}
+#endif
 	b->next = j->hash[hsh];
 	j->hash[hsh] = b;
 	return b;

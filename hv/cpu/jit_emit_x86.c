@@ -10,10 +10,13 @@
  * Register use in translated code (System V ABI, Intel SDM vol. 2 encodings):
  *   rbx  the hart (guest x[] at offset 0), r12  steps at the block's start,
  *   r13  the step at which to stop,  r14  where an exit puts its chain slot,
- *   rax rcx rdx rsi rdi r8 r9  scratch, also the helper call arguments.
- * Guest registers live in struct rv_hart; each instruction loads and stores
- * them. Steps are added once per block: a block runs whole or not at all,
- * and a helper that leaves mid-block has set h->pc and h->steps itself.
+ *   rax rcx rdx rsi  scratch,
+ *   rbp r15 r10 r11 rdi r8 r9  the register cache (below); rdi rsi rdx rcx
+ *   r8 r9 are also the helper call arguments.
+ * Guest registers live in struct rv_hart; inside a block the cache keeps
+ * the ones in use in host registers. Steps are added once per block: a
+ * block runs whole or not at all, and a helper that leaves mid-block has
+ * set h->pc and h->steps itself.
  */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 12, CC_GE = 13 };
@@ -34,12 +37,34 @@ _Static_assert(sizeof(struct rv_tlb_entry) == 16, "TLB index scaling assumes 16-
 _Static_assert(RV_TLB_ENTRIES == 256, "TLB index mask assumes 256 entries");
 _Static_assert(sizeof(struct jit_jc_entry) == 32, "jump cache index scaling assumes 32-byte entries");
 
-/* A load or store's TLB miss, emitted after the block so the hit path runs straight through. */
+/*
+ * The register cache: within a block, guest registers live in host
+ * registers, loaded at first use and written back to struct rv_hart
+ * (when changed) before anything that may read them there: every exit,
+ * every helper call, a slot's reuse. A block starts with the cache empty,
+ * so any chained or looked-up entry sees the same state. Slots 0 and 1
+ * are callee-saved and survive helper calls; the others do not.
+ */
+#define CACHE_SLOTS 7
+static const int cache_host[CACHE_SLOTS] = { RBP, R15, R10, R11, RDI, R8, R9 };
+#define CACHE_CALLEE_SAVED 2
+
+struct cache {
+	uint8_t guest[CACHE_SLOTS];	/* the guest register a slot holds, 0: none */
+	uint8_t dirty;			/* slots whose register differs from struct rv_hart */
+};
+
+/*
+ * A load or store's TLB miss, emitted after the block so the hit path runs
+ * straight through; cache is the register cache at the miss, which the
+ * slow path writes back before its call and restores before it resumes.
+ */
 struct slow_path {
 	uint8_t *miss, *resume;
 	uint64_t pc;
 	uint32_t insn;
 	uint8_t len, idx;
+	struct cache cache;
 };
 
 struct emit {
@@ -53,8 +78,8 @@ struct emit {
 	 * next instruction's load of that register can reuse rax.
 	 */
 	int rax_holds;
-	/* The register whose store st_x may leave out (see dead_store), or -1. */
-	int dead_rd;
+	struct cache c;
+	uint32_t lru[CACHE_SLOTS], tick;
 };
 
 static void b8(struct emit *e, uint8_t v)
@@ -122,6 +147,75 @@ static void op_reg(struct emit *e, bool w, uint32_t opc, int reg, int rm)
 	b8(e, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
 }
 
+static int cache_find(const struct emit *e, unsigned r)
+{
+	for (int k = 0; k < CACHE_SLOTS; k++)
+		if (e->c.guest[k] == r)
+			return k;
+	return -1;
+}
+
+static void cache_write_back(struct emit *e, const struct cache *c, int k)
+{
+	if ((c->dirty >> k) & 1)
+		op_mem(e, true, 0x89, cache_host[k], RBX, -1, OFF_X(c->guest[k]));
+}
+
+/* A slot for guest register r (r != 0), holding nothing yet: a free one, else the least recently used. */
+static int cache_alloc(struct emit *e, unsigned r)
+{
+	int k = cache_find(e, r);
+
+	if (k >= 0)
+		return k;
+	for (int i = 0; i < CACHE_SLOTS && k < 0; i++)
+		if (!e->c.guest[i])
+			k = i;
+	if (k < 0) {
+		k = 0;
+		for (int i = 1; i < CACHE_SLOTS; i++)
+			if (e->lru[i] < e->lru[k])
+				k = i;
+	}
+	cache_write_back(e, &e->c, k);
+	e->c.dirty &= (uint8_t)~(1u << k);
+	e->c.guest[k] = (uint8_t)r;
+	return k;
+}
+
+/* Before an exit or a helper: struct rv_hart gets every changed register; drop: forget them too. */
+static void cache_flush(struct emit *e, bool drop)
+{
+	for (int k = 0; k < CACHE_SLOTS; k++)
+		cache_write_back(e, &e->c, k);
+	e->c.dirty = 0;
+	if (drop)
+		memset(e->c.guest, 0, sizeof(e->c.guest));
+}
+
+/* The host register holding guest register r (r != 0), loading it on a miss. */
+static int cache_get(struct emit *e, unsigned r)
+{
+	int k = cache_find(e, r);
+
+	if (k < 0) {
+		k = cache_alloc(e, r);
+		op_mem(e, true, 0x8b, cache_host[k], RBX, -1, OFF_X(r));
+	}
+	e->lru[k] = ++e->tick;
+	return cache_host[k];
+}
+
+/* The host register that will hold guest register r's new value (r != 0). */
+static int cache_set(struct emit *e, unsigned r)
+{
+	int k = cache_alloc(e, r);
+
+	e->c.dirty |= (uint8_t)(1u << k);
+	e->lru[k] = ++e->tick;
+	return cache_host[k];
+}
+
 static void ld_x(struct emit *e, int reg, unsigned r)
 {
 	if (r != 0 && (int)r == e->rax_holds) {
@@ -132,7 +226,7 @@ static void ld_x(struct emit *e, int reg, unsigned r)
 	if (r == 0)
 		op_reg(e, false, 0x33, reg, reg);	/* xor r32, r32 */
 	else
-		op_mem(e, true, 0x8b, reg, RBX, -1, OFF_X(r));
+		op_reg(e, true, 0x8b, reg, cache_get(e, r));
 }
 
 static void ld_x32(struct emit *e, int reg, unsigned r)
@@ -145,17 +239,17 @@ static void ld_x32(struct emit *e, int reg, unsigned r)
 	if (r == 0)
 		op_reg(e, false, 0x33, reg, reg);
 	else
-		op_mem(e, false, 0x8b, reg, RBX, -1, OFF_X(r));
+		op_reg(e, false, 0x8b, reg, cache_get(e, r));
 }
 
 static void st_x(struct emit *e, unsigned r, int reg)
 {
-	if (r && !(reg == RAX && (int)r == e->dead_rd))
-		op_mem(e, true, 0x89, reg, RBX, -1, OFF_X(r));
-	if (r && reg == RAX)
+	if (!r)
+		return;
+	op_reg(e, true, 0x8b, cache_set(e, r), reg);
+	if (reg == RAX)
 		e->rax_holds = (int)r;
 }
-
 
 static bool fits_s32(uint64_t v)
 {
@@ -178,18 +272,11 @@ static void mov_imm(struct emit *e, int reg, uint64_t v)
 	}
 }
 
-/* x[r] = v; rcx is scratch when v needs 64 bits. */
+/* x[r] = v */
 static void st_x_imm(struct emit *e, unsigned r, uint64_t v)
 {
-	if (!r)
-		return;
-	if (fits_s32(v)) {
-		op_mem(e, true, 0xc7, 0, RBX, -1, OFF_X(r));
-		b32(e, (uint32_t)v);
-	} else {
-		mov_imm(e, RCX, v);
-		st_x(e, r, RCX);
-	}
+	if (r)
+		mov_imm(e, cache_set(e, r), v);
 }
 
 static void alu_ri(struct emit *e, bool w, int ext, int reg, int32_t imm)
@@ -504,9 +591,9 @@ static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc,
 		alu_ri(e, true, ALU_ADD, RSI, IMM_I(i));
 	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
 	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
+	/* The miss path rejoins here with the value in rax, as the hit path has it. */
+	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
 	st_x(e, RD(i), RAX);
-	e->rax_holds = -1;	/* the miss path rejoins here with rax clobbered */
-	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx };
 }
 
 static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
@@ -522,7 +609,7 @@ static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc
 	if (f3 == 1)
 		b8(e, 0x66);
 	op_mem(e, f3 == 3, f3 == 0 ? 0x88 : 0x89, RDX, RSI, RAX, 0);
-	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx };
+	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
 }
 
 /*
@@ -536,6 +623,8 @@ static void emit_slow_paths(struct rv_jit *j, struct emit *e)
 		const struct slow_path *sp = &e->slow[k];
 		unsigned f3 = F3(sp->insn);
 		fix32(e, sp->miss, e->p);
+		for (int c = 0; c < CACHE_SLOTS; c++)
+			cache_write_back(e, &sp->cache, c);
 		op_reg(e, true, 0x8b, RDI, RBX);
 		if ((sp->insn & 0x7f) == 0x03) {
 			mov_imm(e, RDX, f3 | RD(sp->insn) << 8 | (uint32_t)sp->len << 16);
@@ -550,8 +639,54 @@ static void emit_slow_paths(struct rv_jit *j, struct emit *e)
 		}
 		op_reg(e, false, 0x85, RAX, RAX);
 		fix32(e, jcc32(e, CC_NE), j->exit_synced);
+		for (int c = CACHE_CALLEE_SAVED; c < CACHE_SLOTS; c++)
+			if (sp->cache.guest[c])
+				op_mem(e, true, 0x8b, cache_host[c], RBX, -1, OFF_X(sp->cache.guest[c]));
+		if ((sp->insn & 0x7f) == 0x03 && RD(sp->insn))
+			op_mem(e, true, 0x8b, RAX, RBX, -1, OFF_X(RD(sp->insn)));
 		jmp_to(e, sp->resume);
 	}
+}
+
+/*
+ * ALU work straight on the cache registers when no source is x0: the host
+ * register for rd, given rs1's value unless it is rs1's already (the
+ * sources were touched last, so taking rd's slot never evicts them).
+ */
+static int alu_dst(struct emit *e, unsigned rd, int c1, bool w)
+{
+	int cd = cache_set(e, rd);
+
+	if (cd != c1)
+		op_reg(e, w, 0x8b, cd, c1);
+	return cd;
+}
+
+static bool emit_op_imm_cached(struct emit *e, uint32_t i)
+{
+	unsigned rd = RD(i), f3 = F3(i);
+	int32_t imm = IMM_I(i);
+
+	if (!RS1(i) || f3 == 2 || f3 == 3)
+		return false;
+	int c1 = cache_get(e, RS1(i));
+	if (f3 == 0) {
+		int cd = cache_set(e, rd);
+		if (cd == c1 && imm)
+			alu_ri(e, true, ALU_ADD, cd, imm);
+		else if (cd != c1)
+			lea(e, cd, c1, imm);
+		return true;
+	}
+	int cd = alu_dst(e, rd, c1, true);
+	switch (f3) {
+	case 1: shift_ri(e, true, SH_SHL, cd, (unsigned)imm & 63); break;
+	case 4: alu_ri(e, true, ALU_XOR, cd, imm); break;
+	case 5: shift_ri(e, true, (i >> 30) & 1 ? SH_SAR : SH_SHR, cd, (unsigned)imm & 63); break;
+	case 6: alu_ri(e, true, ALU_OR, cd, imm); break;
+	default: alu_ri(e, true, ALU_AND, cd, imm); break;
+	}
+	return true;
 }
 
 static void emit_op_imm(struct emit *e, uint32_t i)
@@ -565,6 +700,8 @@ static void emit_op_imm(struct emit *e, uint32_t i)
 		st_x_imm(e, rd, (uint64_t)(int64_t)imm);
 		return;
 	}
+	if (emit_op_imm_cached(e, i))
+		return;
 	ld_x(e, RAX, RS1(i));
 	switch (f3) {
 	case 0: if (imm) alu_ri(e, true, ALU_ADD, RAX, imm); break;
@@ -585,9 +722,25 @@ static void emit_op_imm32(struct emit *e, uint32_t i)
 
 	if (!rd)
 		return;
+	if (RS1(i)) {
+		int c1 = cache_get(e, RS1(i)), cd = cache_set(e, rd);
+		if (f3 == 0 && IMM_I(i)) {
+			op_mem(e, false, 0x8d, cd, c1, -1, IMM_I(i));	/* lea r32 */
+			c1 = cd;
+		} else if (f3 != 0) {
+			if (cd != c1)
+				op_reg(e, false, 0x8b, cd, c1);
+			shift_ri(e, false, f3 == 1 ? SH_SHL : F7(i) ? SH_SAR : SH_SHR, cd, sh);
+			c1 = cd;
+		}
+		op_reg(e, true, 0x63, cd, c1);	/* movsxd */
+		return;
+	}
 	ld_x32(e, RAX, RS1(i));
-	if (f3 == 0)
-		alu_ri(e, false, ALU_ADD, RAX, IMM_I(i));
+	if (f3 == 0) {
+		if (IMM_I(i))
+			alu_ri(e, false, ALU_ADD, RAX, IMM_I(i));
+	}
 	else if (f3 == 1)
 		shift_ri(e, false, SH_SHL, RAX, sh);
 	else
@@ -661,6 +814,30 @@ static void emit_op(struct emit *e, uint32_t i)
 		emit_div(e, i, false);
 		return;
 	}
+	if (RS1(i) && RS2(i) && f7 != 1 && f3 != 2 && f3 != 3) {
+		int c1 = cache_get(e, RS1(i)), c2 = cache_get(e, RS2(i));
+		if (f3 == 1 || f3 == 5) {
+			op_reg(e, true, 0x8b, RCX, c2);
+			shift_cl(e, true, f3 == 1 ? SH_SHL : f7 ? SH_SAR : SH_SHR, alu_dst(e, rd, c1, true));
+			return;
+		}
+		uint32_t opc = f7 ? 0x2b : rr[f3];
+		int cd = cache_set(e, rd);
+		if (cd == c2 && cd != c1 && !f7) {
+			op_reg(e, true, opc, cd, c1);	/* commutative: rd = rs2 op rs1 */
+		} else if (cd == c2 && cd != c1) {
+			op_reg(e, true, 0x8b, RAX, c1);
+			op_reg(e, true, opc, RAX, c2);
+			op_reg(e, true, 0x8b, cd, RAX);
+		} else if (cd != c1 && f3 == 0 && !f7) {
+			op_mem(e, true, 0x8d, cd, c1, c2, 0);	/* lea rd, [rs1 + rs2] */
+		} else {
+			if (cd != c1)
+				op_reg(e, true, 0x8b, cd, c1);
+			op_reg(e, true, opc, cd, c2);
+		}
+		return;
+	}
 	ld_x(e, RAX, RS1(i));
 	ld_x(e, RCX, RS2(i));
 	if (f7 == 1) {
@@ -705,6 +882,24 @@ static void emit_op32(struct emit *e, uint32_t i)
 		emit_div(e, i, true);
 		return;
 	}
+	if (RS1(i) && RS2(i) && f7 != 1) {
+		int c1 = cache_get(e, RS1(i)), c2 = cache_get(e, RS2(i)), cd;
+		if (f3 != 0) {
+			op_reg(e, true, 0x8b, RCX, c2);
+			cd = alu_dst(e, rd, c1, false);
+			shift_cl(e, false, f3 == 1 ? SH_SHL : f7 ? SH_SAR : SH_SHR, cd);
+		} else if ((cd = cache_set(e, rd)) == c2 && cd != c1) {
+			op_reg(e, false, 0x8b, RAX, c1);
+			op_reg(e, false, f7 ? 0x2b : 0x03, RAX, c2);
+			op_reg(e, false, 0x8b, cd, RAX);
+		} else {
+			if (cd != c1)
+				op_reg(e, false, 0x8b, cd, c1);
+			op_reg(e, false, f7 ? 0x2b : 0x03, cd, c2);
+		}
+		op_reg(e, true, 0x63, cd, cd);	/* movsxd */
+		return;
+	}
 	ld_x32(e, RAX, RS1(i));
 	ld_x32(e, RCX, RS2(i));
 	if (f7 == 1)
@@ -723,6 +918,7 @@ static void emit_op32(struct emit *e, uint32_t i)
 static void emit_fp_call(struct rv_jit *j, struct emit *e, const void *fn, uint64_t a1,
 			 uint64_t a2, uint64_t pc, unsigned idx, bool two)
 {
+	cache_flush(e, true);	/* helpers read and write x[] in struct rv_hart */
 	op_reg(e, true, 0x8b, RDI, RBX);
 	mov_imm(e, RSI, a1);
 	if (two) {
@@ -736,33 +932,6 @@ static void emit_fp_call(struct rv_jit *j, struct emit *e, const void *fn, uint6
 	call_abs(e, fn);
 	op_reg(e, false, 0x85, RAX, RAX);
 	fix32(e, jcc32(e, CC_NE), j->exit_synced);
-}
-
-static bool pure_alu(uint32_t i)
-{
-	unsigned op = i & 0x7f;
-
-	return op == 0x13 || op == 0x1b || op == 0x33 || op == 0x3b;
-}
-
-/*
- * Whether instruction a's store of rd is dead: the next one, b, is ALU
- * work that cannot leave the block or trap, overwrites rd, and reads rd
- * (if at all) only as rs1, which it takes from rax (every emitter for
- * these opcodes loads rs1 into rax first). Nothing can look at x[rd] in
- * between, so only the last write of a chain reaches struct rv_hart.
- */
-static bool dead_store(uint32_t a, uint32_t b)
-{
-	unsigned rd = RD(a), op = b & 0x7f;
-
-	if (!pure_alu(a) || !rd || RD(b) != rd)
-		return false;
-	if (op == 0x37 || op == 0x17)
-		return true;
-	if (!pure_alu(b))
-		return false;
-	return (op != 0x33 && op != 0x3b) || RS2(b) != rd;
 }
 
 static bool same_page(uint64_t a, uint64_t b)
@@ -797,8 +966,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	if (JIT_CODE_BYTES - j->used < JIT_MAX_BLOCK_BYTES)
 		return -ENOSPC;
 
-	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES, .rax_holds = -1,
-			  .dead_rd = -1 };
+	struct emit e = { .p = j->buf + j->used, .end = j->buf + JIT_CODE_BYTES, .rax_holds = -1 };
 	uint8_t *start = e.p;
 
 	lea(&e, RAX, R12, (int32_t)n);
@@ -807,7 +975,6 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 
 	for (unsigned k = 0; k < n; k++, pc += lens[k - 1]) {
 		uint32_t i = insns[k];
-		e.dead_rd = k + 1 < n && dead_store(i, insns[k + 1]) ? (int)RD(i) : -1;
 		uint64_t npc = pc + lens[k];
 		switch (i & 0x7f) {
 		case 0x37:
@@ -819,6 +986,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 		case 0x6f: {
 			uint64_t t = pc + (uint64_t)imm_j(i);
 			st_x_imm(&e, RD(i), npc);
+			cache_flush(&e, false);
 			lea(&e, R12, R12, (int32_t)n);
 			emit_exit(j, &e, t, same_page(t, blk->pc));
 			break;
@@ -828,13 +996,8 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			if (IMM_I(i))
 				alu_ri(&e, true, ALU_ADD, RAX, IMM_I(i));
 			alu_ri(&e, true, ALU_AND, RAX, -2);
-			if (RD(i) && !fits_s32(npc)) {
-				op_reg(&e, true, 0x8b, RDX, RAX);
-				st_x_imm(&e, RD(i), npc);
-				op_reg(&e, true, 0x8b, RAX, RDX);
-			} else {
-				st_x_imm(&e, RD(i), npc);
-			}
+			st_x_imm(&e, RD(i), npc);
+			cache_flush(&e, false);
 			lea(&e, R12, R12, (int32_t)n);
 			jmp_to(&e, j->jump_rax);
 			break;
@@ -848,6 +1011,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 			} else {
 				op_reg(&e, true, 0x85, RAX, RAX);	/* against x0 */
 			}
+			cache_flush(&e, false);	/* mov leaves the flags alone */
 			lea(&e, R12, R12, (int32_t)n);
 			/* Both the jcc and the jmp after it are chain slots: a taken branch goes straight on. */
 			uint8_t *taken = jcc32(&e, cc[F3(i)]);
@@ -879,6 +1043,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 		}
 	}
 	if (!ends_block(insns[n - 1])) {
+		cache_flush(&e, false);
 		lea(&e, R12, R12, (int32_t)n);
 		emit_exit(j, &e, pc, same_page(pc, blk->pc));
 	}
