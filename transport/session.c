@@ -27,6 +27,8 @@ int xport_session_hello(struct xport_conn *c)
 		h.image_digests = &digest;
 	}
 	h.epoch = cfg->epoch;
+	h.have_items = cfg->have_items;
+	h.have_crc32c = cfg->have_crc32c;
 	env.body_case = FTVM__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
 	return xport_conn_put(c, &env);
@@ -131,6 +133,8 @@ static int handle_hello(struct xport_conn *c, const Ftvm__Hello *h)
 		xport_conn_close(c, XPORT_CLOSE_PROTOCOL, "image digest differs");
 		return -EPROTO;
 	}
+	x->peer_have_items = h->have_items;
+	x->peer_have_crc32c = h->have_crc32c;
 	xport_session_ready(c);
 	return 0;
 }

@@ -297,6 +297,12 @@ bool xport_link_up(const struct xport *x)
 	return x->active != NULL;
 }
 
+void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc)
+{
+	*items = x->peer_have_items;
+	*crc = x->peer_have_crc32c;
+}
+
 uint64_t xport_unacked(const struct xport *x)
 {
 	return x->win_count;

@@ -11,7 +11,7 @@
 
 /* Wire format version carried in Hello; see proto/ftvm.proto for the rules. */
 #define XPORT_FORMAT_MAJOR 1
-#define XPORT_FORMAT_MINOR 0
+#define XPORT_FORMAT_MINOR 1
 
 /* A frame is a 4-byte big-endian length and that many bytes of Envelope. */
 #define XPORT_MAX_FRAME (4u << 20)
@@ -53,6 +53,13 @@ struct xport_config {
 	uint32_t credit_chunks;
 	uint64_t credit_bytes;
 	bool auto_credit;
+	/*
+	 * Receiver: the log it already holds, told to the sender in Hello (1.1):
+	 * items (0: none) and the CRC-32C of their bytes. The owner decides what
+	 * they mean; the channel only carries them (xport_peer_log).
+	 */
+	uint64_t have_items;
+	uint32_t have_crc32c;
 };
 
 struct xport_callbacks {
@@ -114,6 +121,8 @@ __attribute__((warn_unused_result)) int xport_grant_credit(struct xport *x, uint
 void xport_set_replayed(struct xport *x, uint64_t steps);
 
 bool xport_link_up(const struct xport *x);
+/* What the peer's Hello on the current (or last) session said it holds: 0 items from a 1.0 peer. */
+void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc32c);
 /* Chunks accepted but not yet acknowledged. */
 uint64_t xport_unacked(const struct xport *x);
 void xport_get_stats(const struct xport *x, struct xport_stats *st);

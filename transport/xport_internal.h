@@ -84,6 +84,8 @@ struct xport {
 	uint64_t steps_replayed;
 	uint64_t recv_unacked_bytes;  /* payload delivered since the last Ack was queued */
 	bool ack_dirty;
+	uint64_t peer_have_items;     /* the peer's last Hello: the log it holds */
+	uint32_t peer_have_crc32c;
 
 	struct xport_stats st;
 };

@@ -256,6 +256,8 @@ static void test_handshakes(void)
 	int port, fd;
 
 	scfg.host = "127.0.0.1";
+	scfg.have_items = 42;		/* a receiver restarted on its own log (Hello 1.1) */
+	scfg.have_crc32c = 0xdeadbeef;
 	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	port = xport_local_port(srv);
 	CHECK(port > 0, "in %s", __func__);
@@ -314,6 +316,16 @@ static void test_handshakes(void)
 	if (!pump_until(both_up, pair, 3000)) {
 		CHECK(0, "good client did not connect after the refusals");
 		stop();
+	}
+	{
+		uint64_t items = 0, sitems = 1;
+		uint32_t crc = 0, scrc = 1;
+
+		xport_peer_log(cli, &items, &crc);
+		xport_peer_log(srv, &sitems, &scrc);
+		CHECK(items == 42 && crc == 0xdeadbeef, "sender heard %llu items, crc %08x", (unsigned long long)items, crc);
+		CHECK(sitems == 0 && scrc == 0, "receiver heard %llu items from a sender that holds none",
+		      (unsigned long long)sitems);
 	}
 	CHECK(send_upto(cli, 1, 20) == 21, "in %s", __func__);
 	{
