@@ -8,6 +8,7 @@
  */
 #include "pair.h"
 #include "cli/cli.h"
+#include "hv/crc32c.h"
 #include "hv/rq/queue.h"
 #include "hv/rr/session.h"
 #include "transport/log.h"
@@ -51,6 +52,9 @@ struct primary {
 	/* a returning backup: items [file_next, join_item) come from the log file */
 	bool rejoining;
 	uint64_t join_item, file_next, file_tag, rq_sent;
+	/* I/O thread: output commit: the step the backup acknowledged, and the safe step given */
+	uint64_t acked_step, safe_given;
+	bool safe_timer;
 	int file_fd;
 	struct rr_reader *file_reader;
 	uint8_t *file_buf;
@@ -127,10 +131,11 @@ static int open_file(struct primary *p, uint64_t skip_items)
 		set_note(p, "log %s: %s", p->o.log_path, strerror(errno ? errno : ENOMEM));
 		return -EIO;
 	}
+	p->file_tag = 0;
 	for (p->file_next = 0; p->file_next < skip_items; p->file_next++) {
-		uint64_t start, tag;
+		uint64_t start;
 		size_t len;
-		if (read_item(p, &start, &len, &tag, why, sizeof(why))) {
+		if (read_item(p, &start, &len, &p->file_tag, why, sizeof(why))) {
 			set_note(p, "log %s: %s", p->o.log_path, why);
 			return -EIO;
 		}
@@ -247,13 +252,52 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
 	pump(p);
 }
 
+static int64_t recheck_safe(struct xport_loop *loop, uint64_t id, void *arg);
+
+/*
+ * I/O thread: output of step s may leave once the backup acknowledged s and
+ * our own log holds s too (written; with --fsync, synced), so a primary that
+ * comes back from its own log never has let out what that log lacks. The
+ * local write nearly always ends before the ack returns; when it has not, a
+ * 1 ms timer looks again until it has.
+ */
+static void update_safe(struct primary *p)
+{
+	uint64_t written = rr_session_written_step(p->s);
+	uint64_t safe = p->acked_step < written ? p->acked_step : written;
+
+	if (safe > p->safe_given) {
+		rr_session_set_safe(p->s, safe);
+		p->safe_given = safe;
+	}
+	if (p->acked_step > written && !p->safe_timer) {
+		p->safe_timer = true;
+		if (xport_loop_add_timer(p->loop, 1, recheck_safe, p) < 0) {
+			p->safe_timer = false;
+			log_warnx("primary: cannot schedule the output-commit check");
+		}
+	}
+}
+
+static int64_t recheck_safe(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+
+	p->safe_timer = false;
+	update_safe(p);
+	return -1;
+}
+
 static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 {
 	struct primary *p = arg;
 
 	if (acked_seq && acked_seq > LOAD(p->acked_seq)) {
-		rr_session_set_safe(p->s, p->tags[acked_seq % (WINDOW_CHUNKS * 2)]);
+		uint64_t step = p->tags[acked_seq % (WINDOW_CHUNKS * 2)];
+		if (step > p->acked_step)
+			p->acked_step = step;
 		STORE(p->acked_seq, acked_seq);
+		update_safe(p);
 	}
 	STORE(p->replayed, steps_replayed);
 	STORE(p->last_ack_us, xport_now_us());
@@ -373,16 +417,61 @@ static void backup_lost(struct primary *p, const char *why)
 	try_alone(p);
 }
 
-/* A backup connects to a primary that carries on alone: it gets the log from the start. */
+/* CRC-32C of the local log's first bytes [0, end): what a returning backup's copy must match. */
+static int file_crc(struct primary *p, uint64_t end, uint32_t *out)
+{
+	uint8_t buf[1 << 16];
+	uint32_t crc = 0;
+
+	for (uint64_t off = 0; off < end;) {
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+		ssize_t n = pread(p->file_fd, buf, want, (off_t)off);
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		crc = crc32c(crc, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	*out = crc;
+	return 0;
+}
+
+/*
+ * A backup connects to a primary that carries on alone. Its Hello says how
+ * many items of the log it already holds (restarted on its own log file) and
+ * their CRC: if our log starts with exactly those bytes, it gets only the
+ * rest, from our log file; otherwise (a log we never wrote, or none) the whole
+ * log from the start, which tells it to set its own aside.
+ */
 static void start_rejoin(struct primary *p)
 {
-	if (open_file(p, 0))
+	uint64_t have = 0, written = rr_session_items_written(p->s);
+	uint32_t have_crc = 0, crc = 0;
+	const char *refused = NULL;
+
+	xport_peer_log(p->x, &have, &have_crc);
+	if (have > written)
+		refused = "more than this primary's log holds";
+	if (!refused && have && (open_file(p, have) || file_crc(p, rr_reader_offset(p->file_reader), &crc)))
+		refused = "our own log could not be read back";
+	if (!refused && have && crc != have_crc)
+		refused = "its bytes differ from this primary's log";
+	if (refused) {
+		log_warnx("primary: the returning backup holds %" PRIu64 " items of a log, %s: it must start "
+			  "fresh; sending it the log from the start", have, refused);
+		have = 0;
+	}
+	if (!have && open_file(p, 0))
 		return;
+	p->last_tag = p->file_tag;
 	p->join_item = UINT64_MAX;
 	p->rejoining = true;
 	p->streaming = true;
 	STORE(p->rejoin_throttle, 1);
-	set_note(p, "a backup returned: sending it the log from the start, then live");
+	if (have)
+		set_note(p, "a backup returned holding %" PRIu64 " of our %" PRIu64 " log items: sending it "
+			 "the rest from item %" PRIu64 ", then live", have, written, have);
+	else
+		set_note(p, "a backup returned: sending it the log from the start, then live");
 }
 
 /*
