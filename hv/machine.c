@@ -289,7 +289,7 @@ int machine_create_bare(const struct hv_config *cfg, const struct hv_host_ops *h
 	for (int h = 0; h < m->nharts; h++)
 		rv_hart_init(&m->harts[h], &m->bus, &m->ram, h);
 	if (m->cpu_mode == HV_CPU_JIT) {
-		m->jit = rv_jit_create(m->harts, m->nharts);
+		m->jit = rv_jit_create(m->harts, m->nharts, &m->ram);
 		if (!m->jit) {
 			hv_errf(err, err_len, "--cpu jit: out of memory for the translation cache");
 			rc = -ENOMEM;

@@ -17,28 +17,56 @@ struct guest_ram {
 	uint64_t size;
 	uint64_t *dirty;	/* one bit per 4 KiB page written since the last digest, or NULL */
 	size_t dirty_words;
+	/*
+	 * With the translator (hv/cpu/jit.c): one bit per page holding
+	 * translated code, and what a write to such a page calls (the
+	 * translator drops its blocks), so that code a device writes by DMA
+	 * runs new without a FENCE.I, as under the interpreter. NULL without.
+	 */
+	const uint64_t *code;
+	void (*code_written)(void *opaque, uint64_t gpa);
+	void *code_opaque;
 };
 
 #define GUEST_PAGE_SHIFT 12
 #define GUEST_PAGE_SIZE (1ULL << GUEST_PAGE_SHIFT)
 
-/* Note a write to the page holding gpa (which must be in RAM), for incremental digests. */
+/* Pages pn_first..pn_last (RAM page numbers) were written: tell the translator if one holds code. */
+static inline void guest_ram_code_check(const struct guest_ram *r, uint64_t pn_first,
+					uint64_t pn_last)
+{
+	for (uint64_t pn = pn_first; pn <= pn_last; pn++)
+		if ((r->code[pn >> 6] >> (pn & 63)) & 1) {
+			r->code_written(r->code_opaque, r->base + (pn << GUEST_PAGE_SHIFT));
+			return;
+		}
+}
+
+/* Note a write to the page holding gpa (which must be in RAM), for incremental digests and the translator. */
 static inline void guest_ram_mark_dirty(const struct guest_ram *r, uint64_t gpa)
 {
-	if (r->dirty) {
-		uint64_t pn = (gpa - r->base) >> GUEST_PAGE_SHIFT;
+	uint64_t pn = (gpa - r->base) >> GUEST_PAGE_SHIFT;
+
+	if (r->dirty)
 		r->dirty[pn >> 6] |= 1ULL << (pn & 63);
-	}
+	if (r->code)
+		guest_ram_code_check(r, pn, pn);
 }
 
 /* Note a write to every page of [gpa, gpa+len) (which must lie in RAM). */
 static inline void guest_ram_mark_dirty_range(const struct guest_ram *r, uint64_t gpa,
 					      uint64_t len)
 {
-	if (!r->dirty || len == 0)
+	uint64_t first = (gpa - r->base) >> GUEST_PAGE_SHIFT;
+	uint64_t last = (gpa - r->base + len - 1) >> GUEST_PAGE_SHIFT;
+
+	if (len == 0)
 		return;
-	for (uint64_t pn = (gpa - r->base) >> GUEST_PAGE_SHIFT,
-		      last = (gpa - r->base + len - 1) >> GUEST_PAGE_SHIFT; pn <= last; pn++)
+	if (r->code)
+		guest_ram_code_check(r, first, last);
+	if (!r->dirty)
+		return;
+	for (uint64_t pn = first; pn <= last; pn++)
 		r->dirty[pn >> 6] |= 1ULL << (pn & 63);
 }
 

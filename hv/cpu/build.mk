@@ -11,6 +11,11 @@ UNIT_TESTS += $(BUILD)/hv/cpu/tests/test_jit_diff
 $(BUILD)/hv/cpu/tests/test_jit_diff: $(BUILD)/hv/cpu/tests/test_jit_diff.o $(BUILD)/libhv.a
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+# Code a virtio-blk read lays over translated code runs new, with no FENCE.I, as under the interpreter.
+UNIT_TESTS += $(BUILD)/hv/cpu/tests/test_jit_dma
+$(BUILD)/hv/cpu/tests/test_jit_dma: $(BUILD)/hv/cpu/tests/test_jit_dma.o $(BUILD)/libhv.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 # Record under one --cpu, replay under the other, both ways, every digest matching.
 SYSTEM_TESTS += hv/cpu/tests/jit-rr.sh
 

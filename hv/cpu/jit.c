@@ -47,11 +47,17 @@ static size_t code_page_words(const struct rv_jit *j)
 	return j->ram_pages / 64 + 1;
 }
 
-struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts)
+/* A device wrote a page with translations (hv/mem.h): drop them, as for a CPU store. */
+static void code_written(void *opaque, uint64_t gpa)
+{
+	rv_jit_note_store(opaque, gpa);
+}
+
+struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts, struct guest_ram *ram)
 {
 	struct rv_jit *j;
 
-	if (!rv_jit_supported() || nharts < 1 || !harts[0].ram)
+	if (!rv_jit_supported() || nharts < 1 || !ram || harts[0].ram != ram)
 		return NULL;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -62,9 +68,9 @@ struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts)
 		j->buf = NULL;
 		goto fail;
 	}
-	j->ram_host = harts[0].ram->host;
-	j->ram_base = harts[0].ram->base;
-	j->ram_pages = harts[0].ram->size >> RV_PAGE_SHIFT;
+	j->ram_host = ram->host;
+	j->ram_base = ram->base;
+	j->ram_pages = ram->size >> RV_PAGE_SHIFT;
 	j->blocks = calloc(JIT_MAX_BLOCKS, sizeof(*j->blocks));
 	j->code_pages = calloc(code_page_words(j), sizeof(uint64_t));
 	j->snapshots = calloc(j->ram_pages, sizeof(*j->snapshots));
@@ -73,6 +79,10 @@ struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts)
 		goto fail;
 	j->harts = harts;
 	j->nharts = nharts;
+	j->ram = ram;
+	ram->code = j->code_pages;
+	ram->code_written = code_written;
+	ram->code_opaque = j;
 	jit_emit_runtime(j);
 	for (int i = 0; i < nharts; i++)
 		harts[i].jit = j;
@@ -104,6 +114,11 @@ void rv_jit_destroy(struct rv_jit *j)
 #endif
 	for (int i = 0; i < j->nharts; i++)
 		j->harts[i].jit = NULL;
+	if (j->ram) {
+		j->ram->code = NULL;
+		j->ram->code_written = NULL;
+		j->ram->code_opaque = NULL;
+	}
 #ifdef JIT_PERF_MAP
 	if (j->buf) {
 		char name[64];

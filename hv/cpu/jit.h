@@ -12,8 +12,14 @@ struct rv_jit;
 
 /* Whether this host can run translated code (x86-64 only). */
 bool rv_jit_supported(void);
-/* One translation cache for the harts of a machine; NULL when out of memory or unsupported. */
-struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts);
+struct guest_ram;
+
+/*
+ * One translation cache for the harts of a machine and their RAM (which it
+ * hooks so that device writes drop translated code); NULL when out of
+ * memory or unsupported.
+ */
+struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts, struct guest_ram *ram);
 void rv_jit_destroy(struct rv_jit *j);
 
 /*
@@ -23,7 +29,7 @@ void rv_jit_destroy(struct rv_jit *j);
  */
 uint64_t rv_jit_run(struct rv_hart *h, uint64_t budget);
 
-/* A store reached guest physical page pa through the MMU slow path: drop its translations. */
+/* A store reached guest physical page pa through the MMU slow path or a device: drop its translations. */
 void rv_jit_note_store(struct rv_jit *j, uint64_t pa);
 /* Drop every translation. */
 void rv_jit_flush(struct rv_jit *j);

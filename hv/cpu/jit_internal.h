@@ -66,18 +66,24 @@ struct rv_jit {
 	uint64_t gen;		/* bumped by every flush: chain slots from before are stale */
 	struct jit_jc_entry jc[1u << JIT_JC_BITS];
 
-	/* One bit per guest RAM page holding translated code; its stores go the slow way. */
+	/*
+	 * One bit per guest RAM page holding translated code: its CPU stores
+	 * go the slow way, and hv/mem.h's write accessors check it for device
+	 * writes (DMA); either drops the translations as the write happens.
+	 */
 	uint64_t *code_pages;
 	/*
-	 * FENCE.I: CPU stores to code pages are caught as they happen; only DMA
-	 * can change code unseen. So a FENCE.I only bumps fence_gen, and the
-	 * first lookup in each code page after it compares the page with the
-	 * copy taken when it was translated, dropping everything if it changed.
+	 * FENCE.I, a second line for writers that bypass hv/mem.h's accessors
+	 * (a RAM image loaded into a running machine): it only bumps
+	 * fence_gen, and the first lookup in each code page after it compares
+	 * the page with the copy taken when it was translated, dropping
+	 * everything if it changed.
 	 */
 	uint8_t **snapshots;	/* per RAM page: its bytes when first translated, or NULL */
 	uint32_t *page_gen;	/* per RAM page: the fence_gen it was last checked in */
 	uint32_t fence_gen;
 	size_t nsnapshots;
+	struct guest_ram *ram;	/* its code bitmap is code_pages, its device writes call rv_jit_note_store */
 	const uint8_t *ram_host;
 	uint64_t ram_base, ram_pages;
 	struct rv_hart *harts;

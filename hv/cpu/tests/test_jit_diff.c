@@ -466,7 +466,7 @@ static bool run_round(uint64_t seed, uint8_t *image, struct rv_jit_stats *total)
 	board_init(&j, image);
 	board_setup(&a, seed);
 	board_setup(&j, seed);
-	jit = rv_jit_create(&j.hart, 1);
+	jit = rv_jit_create(&j.hart, 1, &j.ram);
 	if (!jit) {
 		CHECK(jit != NULL, "translator available");
 		return false;
