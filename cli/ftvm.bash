@@ -6,7 +6,7 @@ _ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu
 _ftvm_record_opts="--log --digest-interval --fsync"
 _ftvm_pair_opts="--name --peer-name --certs --arbiter --log --fsync --control --vm-id --heartbeat-ms
 	--dead-ms --kernel --initrd --bios --append --mem --smp --disk --net --cpu --help"
-_ftvm_replay_opts="--kernel --initrd --bios --disk --cpu --then-live --net --quiet --stats --json
+_ftvm_replay_opts="--kernel --initrd --bios --disk --cpu --from --then-live --net --quiet --stats --json
 	--trace --perturb --bisect --help"
 
 _ftvm()
@@ -73,7 +73,7 @@ _ftvm()
 		elif [ "${COMP_WORDS[2]}" = info ]; then
 			words="--json --help"
 		else
-			words="--at --out --kernel --initrd --bios --append --disk --net --mem --smp --cpu --help"
+			words="--at --out --log --kernel --initrd --bios --append --disk --net --mem --smp --cpu --input-at --help"
 		fi;;
 	primary) words="--peer --max-lag-ms --force-epoch $_ftvm_pair_opts";;
 	backup)	words="--listen --buffer $_ftvm_pair_opts";;

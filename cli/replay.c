@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"                     the images the log was recorded with (default: the domT guest\n"
 		"                     and Debian's OpenSBI; each is checked against the log's sha256)\n"
 		"  --cpu interp|jit   how harts execute (a log replays exactly under either)\n"
+		"  --from SNAPSHOT    start from a snapshot saved during a replay of this log ('ftvm\n"
+		"                     snapshot save --log LOG'), with --disk as it was at the save\n"
 		"  --then-live        at the end of the log, continue as a live VM from that exact step\n"
 		"  --net SPEC         network backend once live (default: the one recorded)\n"
 		"  --quiet            do not print the guest console while replaying (a progress line\n"
@@ -106,7 +108,7 @@ static int stop_status(enum rr_end_reason r)
 int cli_replay(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
-	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU, OPT_JSON };
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FROM };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -122,9 +124,10 @@ int cli_replay(int argc, char **argv)
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ 0 },
 	};
-	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL;
+	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL, *from = NULL;
 	enum hv_cpu_mode cpu = HV_CPU_INTERP;
 	bool then_live = false, quiet = false, stats = false, bisect = false, json = false;
 	struct rr_perturb perturb = { 0 };
@@ -166,6 +169,7 @@ int cli_replay(int argc, char **argv)
 			break;
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_JSON: json = true; break;
+		case OPT_FROM: from = optarg; break;
 		default:
 			cli_bad_option(argv[0], c, argv[optind - 1]);
 			return FTVM_EXIT_USAGE;
@@ -176,6 +180,10 @@ int cli_replay(int argc, char **argv)
 		return FTVM_EXIT_USAGE;
 	}
 	const char *log = argv[optind];
+	if (from && bisect) {
+		fprintf(stderr, "ftvm replay: --bisect replays from the boot: not with --from\n");
+		return FTVM_EXIT_USAGE;
+	}
 
 	if (!kernel)
 		kernel = default_kernel = cli_beside_exe("Image");
@@ -184,6 +192,7 @@ int cli_replay(int argc, char **argv)
 	struct rr_session_replay_opts ro = {
 		.log_path = log, .kernel = kernel, .initrd = initrd, .bios = bios,
 		.default_bios = DEFAULT_BIOS, .disk = disk, .cpu = cpu, .quiet = quiet,
+		.from_snapshot = from,
 	};
 	if (rr_session_replay_open(&sess, &ro, err, sizeof(err))) {
 		/* Errors about the images do not name the log; those about the log do. */

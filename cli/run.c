@@ -326,7 +326,7 @@ int cli_run(int argc, char **argv)
 			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
 			goto out;
 		}
-		if (from ? hv_machine_create_from_snapshot(from, &cfg, &live_host_ops, &lv, &m, err, sizeof(err))
+		if (from ? hv_machine_create_from_snapshot(from, &cfg, &live_host_ops, &lv, &m, NULL, err, sizeof(err))
 			 : hv_machine_create(&cfg, &live_host_ops, &lv, &m, err, sizeof(err))) {
 			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
 			live_fini(&lv);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* snapshot: 'ftvm snapshot save' runs a guest to a step and saves it; 'ftvm snapshot info' checks and describes a file. */
 #include "cli/cli.h"
+#include "hv/rr/rr.h"
+#include "hv/rr/session.h"
 #include "hv/snapshot.h"
 
 #include <getopt.h>
@@ -15,6 +17,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ftvm snapshot save --at STEPS --out FILE [run options]\n"
+		"       ftvm snapshot save --log LOG --at STEPS --out FILE [--disk FILE] [--cpu interp|jit]\n"
 		"       ftvm snapshot info FILE [--json]\n"
 		"save runs the guest to machine step STEPS with guest time a function of the\n"
 		"step count and no input but --input-at's (as run --virtual-clock), then writes\n"
@@ -23,6 +26,9 @@ static void usage(FILE *f)
 		"--disk FILE --net SPEC (the device only: no frames arrive) --mem SIZE --smp N\n"
 		"--cpu interp|jit, --input-at STEPS:TEXT (console bytes at that step; \\n \\r \\t\n"
 		"escapes; repeatable). Without --kernel, the domT guest beside ftvm.\n"
+		"With --log, save replays LOG to STEPS instead (the images as for 'ftvm replay';\n"
+		"its disk is then as at the save: keep a copy) and the snapshot names its place in\n"
+		"the log: 'ftvm replay LOG --from FILE' goes on from there with the rest of it.\n"
 		"info reads and verifies every section and prints what the snapshot holds.\n"
 		"Exit status: 0 saved or valid, 1 host error or the guest stopped before STEPS,\n"
 		"2 bad usage or a damaged snapshot.\n");
@@ -65,10 +71,63 @@ static void console_out(void *opaque, const uint8_t *buf, size_t len)
 	fwrite(buf, 1, len, stdout);
 }
 
+static void print_digest(struct hv_machine *m, const char *out)
+{
+	uint8_t d[HV_DIGEST_BYTES];
+
+	hv_digest(m, d);
+	fprintf(stderr, "ftvm: snapshot %s at step %llu, digest ", out, (unsigned long long)hv_steps(m));
+	for (int i = 0; i < HV_DIGEST_BYTES; i++)
+		fprintf(stderr, "%02x", d[i]);
+	fprintf(stderr, "\n");
+}
+
+/* Replay log to step at and save there, with the log position. */
+static int save_in_replay(const char *log, uint64_t at, const char *out, const struct hv_config *cfg)
+{
+	char *default_kernel = cfg->kernel ? NULL : cli_beside_exe("Image");
+	char *default_initrd = cfg->initrd ? NULL : cli_beside_exe("initrd.cpio");
+	struct rr_session_replay_opts ro = {
+		.log_path = log, .kernel = cfg->kernel ? cfg->kernel : default_kernel,
+		.initrd = cfg->initrd ? cfg->initrd : default_initrd, .bios = cfg->bios,
+		.default_bios = DEFAULT_BIOS, .disk = cfg->disk, .cpu = cfg->cpu, .quiet = true,
+	};
+	struct rr_session *s = NULL;
+	struct rr_play_status st = { 0 };
+	char err[768];
+	int status = FTVM_EXIT_HOST_ERROR;
+
+	if (rr_session_replay_open(&s, &ro, err, sizeof(err))) {
+		fprintf(stderr, "ftvm snapshot save: %s\n", err);
+		goto out;
+	}
+	struct hv_machine *m = rr_session_machine(s);
+	enum rr_play_result res = rr_session_replay(s, at, &st);
+	if (res != RR_PLAY_REACHED || hv_steps(m) != at) {
+		fprintf(stderr, "ftvm snapshot save: the replay of %s stopped at step %llu, before %llu: %s\n", log,
+			(unsigned long long)hv_steps(m), (unsigned long long)at,
+			res == RR_PLAY_LOG_END ? rr_player_end(rr_session_player(s)) : st.msg);
+		status = res == RR_PLAY_DIVERGED ? FTVM_EXIT_DIVERGED :
+			 res == RR_PLAY_CORRUPT ? FTVM_EXIT_LOG_CORRUPT : FTVM_EXIT_HOST_ERROR;
+		goto out;
+	}
+	if (rr_session_save_snapshot(s, out, err, sizeof(err))) {
+		fprintf(stderr, "ftvm snapshot save: %s\n", err);
+		goto out;
+	}
+	print_digest(m, out);
+	status = 0;
+out:
+	rr_session_close(s);
+	free(default_kernel);
+	free(default_initrd);
+	return status;
+}
+
 static int snapshot_save(int argc, char **argv)
 {
 	enum { OPT_AT = 1, OPT_OUT, OPT_KERNEL, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET,
-	       OPT_MEM, OPT_SMP, OPT_CPU, OPT_INPUT, OPT_HELP };
+	       OPT_MEM, OPT_SMP, OPT_CPU, OPT_INPUT, OPT_HELP, OPT_LOG };
 	static const struct option opts[] = {
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "out", required_argument, NULL, OPT_OUT },
@@ -82,13 +141,15 @@ static int snapshot_save(int argc, char **argv)
 		{ "smp", required_argument, NULL, OPT_SMP },
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "input-at", required_argument, NULL, OPT_INPUT },
+		{ "log", required_argument, NULL, OPT_LOG },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
 				 .append = SNAP_DEFAULT_APPEND };
 	struct hv_host_ops host = { .console_out = console_out };
-	const char *out = NULL;
+	const char *out = NULL, *log = NULL;
+	bool machine_opts = false;
 	char *default_kernel = NULL, *default_initrd = NULL;
 	uint64_t at = 0;
 	bool have_at = false;
@@ -111,19 +172,21 @@ static int snapshot_save(int argc, char **argv)
 			have_at = true;
 			break;
 		case OPT_OUT: out = optarg; break;
+		case OPT_LOG: log = optarg; break;
 		case OPT_KERNEL: cfg.kernel = optarg; break;
 		case OPT_INITRD: cfg.initrd = optarg; break;
 		case OPT_BIOS: cfg.bios = strcmp(optarg, "none") ? optarg : NULL; break;
-		case OPT_APPEND: cfg.append = optarg; break;
+		case OPT_APPEND: cfg.append = optarg; machine_opts = true; break;
 		case OPT_DISK: cfg.disk = optarg; break;
-		case OPT_NET: cfg.net = strcmp(optarg, "none") ? optarg : NULL; break;
+		case OPT_NET: cfg.net = strcmp(optarg, "none") ? optarg : NULL; machine_opts = true; break;
 		case OPT_MEM:
 			if (cli_parse_size(optarg, &cfg.mem_bytes)) {
 				fprintf(stderr, "ftvm snapshot save: --mem %s: not a size\n", optarg);
 				return FTVM_EXIT_USAGE;
 			}
+			machine_opts = true;
 			break;
-		case OPT_SMP: cfg.smp = atoi(optarg); break;
+		case OPT_SMP: cfg.smp = atoi(optarg); machine_opts = true; break;
 		case OPT_CPU:
 			if (cli_parse_cpu(optarg, &cfg.cpu)) {
 				fprintf(stderr, "ftvm snapshot save: --cpu %s: interp or jit\n", optarg);
@@ -145,6 +208,7 @@ static int snapshot_save(int argc, char **argv)
 			inputs[ninputs].text = colon + 1;
 			inputs[ninputs].len = unescape(colon + 1);
 			ninputs++;
+			machine_opts = true;
 			break;
 		}
 		case OPT_HELP: usage(stdout); return 0;
@@ -156,6 +220,13 @@ static int snapshot_save(int argc, char **argv)
 		usage(stderr);
 		return FTVM_EXIT_USAGE;
 	}
+	if (log && machine_opts) {
+		fprintf(stderr, "ftvm snapshot save: with --log, the log sets memory, harts, network, command line "
+			"and inputs: give none of --mem --smp --net --append --input-at\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (log)
+		return save_in_replay(log, at, out, &cfg);
 	qsort(inputs, ninputs, sizeof(inputs[0]), cmp_input);
 	if (!cfg.kernel) {
 		default_kernel = cli_beside_exe("Image");
@@ -211,17 +282,12 @@ static int snapshot_save(int argc, char **argv)
 		}
 	}
 	fflush(stdout);
-	if (hv_snapshot_save(m, out, err, sizeof(err))) {
+	if (hv_snapshot_save(m, out, NULL, err, sizeof(err))) {
 		fprintf(stderr, "ftvm snapshot save: %s\n", err);
 		status = FTVM_EXIT_HOST_ERROR;
 		goto out;
 	}
-	uint8_t d[HV_DIGEST_BYTES];
-	hv_digest(m, d);
-	fprintf(stderr, "ftvm: snapshot %s at step %llu, digest ", out, (unsigned long long)hv_steps(m));
-	for (int i = 0; i < HV_DIGEST_BYTES; i++)
-		fprintf(stderr, "%02x", d[i]);
-	fprintf(stderr, "\n");
+	print_digest(m, out);
 	status = 0;
 out:
 	hv_machine_destroy(m);
@@ -264,9 +330,18 @@ static int snapshot_info(int argc, char **argv)
 		       (unsigned long long)info.steps, (unsigned long long)info.mem_bytes, info.smp,
 		       info.has_disk ? "true" : "false", (unsigned long long)info.disk_bytes);
 		cli_json_hex(stdout, info.disk_sha256, info.has_disk ? 32 : 0);
-		printf(",\"net\":%s,\"ram_pages\":%llu,\"sections\":%llu,\"file_bytes\":%llu}\n",
+		printf(",\"net\":%s,\"ram_pages\":%llu,\"sections\":%llu,\"file_bytes\":%llu,\"dirty_pages_kept\":%s",
 		       info.has_net ? "true" : "false", (unsigned long long)info.ram_pages,
-		       (unsigned long long)info.sections, (unsigned long long)info.file_bytes);
+		       (unsigned long long)info.sections, (unsigned long long)info.file_bytes,
+		       info.has_dirty ? "true" : "false");
+		if (info.has_logpos) {
+			printf(",\"log\":{\"header_sha256\":");
+			cli_json_hex(stdout, info.logpos.header_sha256, 32);
+			printf(",\"events\":%llu,\"chunk\":%llu,\"last_event_step\":%llu}",
+			       (unsigned long long)info.logpos.events, (unsigned long long)info.logpos.chunk_seq,
+			       (unsigned long long)info.logpos.last_event_step);
+		}
+		printf("}\n");
 		return 0;
 	}
 	printf("snapshot %s: format %u.%u, valid\n", path, info.major, info.minor);
@@ -283,6 +358,9 @@ static int snapshot_info(int argc, char **argv)
 		printf("  disk       none\n");
 	}
 	printf("  network    %s\n", info.has_net ? "virtio-net" : "none");
+	if (info.has_logpos)
+		printf("  replay     taken during a replay: %llu events of its log applied (chunk %llu)\n",
+		       (unsigned long long)info.logpos.events, (unsigned long long)info.logpos.chunk_seq);
 	printf("  sections   %llu in %llu bytes\n", (unsigned long long)info.sections,
 	       (unsigned long long)info.file_bytes);
 	return 0;

@@ -41,6 +41,8 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
 UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
 # ... and Linux with disk and network, saved by 'ftvm snapshot save', resumed by snapshot_twin.
 SYSTEM_TESTS += hv/tests/snapshot-linux.sh
+# ... and a snapshot taken during a replay goes on with the rest of the log, every check matching.
+SYSTEM_TESTS += hv/tests/snapshot-replay.sh
 SYSTEM_TESTS += hv/tests/run-from-snapshot.sh
 # make install DESTDIR=... PREFIX=/usr, then the installed ftvm boots its guest; make uninstall.
 SYSTEM_TESTS += hv/tests/install.sh

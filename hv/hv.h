@@ -115,6 +115,7 @@ uint64_t hv_check(const struct hv_machine *m);
 /* Where a hart is, for divergence reports. */
 uint64_t hv_hart_pc(const struct hv_machine *m, int hart);
 int hv_nharts(const struct hv_machine *m);
+uint64_t hv_mem_bytes(const struct hv_machine *m);
 void hv_hart_regs(const struct hv_machine *m, int hart, uint64_t x[32], uint64_t *pc);
 /* The raw bits of the instruction at va for that hart, 0 if not readable without side effects. */
 uint32_t hv_hart_insn(const struct hv_machine *m, int hart, uint64_t va);

@@ -22,6 +22,11 @@ static void hart_line_set(void *opaque, int bit, int level)
 	rv_hart_set_irq(opaque, bit, level);
 }
 
+uint64_t hv_mem_bytes(const struct hv_machine *m)
+{
+	return m->ram.size;
+}
+
 uint64_t hv_steps(const struct hv_machine *m)
 {
 	const struct rv_hart *h = m->running;

@@ -23,6 +23,8 @@
 enum {
 	SEC_CONFIG = 1,
 	SEC_RAM = 2,
+	SEC_DIRTY = 3,		/* 1.1: pages written since the last digest */
+	SEC_LOGPOS = 4,		/* 1.1: where in a replay log the machine was */
 	SEC_PART = 0x100,	/* + enum machine_part (machine_internal.h); index: hart id or 0 */
 	SEC_END = 0xffffffffu,
 };
@@ -33,6 +35,10 @@ enum {
 #define RAM_RUN_MAX_PAGES 256
 #define PART_MAX_BYTES (8u << 20)	/* virtio-net's backlog: 64 frames of up to 64 KiB */
 #define DISK_SPEC_MAX 4096
+#define LOGPOS_BYTES (32 + 8 + 8 + 8 + 4 + 4)
+/* One bit per page, as hv_track_dirty sizes it. */
+#define DIRTY_WORDS(mem) ((((mem) >> GUEST_PAGE_SHIFT) / 64) + 1)
+#define DIRTY_MAX_BYTES (8 + 8 * DIRTY_WORDS(64ULL << 30))
 
 /* The disk file behind a spec "FILE[,ro|,snapshot]"; *overlay when ",snapshot". */
 static int disk_file(const char *spec, char *path, size_t len, bool *overlay)
@@ -154,7 +160,36 @@ static void out_ram(struct snap_out *o, const struct hv_machine *m)
 	}
 }
 
-int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t err_len)
+static void out_dirty(struct snap_out *o, const struct hv_machine *m)
+{
+	size_t n = m->ram.dirty_words;
+	uint8_t *buf = malloc(8 + 8 * n);
+
+	if (!buf) {
+		o->failed = true;
+		return;
+	}
+	le64_store(buf, n);
+	for (size_t i = 0; i < n; i++)
+		le64_store(buf + 8 + 8 * i, m->ram.dirty[i]);
+	out_section(o, SEC_DIRTY, 0, buf, 8 + 8 * n, NULL, 0);
+	free(buf);
+}
+
+static void out_logpos(struct snap_out *o, const struct hv_snapshot_logpos *pos)
+{
+	uint8_t b[LOGPOS_BYTES] = { 0 };
+
+	memcpy(b, pos->header_sha256, 32);
+	le64_store(b + 32, pos->events);
+	le64_store(b + 40, pos->chunk_seq);
+	le64_store(b + 48, pos->last_event_step);
+	le32_store(b + 56, pos->last_event_kind);
+	out_section(o, SEC_LOGPOS, 0, b, sizeof(b), NULL, 0);
+}
+
+int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_snapshot_logpos *pos,
+		     char *err, size_t err_len)
 {
 	struct snap_out o = { 0 };
 	uint8_t hdr[SNAP_HEADER_BYTES] = { 0 }, cfg[CONFIG_BYTES] = { 0 };
@@ -218,6 +253,10 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t e
 		}
 		out_section(&o, SEC_PART + parts[i].part, (uint32_t)parts[i].index, w.buf, w.len, NULL, 0);
 	}
+	if (m->ram.dirty && !o.failed)
+		out_dirty(&o, m);
+	if (pos && !o.failed)
+		out_logpos(&o, pos);
 	out_ram(&o, m);
 	out_section(&o, SEC_END, 0, NULL, 0, NULL, 0);
 
@@ -289,6 +328,8 @@ struct snap_visit {
 		    size_t len, char *err, size_t err_len);
 	int (*ram)(void *opaque, uint64_t first_page, const uint8_t *pages, uint64_t npages,
 		   char *err, size_t err_len);
+	/* words little-endian u64s, DIRTY_WORDS(mem) of them, no bit beyond the last page. */
+	int (*dirty)(void *opaque, const uint8_t *words, size_t nwords, char *err, size_t err_len);
 	void *opaque;
 };
 
@@ -298,6 +339,10 @@ static const char *sec_name(uint32_t kind)
 		return "config";
 	if (kind == SEC_RAM)
 		return "ram";
+	if (kind == SEC_DIRTY)
+		return "dirty";
+	if (kind == SEC_LOGPOS)
+		return "log position";
 	if (kind == SEC_END)
 		return "end";
 	if (kind > SEC_PART && kind <= SEC_PART + MPART_VIRTIO_NET)
@@ -312,6 +357,10 @@ static uint64_t sec_max_bytes(uint32_t kind)
 		return CONFIG_BYTES;
 	if (kind == SEC_RAM)
 		return 8 + (uint64_t)RAM_RUN_MAX_PAGES * GUEST_PAGE_SIZE;
+	if (kind == SEC_DIRTY)
+		return DIRTY_MAX_BYTES;
+	if (kind == SEC_LOGPOS)
+		return LOGPOS_BYTES;
 	if (kind == SEC_END)
 		return 0;
 	if (kind > SEC_PART && kind <= SEC_PART + MPART_VIRTIO_NET)
@@ -325,7 +374,7 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 	uint8_t hdr[SNAP_HEADER_BYTES];
 	struct snap_config cfg = { 0 };
 	uint8_t *buf = NULL, *seen = NULL;
-	bool have_config = false, parts_seen[MACHINE_MAX_PARTS] = { false };
+	bool have_config = false, have_dirty = false, parts_seen[MACHINE_MAX_PARTS] = { false };
 	struct machine_part_ref want[MACHINE_MAX_PARTS];
 	int nwant = 0, rc = -EINVAL;
 	char sub[256];
@@ -470,6 +519,48 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			if (v && v->ram && (rc = v->ram(v->opaque, first, buf + 8, n, sub, sizeof(sub))))
 				goto visit_failed;
 			rc = -EINVAL;
+		} else if (kind == SEC_DIRTY) {
+			uint64_t words = DIRTY_WORDS(cfg.mem_bytes), npages = cfg.mem_bytes >> GUEST_PAGE_SHIFT;
+			if (have_dirty || len != 8 + 8 * words || le64_load(buf) != words) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: %s dirty section (%llu bytes, "
+					"%llu wanted)", name, (unsigned long long)at, have_dirty ? "a second" : "a wrong-sized",
+					(unsigned long long)len, (unsigned long long)(8 + 8 * words));
+				goto out;
+			}
+			/* The last word's bits past the last page must be clear. */
+			uint64_t last = le64_load(buf + 8 + 8 * (words - 1));
+			unsigned used = (unsigned)(npages - (words - 1) * 64);
+			if (used < 64 && last >> used) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: dirty bits beyond the last page",
+					name, (unsigned long long)at);
+				goto out;
+			}
+			have_dirty = true;
+			info->has_dirty = true;
+			if (v && v->dirty && (rc = v->dirty(v->opaque, buf + 8, words, sub, sizeof(sub))))
+				goto visit_failed;
+			rc = -EINVAL;
+		} else if (kind == SEC_LOGPOS) {
+			if (info->has_logpos || len != LOGPOS_BYTES || le32_load(buf + 60)) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: %s log position section", name,
+					(unsigned long long)at, info->has_logpos ? "a second" : "a malformed");
+				goto out;
+			}
+			info->has_logpos = true;
+			info->logpos.valid = true;
+			memcpy(info->logpos.header_sha256, buf, 32);
+			info->logpos.events = le64_load(buf + 32);
+			info->logpos.chunk_seq = le64_load(buf + 40);
+			info->logpos.last_event_step = le64_load(buf + 48);
+			info->logpos.last_event_kind = le32_load(buf + 56);
+			if (info->logpos.last_event_step > cfg.steps ||
+			    (info->logpos.events == 0) != (info->logpos.last_event_kind == 0)) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: log position out of range "
+					"(last event at step %llu, the machine at %llu)", name, (unsigned long long)at,
+					(unsigned long long)info->logpos.last_event_step,
+					(unsigned long long)cfg.steps);
+				goto out;
+			}
 		} else if (kind == SEC_END) {
 			if (!src_at_end(s)) {
 				hv_errf(err, err_len, "snapshot %s: bytes after the end section", name);
@@ -578,12 +669,26 @@ static int load_ram(void *opaque, uint64_t first, const uint8_t *pages, uint64_t
 	return 0;
 }
 
+/* Dirty bits go on top of hv_track_dirty's, so the next incremental digest is the one the saved machine would have made. */
+static int load_dirty(void *opaque, const uint8_t *words, size_t n, char *err, size_t err_len)
+{
+	struct snap_load *l = opaque;
+
+	if (hv_track_dirty(l->m)) {
+		hv_errf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && i < l->m->ram.dirty_words; i++)
+		l->m->ram.dirty[i] = le64_load(words + 8 * i);
+	return 0;
+}
+
 static int load(struct snap_src *s, const char *name, const struct hv_config *cfg, uint64_t max_mem,
 		const struct hv_host_ops *host, void *host_opaque, struct hv_machine **out,
-		char *err, size_t err_len)
+		struct hv_snapshot_logpos *pos, char *err, size_t err_len)
 {
 	struct snap_load l = { .cfg = cfg, .host = host, .host_opaque = host_opaque };
-	struct snap_visit v = { load_config, load_part, load_ram, &l };
+	struct snap_visit v = { load_config, load_part, load_ram, load_dirty, &l };
 	struct hv_snapshot_info info;
 	int rc = decode(s, name, max_mem, &v, &info, err, err_len);
 
@@ -592,13 +697,16 @@ static int load(struct snap_src *s, const char *name, const struct hv_config *cf
 		hv_machine_destroy(l.m);
 		return rc;
 	}
+	if (pos)
+		*pos = info.logpos;
 	*out = l.m;
 	return 0;
 }
 
 int hv_machine_create_from_snapshot(const char *path, const struct hv_config *cfg,
 				    const struct hv_host_ops *host, void *host_opaque,
-				    struct hv_machine **out, char *err, size_t err_len)
+				    struct hv_machine **out, struct hv_snapshot_logpos *pos,
+				    char *err, size_t err_len)
 {
 	struct snap_src s = { .f = fopen(path, "rb") };
 	int rc;
@@ -608,7 +716,7 @@ int hv_machine_create_from_snapshot(const char *path, const struct hv_config *cf
 		hv_errf(err, err_len, "snapshot %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	rc = load(&s, path, cfg, 64ULL << 30, host, host_opaque, out, err, err_len);
+	rc = load(&s, path, cfg, 64ULL << 30, host, host_opaque, out, pos, err, err_len);
 	fclose(s.f);
 	return rc;
 }
@@ -619,7 +727,7 @@ int hv_snapshot_load_buffer(const void *buf, size_t len, const struct hv_config 
 {
 	struct snap_src s = { .mem = buf, .len = len };
 
-	return load(&s, "(buffer)", cfg, max_mem_bytes, host, host_opaque, out, err, err_len);
+	return load(&s, "(buffer)", cfg, max_mem_bytes, host, host_opaque, out, NULL, err, err_len);
 }
 
 int hv_snapshot_info(const char *path, struct hv_snapshot_info *info, char *err, size_t err_len)

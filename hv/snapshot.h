@@ -11,16 +11,32 @@
 
 /* A reader accepts major equal and minor no newer than its own. */
 #define HV_SNAPSHOT_MAJOR 1
-#define HV_SNAPSHOT_MINOR 0
+#define HV_SNAPSHOT_MINOR 1
 
 /*
- * Write m's complete state (harts, devices, scheduler, clock, the non-zero
- * RAM pages, and the size and SHA-256 of its disk image) to path, through a
- * temporary file renamed into place. Call between hv_run calls. A disk given
- * as "FILE,snapshot" is refused: its overlay lives only in this process.
+ * Where in a replay log a machine stood when it was saved, so that a replay
+ * can go on from the snapshot with the rest of the log (hv/rr/rr.h:
+ * rr_player_position and rr_player_seek fill and check it). valid is false
+ * for a snapshot of a run that followed no log.
  */
-int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t err_len)
-	__attribute__((warn_unused_result));
+struct hv_snapshot_logpos {
+	bool valid;
+	uint8_t header_sha256[32];	/* of the log's encoded header */
+	uint64_t events;		/* events of the log already applied */
+	uint64_t chunk_seq;		/* the chunk that held the last of them */
+	uint64_t last_event_step;	/* its step and kind (0 and 0 with no event) */
+	uint32_t last_event_kind;
+};
+
+/*
+ * Write m's complete state (harts, devices, scheduler, clock, the pages
+ * written since the last digest, the non-zero RAM pages, the size and SHA-256
+ * of its disk image, and pos when not NULL) to path, through a temporary
+ * file renamed into place. Call between hv_run calls. A disk given as
+ * "FILE,snapshot" is refused: its overlay lives only in this process.
+ */
+int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_snapshot_logpos *pos,
+		     char *err, size_t err_len) __attribute__((warn_unused_result));
 
 /*
  * A machine in the state a snapshot holds. RAM size and hart count come from
@@ -32,8 +48,8 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, char *err, size_t e
  */
 int hv_machine_create_from_snapshot(const char *path, const struct hv_config *cfg,
 				    const struct hv_host_ops *host, void *host_opaque,
-				    struct hv_machine **out, char *err, size_t err_len)
-	__attribute__((warn_unused_result));
+				    struct hv_machine **out, struct hv_snapshot_logpos *pos,
+				    char *err, size_t err_len) __attribute__((warn_unused_result));
 
 /* The same from bytes in memory, refusing a snapshot of more than max_mem_bytes of RAM (fuzzing, tests). */
 int hv_snapshot_load_buffer(const void *buf, size_t len, const struct hv_config *cfg,
@@ -52,6 +68,9 @@ struct hv_snapshot_info {
 	uint64_t ram_pages;	/* non-zero pages stored */
 	uint64_t sections;
 	uint64_t file_bytes;
+	bool has_dirty;		/* the pages written since the last digest are kept */
+	bool has_logpos;
+	struct hv_snapshot_logpos logpos;
 };
 
 /* Read and verify every section of a snapshot (checksums, bounds, completeness) without building a machine. */

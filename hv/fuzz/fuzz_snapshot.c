@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t d[HV_DIGEST_BYTES];
 	hv_digest(m, d);
 	snprintf(path, sizeof(path), "/tmp/fuzz_snapshot.%d", (int)getpid());
-	if (hv_snapshot_save(m, path, err, sizeof(err)))
+	if (hv_snapshot_save(m, path, NULL, err, sizeof(err)))
 		abort();
 	unlink(path);
 	hv_machine_destroy(m);

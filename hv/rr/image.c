@@ -142,6 +142,11 @@ static int check_fields(const struct rr_header *h, char *err, size_t err_len)
 	return 0;
 }
 
+int rr_header_check_fields(const struct rr_header *h, char *err, size_t err_len)
+{
+	return check_fields(h, err, err_len);
+}
+
 int rr_header_check(const struct rr_header *h, const struct hv_config *cfg, char *err,
 		    size_t err_len)
 {

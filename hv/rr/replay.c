@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,26 @@ struct rr_player {
 	bool no_verify;
 	uint64_t log_end;	/* end_step of the last chunk read */
 	uint64_t event_no;	/* index of ev in the whole log */
+	uint64_t applied;	/* events applied (or, after a seek, passed over) */
+	uint64_t last_seq, last_step;	/* the chunk and step of the last applied event */
+	enum rr_kind last_kind;
+	uint8_t header_sha[32];
 	char end_desc[256];
 };
+
+/* What a snapshot names the log by: the SHA-256 of its header, encoded anew (the encoding is canonical). */
+static int hash_header(struct rr_player *p, const struct rr_header *h)
+{
+	size_t len = 0;
+	uint8_t *buf = malloc(RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY);
+	unsigned int md_len = sizeof(p->header_sha);
+	int rc = -ENOMEM;
+
+	if (buf && !rr_header_encode(h, buf, RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY, &len))
+		rc = EVP_Digest(buf, len, p->header_sha, &md_len, EVP_sha256(), NULL) ? 0 : -EIO;
+	free(buf);
+	return rc;
+}
 
 int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
 		   size_t err_len)
@@ -55,6 +74,11 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 		rr_player_close(p);
 		return rc;
 	}
+	if (hash_header(p, h)) {
+		hv_errf(err, err_len, "out of memory");
+		rr_player_close(p);
+		return -ENOMEM;
+	}
 	p->event_no = (uint64_t)-1;
 	*out = p;
 	return 0;
@@ -82,6 +106,11 @@ int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, str
 			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
 		rr_player_close(p);
 		return rc;
+	}
+	if (hash_header(p, h)) {
+		hv_errf(err, err_len, "out of memory");
+		rr_player_close(p);
+		return -ENOMEM;
 	}
 	p->event_no = (uint64_t)-1;
 	*out = p;
@@ -325,11 +354,17 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 				continue;
 			p->have_ev = rc == 1;
 		}
+		if (p->have_ev && p->ev.step < hv_steps(m))
+			return diverged(p, m, st, "the log's next event is at an earlier step than the machine");
 		if (p->have_ev && p->ev.step <= target) {
 			res = run_to(p, m, p->ev.step, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
 			p->have_ev = false;
+			p->applied++;
+			p->last_seq = p->chunk.seq;
+			p->last_step = p->ev.step;
+			p->last_kind = p->ev.kind;
 			res = apply(p, m, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
@@ -345,6 +380,69 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 		if (!p->have_ev && p->log_done)
 			return RR_PLAY_LOG_END;
 	}
+}
+
+void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *pos)
+{
+	memset(pos, 0, sizeof(*pos));
+	pos->valid = true;
+	memcpy(pos->header_sha256, p->header_sha, sizeof(p->header_sha));
+	pos->events = p->applied;
+	if (p->applied) {
+		pos->chunk_seq = p->last_seq;
+		pos->last_event_step = p->last_step;
+		pos->last_event_kind = p->last_kind;
+	}
+}
+
+int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
+		   struct rr_play_status *st, char *err, size_t err_len)
+{
+	if (!pos->valid) {
+		hv_errf(err, err_len, "the snapshot was not taken during a replay: it names no place in a log");
+		return -EINVAL;
+	}
+	if (memcmp(pos->header_sha256, p->header_sha, sizeof(p->header_sha))) {
+		hv_errf(err, err_len, "the snapshot was taken during the replay of another log (its header differs)");
+		return -EINVAL;
+	}
+	if (p->applied || p->have_ev || p->it.c) {
+		hv_errf(err, err_len, "the replay has begun already");
+		return -EBUSY;
+	}
+	while (p->applied < pos->events) {
+		int rc = fetch(p, st);
+		if (rc < 0) {
+			hv_errf(err, err_len, "%s", st->msg);
+			return -EBADMSG;
+		}
+		if (rc == 0) {
+			hv_errf(err, err_len, "the log ends after %" PRIu64 " events, before the snapshot's "
+				"place (event %" PRIu64 ", step %" PRIu64 ")", p->applied, pos->events,
+				pos->last_event_step);
+			return -ENODATA;
+		}
+		if (rc == 1) {
+			p->applied++;
+			p->last_seq = p->chunk.seq;
+			p->last_step = p->ev.step;
+			p->last_kind = p->ev.kind;
+		}
+	}
+	if (pos->events && (p->last_seq != pos->chunk_seq || p->last_step != pos->last_event_step ||
+			    (uint32_t)p->last_kind != pos->last_event_kind)) {
+		hv_errf(err, err_len, "the log's event %" PRIu64 " is %s at step %" PRIu64 " in chunk %" PRIu64
+			"; the snapshot saw %s at step %" PRIu64 " in chunk %" PRIu64 ": another log",
+			pos->events - 1, rr_kind_name(p->last_kind), p->last_step, p->last_seq,
+			rr_kind_name((enum rr_kind)pos->last_event_kind), pos->last_event_step, pos->chunk_seq);
+		return -EINVAL;
+	}
+	if (p->last_step > machine_step) {
+		hv_errf(err, err_len, "the snapshot's machine is at step %" PRIu64 ", before its last event "
+			"(step %" PRIu64 ")", machine_step, p->last_step);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int rr_event_load(const struct rr_event *in, struct hv_event *out)

@@ -9,6 +9,7 @@
 
 #include "hv/hv.h"
 #include "hv/rr/log.h"
+#include "hv/snapshot.h"
 
 struct rq;
 
@@ -33,6 +34,9 @@ int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtua
 /* Refuse to replay on images that differ from the recorded ones, naming the file. */
 int rr_header_check(const struct rr_header *h, const struct hv_config *cfg, char *err,
 		    size_t err_len) __attribute__((warn_unused_result));
+/* The header's own fields only: for a replay that starts from a snapshot, which checks its disk itself. */
+int rr_header_check_fields(const struct rr_header *h, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 
 #define RR_DEFAULT_DIGEST_INTERVAL 50000000ULL
 
@@ -112,6 +116,16 @@ const char *rr_player_end(const struct rr_player *p);
 void rr_player_close(struct rr_player *p);
 /* Apply CHECK and DIGEST events without comparing (a known-bad replay in a bisection). */
 void rr_player_set_verify(struct rr_player *p, bool verify);
+
+/* Where the player stands in its log, for a snapshot of the machine it drives (hv/snapshot.h). */
+void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *pos);
+/*
+ * Before the first rr_player_run: pass over the events a snapshot's machine
+ * has applied already, checking that this is the log it was following;
+ * machine_step is the loaded machine's step. The run then goes on from there.
+ */
+int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
+		   struct rr_play_status *st, char *err, size_t err_len) __attribute__((warn_unused_result));
 
 /* A deliberate divergence for drills: flip one register bit of hart 0 at a step. */
 struct rr_perturb {

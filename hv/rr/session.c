@@ -86,6 +86,49 @@ static int start_machine(struct rr_session *s, const struct live_opts *lo, bool 
 	return rc;
 }
 
+/* The machine a snapshot holds, and the player moved to where that machine was in the log. */
+static int resume_machine(struct rr_session *s, const struct rr_session_replay_opts *o,
+			  const struct live_opts *lo, char *err, size_t err_len)
+{
+	struct hv_snapshot_logpos pos;
+	struct rr_play_status st = { 0 };
+	char why[512];
+	int rc = live_init(&s->lv, lo, err, err_len);
+
+	if (rc)
+		return rc;
+	s->live_ready = true;
+	s->lv.mute_console = o->quiet;
+	rc = hv_machine_create_from_snapshot(o->from_snapshot, &s->cfg, &live_host_ops, &s->lv, &s->m,
+					     &pos, err, err_len);
+	if (rc)
+		return rc;
+	if ((uint64_t)hv_nharts(s->m) != s->h.smp || hv_mem_bytes(s->m) != s->h.mem_bytes) {
+		hv_errf(err, err_len, "snapshot %s: a machine of %d harts and %llu bytes, the log's has %u "
+			"and %llu", o->from_snapshot, hv_nharts(s->m), (unsigned long long)hv_mem_bytes(s->m),
+			s->h.smp, (unsigned long long)s->h.mem_bytes);
+		return -EINVAL;
+	}
+	rc = hv_track_dirty(s->m);
+	if (rc) {
+		hv_errf(err, err_len, "out of memory");
+		return rc;
+	}
+	rc = rr_player_seek(s->player, &pos, hv_steps(s->m), &st, why, sizeof(why));
+	if (rc)
+		hv_errf(err, err_len, "snapshot %s: %s", o->from_snapshot, why);
+	return rc;
+}
+
+int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, size_t err_len)
+{
+	struct hv_snapshot_logpos pos;
+
+	if (s->player)
+		rr_player_position(s->player, &pos);
+	return hv_snapshot_save(s->m, path, s->player ? &pos : NULL, err, err_len);
+}
+
 int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 			   const struct live_opts *lo, const struct rr_session_record_opts *ro,
 			   char *err, size_t err_len)
@@ -252,12 +295,15 @@ int rr_session_replay_open(struct rr_session **out, const struct rr_session_repl
 		.append = h->append[0] ? h->append : NULL, .disk = o->disk,
 		.net = h->net[0] ? h->net : NULL, .cpu = o->cpu,
 	};
-	rc = rr_header_check(h, &s->cfg, err, err_len);
-	if (rc)
-		goto fail;
 	struct live_opts lo = { .virtual_clock = h->flags & RR_FLAG_VIRTUAL_CLOCK, .console_fd = -1,
 				.digest_out = stderr };
-	rc = start_machine(s, &lo, o->quiet, err, err_len);
+	if (o->from_snapshot) {
+		rc = rr_header_check_fields(h, err, err_len);
+		rc = rc ?: resume_machine(s, o, &lo, err, err_len);
+	} else {
+		rc = rr_header_check(h, &s->cfg, err, err_len);
+		rc = rc ?: start_machine(s, &lo, o->quiet, err, err_len);
+	}
 	if (rc)
 		goto fail;
 	s->lv.keep_tail = true;

@@ -73,6 +73,12 @@ struct rr_session_replay_opts {
 	const char *kernel, *initrd, *bios, *default_bios, *disk;
 	enum hv_cpu_mode cpu;
 	bool quiet;		/* print nothing of the console while replaying */
+	/*
+	 * Start from this snapshot, taken during a replay of the same log
+	 * (rr_session_save_snapshot), instead of booting: the images are not
+	 * read, disk must be the image as it was at the save.
+	 */
+	const char *from_snapshot;
 };
 
 int rr_session_replay_open(struct rr_session **out, const struct rr_session_replay_opts *o,
@@ -80,6 +86,13 @@ int rr_session_replay_open(struct rr_session **out, const struct rr_session_repl
 const struct rr_header *rr_session_header(const struct rr_session *s);
 const struct hv_config *rr_session_config(const struct rr_session *s);
 struct rr_player *rr_session_player(struct rr_session *s);
+/*
+ * Save the machine to path between runs (hv/snapshot.h). A replaying
+ * session's snapshot names its place in the log, so a replay can go on from
+ * it with the rest of the log (rr_session_replay_opts.from_snapshot).
+ */
+int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* Replay to step target (UINT64_MAX: to the end of the log). */
 enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, struct rr_play_status *st);
 

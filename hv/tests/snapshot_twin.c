@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int rc = !strcmp(argv[1], "boot") ? hv_machine_create(&cfg, &host, NULL, &m, err, sizeof(err))
-					  : hv_machine_create_from_snapshot(snap, &cfg, &host, NULL, &m, err,
+					  : hv_machine_create_from_snapshot(snap, &cfg, &host, NULL, &m, NULL, err,
 									    sizeof(err));
 	if (rc) {
 		fprintf(stderr, "snapshot_twin: %s\n", err);

@@ -154,8 +154,9 @@ static void test_round_trip(void)
 	struct hv_snapshot_info info;
 
 	CHECK(hv_machine_create(&cfg, NULL, NULL, &a, err, sizeof(err)) == 0, "create: %s", err);
+	CHECK(hv_track_dirty(a) == 0, "dirty tracking");
 	run(a, 500003);
-	CHECK(hv_snapshot_save(a, snap, err, sizeof(err)) == 0, "save: %s", err);
+	CHECK(hv_snapshot_save(a, snap, NULL, err, sizeof(err)) == 0, "save: %s", err);
 	CHECK(hv_snapshot_info(snap, &info, err, sizeof(err)) == 0, "info: %s", err);
 	CHECK_EQ(info.steps, 500003, "steps in the snapshot");
 	CHECK_EQ(info.smp, 2, "harts");
@@ -164,7 +165,7 @@ static void test_round_trip(void)
 	      (unsigned long long)info.ram_pages);
 
 	struct hv_config from = { .disk = disk, .net = "user" };	/* no kernel: RAM comes from the file */
-	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, err, sizeof(err)) == 0,
+	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, NULL, err, sizeof(err)) == 0,
 	      "load: %s", err);
 	if (!b)
 		return;
@@ -172,6 +173,11 @@ static void test_round_trip(void)
 	digest_hex(a, da);
 	digest_hex(b, db);
 	CHECK(!strcmp(da, db), "digest at the save: %s vs %s", da, db);
+	/* The pages written since the last digest came along: the next incremental digest agrees. */
+	uint8_t ia[HV_DIGEST_BYTES], ib[HV_DIGEST_BYTES];
+	hv_digest_dirty(a, ia);
+	hv_digest_dirty(b, ib);
+	CHECK(!memcmp(ia, ib, sizeof(ia)), "incremental digest after the load");
 	run(a, 2000000);
 	run(b, 2000000);
 	digest_hex(a, da);
@@ -187,16 +193,16 @@ static void test_round_trip(void)
 
 	/* The host side must match what was saved. */
 	from.net = NULL;
-	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, err, sizeof(err)) == -EINVAL &&
+	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, NULL, err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "--net"), "a snapshot with virtio-net needs --net: %s", err);
 	from.net = "user";
 	from.disk = NULL;
-	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, err, sizeof(err)) == -EINVAL &&
+	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, NULL, err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "--disk"), "a snapshot with a disk needs --disk: %s", err);
 	from.disk = disk;
 	FILE *f = fopen(disk, "r+b");
 	CHECK(f && fseek(f, 4096, SEEK_SET) == 0 && fputc('x', f) != EOF && fclose(f) == 0, "change disk");
-	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, err, sizeof(err)) == -EINVAL &&
+	CHECK(hv_machine_create_from_snapshot(snap, &from, NULL, NULL, &b, NULL, err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "differs"), "a changed disk is refused: %s", err);
 	CHECK(b == NULL, "nothing returned on error");
 }
@@ -214,10 +220,20 @@ static void test_damage(void)
 
 	mk.disk = NULL;
 	CHECK(hv_machine_create(&mk, NULL, NULL, &m, err, sizeof(err)) == 0, "create: %s", err);
+	CHECK(hv_track_dirty(m) == 0, "dirty tracking");
 	run(m, 50000);
-	CHECK(hv_snapshot_save(m, snap, err, sizeof(err)) == 0, "save: %s", err);
+	struct hv_snapshot_logpos pos = { .valid = true, .events = 3, .chunk_seq = 1, .last_event_step = 40000,
+					  .last_event_kind = 3 };
+	memset(pos.header_sha256, 0xab, sizeof(pos.header_sha256));
+	CHECK(hv_snapshot_save(m, snap, &pos, err, sizeof(err)) == 0, "save: %s", err);
 	hv_machine_destroy(m);
 	buf = read_all(snap, &len);
+	struct hv_snapshot_info info;
+	CHECK(hv_snapshot_info(snap, &info, err, sizeof(err)) == 0 && info.has_dirty && info.has_logpos &&
+	      info.logpos.valid && info.logpos.events == 3 && info.logpos.chunk_seq == 1 &&
+	      info.logpos.last_event_step == 40000 && info.logpos.last_event_kind == 3 &&
+	      !memcmp(info.logpos.header_sha256, pos.header_sha256, 32),
+	      "dirty pages and the log position saved: %s", err);
 
 	CHECK(hv_snapshot_load_buffer(buf, len, &cfg, MEM_BYTES, NULL, NULL, &m, err, sizeof(err)) == 0,
 	      "the undamaged snapshot loads: %s", err);
@@ -289,7 +305,7 @@ int main(int argc, char **argv)
 		int rc = hv_machine_create(&mk, NULL, NULL, &m, err, sizeof(err));
 		if (!rc) {
 			run(m, 20000);
-			rc = hv_snapshot_save(m, argv[2], err, sizeof(err));
+			rc = hv_snapshot_save(m, argv[2], NULL, err, sizeof(err));
 			hv_machine_destroy(m);
 		}
 		if (rc)
