@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cli: the ftvm command's subcommands and its documented exit codes (docs/exit-codes.md). */
+/* cli: the ftvm command's subcommands and the helpers they share; exit codes in exit.h. */
 #ifndef HV_CLI_H
 #define HV_CLI_H
 
@@ -8,20 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cli/exit.h"
 #include "hv/hv.h"
-
-enum ftvm_exit {
-	FTVM_EXIT_POWEROFF = 0,	/* guest powered off (or a bare test passed) */
-	FTVM_EXIT_HOST_ERROR = 1,	/* host-side failure while running */
-	FTVM_EXIT_USAGE = 2,	/* bad arguments or input files; nothing ran */
-	FTVM_EXIT_REBOOT = 3,	/* guest asked for a reset, or panicked (panic reboots) */
-	FTVM_EXIT_GUEST_FAIL = 4,	/* guest reported failure through the test device */
-	FTVM_EXIT_USER = 5,	/* stopped by the user: Ctrl-A x, SIGINT, SIGTERM */
-	FTVM_EXIT_LIMIT = 6,	/* --max-steps reached */
-	FTVM_EXIT_STUCK = 7,	/* every hart waits with nothing left to wake it */
-	FTVM_EXIT_DIVERGED = 8,	/* replay: the machine departed from the log */
-	FTVM_EXIT_LOG_CORRUPT = 9,	/* replay: the log is damaged past its header */
-};
 
 #define FTVM_VERSION "0.1.0"
 
@@ -42,8 +30,6 @@ void cli_trace_report(const struct cli_trace *t);
 void cli_trace_json(const struct cli_trace *t, FILE *f);
 
 int cli_run(int argc, char **argv);
-/* A live run's end (enum live_end) as the documented exit status (exit.c). */
-int cli_exit_status(int live_end);
 int cli_log(int argc, char **argv);	/* log_dump.c */
 int cli_snapshot(int argc, char **argv);	/* snapshot.c: save, info */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* exit: how a guest's run ends, as the exit status every command and daemon reports (docs/exit-codes.md). */
-#include "cli/cli.h"
+#include "cli/exit.h"
 #include "hv/rr/live.h"
 
 int cli_exit_status(int live_end)

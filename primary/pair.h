@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/exit.h"
 #include "hv/hv.h"
 #include "transport/evloop.h"
 
@@ -27,9 +28,9 @@ void ft_note_get(struct ft_note *n, char *buf, size_t len);
 void ft_note_fini(struct ft_note *n);
 double ft_now_s(void);
 
-/* Exit statuses beyond docs/exit-codes.md's 0-9: why a daemon stopped its VM. */
-#define FT_EXIT_FENCED 10	/* lost the arbiter, or a newer epoch exists: this side must not serve */
-#define FT_EXIT_PEER_REFUSED 11	/* the peer is not our pair (images, VM, certificates) */
+/* Why a daemon stopped its VM, in the one exit-code table (cli/exit.h). */
+#define FT_EXIT_FENCED FTVM_EXIT_FENCED
+#define FT_EXIT_PEER_REFUSED FTVM_EXIT_PEER_REFUSED
 
 /* Everything both daemons take on their command line. */
 struct ft_opts {
