@@ -12,6 +12,8 @@
 #include "feed.h"
 #include "primary/pair.h"
 #include "cli/cli.h"
+#include "hv/crc32c.h"
+#include "hv/rr/log.h"
 #include "hv/rr/session.h"
 #include "transport/log.h"
 #include "transport/xport.h"
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,15 @@ struct backup {
 	bool replayer_started;
 	uint64_t granted_chunks, granted_bytes, received_end, received_bytes, chunks;
 	uint64_t protect_from;	/* the primary's Progress: with the log to here, we may take over */
+	/* the log file: items (header = item 0, then one per chunk) and bytes it holds */
+	uint64_t log_items, log_bytes_held;
+	uint64_t held_items, held_bytes;	/* what it held at start (0: a fresh log) */
+	uint32_t held_crc;			/* CRC-32C of those bytes, for the primary's check */
+	uint32_t log_crc;	/* CRC-32C of the whole log file as it stands */
+	bool log_decided;	/* the first chunk said whether the primary continues our log */
+	struct xport_config xc;	/* the channel's, kept to renew it */
+	struct xport_callbacks cb;
+	bool renew_pending, renewing;
 	bool have_progress;
 	double lost_at, won_at;
 	/* shared (atomics) */
@@ -91,6 +103,9 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+static int start_fresh(struct backup *b, const char *why);
+static int start_replay(struct backup *b);
+
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
 static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
@@ -109,6 +124,46 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 		xport_drop_link(b->x, "this side took over");
 		return;
 	}
+	/* The payload names its own place in the log: a header is item 0, chunk seq n is item n + 1. */
+	uint64_t item = UINT64_MAX;
+	if (len >= RR_HEADER_FIXED_BYTES && !memcmp(payload, RR_LOG_MAGIC, 8))
+		item = 0;
+	else if (len >= RR_CHUNK_HEADER_BYTES && !memcmp(payload, RR_CHUNK_MAGIC, 4))
+		item = get_le64(payload + 4) + 1;
+	if (!b->log_decided) {
+		/* A restarted backup: the primary either continues our log or sends its own from the start. */
+		if (item == 0 && b->held_items) {
+			if (start_fresh(b, "the primary did not recognise it as a prefix of its own log")) {
+				xport_drop_link(b->x, "the log cannot be started again");
+				_exit(FTVM_EXIT_HOST_ERROR);
+			}
+		} else if (item == b->held_items) {
+			log_info("backup: resumed from item %" PRIu64 ": the log held %" PRIu64 " items (%" PRIu64
+				 " bytes) up to step %" PRIu64 "; the primary sends the rest", item, b->held_items,
+				 b->held_bytes, b->received_end);
+			feed_set_prefix(b->feed, b->log_fd, b->held_bytes);
+		} else {
+			log_warnx("backup: the primary sent log item %" PRIu64 " first, this log holds %" PRIu64
+				  " items: dropping the link", item, b->held_items);
+			xport_drop_link(b->x, "log item out of order");
+			return;
+		}
+		b->log_decided = true;
+		if (start_replay(b)) {
+			xport_drop_link(b->x, "cannot start the replay thread");
+			_exit(FTVM_EXIT_HOST_ERROR);
+		}
+	}
+	if (item != b->log_items) {
+		/* Not the next item of our log: writing it would make a log that cannot replay. */
+		log_warnx("backup: the primary sent log item %" PRIu64 " where %" PRIu64 " was next: dropping the link",
+			  item, b->log_items);
+		if (item == 0)
+			set_note(b, "the primary no longer continues this backup's log (it sends its own from the "
+				 "start): restart this backup");
+		xport_drop_link(b->x, "log item out of order");
+		return;
+	}
 	rc = write_all(b->log_fd, payload, len);
 	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
 		rc = -errno;
@@ -118,6 +173,9 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 			  strerror(-rc));
 		_exit(FTVM_EXIT_HOST_ERROR);
 	}
+	b->log_items++;
+	b->log_bytes_held += len;
+	b->log_crc = crc32c(b->log_crc, payload, len);
 	if (LOAD(b->state) != BK_REPLAYING)
 		return;
 	rc = feed_push(b->feed, payload, len);
@@ -168,11 +226,42 @@ static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
 /* Loop thread: the primary is gone. Take the arbiter; the replay thread finishes and goes live. */
 static void try_take_over(struct backup *b);
 
+/*
+ * The link to a primary we cannot yet take over from was lost: listen again
+ * on a new channel whose Hello says what the log holds now, as a restarted
+ * backup would; the primary starts the stream again from there (the
+ * transport's own resume cannot span the primary's new channel).
+ */
+static int64_t renew_link(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct backup *b = arg;
+	size_t buffered = feed_buffered(b->feed);
+
+	b->renew_pending = false;
+	if (LOAD(b->state) != BK_REPLAYING || !b->x)
+		return -1;
+	b->renewing = true;
+	xport_free(b->x);
+	b->x = NULL;
+	b->renewing = false;
+	b->xc.have_items = b->log_items;
+	b->xc.have_crc32c = b->log_crc;
+	/* What waits in the feed still counts against the buffer. */
+	b->xc.credit_bytes = b->o.buffer_bytes > buffered ? b->o.buffer_bytes - buffered : 0;
+	if (xport_new(b->loop, &b->xc, &b->cb, &b->x)) {
+		set_note(b, "cannot listen on %s again: stopping", b->o.addr);
+		STORE(b->exit_status, FTVM_EXIT_HOST_ERROR);
+		STORE(b->state, BK_STOPPED);
+		feed_close(b->feed);
+	}
+	return -1;
+}
+
 static void primary_lost(struct backup *b, const char *why)
 {
 	if (LOAD(b->state) != BK_REPLAYING || b->arb_retry_ms)
 		return;
-	if (!b->have_progress || b->received_end < b->protect_from) {
+	if (!b->log_decided || !b->have_progress || b->received_end < b->protect_from) {
 		/*
 		 * Still catching up: the primary let output out on its own log's
 		 * word, past what we hold, so going live could contradict a client.
@@ -181,6 +270,12 @@ static void primary_lost(struct backup *b, const char *why)
 		set_note(b, "primary lost (%s) before this backup held the whole log (it has step %" PRIu64
 			 ", protection starts at %s): not going live; waiting for the primary to return",
 			 why, b->received_end, b->have_progress ? "a later step" : "no step yet");
+		/* The primary gives us a new channel too: ours starts again, telling it what we hold. */
+		if (!b->renew_pending) {
+			b->renew_pending = true;
+			if (xport_loop_add_timer(b->loop, 0, renew_link, b) < 0)
+				log_warnx("backup: cannot schedule the channel's renewal");
+		}
 		return;
 	}
 	b->lost_at = ft_now_s();
@@ -238,6 +333,8 @@ static void on_link(void *arg, bool up)
 	struct backup *b = arg;
 
 	STORE(b->link_up, up);
+	if (b->renewing)
+		return;
 	if (up) {
 		if (!LOAD(b->ever_up))
 			log_info("backup: primary connected (epoch %" PRIu64 ")", b->epoch);
@@ -461,6 +558,131 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 	}
 }
 
+/* Move the log aside (LOG.old, or LOG.old.N if that exists) and start an empty one. */
+static int start_fresh(struct backup *b, const char *why)
+{
+	char old[4200];
+
+	for (int n = 0; n < 1000; n++) {
+		if (n)
+			snprintf(old, sizeof(old), "%s.old.%d", b->o.log_path, n);
+		else
+			snprintf(old, sizeof(old), "%s.old", b->o.log_path);
+		if (access(old, F_OK) < 0 && errno == ENOENT)
+			break;
+	}
+	if (rename(b->o.log_path, old) < 0) {
+		log_warn("backup: cannot move the log %s aside to %s", b->o.log_path, old);
+		return -errno;
+	}
+	log_warnx("backup: the log %s (%" PRIu64 " items) is not this VM's to continue: %s; kept as %s, "
+		  "starting a fresh log", b->o.log_path, b->held_items, why, old);
+	if (b->log_fd >= 0)
+		close(b->log_fd);
+	b->log_fd = open(b->o.log_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (b->log_fd < 0) {
+		log_warn("backup: log %s", b->o.log_path);
+		return -errno;
+	}
+	b->held_items = b->held_bytes = b->log_items = b->log_bytes_held = 0;
+	b->held_crc = b->log_crc = 0;
+	b->received_end = 0;
+	return 0;
+}
+
+/*
+ * The log this host kept before it restarted: keep the header and every
+ * whole chunk, cut a torn or damaged tail, count the items. A log of another
+ * VM is moved aside. The primary later says (by the first item it sends)
+ * whether it continues this log.
+ */
+static int open_log(struct backup *b, char *err, size_t err_len)
+{
+	struct rr_header h;
+	struct rr_chunk c;
+	struct stat sb;
+	char why[512] = "";
+	const char *vm = b->o.vm_id ? b->o.vm_id : "";
+	int rc;
+
+	b->log_fd = open(b->o.log_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (b->log_fd < 0 || fstat(b->log_fd, &sb) < 0) {
+		snprintf(err, err_len, "log %s: %s", b->o.log_path, strerror(errno));
+		return -errno;
+	}
+	if (!sb.st_size)
+		return 0;
+	struct rr_reader *r = rr_reader_open_fd(b->log_fd);
+	if (!r) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = rr_reader_read_header(r, &h, why, sizeof(why));
+	if (rc == -EAGAIN) {
+		b->held_bytes = 0;	/* torn inside its header: nothing to keep */
+	} else if (rc) {
+		rr_reader_close(r);
+		return start_fresh(b, why);
+	} else if (h.vm_id[0] && strcmp(h.vm_id, vm)) {
+		/* (The recorder leaves the id out today: the primary's CRC check is what tells logs apart.) */
+		rr_reader_close(r);
+		snprintf(why, sizeof(why), "it holds VM \"%.64s\", this backup serves \"%.64s\"", h.vm_id, vm);
+		return start_fresh(b, why);
+	} else {
+		b->held_items = 1;
+		while ((rc = rr_reader_next(r, &c, why, sizeof(why))) == 1) {
+			b->held_items++;
+			b->received_end = c.end_step;
+		}
+		b->held_bytes = rr_reader_offset(r);
+	}
+	rr_reader_close(r);
+	if ((uint64_t)sb.st_size > b->held_bytes) {
+		log_warnx("backup: log %s: %s: cut its last %" PRIu64 " bytes, keeping %" PRIu64 " items (%" PRIu64
+			  " bytes)", b->o.log_path, why[0] ? why : "a torn tail", (uint64_t)sb.st_size - b->held_bytes,
+			  b->held_items, b->held_bytes);
+		if (ftruncate(b->log_fd, (off_t)b->held_bytes) < 0) {
+			snprintf(err, err_len, "log %s: cannot cut its torn tail: %s", b->o.log_path, strerror(errno));
+			return -errno;
+		}
+	}
+	/* What the primary checks before it sends only the rest. */
+	uint8_t buf[1 << 16];
+	for (uint64_t off = 0; off < b->held_bytes;) {
+		size_t want = b->held_bytes - off < sizeof(buf) ? (size_t)(b->held_bytes - off) : sizeof(buf);
+		ssize_t n = pread(b->log_fd, buf, want, (off_t)off);
+		if (n <= 0) {
+			snprintf(err, err_len, "log %s: cannot read it back: %s", b->o.log_path,
+				 n < 0 ? strerror(errno) : "short read");
+			return n < 0 ? -errno : -EIO;
+		}
+		b->held_crc = crc32c(b->held_crc, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	if (lseek(b->log_fd, (off_t)b->held_bytes, SEEK_SET) < 0) {
+		snprintf(err, err_len, "log %s: %s", b->o.log_path, strerror(errno));
+		return -errno;
+	}
+	b->log_items = b->held_items;
+	b->log_bytes_held = b->held_bytes;
+	b->log_crc = b->held_crc;
+	if (b->held_items)
+		log_info("backup: log %s holds %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 "): asking the "
+			 "primary for the rest", b->o.log_path, b->held_items, b->held_bytes, b->received_end);
+	return 0;
+}
+
+/* The replay thread: at once on a fresh log, or once the primary's first chunk said how to begin. */
+static int start_replay(struct backup *b)
+{
+	if (b->replayer_started)
+		return 0;
+	if (pthread_create(&b->replayer, NULL, replay_main, b))
+		return -EAGAIN;
+	b->replayer_started = true;
+	return 0;
+}
+
 int ft_backup_main(int argc, char **argv)
 {
 	struct backup *b = calloc(1, sizeof(*b));
@@ -487,12 +709,12 @@ int ft_backup_main(int argc, char **argv)
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
-	b->log_fd = open(b->o.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (b->log_fd < 0) {
-		fprintf(stderr, "ftvm backup: log %s: %s\n", b->o.log_path, strerror(errno));
+	if (open_log(b, err, sizeof(err))) {
+		fprintf(stderr, "ftvm backup: %s\n", err);
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
+	b->log_decided = !b->held_items;
 	b->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	b->feed = feed_new(b->feed_efd);
 	if (b->feed_efd < 0 || !b->feed || xport_loop_new(&b->loop)) {
@@ -504,17 +726,17 @@ int ft_backup_main(int argc, char **argv)
 		goto out;
 	}
 	STORE(b->state, BK_REPLAYING);
-	struct xport_config xc = {
+	b->xc = (struct xport_config){
 		.mode = XPORT_LISTEN, .role = XPORT_ROLE_BACKUP, .host = b->o.host, .port = b->o.port,
 		.cert_file = b->o.cert_file, .key_file = b->o.key_file, .ca_file = b->o.ca_file,
 		.peer_name = b->o.peer_name, .vm_id = b->o.vm_id, .image_digest = digest,
 		.image_digest_len = sizeof(digest), .epoch = b->epoch, .heartbeat_ms = b->o.heartbeat_ms,
 		.dead_ms = b->o.dead_ms, .credit_chunks = CREDIT_CHUNKS, .credit_bytes = b->o.buffer_bytes,
-		.auto_credit = false,
+		.auto_credit = false, .have_items = b->held_items, .have_crc32c = b->held_crc,
 	};
-	struct xport_callbacks cb = { .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
-				      .on_progress = on_progress, .on_epoch = on_epoch, .arg = b };
-	if (xport_new(b->loop, &xc, &cb, &b->x) ||
+	b->cb = (struct xport_callbacks){ .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
+					  .on_progress = on_progress, .on_epoch = on_epoch, .arg = b };
+	if (xport_new(b->loop, &b->xc, &b->cb, &b->x) ||
 	    xport_loop_add_fd(b->loop, b->feed_efd, XPORT_EV_READ, on_feed, b) ||
 	    xport_loop_add_timer(b->loop, 50, tick, b) < 0 ||
 	    (ft_arbiter_lease_ms(b->arb) &&
@@ -528,16 +750,16 @@ int ft_backup_main(int argc, char **argv)
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
-	if (pthread_create(&b->replayer, NULL, replay_main, b)) {
+	if (b->log_decided && start_replay(b)) {
 		fprintf(stderr, "ftvm backup: cannot start the replay thread\n");
 		goto out;
 	}
-	b->replayer_started = true;
 	log_info("backup: listening on %s for %s, epoch %" PRIu64, b->o.addr, b->o.peer_name, b->epoch);
 	xport_loop_run(b->loop);
 	/* The loop stops when the replay thread ends: the guest ended, or this side stopped. */
 	feed_close(b->feed);
-	pthread_join(b->replayer, NULL);
+	if (b->replayer_started)
+		pthread_join(b->replayer, NULL);
 	b->replayer_started = false;
 	status = LOAD(b->exit_status);
 out:

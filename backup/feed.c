@@ -25,6 +25,8 @@ struct feed {
 	int efd;
 	FILE *stream;
 	struct hv_machine *m;	/* reader's thread only */
+	int prefix_fd;		/* the held log, read first (reader's thread once it runs) */
+	uint64_t prefix_off, prefix_end;
 	/* written under lock by the reader, read by the loop */
 	uint64_t chunks_done, bytes_done, replayed;
 };
@@ -46,6 +48,17 @@ static ssize_t feed_read(void *cookie, char *buf, size_t size)
 	pthread_mutex_lock(&f->lock);
 	if (f->m)
 		f->replayed = hv_steps(f->m);
+	if (f->prefix_off < f->prefix_end) {
+		/* The log held at start: from the file, not from memory; the loop hears of the step. */
+		size_t want = f->prefix_end - f->prefix_off < size ? (size_t)(f->prefix_end - f->prefix_off) : size;
+		pthread_mutex_unlock(&f->lock);
+		ssize_t got = pread(f->prefix_fd, buf, want, (off_t)f->prefix_off);
+		if (got <= 0)
+			return -1;	/* the reader reports a read error */
+		f->prefix_off += (uint64_t)got;
+		wake_loop(f);
+		return got;
+	}
 	if (!f->head && !f->closed) {
 		/* Caught up: say so (the Ack carries the step), then wait for more. */
 		wake_loop(f);
@@ -86,12 +99,20 @@ struct feed *feed_new(int efd)
 	pthread_cond_init(&f->more, NULL);
 	f->tail = &f->head;
 	f->efd = efd;
+	f->prefix_fd = -1;
 	f->stream = fopencookie(f, "r", io);
 	if (!f->stream) {
 		free(f);
 		return NULL;
 	}
 	return f;
+}
+
+void feed_set_prefix(struct feed *f, int fd, uint64_t end)
+{
+	f->prefix_fd = fd;
+	f->prefix_off = 0;
+	f->prefix_end = end;
 }
 
 FILE *feed_stream(struct feed *f)

@@ -18,6 +18,12 @@ FILE *feed_stream(struct feed *f);
 int feed_push(struct feed *f, const void *data, size_t len) __attribute__((warn_unused_result));
 /* No more data will come: the reader sees end of file after what is buffered. */
 void feed_close(struct feed *f);
+/*
+ * Before any thread reads: the stream starts with bytes [0, end) of fd (the
+ * log this host already held when it started), then what is pushed. fd stays
+ * the caller's and must outlive the reader.
+ */
+void feed_set_prefix(struct feed *f, int fd, uint64_t end);
 /* The replaying machine, so consumption can report the step replayed (set from the reader's thread). */
 void feed_set_machine(struct feed *f, struct hv_machine *m);
 /* What the reader has finished (chunks, bytes) and the step it had replayed to when it asked for more. */

@@ -52,6 +52,7 @@ struct primary {
 	/* a returning backup: items [file_next, join_item) come from the log file */
 	bool rejoining;
 	uint64_t join_item, file_next, file_tag, rq_sent;
+	uint64_t rejoin_from;		/* the item the returning backup's channel started at (seq 1) */
 	/* I/O thread: output commit: the step the backup acknowledged, and the safe step given */
 	uint64_t acked_step, safe_given;
 	bool safe_timer;
@@ -308,7 +309,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 	 * every step whose output the local log let out).
 	 */
 	uint64_t lag_bound = p->o.max_lag_ms * LOAD(p->steps_per_ms);
-	if (p->streaming && !LOAD(p->protected_) && !p->rejoining && acked_seq >= p->join_item &&
+	if (p->streaming && !LOAD(p->protected_) && !p->rejoining && p->rejoin_from + acked_seq >= p->join_item &&
 	    LOAD(p->sent_end) <= steps_replayed + lag_bound && !LOAD(p->fenced)) {
 		rr_session_commit_on_ack(p->s);
 		uint64_t from = rr_session_written_step(p->s);
@@ -334,7 +335,7 @@ static void fence(struct primary *p, const char *why)
 }
 
 static int open_channel(struct primary *p);
-static void stop_following(struct primary *p);
+static void forget_returning(struct primary *p);
 
 /* The old channel speaks for the old epoch: a new one, for a backup that returns. */
 static int64_t renew_channel(struct xport_loop *loop, uint64_t id, void *arg)
@@ -407,9 +408,9 @@ static void backup_lost(struct primary *p, const char *why)
 	if (LOAD(p->fenced) || LOAD(p->done))
 		return;
 	if (!LOAD(p->protected_)) {
-		/* A returning backup that had not caught up: the channel redials and resumes by itself. */
+		/* A returning backup that had not caught up: a new channel for its return. */
 		if (p->streaming)
-			stop_following(p);
+			forget_returning(p);
 		return;
 	}
 	STORE(p->protected_, 0);
@@ -463,6 +464,7 @@ static void start_rejoin(struct primary *p)
 	if (!have && open_file(p, 0))
 		return;
 	p->last_tag = p->file_tag;
+	p->rejoin_from = have;
 	p->join_item = UINT64_MAX;
 	p->rejoining = true;
 	p->streaming = true;
@@ -475,26 +477,32 @@ static void start_rejoin(struct primary *p)
 }
 
 /*
- * The link to a backup that is not yet protecting dropped: the channel
- * resumes by itself if it comes back, but the queue must not wait for it, so
- * let go of the queue and go back to the file from the next item unsent.
+ * The link to a backup that is not yet protecting dropped. The backup may
+ * come back as the same process or as a new one, which cannot resume this
+ * channel's sequence (the transport's resume lives in one process), and what
+ * it holds may have changed (it writes what it got; it cuts a torn tail): let
+ * go of the queue and the file, and give it a new channel whose Hello says
+ * where to start again. The backup renews its side when it loses the link too.
  */
-static void stop_following(struct primary *p)
+static void forget_returning(struct primary *p)
 {
-	uint64_t next;
-
-	if (p->join_item == UINT64_MAX)
-		return;
-	next = p->rejoining ? p->file_next : p->join_item + p->rq_sent;
-	rq_detach(p->q, p->qid);
+	if (p->join_item != UINT64_MAX)
+		rq_detach(p->q, p->qid);
 	p->join_item = UINT64_MAX;
+	rr_reader_close(p->file_reader);
+	p->file_reader = NULL;
+	if (p->file_fd >= 0)
+		close(p->file_fd);
+	p->file_fd = -1;
+	p->file_len = 0;
+	p->streaming = false;
+	p->rejoining = false;
 	STORE(p->converging, 0);
-	if (open_file(p, next)) {
-		p->streaming = false;
-		p->rejoining = false;
-		return;
-	}
-	p->rejoining = true;
+	STORE(p->rejoin_throttle, 0);
+	set_note(p, "the returning backup was lost before it caught up: carrying on UNPROTECTED; it may "
+		 "return again");
+	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
+		log_warnx("primary: cannot schedule the channel's renewal");
 }
 
 static void on_link(void *arg, bool up)
