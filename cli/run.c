@@ -32,6 +32,10 @@ static void usage(FILE *f, bool recording)
 			"                     only written (it always waits for the write)\n"
 			"  --digest-interval N  a full state digest at the first slice end after every N steps\n"
 			"                     (default 50M; at least 1M, slices are up to 1M steps long)\n"
+			"  --stop-snapshot FILE  when stopped (--max-steps, Ctrl-A x, SIGTERM), end the log\n"
+			"                     without END and save the machine to FILE, so that\n"
+			"  --from FILE        goes on with the same --log from there (with --disk as it\n"
+			"                     was at the stop); its replay runs across the seam unchanged\n"
 			"  Record with --disk FILE,snapshot to keep the image as it was, so that replay and\n"
 			"  go-live can start from the same file.\n");
 	else
@@ -52,7 +56,7 @@ static void usage(FILE *f, bool recording)
 		"  --smp N            harts, 1..%d (default 1)\n"
 		"  --cpu interp|jit   how harts execute (default interp; both count steps exactly)\n"
 		"  --max-steps N      stop after N steps, exit status 6 (0, the default: no limit)\n"
-		"  --from SNAPSHOT    (run) start from a snapshot ('ftvm snapshot save') instead of\n"
+		"  --from SNAPSHOT    start from a snapshot ('ftvm snapshot save') instead of\n"
 		"                     booting; give the same --disk, and --net if it has a NIC\n"
 		"  --virtual-clock    guest time from the step count only (deterministic, no host time)\n"
 		"  --input-at N:TEXT  type TEXT (C escapes \\n \\r) on the console at step N\n"
@@ -124,7 +128,7 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM, OPT_STOP_SNAPSHOT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -146,6 +150,7 @@ int cli_run(int argc, char **argv)
 		{ "trace", no_argument, NULL, OPT_TRACE },
 		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "from", required_argument, NULL, OPT_FROM },
+		{ "stop-snapshot", required_argument, NULL, OPT_STOP_SNAPSHOT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ 0 },
@@ -160,7 +165,8 @@ int cli_run(int argc, char **argv)
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
 	bool fsync_log = false;
-	const char *from = NULL;	/* run: start from this snapshot instead of booting */
+	const char *from = NULL;	/* start from this snapshot instead of booting (record: continue its log) */
+	const char *stop_snapshot = NULL;	/* record: a stop leaves the log open and saves here */
 	struct cli_trace trace = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
@@ -236,6 +242,7 @@ int cli_run(int argc, char **argv)
 		case OPT_LOG: log_path = optarg; break;
 		case OPT_FSYNC: fsync_log = true; break;
 		case OPT_FROM: from = optarg; break;
+		case OPT_STOP_SNAPSHOT: stop_snapshot = optarg; break;
 		case OPT_TRACE: trace.print = true; break;
 		case OPT_DIGEST_INTERVAL:
 			if (cli_parse_size(optarg, &digest_interval)) {
@@ -264,8 +271,8 @@ int cli_run(int argc, char **argv)
 					  : "ftvm run: --log is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
 	}
-	if (recording && from) {
-		fprintf(stderr, "ftvm record: --from is for 'ftvm run' (a log starts from the images)\n");
+	if (!recording && stop_snapshot) {
+		fprintf(stderr, "ftvm run: --stop-snapshot is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
 	}
 	if (!recording && digest_interval != RR_DEFAULT_DIGEST_INTERVAL) {
@@ -315,7 +322,8 @@ int cli_run(int argc, char **argv)
 	if (recording) {
 		struct rr_session_record_opts ro = { .log_path = log_path, .fsync = fsync_log,
 						     .digest_interval = digest_interval,
-						     .commit_on_log = true };
+						     .commit_on_log = true, .open_ended = stop_snapshot != NULL,
+						     .from_snapshot = from };
 		if (rr_session_record_open(&sess, &cfg, &lo, &ro, err, sizeof(err))) {
 			fprintf(stderr, "ftvm record: %s\n", err);
 			goto out;
@@ -352,6 +360,15 @@ int cli_run(int argc, char **argv)
 		if (rc) {
 			fprintf(stderr, "ftvm record: writing %s failed: %s\n", log_path, strerror(-rc));
 			status = FTVM_EXIT_HOST_ERROR;
+		} else if (stop_snapshot && (res.end == LIVE_END_LIMIT || res.end == LIVE_END_USER)) {
+			if (rr_session_save_snapshot(sess, stop_snapshot, err, sizeof(err))) {
+				fprintf(stderr, "ftvm record: %s\n", err);
+				status = FTVM_EXIT_HOST_ERROR;
+			} else {
+				fprintf(stderr, "ftvm record: stopped at step %llu into %s; 'ftvm record --from %s "
+					"--log %s' goes on\n", (unsigned long long)res.step, stop_snapshot,
+					stop_snapshot, log_path);
+			}
 		}
 		if (stats && !json)
 			fprintf(stderr, "ftvm: log %s: %llu bytes (%.0f bytes/s), %llu events, %llu checks, "

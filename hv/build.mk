@@ -43,6 +43,8 @@ UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
 SYSTEM_TESTS += hv/tests/snapshot-linux.sh
 # ... and a snapshot taken during a replay goes on with the rest of the log, every check matching.
 SYSTEM_TESTS += hv/tests/snapshot-replay.sh
+# ... and a recording stopped into a snapshot goes on in another process; one replay crosses the seam.
+SYSTEM_TESTS += hv/tests/record-continue.sh
 SYSTEM_TESTS += hv/tests/run-from-snapshot.sh
 # make install DESTDIR=... PREFIX=/usr, then the installed ftvm boots its guest; make uninstall.
 SYSTEM_TESTS += hv/tests/install.sh

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +42,13 @@ struct rr_recorder {
 	struct rr_record_stats st;
 	bool ended;
 	int extra_id[RR_MAX_EXTRA_CONSUMERS];
+	/* Where the log stands, for a snapshot (rr_recorder_position). */
+	uint8_t header_sha[32];
+	uint64_t chunk_seq;		/* seq of the chunk being filled */
+	uint64_t events_total;		/* every event in the log, checks and digests too */
+	uint64_t last_ev_seq, last_ev_step;
+	enum rr_kind last_ev_kind;
+	bool skip_header;		/* continuing a log: the file has its header already */
 };
 
 static uint64_t now_ns(void)
@@ -73,7 +82,11 @@ static void *disk_writer(void *arg)
 
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
 		uint64_t end_step = rq_tag(r->q, r->disk_id);
-		int rc = write_all(r->fd, buf, len);
+		int rc = 0;
+		if (r->skip_header)
+			r->skip_header = false;
+		else
+			rc = write_all(r->fd, buf, len);
 		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
 			rc = -errno;
 		rq_release(r->q, r->disk_id);
@@ -123,6 +136,95 @@ static int open_log(const char *path, char *err, size_t err_len)
 	return fd;
 }
 
+/*
+ * A log to continue: its header, and every whole chunk (a torn tail is cut
+ * off); none may hold END. The writer then goes on at the next seq from the
+ * last chunk's end step, with the digests at the same interval.
+ */
+static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *err, size_t err_len)
+{
+	struct rr_reader *rd = rr_reader_open_fd(fd);
+	struct rr_chunk c;
+	char why[512] = "";
+	uint64_t keep, last_digest = 0, end_step = 0, chunks = 0;
+	int rc;
+
+	if (!rd) {
+		hv_errf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	rc = rr_reader_read_header(rd, h, why, sizeof(why));
+	if (rc) {
+		hv_errf(err, err_len, "log %s: %s", r->o.path, rc == -EAGAIN ? "ends inside its header" : why);
+		rr_reader_close(rd);
+		return rc == -EAGAIN ? -EINVAL : rc;
+	}
+	keep = rr_reader_offset(rd);
+	while ((rc = rr_reader_next(rd, &c, why, sizeof(why))) == 1) {
+		struct rr_event_iter it;
+		struct rr_event ev;
+		rr_event_iter_init(&it, &c);
+		while ((rc = rr_event_next(&it, &ev, why, sizeof(why))) == 1) {
+			if (ev.kind == RR_END) {
+				hv_errf(err, err_len, "log %s: the run it records ended (END at step %" PRIu64
+					"): nothing can follow", r->o.path, ev.step);
+				rr_reader_close(rd);
+				return -EINVAL;
+			}
+			if (ev.kind == RR_DIGEST)
+				last_digest = ev.step;
+			r->events_total++;
+			r->last_ev_seq = c.seq;
+			r->last_ev_step = ev.step;
+			r->last_ev_kind = ev.kind;
+		}
+		if (rc < 0)
+			break;
+		chunks++;
+		end_step = c.end_step;
+		r->chunk_seq = c.seq + 1;
+		keep = rr_reader_offset(rd);
+	}
+	enum rr_reader_state state = rr_reader_state(rd);
+	rr_reader_close(rd);
+	if (rc < 0 || (state != RR_READER_EOF && state != RR_READER_TRUNCATED)) {
+		hv_errf(err, err_len, "log %s: %s", r->o.path, why[0] ? why : "unreadable");
+		return -EBADMSG;
+	}
+	if (state == RR_READER_TRUNCATED)
+		fprintf(stderr, "ftvm: log %s: a torn chunk after byte %" PRIu64 " is cut off (%s)\n",
+			r->o.path, keep, why);
+	if (ftruncate(fd, (off_t)keep) < 0 || lseek(fd, (off_t)keep, SEEK_SET) < 0) {
+		rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", r->o.path, strerror(errno));
+		return rc;
+	}
+	r->written_items = chunks;	/* the header, which the queue carries again, makes it 1 + chunks */
+	r->flushed_step = end_step;
+	r->last_step = end_step;
+	r->next_digest = (last_digest ? last_digest : 0) + h->digest_interval;
+	r->skip_header = true;
+	return 0;
+}
+
+static int open_existing(const char *path, char *err, size_t err_len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		int rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hv_errf(err, err_len, "log %s: not a regular file (a replay log must be one)", path);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr_header *h,
 		     char *err, size_t err_len)
 {
@@ -132,10 +234,13 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 }
 
 int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts *o,
-			  const struct rr_header *h, char *err, size_t err_len)
+			  const struct rr_header *h_in, char *err, size_t err_len)
 {
 	struct rr_recorder *r = calloc(1, sizeof(*r));
 	uint8_t hdr[RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY + 4];
+	struct rr_header h_log;
+	const struct rr_header *h = h_in;
+	unsigned int md_len = sizeof(r->header_sha);
 	size_t hlen;
 	int rc;
 
@@ -145,19 +250,35 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 	r->o = *o;
 	r->fd = -1;
 	r->disk_id = -1;
+	if (o->continue_log) {
+		r->fd = o->path ? open_existing(o->path, err, err_len) : -EINVAL;
+		if (!o->path)
+			hv_errf(err, err_len, "continuing a log needs its file");
+		rc = r->fd < 0 ? r->fd : scan_log(r, r->fd, &h_log, err, err_len);
+		if (rc)
+			goto fail;
+		h = &h_log;
+		if (o->header_out)
+			*o->header_out = h_log;
+	}
 	rc = rr_header_encode(h, hdr, sizeof(hdr), &hlen);
 	if (rc) {
 		hv_errf(err, err_len, "cannot encode the log header: %s", strerror(-rc));
 		goto fail;
 	}
-	if (o->path) {
+	if (!EVP_Digest(hdr, hlen, r->header_sha, &md_len, EVP_sha256(), NULL)) {
+		rc = -EIO;
+		hv_errf(err, err_len, "cannot hash the log header");
+		goto fail;
+	}
+	if (o->path && !o->continue_log) {
 		r->fd = open_log(o->path, err, err_len);
 		if (r->fd < 0) {
 			rc = r->fd;
 			goto fail;
 		}
 	}
-	r->w = rr_chunk_writer_new(0, 0);
+	r->w = rr_chunk_writer_new(r->chunk_seq, r->flushed_step);
 	r->q = rq_new(o->queue_items ? o->queue_items : RQ_ITEMS, RQ_BYTES);
 	if (!r->w || !r->q) {
 		rc = -ENOMEM;
@@ -175,9 +296,10 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 		goto fail;
 	}
 	r->digest_interval = h->digest_interval;
-	r->next_digest = h->digest_interval;
+	if (!o->continue_log)
+		r->next_digest = h->digest_interval;
 	r->last_flush_ns = now_ns();
-	r->st.bytes = hlen;
+	r->st.bytes = o->continue_log ? 0 : hlen;
 	if (o->path) {
 		if (pthread_create(&r->writer, NULL, disk_writer, r)) {
 			rc = -EAGAIN;
@@ -225,6 +347,7 @@ static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end
 	if (rc)
 		return rc;
 	r->flushed_step = end_step;
+	r->chunk_seq++;
 	if (m) {
 		rq_get_stats(r->q, &after);
 		if (after.pauses != before.pauses) {
@@ -248,8 +371,46 @@ static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_even
 		if (!rc)
 			rc = rr_chunk_writer_add(r->w, ev);
 	}
-	if (!rc)
+	if (!rc) {
 		r->last_step = ev->step;
+		r->events_total++;
+		r->last_ev_seq = r->chunk_seq;
+		r->last_ev_step = ev->step;
+		r->last_ev_kind = ev->kind;
+	}
+	return rc;
+}
+
+void rr_recorder_position(const struct rr_recorder *r, struct hv_snapshot_logpos *pos)
+{
+	memset(pos, 0, sizeof(*pos));
+	pos->valid = true;
+	memcpy(pos->header_sha256, r->header_sha, sizeof(r->header_sha));
+	pos->events = r->events_total;
+	if (r->events_total) {
+		pos->chunk_seq = r->last_ev_seq;
+		pos->last_event_step = r->last_ev_step;
+		pos->last_event_kind = r->last_ev_kind;
+	}
+}
+
+int rr_record_finish_open(struct rr_recorder *r, struct hv_machine *m)
+{
+	int rc;
+
+	if (r->ended)
+		return 0;
+	r->ended = true;
+	rc = rr_record_flush(r, m);
+	rq_close(r->q);
+	if (r->writer_started) {
+		pthread_join(r->writer, NULL);
+		r->writer_started = false;
+	}
+	if (!rc && r->writer_errno)
+		rc = -r->writer_errno;
+	if (!rc && r->fd >= 0 && fdatasync(r->fd) < 0)
+		rc = -errno;
 	return rc;
 }
 

@@ -399,11 +399,11 @@ int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, ui
 		   struct rr_play_status *st, char *err, size_t err_len)
 {
 	if (!pos->valid) {
-		hv_errf(err, err_len, "the snapshot was not taken during a replay: it names no place in a log");
+		hv_errf(err, err_len, "the snapshot names no place in a log (it was saved neither during a replay nor at a recording's stop)");
 		return -EINVAL;
 	}
 	if (memcmp(pos->header_sha256, p->header_sha, sizeof(p->header_sha))) {
-		hv_errf(err, err_len, "the snapshot was taken during the replay of another log (its header differs)");
+		hv_errf(err, err_len, "the snapshot belongs to another log (its header differs)");
 		return -EINVAL;
 	}
 	if (p->applied || p->have_ev || p->it.c) {
@@ -443,6 +443,21 @@ int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, ui
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int rr_player_rest(struct rr_player *p, uint64_t *log_end)
+{
+	struct rr_play_status st = { 0 };
+	int rc;
+
+	if (p->have_ev)
+		return 1;
+	while ((rc = fetch(p, &st)) == 2)
+		;
+	*log_end = p->log_end;
+	if (rc == 1)
+		p->have_ev = true;
+	return rc;
 }
 
 int rr_event_load(const struct rr_event *in, struct hv_event *out)

@@ -62,6 +62,14 @@ struct rr_record_opts {
 	size_t queue_items;	/* 0: the default bound */
 	/* Close a chunk at least this often while the guest runs (0: 20 ms with events, 1 s without). */
 	uint32_t flush_ms;
+	/*
+	 * Go on with the log at path instead of starting one: its header is kept
+	 * (h is not used; the log's goes to *header_out), a torn tail is cut off,
+	 * and the next chunk follows its last. The machine must stand where the
+	 * log ends (rr_session_record_opts.from_snapshot checks that).
+	 */
+	bool continue_log;
+	struct rr_header *header_out;
 };
 /*
  * The stream, file and queue alike, is the log header followed by chunks;
@@ -85,6 +93,10 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 	__attribute__((warn_unused_result));
 /* The guest stopped (or the user stopped the recorder): END, flush, stop the writer. */
 int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reason why);
+/* Stop without END, the log open for a recorder that continues it from a snapshot at this step. */
+int rr_record_finish_open(struct rr_recorder *r, struct hv_machine *m);
+/* Where the log stands (after rr_record_flush or rr_record_finish_open: every event in a chunk). */
+void rr_recorder_position(const struct rr_recorder *r, struct hv_snapshot_logpos *pos);
 void rr_recorder_close(struct rr_recorder *r, struct rr_record_stats *st);
 
 /* Player: drives a machine along a log, applying and checking events. */
@@ -126,6 +138,8 @@ void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *po
  */
 int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
 		   struct rr_play_status *st, char *err, size_t err_len) __attribute__((warn_unused_result));
+/* 0 when the log holds no event after the player's place (*log_end: where its last chunk ends), 1 when it does, <0 corrupt. */
+int rr_player_rest(struct rr_player *p, uint64_t *log_end) __attribute__((warn_unused_result));
 
 /* A deliberate divergence for drills: flip one register bit of hart 0 at a step. */
 struct rr_perturb {

@@ -4,6 +4,7 @@
 #include "hv/errmsg.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,9 @@ struct rr_session {
 	bool has_log;
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *on_slice_opaque;
+	bool open_ended_ok;		/* a stop leaves the log without END */
+	bool open_ended;		/* ... and this one did, */
+	struct hv_snapshot_logpos end_pos;	/* where the log then stopped */
 	/* replaying */
 	struct rr_player *player;
 	struct rr_header h;
@@ -124,9 +128,49 @@ int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, 
 {
 	struct hv_snapshot_logpos pos;
 
-	if (s->player)
+	if (s->player) {
 		rr_player_position(s->player, &pos);
-	return hv_snapshot_save(s->m, path, s->player ? &pos : NULL, err, err_len);
+	} else if (s->open_ended) {
+		pos = s->end_pos;
+	} else if (s->rec) {
+		/* Everything up to this step goes into a chunk first, so the position is in the log. */
+		int rc = rr_record_flush(s->rec, s->m);
+		if (rc) {
+			hv_errf(err, err_len, "log: %s", strerror(-rc));
+			return rc;
+		}
+		rr_recorder_position(s->rec, &pos);
+	}
+	return hv_snapshot_save(s->m, path, s->player || s->open_ended || s->rec ? &pos : NULL, err, err_len);
+}
+
+/*
+ * The machine a snapshot holds, for a recording that continues the log the
+ * snapshot was taken in: the snapshot must name this log and stand at its end.
+ */
+static int check_continuation(struct rr_session *s, const struct rr_session_record_opts *ro,
+			      const struct hv_snapshot_logpos *pos, char *err, size_t err_len)
+{
+	struct rr_player *p = NULL;
+	struct rr_header h;
+	struct rr_play_status st = { 0 };
+	uint64_t end = 0;
+	char why[512];
+	int rc = rr_player_open(&p, ro->log_path, &h, err, err_len);
+
+	if (rc)
+		return rc;
+	rc = rr_player_seek(p, pos, hv_steps(s->m), &st, why, sizeof(why));
+	if (rc) {
+		hv_errf(err, err_len, "snapshot %s: %s", ro->from_snapshot, why);
+	} else if (rr_player_rest(p, &end) || end != hv_steps(s->m)) {
+		hv_errf(err, err_len, "snapshot %s is at step %" PRIu64 ", but log %s runs on to step %" PRIu64
+			": a recording continues only from a snapshot of where its log ends",
+			ro->from_snapshot, hv_steps(s->m), ro->log_path, end);
+		rc = -EINVAL;
+	}
+	rr_player_close(p);
+	return rc;
 }
 
 int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
@@ -152,22 +196,38 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		hv_errf(err, err_len, "out of memory");
 		goto fail;
 	}
-	rc = rr_header_fill(&h, cfg, lo->virtual_clock, ro->digest_interval, err, err_len);
-	if (rc)
-		goto fail;
+	s->open_ended_ok = ro->open_ended;
+	o.hooks = (struct live_hooks){ record_apply, record_slice, record_commit, s };
+	o.oc = s->oc;
 	struct rr_record_opts rop = {
 		.path = ro->log_path, .fsync = ro->fsync, .on_written = log_written,
 		.on_error = log_failed, .opaque = s, .extra_consumers = ro->extra_consumers,
 		.flush_ms = ro->flush_ms,
 	};
-	rc = rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
-	if (rc)
-		goto fail;
-	o.hooks = (struct live_hooks){ record_apply, record_slice, record_commit, s };
-	o.oc = s->oc;
-	rc = start_machine(s, &o, false, err, err_len);
-	if (rc)
-		goto fail;
+	if (ro->from_snapshot) {
+		struct hv_snapshot_logpos pos;
+		rc = live_init(&s->lv, &o, err, err_len);
+		if (rc)
+			goto fail;
+		s->live_ready = true;
+		rc = hv_machine_create_from_snapshot(ro->from_snapshot, cfg, &live_host_ops, &s->lv, &s->m,
+						     &pos, err, err_len);
+		rc = rc ?: hv_track_dirty(s->m);
+		rc = rc ?: check_continuation(s, ro, &pos, err, err_len);
+		if (rc)
+			goto fail;
+		rop.continue_log = true;
+		rop.header_out = &s->h;
+		rc = rr_recorder_open_opts(&s->rec, &rop, NULL, err, err_len);
+		if (rc)
+			goto fail;
+	} else {
+		rc = rr_header_fill(&h, cfg, lo->virtual_clock, ro->digest_interval, err, err_len);
+		rc = rc ?: rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
+		rc = rc ?: start_machine(s, &o, false, err, err_len);
+		if (rc)
+			goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -198,7 +258,16 @@ enum live_end rr_session_end_of(enum rr_end_reason why)
 int rr_session_record_run(struct rr_session *s, struct live_result *res)
 {
 	int rc = live_run(&s->lv, s->m, res);
-	int end_rc = rr_record_end(s->rec, s->m, end_reason(res->end));
+	int end_rc;
+
+	/* Stopped, not ended: with open_ended the log stays open for a recorder that continues it. */
+	if (s->open_ended_ok && (res->end == LIVE_END_LIMIT || res->end == LIVE_END_USER)) {
+		s->open_ended = true;
+		end_rc = rr_record_finish_open(s->rec, s->m);
+		rr_recorder_position(s->rec, &s->end_pos);
+	} else {
+		end_rc = rr_record_end(s->rec, s->m, end_reason(res->end));
+	}
 
 	if (end_rc)
 		rc = end_rc;	/* the writer's own error says more than the loop's */

@@ -28,6 +28,18 @@ struct rr_session_record_opts {
 	/* After every slice, on the vCPU thread (the primary's lag bound); nonzero ends the run. */
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *opaque;
+	/*
+	 * A run stopped by its step limit or the user ends the log without END,
+	 * so that a recorder can go on with it from a snapshot saved at that step
+	 * (rr_session_save_snapshot after rr_session_record_run).
+	 */
+	bool open_ended;
+	/*
+	 * Go on with the log at log_path from this snapshot, saved where that
+	 * log stops (open_ended): the images are not read, cfg gives the disk as
+	 * it was at the save, the network and the CPU.
+	 */
+	const char *from_snapshot;
 };
 
 /* Opens the log, builds the machine and the live loop; lo is copied (hooks and oc are set here). */
