@@ -83,6 +83,7 @@ struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts, struct guest_ram
 	ram->code = j->code_pages;
 	ram->code_written = code_written;
 	ram->code_opaque = j;
+	j->host_fma = __builtin_cpu_supports("fma");
 	jit_emit_runtime(j);
 	for (int i = 0; i < nharts; i++)
 		harts[i].jit = j;

@@ -59,8 +59,9 @@ struct cache {
  * straight through; cache is the register cache at the miss, which the
  * slow path writes back before its call and restores before it resumes.
  */
+#define SLOW_MISSES 6
 struct slow_path {
-	uint8_t *miss, *resume;
+	uint8_t *miss[SLOW_MISSES], *resume;
 	uint64_t pc;
 	uint32_t insn;
 	uint8_t len, idx;
@@ -592,7 +593,7 @@ static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc,
 	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
 	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
 	/* The miss path rejoins here with the value in rax, as the hit path has it. */
-	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
+	e->slow[e->nslow++] = (struct slow_path){ { miss }, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
 	st_x(e, RD(i), RAX);
 }
 
@@ -609,7 +610,7 @@ static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc
 	if (f3 == 1)
 		b8(e, 0x66);
 	op_mem(e, f3 == 3, f3 == 0 ? 0x88 : 0x89, RDX, RSI, RAX, 0);
-	e->slow[e->nslow++] = (struct slow_path){ miss, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
+	e->slow[e->nslow++] = (struct slow_path){ { miss }, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
 }
 
 /*
@@ -622,11 +623,17 @@ static void emit_slow_paths(struct rv_jit *j, struct emit *e)
 	for (unsigned k = 0; k < e->nslow; k++) {
 		const struct slow_path *sp = &e->slow[k];
 		unsigned f3 = F3(sp->insn);
-		fix32(e, sp->miss, e->p);
+		for (int m = 0; m < SLOW_MISSES; m++)
+			fix32(e, sp->miss[m], e->p);
 		for (int c = 0; c < CACHE_SLOTS; c++)
 			cache_write_back(e, &sp->cache, c);
 		op_reg(e, true, 0x8b, RDI, RBX);
-		if ((sp->insn & 0x7f) == 0x03) {
+		if ((sp->insn & 0x7f) == 0x53) {
+			mov_imm(e, RSI, sp->insn);
+			mov_imm(e, RDX, sp->pc);
+			lea(e, RCX, R12, sp->idx);
+			call_abs(e, (const void *)jit_helper_fp);
+		} else if ((sp->insn & 0x7f) == 0x03) {
 			mov_imm(e, RDX, f3 | RD(sp->insn) << 8 | (uint32_t)sp->len << 16);
 			mov_imm(e, RCX, sp->pc);
 			lea(e, R8, R12, sp->idx);
@@ -914,6 +921,144 @@ static void emit_op32(struct emit *e, uint32_t i)
 	st_x(e, rd, RAX);
 }
 
+#define OFF_F(r) ((int32_t)(offsetof(struct rv_hart, f) + 8 * (r)))
+#define OFF_FFLAGS ((int32_t)offsetof(struct rv_hart, fflags))
+#define OFF_FRM ((int32_t)offsetof(struct rv_hart, frm))
+#define OFF_FS_BYTE ((int32_t)offsetof(struct rv_hart, mstatus) + MSTATUS_FS_SHIFT / 8)
+#define FS_IN_BYTE ((uint8_t)(MSTATUS_FS >> (MSTATUS_FS_SHIFT / 8 * 8)))
+_Static_assert(MSTATUS_FS_SHIFT / 8 == (MSTATUS_FS_SHIFT + 1) / 8, "mstatus.FS within one byte");
+
+enum { XMM0, XMM1, XMM2, XMM3, XMM4, XMM5 };
+
+/* A prefixed SSE2 instruction between registers: pfx 0F opc /r. */
+static void sse_rr(struct emit *e, uint8_t pfx, uint8_t opc, int reg, int rm)
+{
+	b8(e, pfx);
+	op_reg(e, false, 0x0f00u | opc, reg, rm);
+}
+
+/* xmm = f[r] through rax (which keeps the bits); flip: negate it first. */
+static void ld_f(struct emit *e, int xmm, unsigned r, bool flip)
+{
+	op_mem(e, true, 0x8b, RAX, RBX, -1, OFF_F(r));
+	if (flip) {
+		op_reg(e, true, 0x0fba, 7, RAX);			/* btc rax, 63 */
+		b8(e, 63);
+	}
+	b8(e, 0x66);
+	op_reg(e, true, 0x0f6e, xmm, RAX);			/* movq xmm, rax */
+}
+
+/* Leave for the slow path unless rax's biased exponent (with the sign when signed) is in [lo, hi]. */
+static uint8_t *exp_outside(struct emit *e, bool with_sign, uint32_t lo, uint32_t hi)
+{
+	op_reg(e, true, 0x8b, RCX, RAX);
+	shift_ri(e, true, SH_SHR, RCX, 52);
+	if (!with_sign)
+		alu_ri(e, false, ALU_AND, RCX, 0x7ff);
+	if (lo)
+		alu_ri(e, false, ALU_SUB, RCX, (int32_t)lo);
+	alu_ri(e, false, ALU_CMP, RCX, (int32_t)(hi - lo));
+	return jcc32(e, CC_A);
+}
+
+/* vfmsub231sd / vfnmadd231sd dst, v, rm (VEX.LIG.66.0F38.W1, SDM vol. 2 "VFMSUB231SD"). */
+static void vfma231(struct emit *e, uint8_t opc, int dst, int v, int rm)
+{
+	b8(e, 0xc4);
+	b8(e, 0xe2);
+	b8(e, (uint8_t)(0x81 | (~v & 15) << 3));
+	b8(e, opc);
+	b8(e, (uint8_t)(0xc0 | dst << 3 | rm));
+}
+
+/*
+ * FADD.D FSUB.D FMUL.D FDIV.D FSQRT.D in round-to-nearest-even on SSE2, as
+ * jit.c's fast_fp_d and under its conditions: IEEE 754 results are unique,
+ * so where these paths are taken (finite operands, no overflow, and for
+ * mul, div and sqrt everything between 2^-900 and 2^900) the bits are
+ * fpu.c's, and only inexact can be raised, which exact arithmetic decides:
+ * the sum's error by TwoSum, a product's, quotient's or root's residue by a
+ * fused multiply-add (FMA3 hosts only). Every check comes before the first
+ * write; a failed one goes to the helper, which computes the instruction
+ * from scratch. No MXCSR access: reading or loading it serializes the FP
+ * pipeline (measured: cpubench 30% slower).
+ */
+static bool emit_fp_inline(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
+			   unsigned idx)
+{
+	static const uint8_t sse_op[4] = { 0x58, 0x58, 0x59, 0x5e };	/* add (sub: b negated), mul, div */
+	unsigned f7 = F7(i), f3 = F3(i);
+	bool sqrt = f7 == 0x2d, add = f7 == 0x01 || f7 == 0x05;
+	struct slow_path sp = { .pc = pc, .insn = i, .len = (uint8_t)len, .idx = (uint8_t)idx,
+				.cache = e->c };
+	int n = 0;
+
+	if ((i & 0x7f) != 0x53 || (f3 != 0 && f3 != 7) || e->nslow == JIT_MAX_BLOCK_INSNS)
+		return false;
+	if (!(sqrt && RS2(i) == 0) && (f7 > 0x0d || (f7 & 3) != 1))
+		return false;
+	if (!add && !j->host_fma)
+		return false;
+	if (f3 == 7) {
+		op_mem(e, false, 0x83, ALU_CMP, RBX, -1, OFF_FRM);
+		b8(e, 0);
+		sp.miss[n++] = jcc32(e, CC_NE);
+	}
+	op_mem(e, false, 0xf6, 0, RBX, -1, OFF_FS_BYTE);		/* test byte: FS off? */
+	b8(e, FS_IN_BYTE);
+	sp.miss[n++] = jcc32(e, CC_E);
+	ld_f(e, XMM0, RS1(i), false);
+	if (sqrt)
+		sp.miss[n++] = exp_outside(e, true, 123, 1922);		/* positive, mid */
+	else
+		sp.miss[n++] = f7 == 0x0d ? exp_outside(e, false, 123, 1922) : exp_outside(e, false, 0, 0x7fe);
+	if (!sqrt) {
+		ld_f(e, XMM1, RS2(i), f7 == 0x05);
+		sp.miss[n++] = add || f7 == 0x09 ? exp_outside(e, false, 0, 0x7fe) :
+						   exp_outside(e, false, 123, 1922);
+	}
+	sse_rr(e, 0x66, 0x28, XMM2, XMM0);				/* movapd xmm2, a */
+	sse_rr(e, 0xf2, sqrt ? 0x51 : sse_op[f7 >> 2], XMM2, sqrt ? XMM0 : XMM1);
+	b8(e, 0x66);
+	op_reg(e, true, 0x0f7e, XMM2, RAX);				/* movq rax, r */
+	sp.miss[n++] = add ? exp_outside(e, false, 0, 0x7fe) : exp_outside(e, false, 123, 1922);
+	if (add) {
+		/* TwoSum (Knuth): err = (a - (r - (r - a))) + (b - (r - a)) */
+		sse_rr(e, 0x66, 0x28, XMM3, XMM2);
+		sse_rr(e, 0xf2, 0x5c, XMM3, XMM0);			/* bv = r - a */
+		sse_rr(e, 0x66, 0x28, XMM4, XMM2);
+		sse_rr(e, 0xf2, 0x5c, XMM4, XMM3);			/* av = r - bv */
+		sse_rr(e, 0x66, 0x28, XMM5, XMM0);
+		sse_rr(e, 0xf2, 0x5c, XMM5, XMM4);			/* a - av */
+		sse_rr(e, 0xf2, 0x5c, XMM1, XMM3);			/* b - bv */
+		sse_rr(e, 0xf2, 0x58, XMM5, XMM1);
+		sse_rr(e, 0x66, 0x28, XMM3, XMM5);
+	} else if (f7 == 0x09) {
+		sse_rr(e, 0x66, 0x28, XMM3, XMM2);
+		vfma231(e, 0xbb, XMM3, XMM0, XMM1);			/* a * b - r */
+	} else {
+		sse_rr(e, 0x66, 0x28, XMM3, XMM0);
+		if (sqrt)
+			vfma231(e, 0xbb, XMM3, XMM2, XMM2);		/* r * r - a */
+		else
+			vfma231(e, 0xbd, XMM3, XMM2, XMM1);		/* a - r * b */
+	}
+	b8(e, 0xf2);
+	op_mem(e, false, 0x0f11, XMM2, RBX, -1, OFF_F(RD(i)));	/* movsd f[rd], r */
+	op_mem(e, false, 0x80, ALU_OR, RBX, -1, OFF_FS_BYTE);	/* FS dirty */
+	b8(e, FS_IN_BYTE);
+	sse_rr(e, 0x66, 0x57, XMM4, XMM4);				/* xorpd xmm4, xmm4 */
+	sse_rr(e, 0x66, 0x2e, XMM3, XMM4);				/* ucomisd err, 0 */
+	uint8_t *exact = jcc32(e, CC_E);
+	op_mem(e, false, 0x80, ALU_OR, RBX, -1, OFF_FFLAGS);
+	b8(e, 1);							/* NX */
+	fix32(e, exact, e->p);
+	sp.resume = e->p;
+	e->slow[e->nslow++] = sp;
+	return true;
+}
+
 /* A helper that may leave the block: helper(h, a1, a2, pc, steps) in rdi rsi rdx rcx r8. */
 static void emit_fp_call(struct rv_jit *j, struct emit *e, const void *fn, uint64_t a1,
 			 uint64_t a2, uint64_t pc, unsigned idx, bool two)
@@ -1031,6 +1176,8 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 				     raws[k] | (uint64_t)lens[k] << 32, pc, k, true);
 			break;
 		case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+			if (emit_fp_inline(j, &e, i, pc, lens[k], k))
+				break;
 			emit_fp_call(j, &e, (const void *)jit_helper_fp, i, 0, pc, k, false);
 			break;
 		case 0x73:

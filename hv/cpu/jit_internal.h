@@ -89,6 +89,7 @@ struct rv_jit {
 	struct rv_hart *harts;
 	int nharts;
 
+	bool host_fma;		/* FMA3 usable: mul, div and sqrt can check exactness inline */
 	struct rv_jit_stats st;
 };
 
