@@ -26,6 +26,7 @@ struct rq {
 	pthread_cond_t not_full, not_empty;
 	struct rq_item *ring;
 	size_t max_items, max_bytes;
+	uint64_t base;			/* index of the first item (rq_start_at) */
 	uint64_t head;			/* index of the next item to push */
 	uint64_t tail;			/* oldest item still held */
 	uint64_t cursor[RQ_MAX_CONSUMERS];
@@ -70,14 +71,31 @@ int rq_add_consumer(struct rq *q)
 	int id;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->nconsumers == RQ_MAX_CONSUMERS || q->head) {
+	if (q->nconsumers == RQ_MAX_CONSUMERS || q->head != q->base) {
 		pthread_mutex_unlock(&q->lock);
 		return -EBUSY;
 	}
 	id = q->nconsumers++;
 	q->attached[id] = true;
+	q->cursor[id] = q->base;
 	pthread_mutex_unlock(&q->lock);
 	return id;
+}
+
+int rq_start_at(struct rq *q, uint64_t index)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->head != q->base) {
+		rc = -EBUSY;
+	} else {
+		q->base = q->head = q->tail = index;
+		for (int i = 0; i < q->nconsumers; i++)
+			q->cursor[i] = index;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 int rq_add_consumer_at_head(struct rq *q, uint64_t *first)

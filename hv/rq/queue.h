@@ -28,6 +28,12 @@ int rq_add_consumer(struct rq *q);
  */
 int rq_add_consumer_at_head(struct rq *q, uint64_t *first);
 /*
+ * Before the first push: the first item's index is index, not 0 (a recorder
+ * that continues a log numbers its chunks on from those already in the file).
+ * -EBUSY after a push.
+ */
+int rq_start_at(struct rq *q, uint64_t index);
+/*
  * Append a copy of buf. While the slowest consumer keeps the queue full the
  * producer waits (counted in pauses / paused_ns); nothing is ever dropped.
  * -EPIPE if the queue was closed, -EMSGSIZE if len exceeds max_bytes.

@@ -48,7 +48,6 @@ struct rr_recorder {
 	uint64_t events_total;		/* every event in the log, checks and digests too */
 	uint64_t last_ev_seq, last_ev_step;
 	enum rr_kind last_ev_kind;
-	bool skip_header;		/* continuing a log: the file has its header already */
 };
 
 static uint64_t now_ns(void)
@@ -82,11 +81,7 @@ static void *disk_writer(void *arg)
 
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
 		uint64_t end_step = rq_tag(r->q, r->disk_id);
-		int rc = 0;
-		if (r->skip_header)
-			r->skip_header = false;
-		else
-			rc = write_all(r->fd, buf, len);
+		int rc = write_all(r->fd, buf, len);
 		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
 			rc = -errno;
 		rq_release(r->q, r->disk_id);
@@ -199,11 +194,10 @@ static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *er
 		hv_errf(err, err_len, "log %s: %s", r->o.path, strerror(errno));
 		return rc;
 	}
-	r->written_items = chunks;	/* the header, which the queue carries again, makes it 1 + chunks */
+	r->written_items = 1 + chunks;	/* the header and the chunks: the queue numbers on from there */
 	r->flushed_step = end_step;
 	r->last_step = end_step;
 	r->next_digest = (last_digest ? last_digest : 0) + h->digest_interval;
-	r->skip_header = true;
 	return 0;
 }
 
@@ -289,8 +283,12 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 		r->disk_id = rq_add_consumer(r->q);
 	for (int i = 0; i < o->extra_consumers && i < RR_MAX_EXTRA_CONSUMERS; i++)
 		r->extra_id[i] = rq_add_consumer(r->q);
-	/* The header is the stream's first item: the file and every other consumer start with it. */
-	rc = rq_push_tagged(r->q, hdr, hlen, 0);
+	/*
+	 * The header is the stream's first item: the file and every other
+	 * consumer start with it. A continued log has it, and its chunks, in the
+	 * file already: the queue's items then number on from those.
+	 */
+	rc = o->continue_log ? rq_start_at(r->q, r->written_items) : rq_push_tagged(r->q, hdr, hlen, 0);
 	if (rc) {
 		hv_errf(err, err_len, "cannot queue the log header: %s", strerror(-rc));
 		goto fail;

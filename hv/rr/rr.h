@@ -65,8 +65,10 @@ struct rr_record_opts {
 	/*
 	 * Go on with the log at path instead of starting one: its header is kept
 	 * (h is not used; the log's goes to *header_out), a torn tail is cut off,
-	 * and the next chunk follows its last. The machine must stand where the
-	 * log ends (rr_session_record_opts.from_snapshot checks that).
+	 * and the next chunk follows its last. The queue then holds no header: its
+	 * first item is the first new chunk, numbered on from the items in the
+	 * file (rq_start_at). The machine must stand where the log ends
+	 * (rr_session_record_opts.from_snapshot checks that).
 	 */
 	bool continue_log;
 	struct rr_header *header_out;
