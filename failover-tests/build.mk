@@ -4,6 +4,7 @@
 # test (namespaces, partition, relay, etcd, with no daemon), then every drill (as root; each skips
 # with a reason when it cannot run).
 # FT_KILLS=N sets the primary-kill drill's number of random points, FT_SEED=S repeats a run.
+# FT_SWITCHES=N sets the switchover drill's number of promotes (default 10, about 75 s here).
 
 SYSTEM_TESTS += failover-tests/test_linearizable.py
 include failover-tests/sim.mk
