@@ -75,7 +75,8 @@ struct rv_jit *rv_jit_create(struct rv_hart *harts, int nharts, struct guest_ram
 	j->code_pages = calloc(code_page_words(j), sizeof(uint64_t));
 	j->snapshots = calloc(j->ram_pages, sizeof(*j->snapshots));
 	j->page_gen = calloc(j->ram_pages, sizeof(*j->page_gen));
-	if (!j->blocks || !j->code_pages || !j->snapshots || !j->page_gen)
+	j->sites = calloc(JIT_MAX_SITES, sizeof(*j->sites));
+	if (!j->blocks || !j->code_pages || !j->snapshots || !j->page_gen || !j->sites)
 		goto fail;
 	j->harts = harts;
 	j->nharts = nharts;
@@ -139,6 +140,7 @@ void rv_jit_destroy(struct rv_jit *j)
 	free_snapshots(j);
 	free(j->snapshots);
 	free(j->page_gen);
+	free(j->sites);
 	free(j);
 }
 
@@ -148,6 +150,7 @@ void rv_jit_flush(struct rv_jit *j)
 	memset(j->jc, 0, sizeof(j->jc));
 	memset(j->code_pages, 0, code_page_words(j) * sizeof(uint64_t));
 	j->nblocks = 0;
+	j->nsites = 0;
 #ifndef JIT_PERF_MAP
 	j->used = j->base_used;
 #endif

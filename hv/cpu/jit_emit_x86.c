@@ -19,7 +19,7 @@
  * set h->pc and h->steps itself.
  */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_L = 12, CC_GE = 13 };
+enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7, CC_L = 12, CC_GE = 13 };
 /* Group-1 ALU /digit and the r, r/m opcodes of the same operations. */
 enum { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
 enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
@@ -68,11 +68,19 @@ struct slow_path {
 	struct cache cache;
 };
 
+/* A load site whose addend guess missed: take the TLB's and keep it for next time. */
+struct addend_fix {
+	uint8_t *miss, *resume;
+	uint64_t *site;
+};
+
 struct emit {
 	uint8_t *p, *end;
 	bool full;
 	struct slow_path slow[JIT_MAX_BLOCK_INSNS];
 	unsigned nslow;
+	struct addend_fix fix[JIT_MAX_BLOCK_INSNS];
+	unsigned nfix;
 	/*
 	 * The guest register rax holds, valid only while nothing has been
 	 * emitted since st_x stored rax to it (every byte clears it), so the
@@ -566,7 +574,15 @@ static bool ends_block(uint32_t i)
 }
 
 /* The TLB probe of cpu.c's tlb_hit for va in rsi: hits fall through with rax = host addend. */
-static uint8_t *emit_tlb_probe(struct emit *e, int32_t tlb_off, unsigned size)
+/*
+ * The TLB probe of cpu.c's tlb_hit for va in rsi: hits fall through with
+ * rax = host addend. With a site (a load's own slot in j->sites) the
+ * addend comes from the slot, the last one this load used, checked
+ * against the TLB entry's: the access then waits for its address only,
+ * not for a TLB load that waits for it (table lookups and pointer chains
+ * run that much faster); a wrong guess takes the TLB's and keeps it.
+ */
+static uint8_t *emit_tlb_probe(struct emit *e, int32_t tlb_off, unsigned size, uint64_t *site)
 {
 	op_reg(e, true, 0x8b, RCX, RSI);
 	shift_ri(e, true, SH_SHR, RCX, 8);
@@ -576,8 +592,29 @@ static uint8_t *emit_tlb_probe(struct emit *e, int32_t tlb_off, unsigned size)
 	op_mem(e, true, 0x03, RAX, RBX, -1, OFF_DTAG);
 	op_mem(e, true, 0x3b, RAX, RBX, RCX, tlb_off);
 	uint8_t *miss = jcc32(e, CC_NE);
-	op_mem(e, true, 0x8b, RAX, RBX, RCX, tlb_off + 8);
+	if (!site) {
+		op_mem(e, true, 0x8b, RAX, RBX, RCX, tlb_off + 8);
+		return miss;
+	}
+	b8(e, 0x48);
+	b8(e, 0xa1);
+	b64(e, (uint64_t)(uintptr_t)site);				/* mov rax, [site] */
+	op_mem(e, true, 0x3b, RAX, RBX, RCX, tlb_off + 8);
+	uint8_t *wrong = jcc32(e, CC_NE);
+	e->fix[e->nfix++] = (struct addend_fix){ wrong, e->p, site };
 	return miss;
+}
+
+static void emit_addend_fixes(struct emit *e)
+{
+	for (unsigned k = 0; k < e->nfix; k++) {
+		fix32(e, e->fix[k].miss, e->p);
+		op_mem(e, true, 0x8b, RAX, RBX, RCX, OFF_TLB_READ + 8);
+		b8(e, 0x48);
+		b8(e, 0xa3);
+		b64(e, (uint64_t)(uintptr_t)e->fix[k].site);		/* mov [site], rax */
+		jmp_to(e, e->fix[k].resume);
+	}
 }
 
 static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc, unsigned len,
@@ -590,7 +627,8 @@ static void emit_load(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc,
 	ld_x(e, RSI, RS1(i));
 	if (IMM_I(i))
 		alu_ri(e, true, ALU_ADD, RSI, IMM_I(i));
-	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3));
+	uint64_t *site = j->nsites < JIT_MAX_SITES ? &j->sites[j->nsites++] : NULL;
+	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_READ, 1u << (f3 & 3), site);
 	op_mem(e, wide[f3], ops[f3], RAX, RSI, RAX, 0);
 	/* The miss path rejoins here with the value in rax, as the hit path has it. */
 	e->slow[e->nslow++] = (struct slow_path){ { miss }, e->p, pc, i, (uint8_t)len, (uint8_t)idx, e->c };
@@ -606,7 +644,7 @@ static void emit_store(struct rv_jit *j, struct emit *e, uint32_t i, uint64_t pc
 	if (imm_s(i))
 		alu_ri(e, true, ALU_ADD, RSI, imm_s(i));
 	ld_x(e, RDX, RS2(i));
-	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_WRITE, 1u << f3);
+	uint8_t *miss = emit_tlb_probe(e, OFF_TLB_WRITE, 1u << f3, NULL);
 	if (f3 == 1)
 		b8(e, 0x66);
 	op_mem(e, f3 == 3, f3 == 0 ? 0x88 : 0x89, RDX, RSI, RAX, 0);
@@ -1084,6 +1122,35 @@ static bool same_page(uint64_t a, uint64_t b)
 	return (a >> RV_PAGE_SHIFT) == (b >> RV_PAGE_SHIFT);
 }
 
+/*
+ * A block that ends in a branch back to its own start, with nothing that
+ * calls a helper inline and at most CACHE_SLOTS registers: it can keep its
+ * registers cached across iterations. Sets the registers it uses and the
+ * ones it writes (bit per register).
+ */
+static bool self_loop(const uint32_t *insns, unsigned n, uint64_t pc_last, uint64_t start,
+		      uint32_t *used, uint32_t *written)
+{
+	uint32_t u = 0, w = 0;
+
+	if ((insns[n - 1] & 0x7f) != 0x63 || pc_last + (uint64_t)imm_b(insns[n - 1]) != start)
+		return false;
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t i = insns[k];
+		switch (i & 0x7f) {
+		case 0x37: case 0x17: w |= 1u << RD(i); break;
+		case 0x13: case 0x1b: case 0x03: w |= 1u << RD(i); u |= 1u << RS1(i); break;
+		case 0x33: case 0x3b: w |= 1u << RD(i); u |= 1u << RS1(i) | 1u << RS2(i); break;
+		case 0x23: case 0x63: u |= 1u << RS1(i) | 1u << RS2(i); break;
+		case 0x0f: break;
+		default: return false;
+		}
+	}
+	*used = (u | w) & ~1u;
+	*written = w & ~1u;
+	return __builtin_popcount(*used) <= CACHE_SLOTS;
+}
+
 int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 {
 	uint32_t insns[JIT_MAX_BLOCK_INSNS], raws[JIT_MAX_BLOCK_INSNS];
@@ -1117,6 +1184,29 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	lea(&e, RAX, R12, (int32_t)n);
 	op_reg(&e, true, 0x3b, RAX, R13);
 	uint8_t *no_budget = jcc32(&e, CC_A);
+
+	/*
+	 * A self-loop loads its registers once, before its head; the branch
+	 * back (budget allowing) goes to the head with them still cached, and
+	 * every other exit writes back what the loop writes. The cache's state
+	 * at the head is the same from both sides: the slots never move (no
+	 * evictions: all registers fit) and every written register counts as
+	 * changed (writing back one loaded but not yet changed is harmless).
+	 */
+	uint64_t pc_last = blk->pc;
+	for (unsigned k = 0; k + 1 < n; k++)
+		pc_last += lens[k];
+	uint32_t used = 0, written = 0;
+	uint8_t *head = NULL;
+	if (self_loop(insns, n, pc_last, blk->pc, &used, &written)) {
+		for (unsigned r = 1; r < 32; r++)
+			if ((used >> r) & 1)
+				cache_get(&e, r);
+		for (unsigned r = 1; r < 32; r++)
+			if ((written >> r) & 1)
+				e.c.dirty |= (uint8_t)(1u << cache_find(&e, r));
+		head = e.p;
+	}
 
 	for (unsigned k = 0; k < n; k++, pc += lens[k - 1]) {
 		uint32_t i = insns[k];
@@ -1155,6 +1245,21 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 				op_reg(&e, true, 0x3b, RAX, RCX);
 			} else {
 				op_reg(&e, true, 0x85, RAX, RAX);	/* against x0 */
+			}
+			if (head && k == n - 1) {
+				struct cache at_branch = e.c;
+				lea(&e, R12, R12, (int32_t)n);
+				uint8_t *again = jcc32(&e, cc[F3(i)]);
+				cache_flush(&e, false);
+				emit_exit(j, &e, npc, same_page(npc, blk->pc));
+				fix32(&e, again, e.p);
+				lea(&e, RAX, R12, (int32_t)n);
+				op_reg(&e, true, 0x3b, RAX, R13);
+				fix32(&e, jcc32(&e, CC_BE), head);
+				e.c = at_branch;
+				cache_flush(&e, false);
+				emit_leave(j, &e, blk->pc);
+				break;
 			}
 			cache_flush(&e, false);	/* mov leaves the flags alone */
 			lea(&e, R12, R12, (int32_t)n);
@@ -1197,6 +1302,7 @@ int jit_translate(struct rv_jit *j, struct jit_block *blk, const uint8_t *page)
 	fix32(&e, no_budget, e.p);
 	emit_leave(j, &e, blk->pc);
 	emit_slow_paths(j, &e);
+	emit_addend_fixes(&e);
 	if (e.full)
 		return -ENOSPC;
 	blk->code = start;

@@ -17,6 +17,8 @@
 /* Worst-case host bytes for one guest instruction plus a block's exits. */
 #define JIT_MAX_INSN_BYTES 160
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_BLOCK_INSNS * JIT_MAX_INSN_BYTES + 256)
+/* Load sites with an addend slot (jit_emit_x86.c's emit_tlb_probe) between flushes. */
+#define JIT_MAX_SITES (1u << 18)
 /* Page copies kept for FENCE.I checks before a flush frees them (64 MiB). */
 #define JIT_MAX_SNAPSHOTS 16384
 
@@ -89,6 +91,8 @@ struct rv_jit {
 	struct rv_hart *harts;
 	int nharts;
 
+	uint64_t *sites;	/* per translated load: the host addend it last used */
+	size_t nsites;
 	bool host_fma;		/* FMA3 usable: mul, div and sqrt can check exactness inline */
 	struct rv_jit_stats st;
 };

@@ -308,6 +308,34 @@ static void build_image(uint8_t *ram, int mode)
 			off += 12;
 			continue;
 		}
+		if (rn(40) == 0 && off + 4 * 12 <= CODE_BYTES - 4) {
+			/*
+			 * A counted loop (x23 counts) whose body is a few ALU, load and
+			 * store instructions on three more registers: the branch back
+			 * starts a block that branches to itself (translated code keeps
+			 * its registers cached across iterations).
+			 */
+			unsigned pool[4] = { 23, 1 + rn(22), 1 + rn(22), 1 + rn(22) }, m = 1 + rn(8);
+			put32(ram + off, i_type(1 + (int32_t)rn(40), 0, 0, 23, 0x13));
+			off += 4;
+			for (unsigned b = 0; b < m; b++, off += 4) {
+				unsigned rd = pool[1 + rn(3)], r1 = pool[rn(4)], r2 = pool[rn(4)], k = rn(10);
+				unsigned f3 = rn(8);
+				if (k < 3)
+					i = i_type((int32_t)rn(4096) - 2048, r1, f3 == 1 || f3 == 5 ? 0 : f3, rd, 0x13);
+				else if (k < 6)
+					i = r_type(rn(3) ? 0 : 1, r1, r2, f3, rd, rn(3) ? 0x33 : 0x3b);
+				else if (k < 8)
+					i = i_type(mem_off(1u << (f3 % 7 & 3)), base_reg(false), f3 % 7, rd, 0x03);
+				else
+					i = s_type(mem_off(1u << (f3 & 3)), r1, base_reg(true), f3 & 3, 0x23);
+				put32(ram + off, i);
+			}
+			put32(ram + off, i_type(-1, 23, 0, 23, 0x13));			/* addi x23, x23, -1 */
+			put32(ram + off + 4, b_type(-4 * (int32_t)(m + 1), 23, 0, 1));	/* bnez x23, body */
+			off += 8;
+			continue;
+		}
 		if (rn(40) == 0 && off + 12 <= CODE_BYTES - 4) {
 			/* ALU chains on one register: the second reads it as rs2, the third overwrites it. */
 			unsigned r = rd_any(), o = rd_any();
