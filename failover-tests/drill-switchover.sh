@@ -113,7 +113,7 @@ for i in $(seq 1 "$FT_SWITCHES"); do
 	new=$(other "$cur")
 	ft_sleep_ms "$(ft_random_ms 1000 3000)"
 	ft_alive load || { ft_show load; ft_fail "switchover $i: the clients stopped before it"; }
-	epoch_before=$(field "$cur" 3)
+	IFS=$'\t' read -r _ _ epoch_before steps_before < <(host_status "$cur")
 	at=$(date +%s%N)
 	promote "$cur"
 	if [ "$promote_rc" -ne 0 ] || [ "${promote_out#ok}" = "$promote_out" ]; then
@@ -135,7 +135,10 @@ for i in $(seq 1 "$FT_SWITCHES"); do
 	both_alive "switchover $i"
 	# Still the same processes, re-executed in their new roles.
 	argv_p=$(tr '\0' ' ' <"/proc/$pid_p/cmdline" | cut -d' ' -f2) argv_b=$(tr '\0' ' ' <"/proc/$pid_b/cmdline" | cut -d' ' -f2)
-	epoch_after=$(field "$new" 3)
+	IFS=$'\t' read -r _ _ epoch_after steps_after < <(host_status "$new")
+	# The new primary goes on from where the old one stopped: its guest is further, not restarted.
+	[ -n "$steps_after" ] && [ -n "$steps_before" ] && [ "$steps_after" -gt "$steps_before" ] ||
+		{ show_both; ft_fail "switchover $i: the new primary is at step '$steps_after', not past the old primary's '$steps_before' before promote"; }
 	[ -n "$epoch_after" ] && [ -n "$epoch_before" ] && [ "$epoch_after" -gt "$epoch_before" ] ||
 		{ show_both; ft_fail "switchover $i: the new primary's epoch '$epoch_after' is not newer than the old primary's '$epoch_before'"; }
 	# Only the new primary's host may carry the guest from now on: wait until frames flow (the
@@ -145,7 +148,7 @@ for i in $(seq 1 "$FT_SWITCHES"); do
 	sleep 0.5
 	serving=$(ft_serving "$since")
 	[ "$serving" = "$new" ] || { show_both; ft_fail "switchover $i ($cur->$new): afterwards the guest was served by '${serving:-nobody}', want host $new"; }
-	ft_note "switchover $i $cur->$new: protected again $ms ms after promote ('$promote_out'), epoch $epoch_before->$epoch_after, second promote refused (exit $promote2_rc: $promote2_out), host $new serves; pid $pid_p on p runs 'ftvm $argv_p', pid $pid_b on b 'ftvm $argv_b'"
+	ft_note "switchover $i $cur->$new: protected again $ms ms after promote ('$promote_out'), epoch $epoch_before->$epoch_after, step $steps_before->$steps_after, second promote refused (exit $promote2_rc: $promote2_out), host $new serves; pid $pid_p on p runs 'ftvm $argv_p', pid $pid_b on b 'ftvm $argv_b'"
 	refused "$cur" "the new backup"
 	cur=$new
 done
@@ -154,10 +157,14 @@ touch "$FT_RUN/stop"
 ft_judge_clients load "$first_switch" || exit 1
 both_alive "after the load"
 ft_tap_monitor_stop
+# Every switchover, not only the first: operations completed after it; its client-visible gap.
 gaps=()
+i=0
 for at in "${switch_at[@]}"; do
-	g=$(python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$at" |
-		sed -n 's/^figures: //p' | python3 -c 'import json, sys; g = json.load(sys.stdin)["gap_ms"]; print(round(g) if g is not None else "")')
+	i=$((i + 1))
+	fig=$(python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$at") ||
+		ft_fail "no client operation completed after switchover $i ($fig)"
+	g=$(sed -n 's/^figures: //p' <<<"$fig" | python3 -c 'import json, sys; g = json.load(sys.stdin)["gap_ms"]; print(round(g) if g is not None else "")')
 	[ -n "$g" ] && gaps+=("$g")
 done
 # A primary whose backup is gone is not protected: promote must be refused, and it carries on.
