@@ -68,6 +68,9 @@ struct backup {
 	double lost_at, won_at;
 	/* shared (atomics) */
 	int state, link_up, ever_up, take_over, exit_status, fenced;
+	int switching;			/* the primary said Goodbye for a switchover at switch_step */
+	uint64_t switch_step;
+	int exec_primary;		/* the replay saved its machine there: start again as the primary */
 	struct rr_session *s;		/* the replay thread's, once open (to stop it); under s_lock */
 	pthread_mutex_t s_lock;
 	uint64_t replayed, live_steps;
@@ -261,6 +264,19 @@ static void primary_lost(struct backup *b, const char *why)
 {
 	if (LOAD(b->state) != BK_REPLAYING || b->arb_retry_ms)
 		return;
+	if (LOAD(b->switching) && b->log_decided && b->received_end == LOAD(b->switch_step)) {
+		/*
+		 * A planned switchover: the primary stopped its guest at the step it
+		 * named, once we held and had replayed the log to there. Finish the
+		 * replay and start again as the primary, which takes the epoch.
+		 */
+		set_note(b, "switchover at step %" PRIu64 ": this host becomes the primary", b->received_end);
+		STORE(b->state, BK_TAKING);
+		feed_close(b->feed);
+		if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
+			log_warnx("backup: cannot schedule the channel's close");
+		return;
+	}
 	if (!b->log_decided || !b->have_progress || b->received_end < b->protect_from) {
 		/*
 		 * Still catching up: the primary let output out on its own log's
@@ -360,6 +376,20 @@ static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t steps_replayed
 {
 }
 
+/* The primary's Goodbye: "switchover at step N" is 'ftvm promote' (the link goes down next). */
+static void on_goodbye(void *arg, const char *reason)
+{
+	struct backup *b = arg;
+	unsigned long long at;
+
+	if (sscanf(reason, "switchover at step %llu", &at) == 1) {
+		log_info("backup: the primary hands over at step %llu (we hold the log to %" PRIu64 ")", at,
+			 b->received_end);
+		STORE(b->switch_step, (uint64_t)at);
+		STORE(b->switching, 1);
+	}
+}
+
 /* The primary says from which step this backup protects the guest (0: from the start). */
 static void on_progress(void *arg, uint64_t step)
 {
@@ -431,6 +461,7 @@ static void *replay_main(void *arg)
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
 		.default_bios = DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
+		.from_snapshot = b->o.from_snapshot,
 	};
 	if (!b->o.cfg.bios)
 		ro.bios = NULL, ro.default_bios = NULL;
@@ -459,6 +490,21 @@ static void *replay_main(void *arg)
 			 rr_end_reason_name(st.end_reason), hv_steps(rr_session_machine(s)));
 		res.end = rr_session_end_of(st.end_reason);
 		status = exit_status(&res);
+		goto out;
+	}
+	if (LOAD(b->switching) && LOAD(b->state) == BK_TAKING && !LOAD(b->take_over)) {
+		uint64_t at = hv_steps(rr_session_machine(s));
+		char snap[4200];
+		ft_switch_snapshot_path(&b->o, snap, sizeof(snap));
+		if (at != LOAD(b->switch_step) || rr_session_save_snapshot(s, snap, err, sizeof(err))) {
+			set_note(b, "switchover: the replay stopped at step %" PRIu64 " (the primary named %" PRIu64
+				 ")%s%s: stopping", at, LOAD(b->switch_step), err[0] ? ": " : "", err);
+			status = FTVM_EXIT_HOST_ERROR;
+			goto out;
+		}
+		log_info("backup: switchover: replayed to step %" PRIu64 " and saved %s", at, snap);
+		STORE(b->exec_primary, 1);
+		status = 0;
 		goto out;
 	}
 	if (!LOAD(b->take_over)) {
@@ -735,7 +781,8 @@ int ft_backup_main(int argc, char **argv)
 		.auto_credit = false, .have_items = b->held_items, .have_crc32c = b->held_crc,
 	};
 	b->cb = (struct xport_callbacks){ .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
-					  .on_progress = on_progress, .on_epoch = on_epoch, .arg = b };
+					  .on_progress = on_progress, .on_epoch = on_epoch,
+					  .on_goodbye = on_goodbye, .arg = b };
 	if (xport_new(b->loop, &b->xc, &b->cb, &b->x) ||
 	    xport_loop_add_fd(b->loop, b->feed_efd, XPORT_EV_READ, on_feed, b) ||
 	    xport_loop_add_timer(b->loop, 50, tick, b) < 0 ||
@@ -778,6 +825,14 @@ out:
 	if (b->log_fd >= 0)
 		close(b->log_fd);
 	ft_arbiter_free(b->arb);
+	if (LOAD(b->exec_primary)) {
+		char snap[4200];
+		ft_switch_snapshot_path(&b->o, snap, sizeof(snap));
+		log_info("backup: starting again as the primary from %s", snap);
+		rc = ft_exec_role(&b->o, true, snap);
+		log_warnx("backup: cannot start again as the primary: %s", strerror(-rc));
+		status = FTVM_EXIT_HOST_ERROR;
+	}
 	ft_opts_free(&b->o);
 	ft_note_fini(&b->note);
 	pthread_mutex_destroy(&b->s_lock);

@@ -17,7 +17,7 @@ _ftvm()
 	cmd=${COMP_WORDS[1]}
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run record replay primary backup status log certs snapshot version help --version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "run record replay primary backup status promote log certs snapshot version help --version --help" -- "$cur"))
 		return
 	fi
 	# Option values first.
@@ -75,11 +75,12 @@ _ftvm()
 		else
 			words="--at --out --log --kernel --initrd --bios --append --disk --net --mem --smp --cpu --input-at --help"
 		fi;;
-	primary) words="--peer --max-lag-ms --force-epoch $_ftvm_pair_opts";;
-	backup)	words="--listen --buffer $_ftvm_pair_opts";;
+	primary) words="--peer --listen --max-lag-ms --force-epoch --from $_ftvm_pair_opts";;
+	backup)	words="--listen --peer --buffer --from $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
+	promote) words="--control --help";;
 	version) words="--json --help";;
-	help)	words="run record replay primary backup status log certs snapshot version";;
+	help)	words="run record replay primary backup status promote log certs snapshot version";;
 	*)	return;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))

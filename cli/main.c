@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  primary  run a guest protected by a backup host: record and stream its log\n"
 		"  backup   follow a primary's log, replaying it; go live when the primary dies\n"
 		"  status   show a daemon's role, epoch, lag and held output: ftvm status --control SOCK\n"
+		"  promote  a planned switchover: the backup becomes the primary, nothing lost\n"
 		"  version  print the version, formats and features (--json)\n"
 		"Run 'ftvm COMMAND --help' for a command's options; 'man ftvm' for all of them.\n"
 		"Exit status 2 means bad usage everywhere (docs/exit-codes.md).\n");
@@ -54,6 +55,8 @@ static int dispatch(int argc, char **argv, int *status)
 		*status = ft_backup_main(argc, argv);
 	else if (!strcmp(argv[0], "status"))
 		*status = ft_status_main(argc, argv);
+	else if (!strcmp(argv[0], "promote"))
+		*status = ft_promote_main(argc, argv);
 	else if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version") || !strcmp(argv[0], "-V"))
 		*status = cli_version(argc, argv);
 	else

@@ -20,6 +20,7 @@ struct ft_control {
 	int fd;
 	char path[108];
 	ft_status_fn *fn;
+	ft_command_fn *cmd;
 	void *opaque;
 };
 
@@ -116,7 +117,13 @@ void ft_status_lease(struct ft_status *st, const struct ft_arbiter *a)
 			 ms);
 }
 
-/* One request a connection: a line "text" or "json"; the answer; close. */
+void ft_control_set_command(struct ft_control *c, ft_command_fn *fn)
+{
+	if (c)
+		c->cmd = fn;
+}
+
+/* One request a connection: a line "text", "json" or a command ("promote"); the answer; close. */
 static void on_client(struct xport_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct ft_control *c = arg;
@@ -127,8 +134,15 @@ static void on_client(struct xport_loop *loop, int fd, unsigned events, void *ar
 	xport_loop_del_fd(loop, fd);
 	if (n > 0) {
 		req[n] = '\0';
-		c->fn(c->opaque, &st);
-		ft_status_format(&st, !strncmp(req, "json", 4), out, sizeof(out));
+		if (!strncmp(req, "promote", 7)) {
+			if (c->cmd)
+				c->cmd(c->opaque, "promote", out, sizeof(out));
+			else
+				snprintf(out, sizeof(out), "refused: this daemon takes no commands\n");
+		} else {
+			c->fn(c->opaque, &st);
+			ft_status_format(&st, !strncmp(req, "json", 4), out, sizeof(out));
+		}
 		if (write(fd, out, strlen(out)) < 0) {
 			/* the asker went away */
 		}
@@ -206,6 +220,88 @@ void ft_control_close(struct ft_control *c)
 	free(c);
 }
 
+/* Send one request line to a daemon's control socket; the answer into buf (NUL-terminated). */
+static int ask(const char *cmd, const char *path, const char *req, char *buf, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t got = 0;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "ftvm %s: %s: path too long\n", cmd, path);
+		return FTVM_EXIT_USAGE;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "ftvm %s: %s: %s (is the daemon running with --control?)\n", cmd, path,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FTVM_EXIT_HOST_ERROR;
+	}
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "ftvm %s: %s: %s\n", cmd, path, strerror(errno));
+		close(fd);
+		return FTVM_EXIT_HOST_ERROR;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (!got) {
+		fprintf(stderr, "ftvm %s: %s: no answer\n", cmd, path);
+		return FTVM_EXIT_HOST_ERROR;
+	}
+	return 0;
+}
+
+int ft_promote_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	char buf[1024];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'h':
+			printf("usage: ftvm promote --control SOCK\n"
+			       "  A planned switchover, asked of the primary at SOCK: it stops the guest at\n"
+			       "  a step, the backup replays to it, and the two swap roles with nothing lost\n"
+			       "  and no state copied (both machines are the same at that step). Each\n"
+			       "  daemon starts again in the other role as the same process; both need the\n"
+			       "  other role's address (the primary --listen, the backup --peer) and --log.\n"
+			       "  Exit 0 when the primary took it, 1 when it refused (the reason is printed)\n"
+			       "  or could not be reached.\n");
+			return 0;
+		default:
+			cli_bad_option("promote", c, argv[optind - 1]);
+			return FTVM_EXIT_USAGE;
+		}
+	}
+	if (!path || optind < argc) {
+		fprintf(stderr, "usage: ftvm promote --control SOCK\n");
+		return FTVM_EXIT_USAGE;
+	}
+	rc = ask("promote", path, "promote\n", buf, sizeof(buf));
+	if (rc)
+		return rc;
+	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);
+	return strncmp(buf, "ok", 2) ? FTVM_EXIT_HOST_ERROR : 0;
+}
+
 int ft_status_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -214,12 +310,10 @@ int ft_status_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = NULL;
 	bool json = false;
 	char buf[8192];
-	int c, fd;
-	size_t got = 0;
+	int c;
 
 	optind = 1;
 	opterr = 0;
@@ -241,33 +335,9 @@ int ft_status_main(int argc, char **argv)
 		fprintf(stderr, "usage: ftvm status --control SOCK [--json]\n");
 		return FTVM_EXIT_USAGE;
 	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "ftvm status: %s: path too long\n", path);
-		return FTVM_EXIT_USAGE;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "ftvm status: %s: %s (is the daemon running with --control?)\n", path,
-			strerror(errno));
-		return FTVM_EXIT_HOST_ERROR;
-	}
-	if (write(fd, json ? "json\n" : "text\n", 5) != 5) {
-		fprintf(stderr, "ftvm status: %s: %s\n", path, strerror(errno));
-		close(fd);
-		return FTVM_EXIT_HOST_ERROR;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	close(fd);
-	if (!got) {
-		fprintf(stderr, "ftvm status: %s: no answer\n", path);
-		return FTVM_EXIT_HOST_ERROR;
-	}
-	fwrite(buf, 1, got, stdout);
+	int rc = ask("status", path, json ? "json\n" : "text\n", buf, sizeof(buf));
+	if (rc)
+		return rc;
+	fputs(buf, stdout);
 	return 0;
 }

@@ -38,6 +38,10 @@ struct ft_opts {
 	const char *name, *peer_name;	/* certificate names: ours and the peer's */
 	const char *certs;		/* DIR with ca.crt, NAME.crt, NAME.key (ftvm certs init) */
 	const char *addr;		/* --peer (primary) or --listen (backup): HOST:PORT */
+	const char *switch_addr;	/* the other: where this side listens or dials after 'ftvm promote' */
+	const char *from_snapshot;	/* --from: go on from a switchover's snapshot with the same log */
+	int argc;			/* the command line, to start again in the other role */
+	char **argv;
 	const char *arbiter;		/* lock:PATH */
 	const char *log_path;		/* this side's copy of the replay log */
 	const char *control;		/* unix socket for 'ftvm status' (optional) */
@@ -53,6 +57,14 @@ struct ft_opts {
 
 /* Parses argv (argv[0] is "primary" or "backup"); prints usage and returns an exit status on error, -1 on success. */
 int ft_opts_parse(struct ft_opts *o, int argc, char **argv);
+/*
+ * Planned switchover: this process becomes the other role (argv[0] swapped,
+ * --from snapshot appended, names pinned), as the same pid with the same
+ * options. Returns only on failure (-errno).
+ */
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot);
+/* Where a switchover leaves this side's snapshot: beside its log. */
+void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len);
 void ft_opts_free(struct ft_opts *o);
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
 int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
@@ -141,5 +153,10 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 int ft_primary_main(int argc, char **argv);
 int ft_backup_main(int argc, char **argv);
 int ft_status_main(int argc, char **argv);
+/* A request other than status ("promote"): answer one line in reply, on the daemon's loop thread. */
+typedef void ft_command_fn(void *opaque, const char *cmd, char *reply, size_t len);
+void ft_control_set_command(struct ft_control *c, ft_command_fn *fn);
+/* 'ftvm promote --control SOCK': a planned switchover, asked of the primary. */
+int ft_promote_main(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +33,9 @@ static void usage(FILE *f, bool primary)
 		"  --heartbeat-ms N     heartbeat period on the log channel (default 50)\n"
 		"  --dead-ms N          a silent peer is dead after N ms (default 3 heartbeats)\n"
 		"%s"
+		"  %s HOST:PORT     %s once 'ftvm promote' swapped the roles (needed for it)\n"
+		"  --from SNAPSHOT      go on from the snapshot a switchover left, with the same --log\n"
+		"                       (a switchover passes it when it starts the other role)\n"
 		"  guest (as 'ftvm run'; both hosts must start from the same images and disk):\n"
 		"  --kernel FILE --initrd FILE --bios FILE|none --append STR --mem SIZE --smp N\n"
 		"  --disk FILE          this host's copy of the disk (identical on both at start)\n"
@@ -53,6 +57,8 @@ static void usage(FILE *f, bool primary)
 			  "                       (only when that side is known to be gone)\n"
 			: "  --buffer SIZE        log received but not yet replayed (default 64M); a full\n"
 			  "                       buffer withholds credit and pauses the primary\n",
+		primary ? "--listen" : "--peer  ",
+		primary ? "where this host listens as the backup" : "where this host dials the backup",
 		primary ? "attached at start" : "attached when it goes live");
 }
 
@@ -91,7 +97,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
 	       OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_MEM, OPT_SMP, OPT_DISK, OPT_NET, OPT_CPU,
-	       OPT_FORCE_EPOCH, OPT_HELP };
+	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HELP };
 	static const struct option opts[] = {
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -117,6 +123,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "force-epoch", no_argument, NULL, OPT_FORCE_EPOCH },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -125,6 +132,8 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->argc = argc;
+	o->argv = argv;
 	o->cfg = (struct hv_config){ .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
 				     .append = DEFAULT_APPEND };
 	o->name = primary ? "primary" : "backup";
@@ -140,14 +149,20 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		case OPT_PEER:
 		case OPT_LISTEN:
 			if ((c == OPT_PEER) != primary) {
-				fprintf(stderr, "ftvm %s: --%s is for 'ftvm %s'\n", me,
-					c == OPT_PEER ? "peer" : "listen", c == OPT_PEER ? "primary" : "backup");
-				return FTVM_EXIT_USAGE;
+				/* The other role's address, for a switchover. */
+				const char *colon = strrchr(optarg, ':');
+				if (!colon || colon == optarg || !colon[1]) {
+					fprintf(stderr, "ftvm %s: %s: want HOST:PORT\n", me, optarg);
+					return FTVM_EXIT_USAGE;
+				}
+				o->switch_addr = optarg;
+				break;
 			}
 			if (split_addr(o, optarg, primary))
 				return FTVM_EXIT_USAGE;
 			o->addr = optarg;
 			break;
+		case OPT_FROM: o->from_snapshot = optarg; break;
 		case OPT_NAME: o->name = optarg; break;
 		case OPT_PEER_NAME: o->peer_name = optarg; break;
 		case OPT_CERTS: o->certs = optarg; break;
@@ -194,10 +209,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 			}
 			break;
 		case OPT_FORCE_EPOCH:
-			if (!primary) {
-				fprintf(stderr, "ftvm backup: --force-epoch is for 'ftvm primary'\n");
-				return FTVM_EXIT_USAGE;
-			}
+			/* A backup keeps it for the day a switchover makes it the primary. */
 			o->force_epoch = true;
 			break;
 		case OPT_HELP: usage(stdout, primary); return 0;
@@ -212,7 +224,7 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	}
 	const char *missing = !o->addr ? (primary ? "--peer HOST:PORT" : "--listen HOST:PORT")
 			      : !o->certs ? "--certs DIR" : !o->arbiter ? "--arbiter lock:PATH"
-			      : !primary && !o->log_path ? "--log FILE" : NULL;
+			      : (!primary || o->from_snapshot) && !o->log_path ? "--log FILE" : NULL;
 	if (missing) {
 		fprintf(stderr, "ftvm %s: %s is required (see 'ftvm %s --help')\n", me, missing, me);
 		return FTVM_EXIT_USAGE;
@@ -253,6 +265,43 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		}
 	}
 	return -1;
+}
+
+void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.switch.snap", o->log_path ? o->log_path : "ftvm");
+}
+
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot)
+{
+	char **av = calloc((size_t)o->argc + 10, sizeof(*av));
+	int n = 0, rc;
+
+	if (!av)
+		return -ENOMEM;
+	av[n++] = (char *)(uintptr_t)"ftvm";
+	av[n++] = (char *)(uintptr_t)(to_primary ? "primary" : "backup");
+	for (int i = 1; i < o->argc; i++) {
+		if (!strcmp(o->argv[i], "--from") && i + 1 < o->argc) {
+			i++;
+			continue;
+		}
+		if (strncmp(o->argv[i], "--from=", 7))
+			av[n++] = o->argv[i];
+	}
+	/* The defaults follow the role; this host's certificate does not. */
+	av[n++] = (char *)(uintptr_t)"--name";
+	av[n++] = (char *)(uintptr_t)o->name;
+	av[n++] = (char *)(uintptr_t)"--peer-name";
+	av[n++] = (char *)(uintptr_t)o->peer_name;
+	av[n++] = (char *)(uintptr_t)"--from";
+	av[n++] = (char *)(uintptr_t)snapshot;
+	av[n] = NULL;
+	fflush(NULL);
+	execv("/proc/self/exe", av);
+	rc = -errno;
+	free(av);
+	return rc;
 }
 
 void ft_opts_free(struct ft_opts *o)

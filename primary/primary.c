@@ -63,6 +63,9 @@ struct primary {
 	bool stream_done;		/* the queue is closed and drained */
 	/* shared with the vCPU thread (atomics) */
 	int link_up, ever_up, protected_, fenced, done;
+	int switching;		/* 'ftvm promote': the guest stops for the backup to take over */
+	int switch_done;	/* ... and the main thread no longer needs the loop */
+	uint64_t acked_end;	/* the step the backup's acks cover */
 	int converging;		/* a returning backup follows the queue: the lag bound applies */
 	int rejoin_throttle;	/* a returning backup replays the history: the guest slows down */
 	uint64_t replayed, sent_end, acked_seq, steps, steps_per_ms;
@@ -297,6 +300,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 		uint64_t step = p->tags[acked_seq % (WINDOW_CHUNKS * 2)];
 		if (step > p->acked_step)
 			p->acked_step = step;
+		STORE(p->acked_end, p->acked_step);
 		STORE(p->acked_seq, acked_seq);
 		update_safe(p);
 	}
@@ -577,6 +581,40 @@ static void fill_status(void *opaque, struct ft_status *st)
 	ft_note_get(&p->note, st->note, sizeof(st->note));
 }
 
+/*
+ * Loop thread: 'ftvm promote'. Only a protected primary with a log and an
+ * address to listen on as the backup hands over: the guest stops at the end
+ * of the running slice, and the main thread does the rest (switch_over).
+ */
+static void on_command(void *opaque, const char *cmd, char *reply, size_t len)
+{
+	struct primary *p = opaque;
+	const char *why = NULL;
+
+	if (strcmp(cmd, "promote"))
+		why = "unknown command";
+	else if (!p->o.log_path)
+		why = "this primary keeps no --log, so it could not follow the new primary";
+	else if (!p->o.switch_addr)
+		why = "no --listen HOST:PORT: this host would have nowhere to listen as the backup";
+	else if (LOAD(p->switching))
+		why = "a switchover is under way";
+	else if (LOAD(p->fenced) || LOAD(p->done))
+		why = "the guest does not run here";
+	else if (!LOAD(p->protected_) || !LOAD(p->link_up))
+		why = "not protected: the backup does not hold the log yet";
+	if (why) {
+		snprintf(reply, len, "refused: %s\n", why);
+		return;
+	}
+	STORE(p->switching, 1);
+	rr_session_set_open_ended(p->s, true);
+	rr_session_stop(p->s);
+	set_note(p, "switchover asked: the guest stops at the next slice end; the backup takes over there");
+	snprintf(reply, len, "ok: the guest stops at the next slice end; the backup (%s) takes over there "
+		 "and this host follows it from %s\n", p->o.addr, p->o.switch_addr);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -693,7 +731,7 @@ static int64_t check_done(struct xport_loop *loop, uint64_t id, void *arg)
 	struct primary *p = arg;
 
 	pump(p);
-	if (!LOAD(p->done))
+	if (!LOAD(p->done) || (LOAD(p->switching) && !LOAD(p->switch_done)))
 		return 20;
 	/* The guest stopped: wait (bounded) until the backup has the whole log, then leave. */
 	struct xport_stats xs = { 0 };
@@ -731,6 +769,45 @@ static int exit_status(const struct live_result *r)
 }
 
 /*
+ * Main thread, the guest stopped at step at for 'ftvm promote': once the
+ * backup holds and has replayed the log to there, let out what its acks
+ * made safe, save this machine beside the log, and say Goodbye naming the
+ * step. Returns true to hand over (start again as the backup), false to go
+ * on as the primary from the same snapshot (the backup did not get there).
+ */
+static bool switch_over(struct primary *p, uint64_t at, const char *snap)
+{
+	double t0 = ft_now_s();
+	char err[768], why[64];
+
+	while (!(LOAD(p->acked_end) >= at && LOAD(p->replayed) >= at)) {
+		if (LOAD(p->fenced) || !LOAD(p->link_up) || ft_now_s() - t0 > 30)
+			break;
+		usleep(1000);
+	}
+	bool ready = LOAD(p->acked_end) >= at && LOAD(p->replayed) >= at && !LOAD(p->fenced);
+	rr_session_release(p->s);
+	if (rr_session_save_snapshot(p->s, snap, err, sizeof(err))) {
+		log_warnx("primary: switchover at step %" PRIu64 ": %s", at, err);
+		STORE(p->switch_done, 1);
+		return false;
+	}
+	if (ready) {
+		snprintf(why, sizeof(why), "switchover at step %" PRIu64, at);
+		if (p->x)
+			xport_set_goodbye(p->x, why);
+		log_info("primary: switchover at step %" PRIu64 ": the backup holds and replayed the log to it "
+			 "(%.1f ms); handing over", at, (ft_now_s() - t0) * 1e3);
+	} else {
+		log_warnx("primary: switchover at step %" PRIu64 ": the backup did not reach it (acked to %" PRIu64
+			  ", replayed to %" PRIu64 "); going on as the primary", at, LOAD(p->acked_end),
+			  LOAD(p->replayed));
+	}
+	STORE(p->switch_done, 1);
+	return ready;
+}
+
+/*
  * Start at a new epoch of our own: E -> E+1 with us as the owner. If another
  * side owns the epoch it may be serving this VM (a backup that took over):
  * starting a fresh guest beside it would be a second copy, so refuse unless
@@ -753,7 +830,9 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 		}
 		if (rc)
 			return rc;
-		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
+		/* A switchover's new primary takes the epoch from the old one, its peer. */
+		bool handed = p->o.from_snapshot && !strcmp(owner, p->o.peer_name);
+		if (owner[0] && strcmp(owner, p->o.name) && !handed && !p->o.force_epoch) {
 			snprintf(err, err_len, "%s owns epoch %" PRIu64 " and may be serving this VM; not "
 				 "starting a second copy (stop it, or pass --force-epoch if it is gone)", owner, e);
 			return -EEXIST;
@@ -772,7 +851,8 @@ int ft_primary_main(int argc, char **argv)
 {
 	struct primary *p = calloc(1, sizeof(*p));
 	struct live_result res = { 0 };
-	char err[768] = "";
+	char err[768] = "", snap[4200] = "";
+	char exec_as = 0;	/* after a switchover: 'b' the backup, 'p' the primary again */
 	int status = FTVM_EXIT_HOST_ERROR, rc;
 
 	if (!p) {
@@ -808,11 +888,18 @@ int ft_primary_main(int argc, char **argv)
 		.log_path = p->o.log_path, .fsync = p->o.fsync,
 		.digest_interval = RR_DEFAULT_DIGEST_INTERVAL, .extra_consumers = 1,
 		.commit_on_log = false, .flush_ms = CHUNK_MS, .on_slice = on_slice, .opaque = p,
+		.from_snapshot = p->o.from_snapshot,
 	};
 	if (rr_session_record_open(&p->s, &p->o.cfg, &lo, &ro, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
 		status = FTVM_EXIT_USAGE;
 		goto out;
+	}
+	if (p->o.from_snapshot) {
+		log_info("primary: went on from %s at step %" PRIu64 " with the log %s", p->o.from_snapshot,
+			 hv_steps(rr_session_machine(p->s)), p->o.log_path);
+		/* The guest's MAC moved here: tell the bridges, as after a failover. */
+		rr_session_announce(p->s);
 	}
 	p->q = rr_session_queue(p->s);
 	p->qid = rr_session_consumer(p->s, 0);
@@ -840,6 +927,7 @@ int ft_primary_main(int argc, char **argv)
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
+	ft_control_set_command(p->ctl, on_command);
 	if (pthread_create(&p->io, NULL, io_main, p)) {
 		fprintf(stderr, "ftvm primary: cannot start the I/O thread\n");
 		goto out;
@@ -866,6 +954,11 @@ int ft_primary_main(int argc, char **argv)
 	log_info("primary: guest starting, protected");
 	rc = rr_session_record_run(p->s, &res);
 	STORE(p->done, 1);
+	if (LOAD(p->switching) && !LOAD(p->fenced) && !rc && res.end == LIVE_END_USER && !live_signalled()) {
+		ft_switch_snapshot_path(&p->o, snap, sizeof(snap));
+		exec_as = switch_over(p, res.step, snap) ? 'b' : 'p';
+	}
+	STORE(p->switch_done, 1);
 	status = LOAD(p->fenced) ? FT_EXIT_FENCED : exit_status(&res);
 	if (rc && !LOAD(p->fenced))
 		fprintf(stderr, "ftvm primary: the log could not be kept: %s\n", strerror(-rc));
@@ -889,6 +982,13 @@ out:
 	if (p->q_efd >= 0)
 		close(p->q_efd);
 	ft_arbiter_free(p->arb);
+	if (exec_as) {
+		log_info("primary: starting again as the %s from %s", exec_as == 'b' ? "backup" : "primary", snap);
+		rc = ft_exec_role(&p->o, exec_as == 'p', snap);
+		log_warnx("primary: cannot start again as the %s: %s", exec_as == 'b' ? "backup" : "primary",
+			  strerror(-rc));
+		status = FTVM_EXIT_HOST_ERROR;
+	}
 	ft_opts_free(&p->o);
 	ft_note_fini(&p->note);
 	free(p);

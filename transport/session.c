@@ -285,6 +285,8 @@ static int handle_frame(struct xport_conn *c, const uint8_t *body, uint32_t len)
 		}
 		break;
 	case FTVM__ENVELOPE__BODY_GOODBYE:
+		if (x->cb.on_goodbye)
+			x->cb.on_goodbye(x->cb.arg, env->goodbye->reason ? env->goodbye->reason : "");
 		xport_conn_close(c, XPORT_CLOSE_QUIET, "peer said goodbye: %.128s", env->goodbye->reason);
 		err = -EPROTO;
 		break;

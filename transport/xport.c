@@ -90,6 +90,11 @@ fail:
 	return err;
 }
 
+void xport_set_goodbye(struct xport *x, const char *reason)
+{
+	snprintf(x->goodbye, sizeof(x->goodbye), "%s", reason);
+}
+
 void xport_free(struct xport *x)
 {
 	if (!x)
@@ -100,7 +105,7 @@ void xport_free(struct xport *x)
 		Ftvm__Goodbye g;
 
 		ftvm__goodbye__init(&g);
-		g.reason = (char *)(uintptr_t)"shutting down";
+		g.reason = x->goodbye[0] ? x->goodbye : (char *)(uintptr_t)"shutting down";
 		env.body_case = FTVM__ENVELOPE__BODY_GOODBYE;
 		env.goodbye = &g;
 		if (xport_conn_put(c, &env) == 0) {

@@ -76,6 +76,8 @@ struct xport_callbacks {
 	 * already refused; the channel keeps retrying with our epoch.
 	 */
 	void (*on_epoch)(void *arg, uint64_t peer_epoch);
+	/* The peer said Goodbye with this reason (a planned switchover names its step); the link then goes down. */
+	void (*on_goodbye)(void *arg, const char *reason);
 	void *arg;
 };
 
@@ -102,6 +104,8 @@ struct xport_stats {
 /* Creates a listener or a connector and registers it with loop; it starts at once. */
 __attribute__((warn_unused_result)) int xport_new(struct xport_loop *loop, const struct xport_config *cfg,
 						  const struct xport_callbacks *cb, struct xport **out);
+/* The reason the Goodbye of xport_free gives (default "shutting down"); copied. */
+void xport_set_goodbye(struct xport *x, const char *reason);
 /* Says Goodbye on a live link (best effort) and releases everything. */
 void xport_free(struct xport *x);
 

@@ -53,6 +53,7 @@ struct xport_chunk {
 struct xport {
 	struct xport_config cfg;
 	struct xport_callbacks cb;
+	char goodbye[128];		/* the reason xport_free gives */
 	struct xport_loop *loop;
 	SSL_CTX *ctx;
 	int listen_fd;

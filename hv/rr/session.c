@@ -261,7 +261,7 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res)
 	int end_rc;
 
 	/* Stopped, not ended: with open_ended the log stays open for a recorder that continues it. */
-	if (s->open_ended_ok && (res->end == LIVE_END_LIMIT || res->end == LIVE_END_USER)) {
+	if (__atomic_load_n(&s->open_ended_ok, __ATOMIC_SEQ_CST) && (res->end == LIVE_END_LIMIT || res->end == LIVE_END_USER)) {
 		s->open_ended = true;
 		end_rc = rr_record_finish_open(s->rec, s->m);
 		rr_recorder_position(s->rec, &s->end_pos);
@@ -276,6 +276,11 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res)
 	/* The writer has finished: with the log as the judge, all that is safe goes out now. */
 	live_release(&s->lv);
 	return rc;
+}
+
+void rr_session_set_open_ended(struct rr_session *s, bool open_ended)
+{
+	__atomic_store_n(&s->open_ended_ok, open_ended, __ATOMIC_SEQ_CST);
 }
 
 void rr_session_set_safe(struct rr_session *s, uint64_t step)
@@ -404,7 +409,7 @@ enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, str
 }
 
 /* A RARP announcement from the guest's MAC, as QEMU's announce-self sends after a migration. */
-static void announce(struct rr_session *s)
+void rr_session_announce(struct rr_session *s)
 {
 	uint8_t f[60] = { 0 }, mac[6];
 
@@ -434,7 +439,7 @@ int rr_session_attach_live(struct rr_session *s, const char *net_spec, int conso
 		if (rc)
 			return rc;
 	}
-	announce(s);
+	rr_session_announce(s);
 	live_send_tail(&s->lv);
 	if (console_fd >= 0)
 		det_console_open(&s->lv.console, console_fd);

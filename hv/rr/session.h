@@ -52,6 +52,10 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
  * LIVE_END_HOST_ERROR and every output after the last safe step stayed held).
  */
 int rr_session_record_run(struct rr_session *s, struct live_result *res);
+/* Any thread, before the run ends: whether a stop leaves the log open (as open_ended). */
+void rr_session_set_open_ended(struct rr_session *s, bool open_ended);
+/* Send the guest's MAC in RARP frames, so bridges learn where it now lives (after a move). */
+void rr_session_announce(struct rr_session *s);
 /* For the primary: the log is safe up to step (acknowledged by the backup). */
 void rr_session_set_safe(struct rr_session *s, uint64_t step);
 /* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
