@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # bench_jit: the translator beside the interpreter and QEMU (-icount shift=0), figures and ratios from one run.
-import os, re, resource, subprocess, sys, tempfile
+import os, re, resource, statistics, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from bench import BIOS, FTVM, IMAGE, INITRD, LOOP, QEMU, best_of, run_until  # noqa: E402
@@ -31,13 +31,38 @@ def cpu_seconds(cmd, timeout=600):
     return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) if rc == 0 else None
 
 
-def best_cpu(cmd):
-    runs = [cpu_seconds(cmd) for _ in range(3)]
-    return None if None in runs else min(runs)
+# Runs per figure for the CPU-time sections (BENCH_RUNS, default 5): the machine is shared, so
+# every figure is a median with its spread, and the commands compared are interleaved run by run.
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+
+
+def cpu_series(cmds):
+    """{name: [host CPU seconds per run]} for {name: argv}, interleaved; None for a failed run."""
+    out = {k: [] for k in cmds}
+    for _ in range(RUNS):
+        for k, cmd in cmds.items():
+            out[k].append(cpu_seconds(cmd))
+    return out
+
+
+def med(v):
+    return None if not v or None in v else statistics.median(v)
+
+
+def spread(v):
+    return "n/a" if med(v) is None else "%.3f s [%.3f-%.3f]" % (med(v), min(v), max(v))
 
 
 def ratio(a, b):
     return "n/a" if not a or not b else "%.2f" % (a / b)
+
+
+def ratio_spread(a, b):
+    """Median ratio a/b over paired runs, with its lowest and highest pair."""
+    if med(a) is None or med(b) is None:
+        return "n/a"
+    r = [x / y for x, y in zip(a, b)]
+    return "%.2f [%.2f-%.2f]" % (statistics.median(r), min(r), max(r))
 
 
 def main():
@@ -90,31 +115,50 @@ def main():
     print("cpubench speed ratios: jit/interp %s, jit/qemu %s" % (ratio(c["interp"], c["jit"]),
                                                                 ratio(c.get("qemu"), c["jit"])))
 
-    print("== translator: host CPU seconds for the same guest work, best of 3 (wall time above suffers on a "
-          "shared machine; this does not)")
+    print("== translator: host CPU seconds for the same guest work, median [min-max] of %d interleaved runs "
+          "(wall time above suffers on a shared machine; this does not)" % RUNS)
     loop_cmd = {"interp": [FTVM, "run", "--cpu", "interp", "--bios", "none", "--kernel", LOOP, "--no-console-input"],
-                "jit": [FTVM, "run", "--cpu", "jit", "--bios", "none", "--kernel", LOOP, "--no-console-input"],
-                "qemu": QEMU + ["-bios", "none", "-kernel", LOOP]}
-    append = "console=ttyS0 panic=-1 ftvm.run=cpubench,poweroff"
-    linux_cmd = {cpu: [FTVM, "run", "--cpu", cpu, "--virtual-clock", "--kernel", IMAGE, "--initrd", INITRD,
-                       "--net", "none", "--no-console-input", "--append", append] for cpu in ("interp", "jit")}
-    linux_cmd["qemu"] = QEMU + ["-bios", BIOS, "-kernel", IMAGE, "-initrd", INITRD, "-append", append]
-    for what, cmds in (("loop", loop_cmd), ("boot + cpubench + power-off", linux_cmd)):
-        cs = {k: best_cpu(v) for k, v in cmds.items() if k != "qemu" or have_qemu}
-        print("%s: %s" % (what, ", ".join("%s %s" % (k, "n/a" if v is None else "%.2f s" % v) for k, v in cs.items())))
-        print("  speed ratios: jit/interp %s, jit/qemu %s" % (ratio(cs.get("interp"), cs.get("jit")),
-                                                          ratio(cs.get("qemu"), cs.get("jit"))))
+                "jit": [FTVM, "run", "--cpu", "jit", "--bios", "none", "--kernel", LOOP, "--no-console-input"]}
+    if have_qemu:
+        loop_cmd["qemu"] = QEMU + ["-bios", "none", "-kernel", LOOP]
 
-    print("== translator: record overhead on boot + cpubench (host CPU seconds, record against run, best of 3)")
+    def linux_cmds(append):
+        cmds = {cpu: [FTVM, "run", "--cpu", cpu, "--virtual-clock", "--kernel", IMAGE, "--initrd", INITRD,
+                      "--net", "none", "--no-console-input", "--append", append] for cpu in ("interp", "jit")}
+        if have_qemu:
+            cmds["qemu"] = QEMU + ["-bios", BIOS, "-kernel", IMAGE, "-initrd", INITRD, "-append", append]
+        return cmds
+
+    append = "console=ttyS0 panic=-1 ftvm.run=cpubench,poweroff"
+    series = {}
+    for what, cmds in (("loop", loop_cmd), ("boot + power-off", linux_cmds(APPEND_BOOT)),
+                       ("boot + cpubench + power-off", linux_cmds(append))):
+        cs = series[what] = cpu_series(cmds)
+        print("%s: %s" % (what, ", ".join("%s %s" % (k, spread(v)) for k, v in cs.items())))
+        print("  speed ratios: jit/interp %s, jit/qemu %s" % (ratio_spread(cs.get("interp"), cs.get("jit")),
+                                                          ratio_spread(cs.get("qemu"), cs.get("jit"))))
+    # cpubench alone: the same runs less the boot, run by run.
+    boot, full = series["boot + power-off"], series["boot + cpubench + power-off"]
+    alone = {k: [None if f is None or b is None else f - b for f, b in zip(full[k], boot[k])] for k in full}
+    print("cpubench alone (the two above, less the boot): %s" % ", ".join(
+        "%s %s" % (k, spread(v)) for k, v in alone.items()))
+    print("  speed ratios: jit/interp %s, jit/qemu %s" % (ratio_spread(alone.get("interp"), alone.get("jit")),
+                                                      ratio_spread(alone.get("qemu"), alone.get("jit"))))
+
+    print("== translator: record overhead on boot + cpubench (host CPU seconds, record against run, "
+          "median [min-max] of %d interleaved pairs)" % RUNS)
     with tempfile.TemporaryDirectory() as d:
         for cpu in ("interp", "jit"):
             base = ["--cpu", cpu, "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
                     "--append", append]
-            run = best_cpu([FTVM, "run"] + base)
-            rec = best_cpu([FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base)
+            cs = cpu_series({"run": [FTVM, "run"] + base,
+                             "record": [FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base})
+            over = None if med(cs["run"]) is None or med(cs["record"]) is None else \
+                [100 * (r / p - 1) for r, p in zip(cs["record"], cs["run"])]
             print("ftvm --cpu %-6s record %s, run %s, overhead %s" % (
-                cpu, "n/a" if rec is None else "%.2f s" % rec, "n/a" if run is None else "%.2f s" % run,
-                "n/a" if not rec or not run else "%+.1f%%" % (100 * (rec / run - 1))))
+                cpu, spread(cs["record"]), spread(cs["run"]),
+                "n/a" if over is None else "%+.1f%% [%+.1f%% to %+.1f%%]" % (statistics.median(over), min(over),
+                                                                          max(over))))
 
 
 if __name__ == "__main__":
