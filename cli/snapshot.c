@@ -330,10 +330,12 @@ static int snapshot_info(int argc, char **argv)
 		       (unsigned long long)info.steps, (unsigned long long)info.mem_bytes, info.smp,
 		       info.has_disk ? "true" : "false", (unsigned long long)info.disk_bytes);
 		cli_json_hex(stdout, info.disk_sha256, info.has_disk ? 32 : 0);
-		printf(",\"net\":%s,\"ram_pages\":%llu,\"sections\":%llu,\"file_bytes\":%llu,\"dirty_pages_kept\":%s",
+		printf(",\"net\":%s,\"ram_pages\":%llu,\"sections\":%llu,\"file_bytes\":%llu,\"dirty_pages_kept\":%s"
+		       ",\"disk_overlay\":%s,\"overlay_blocks\":%llu",
 		       info.has_net ? "true" : "false", (unsigned long long)info.ram_pages,
 		       (unsigned long long)info.sections, (unsigned long long)info.file_bytes,
-		       info.has_dirty ? "true" : "false");
+		       info.has_dirty ? "true" : "false", info.disk_overlay ? "true" : "false",
+		       (unsigned long long)info.overlay_blocks);
 		if (info.has_logpos) {
 			printf(",\"log\":{\"header_sha256\":");
 			cli_json_hex(stdout, info.logpos.header_sha256, 32);
@@ -354,6 +356,9 @@ static int snapshot_info(int argc, char **argv)
 		for (int i = 0; i < 32; i++)
 			printf("%02x", info.disk_sha256[i]);
 		printf("\n");
+		if (info.disk_overlay)
+			printf("             an overlay (,snapshot): %llu blocks of 4 KiB written over the image\n",
+			       (unsigned long long)info.overlay_blocks);
 	} else {
 		printf("  disk       none\n");
 	}

@@ -25,6 +25,7 @@ enum {
 	SEC_RAM = 2,
 	SEC_DIRTY = 3,		/* 1.1: pages written since the last digest */
 	SEC_LOGPOS = 4,		/* 1.1: where in a replay log the machine was */
+	SEC_DISK_OVERLAY = 5,	/* 1.1: blocks a ",snapshot" disk's guest wrote */
 	SEC_PART = 0x100,	/* + enum machine_part (machine_internal.h); index: hart id or 0 */
 	SEC_END = 0xffffffffu,
 };
@@ -32,6 +33,8 @@ enum {
 #define CONFIG_BYTES (8 + 4 + 4 + 8 + 32 + 8)
 #define CONFIG_DISK 1u
 #define CONFIG_NET 2u
+#define CONFIG_DISK_OVERLAY 4u	/* 1.1: the disk is an overlay over the image; its blocks follow */
+#define OVERLAY_DISK_MAX (256ULL << 30)	/* its written-block map stays at 8 MiB */
 #define RAM_RUN_MAX_PAGES 256
 #define PART_MAX_BYTES (8u << 20)	/* virtio-net's backlog: 64 frames of up to 64 KiB */
 #define DISK_SPEC_MAX 4096
@@ -160,6 +163,32 @@ static void out_ram(struct snap_out *o, const struct hv_machine *m)
 	}
 }
 
+/* Runs of written overlay blocks, as RAM: u64 first block, then the bytes. */
+static void out_overlay(struct snap_out *o, const struct hv_machine *m)
+{
+	uint64_t bytes = virtio_blk_overlay_bytes(m->blk);
+	uint64_t nblocks = (bytes + VIRTIO_BLK_OVERLAY_BLOCK - 1) / VIRTIO_BLK_OVERLAY_BLOCK;
+	size_t len;
+
+	for (uint64_t blk = 0; blk < nblocks && !o->failed;) {
+		const uint8_t *first = virtio_blk_overlay_block(m->blk, blk, &len);
+		if (!first) {
+			blk++;
+			continue;
+		}
+		uint64_t run = 1, total = len;
+		while (run < RAM_RUN_MAX_PAGES && blk + run < nblocks &&
+		       virtio_blk_overlay_block(m->blk, blk + run, &len)) {
+			total += len;
+			run++;
+		}
+		uint8_t at[8];
+		le64_store(at, blk);
+		out_section(o, SEC_DISK_OVERLAY, 0, at, sizeof(at), first, total);
+		blk += run;
+	}
+}
+
 static void out_dirty(struct snap_out *o, const struct hv_machine *m)
 {
 	size_t n = m->ram.dirty_words;
@@ -205,13 +234,7 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_sna
 		return -EBUSY;
 	}
 	if (m->disk_spec) {
-		char file[DISK_SPEC_MAX];
-		bool overlay;
-		if (disk_file(m->disk_spec, file, sizeof(file), &overlay) == 0 && overlay) {
-			hv_errf(err, err_len, "snapshot: disk %s: a ',snapshot' overlay is not saved; "
-				"use a disk the guest writes in place", m->disk_spec);
-			return -EINVAL;
-		}
+		/* A ",snapshot" disk: the image's digest, then the blocks the guest wrote over it. */
 		rc = disk_sha256(m->disk_spec, &disk_bytes, sha, err, err_len);
 		if (rc)
 			return rc;
@@ -237,7 +260,8 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_sna
 
 	le64_store(cfg, m->ram.size);
 	le32_store(cfg + 8, (uint32_t)m->nharts);
-	le32_store(cfg + 12, (m->blk ? CONFIG_DISK : 0) | (m->net ? CONFIG_NET : 0));
+	le32_store(cfg + 12, (m->blk ? CONFIG_DISK : 0) | (m->net ? CONFIG_NET : 0) |
+			     (m->blk && virtio_blk_overlay_bytes(m->blk) ? CONFIG_DISK_OVERLAY : 0));
 	le64_store(cfg + 16, disk_bytes);
 	memcpy(cfg + 24, sha, 32);
 	le64_store(cfg + 56, m->steps);
@@ -258,6 +282,8 @@ int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_sna
 	if (pos && !o.failed)
 		out_logpos(&o, pos);
 	out_ram(&o, m);
+	if (m->blk && virtio_blk_overlay_bytes(m->blk))
+		out_overlay(&o, m);
 	out_section(&o, SEC_END, 0, NULL, 0, NULL, 0);
 
 	if (fflush(o.f) || fsync(fileno(o.f)))
@@ -330,6 +356,8 @@ struct snap_visit {
 		   char *err, size_t err_len);
 	/* words little-endian u64s, DIRTY_WORDS(mem) of them, no bit beyond the last page. */
 	int (*dirty)(void *opaque, const uint8_t *words, size_t nwords, char *err, size_t err_len);
+	int (*overlay)(void *opaque, uint64_t first_block, const uint8_t *data, size_t len, char *err,
+		       size_t err_len);
 	void *opaque;
 };
 
@@ -343,6 +371,8 @@ static const char *sec_name(uint32_t kind)
 		return "dirty";
 	if (kind == SEC_LOGPOS)
 		return "log position";
+	if (kind == SEC_DISK_OVERLAY)
+		return "disk overlay";
 	if (kind == SEC_END)
 		return "end";
 	if (kind > SEC_PART && kind <= SEC_PART + MPART_VIRTIO_NET)
@@ -361,6 +391,8 @@ static uint64_t sec_max_bytes(uint32_t kind)
 		return DIRTY_MAX_BYTES;
 	if (kind == SEC_LOGPOS)
 		return LOGPOS_BYTES;
+	if (kind == SEC_DISK_OVERLAY)
+		return 8 + (uint64_t)RAM_RUN_MAX_PAGES * VIRTIO_BLK_OVERLAY_BLOCK;
 	if (kind == SEC_END)
 		return 0;
 	if (kind > SEC_PART && kind <= SEC_PART + MPART_VIRTIO_NET)
@@ -373,7 +405,7 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 {
 	uint8_t hdr[SNAP_HEADER_BYTES];
 	struct snap_config cfg = { 0 };
-	uint8_t *buf = NULL, *seen = NULL;
+	uint8_t *buf = NULL, *seen = NULL, *seen_blk = NULL;
 	bool have_config = false, have_dirty = false, parts_seen[MACHINE_MAX_PARTS] = { false };
 	struct machine_part_ref want[MACHINE_MAX_PARTS];
 	int nwant = 0, rc = -EINVAL;
@@ -460,7 +492,8 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			cfg.steps = le64_load(buf + 56);
 			if (cfg.mem_bytes < (16ULL << 20) || cfg.mem_bytes > max_mem ||
 			    cfg.mem_bytes % GUEST_PAGE_SIZE || cfg.smp < 1 || cfg.smp > HV_MAX_HARTS ||
-			    (cfg.devices & ~(CONFIG_DISK | CONFIG_NET))) {
+			    (cfg.devices & ~(CONFIG_DISK | CONFIG_NET | CONFIG_DISK_OVERLAY)) ||
+			    ((cfg.devices & CONFIG_DISK_OVERLAY) && !(cfg.devices & CONFIG_DISK))) {
 				hv_errf(err, err_len, "snapshot %s: config out of range (%llu bytes of RAM, %u harts, devices %#x)",
 					name, (unsigned long long)cfg.mem_bytes, cfg.smp, cfg.devices);
 				goto out;
@@ -470,6 +503,7 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			info->smp = (int)cfg.smp;
 			info->has_disk = cfg.devices & CONFIG_DISK;
 			info->has_net = cfg.devices & CONFIG_NET;
+			info->disk_overlay = cfg.devices & CONFIG_DISK_OVERLAY;
 			info->disk_bytes = cfg.disk_bytes;
 			memcpy(info->disk_sha256, cfg.disk_sha256, 32);
 			info->steps = cfg.steps;
@@ -485,7 +519,14 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			if (info->has_net)
 				want[nwant++] = (struct machine_part_ref){ MPART_VIRTIO_NET, 0 };
 			seen = calloc((cfg.mem_bytes >> GUEST_PAGE_SHIFT) / 8 + 1, 1);
-			if (!seen) {
+			if (info->disk_overlay && cfg.disk_bytes > OVERLAY_DISK_MAX) {
+				hv_errf(err, err_len, "snapshot %s: an overlay disk of %llu bytes (at most %llu)", name,
+					(unsigned long long)cfg.disk_bytes, (unsigned long long)OVERLAY_DISK_MAX);
+				goto out;
+			}
+			if (info->disk_overlay)
+				seen_blk = calloc(cfg.disk_bytes / VIRTIO_BLK_OVERLAY_BLOCK / 8 + 1, 1);
+			if (!seen || (info->disk_overlay && !seen_blk)) {
 				hv_errf(err, err_len, "snapshot %s: out of memory", name);
 				rc = -ENOMEM;
 				goto out;
@@ -538,6 +579,31 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			have_dirty = true;
 			info->has_dirty = true;
 			if (v && v->dirty && (rc = v->dirty(v->opaque, buf + 8, words, sub, sizeof(sub))))
+				goto visit_failed;
+			rc = -EINVAL;
+		} else if (kind == SEC_DISK_OVERLAY) {
+			uint64_t nblocks = (cfg.disk_bytes + VIRTIO_BLK_OVERLAY_BLOCK - 1) / VIRTIO_BLK_OVERLAY_BLOCK;
+			uint64_t first = len >= 8 ? le64_load(buf) : 0, bytes = len >= 8 ? len - 8 : 0;
+			uint64_t off = first * VIRTIO_BLK_OVERLAY_BLOCK;
+			if (!info->disk_overlay || !bytes || first >= nblocks || bytes > cfg.disk_bytes - off ||
+			    (bytes % VIRTIO_BLK_OVERLAY_BLOCK && off + bytes != cfg.disk_bytes)) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: disk overlay of %llu bytes at block %llu "
+					"outside a %llu-byte %sdisk", name, (unsigned long long)at,
+					(unsigned long long)bytes, (unsigned long long)first,
+					(unsigned long long)cfg.disk_bytes, info->disk_overlay ? "" : "non-overlay ");
+				goto out;
+			}
+			uint64_t last = (off + bytes - 1) / VIRTIO_BLK_OVERLAY_BLOCK;
+			for (uint64_t b = first; b <= last; b++) {
+				if (seen_blk[b / 8] & (1u << (b % 8))) {
+					hv_errf(err, err_len, "snapshot %s: at byte %llu: disk block %llu stored twice",
+						name, (unsigned long long)at, (unsigned long long)b);
+					goto out;
+				}
+				seen_blk[b / 8] |= (uint8_t)(1u << (b % 8));
+			}
+			info->overlay_blocks += last - first + 1;
+			if (v && v->overlay && (rc = v->overlay(v->opaque, first, buf + 8, bytes, sub, sizeof(sub))))
 				goto visit_failed;
 			rc = -EINVAL;
 		} else if (kind == SEC_LOGPOS) {
@@ -601,6 +667,7 @@ visit_failed:
 out:
 	free(buf);
 	free(seen);
+	free(seen_blk);
 	return rc;
 }
 
@@ -632,6 +699,14 @@ static int load_config(void *opaque, const struct snap_config *c, char *err, siz
 	if (has_disk) {
 		uint8_t sha[32];
 		uint64_t bytes;
+		char file[DISK_SPEC_MAX];
+		bool overlay = false;
+		if (disk_file(cfg.disk, file, sizeof(file), &overlay) == 0 && (c->devices & CONFIG_DISK_OVERLAY) &&
+		    !overlay) {
+			hv_errf(err, err_len, "the snapshot's disk is an overlay over its image: give --disk %s,snapshot",
+				file);
+			return -EINVAL;
+		}
 		int rc = disk_sha256(cfg.disk, &bytes, sha, err, err_len);
 		if (rc)
 			return rc;
@@ -683,12 +758,23 @@ static int load_dirty(void *opaque, const uint8_t *words, size_t n, char *err, s
 	return 0;
 }
 
+static int load_overlay(void *opaque, uint64_t first, const uint8_t *data, size_t len, char *err,
+			size_t err_len)
+{
+	struct snap_load *l = opaque;
+	int rc = l->m->blk ? virtio_blk_overlay_load(l->m->blk, first, data, len) : -EINVAL;
+
+	if (rc)
+		hv_errf(err, err_len, "the disk given has no overlay for block %llu", (unsigned long long)first);
+	return rc;
+}
+
 static int load(struct snap_src *s, const char *name, const struct hv_config *cfg, uint64_t max_mem,
 		const struct hv_host_ops *host, void *host_opaque, struct hv_machine **out,
 		struct hv_snapshot_logpos *pos, char *err, size_t err_len)
 {
 	struct snap_load l = { .cfg = cfg, .host = host, .host_opaque = host_opaque };
-	struct snap_visit v = { load_config, load_part, load_ram, load_dirty, &l };
+	struct snap_visit v = { load_config, load_part, load_ram, load_dirty, load_overlay, &l };
 	struct hv_snapshot_info info;
 	int rc = decode(s, name, max_mem, &v, &info, err, err_len);
 

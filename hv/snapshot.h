@@ -33,7 +33,8 @@ struct hv_snapshot_logpos {
  * written since the last digest, the non-zero RAM pages, the size and SHA-256
  * of its disk image, and pos when not NULL) to path, through a temporary
  * file renamed into place. Call between hv_run calls. A disk given as
- * "FILE,snapshot" is refused: its overlay lives only in this process.
+ * "FILE,snapshot" saves the image's digest and the blocks the guest wrote
+ * over it; loading then needs "FILE,snapshot" with the same image.
  */
 int hv_snapshot_save(struct hv_machine *m, const char *path, const struct hv_snapshot_logpos *pos,
 		     char *err, size_t err_len) __attribute__((warn_unused_result));
@@ -69,6 +70,8 @@ struct hv_snapshot_info {
 	uint64_t sections;
 	uint64_t file_bytes;
 	bool has_dirty;		/* the pages written since the last digest are kept */
+	bool disk_overlay;	/* the disk is an overlay (",snapshot") over the image */
+	uint64_t overlay_blocks;	/* 4 KiB blocks the guest wrote over it, stored */
 	bool has_logpos;
 	struct hv_snapshot_logpos logpos;
 };

@@ -102,6 +102,18 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 /* "FILE[,snapshot|,ro]" (a disk's spec, hv_config.disk): the file and its options. */
 int virtio_blk_parse_spec(const char *spec, char *path, size_t path_len, bool *snapshot, bool *read_only,
 			  char *err, size_t err_len) __attribute__((warn_unused_result));
+/*
+ * A ",snapshot" disk keeps the guest's writes in a private overlay, which a
+ * machine snapshot saves block by block: the image's size (0 for a disk
+ * without an overlay), a written block's bytes (NULL if never written; the
+ * last block may be shorter), and loading blocks back (first block, whole
+ * blocks but the image's last; -EINVAL outside the image).
+ */
+#define VIRTIO_BLK_OVERLAY_BLOCK 4096u
+uint64_t virtio_blk_overlay_bytes(const struct virtio_mmio *v);
+const uint8_t *virtio_blk_overlay_block(const struct virtio_mmio *v, uint64_t block, size_t *len);
+int virtio_blk_overlay_load(struct virtio_mmio *v, uint64_t first, const uint8_t *data, size_t len)
+	__attribute__((warn_unused_result));
 /* Guest I/Os the host file refused (pread/pwrite/fdatasync failed), and the first one's errno. */
 uint64_t virtio_blk_host_errors(const struct virtio_mmio *v, int *first_errno);
 

@@ -53,6 +53,7 @@ struct virtio_blk {
 	bool read_only;
 	uint8_t *map;		/* snapshot: the private copy-on-write mapping of the image */
 	size_t map_bytes;
+	uint64_t *written;	/* snapshot: one bit per overlay block the guest wrote */
 	uint64_t capacity_sectors;
 	uint64_t reads, writes, flushes, io_errors, unsupported;
 	uint64_t host_errors;	/* reads, writes or flushes the host file refused */
@@ -62,6 +63,7 @@ struct virtio_blk {
 struct blk_io {
 	int fd;
 	uint8_t *map;
+	uint64_t *written;
 	uint64_t pos;
 	bool write;
 	int err;	/* errno of a failed pread/pwrite */
@@ -72,9 +74,12 @@ static int blk_io_piece(void *opaque, uint8_t *p, size_t n)
 	struct blk_io *io = opaque;
 
 	if (io->map) {	/* bounds checked against capacity_sectors by blk_rw */
-		if (io->write)
+		if (io->write) {
 			memcpy(io->map + io->pos, p, n);
-		else
+			for (uint64_t blk = io->pos / VIRTIO_BLK_OVERLAY_BLOCK;
+			     n && blk <= (io->pos + n - 1) / VIRTIO_BLK_OVERLAY_BLOCK; blk++)
+				io->written[blk / 64] |= 1ULL << (blk % 64);
+		} else
 			memcpy(p, io->map + io->pos, n);
 		io->pos += n;
 		return 0;
@@ -106,7 +111,8 @@ static uint8_t blk_host_error(struct virtio_blk *b, int err)
 static uint8_t blk_rw(struct virtio_blk *b, const struct virtq_req *req, bool write,
 		      uint64_t sector, uint64_t data_bytes)
 {
-	struct blk_io io = { .fd = b->fd, .map = b->map, .pos = sector * BLK_SECTOR_BYTES, .write = write };
+	struct blk_io io = { .fd = b->fd, .map = b->map, .written = b->written,
+			     .pos = sector * BLK_SECTOR_BYTES, .write = write };
 	uint64_t nsect = data_bytes / BLK_SECTOR_BYTES;
 
 	if (data_bytes % BLK_SECTOR_BYTES || sector > b->capacity_sectors ||
@@ -208,6 +214,7 @@ static void blk_destroy(struct virtio_mmio *v)
 		munmap(b->map, b->map_bytes);
 	if (b->fd >= 0)
 		close(b->fd);
+	free(b->written);
 	free(b);
 }
 
@@ -217,6 +224,38 @@ static const struct virtio_device_ops blk_ops = {
 	.notify = blk_notify,
 	.destroy = blk_destroy,
 };
+
+uint64_t virtio_blk_overlay_bytes(const struct virtio_mmio *v)
+{
+	const struct virtio_blk *b = v->dev;
+
+	return b->map ? b->map_bytes : 0;
+}
+
+const uint8_t *virtio_blk_overlay_block(const struct virtio_mmio *v, uint64_t block, size_t *len)
+{
+	const struct virtio_blk *b = v->dev;
+	uint64_t off = block * VIRTIO_BLK_OVERLAY_BLOCK;
+
+	if (!b->map || off >= b->map_bytes || !(b->written[block / 64] & (1ULL << (block % 64))))
+		return NULL;
+	*len = b->map_bytes - off < VIRTIO_BLK_OVERLAY_BLOCK ? b->map_bytes - off : VIRTIO_BLK_OVERLAY_BLOCK;
+	return b->map + off;
+}
+
+int virtio_blk_overlay_load(struct virtio_mmio *v, uint64_t first, const uint8_t *data, size_t len)
+{
+	struct virtio_blk *b = v->dev;
+	uint64_t off = first * VIRTIO_BLK_OVERLAY_BLOCK;
+
+	if (!b->map || off >= b->map_bytes || len > b->map_bytes - off ||
+	    (len % VIRTIO_BLK_OVERLAY_BLOCK && off + len != b->map_bytes) || !len)
+		return -EINVAL;
+	memcpy(b->map + off, data, len);
+	for (uint64_t blk = first; blk <= (off + len - 1) / VIRTIO_BLK_OVERLAY_BLOCK; blk++)
+		b->written[blk / 64] |= 1ULL << (blk % 64);
+	return 0;
+}
 
 uint64_t virtio_blk_host_errors(const struct virtio_mmio *v, int *first_errno)
 {
@@ -322,6 +361,11 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 			snprintf(err, err_len, "disk %s: cannot map a snapshot overlay: %s", path, strerror(errno));
 			goto fail;
 		}
+		b->written = calloc(b->map_bytes / VIRTIO_BLK_OVERLAY_BLOCK / 64 + 1, sizeof(uint64_t));
+		if (!b->written) {
+			snprintf(err, err_len, "virtio-blk: out of memory");
+			goto fail;
+		}
 	}
 
 	features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
@@ -339,6 +383,7 @@ struct virtio_mmio *virtio_blk_create(const struct guest_ram *ram, const struct 
 	v->config_len = 0x24;
 	return v;
 fail:
+	free(b->written);
 	if (b->map)
 		munmap(b->map, b->map_bytes);
 	if (b->fd >= 0)
