@@ -109,8 +109,9 @@ void rv_jit_destroy(struct rv_jit *j)
 	if (!j)
 		return;
 #ifdef JIT_PERF_MAP
-	fprintf(stderr, "jit: %llu translated, %llu flushes, %llu run, %llu interp steps, %llu chains\n",
-		(unsigned long long)j->st.blocks_translated, (unsigned long long)j->st.flushes,
+	fprintf(stderr, "jit: %llu translated, %llu flushes, %llu page drops, %llu run, %llu interp steps, "
+		"%llu chains\n", (unsigned long long)j->st.blocks_translated, (unsigned long long)j->st.flushes,
+		(unsigned long long)j->st.page_drops,
 		(unsigned long long)j->st.blocks_run, (unsigned long long)j->st.interp_steps,
 		(unsigned long long)j->st.chains);
 #endif
@@ -173,16 +174,31 @@ void rv_jit_get_stats(const struct rv_jit *j, struct rv_jit_stats *st)
 
 /*
  * Self-modifying code: a page with translations never sits in a write
- * TLB, so every store to it reaches the MMU slow path and here. Any such
- * store drops every translation (chains cross blocks, so one block cannot
- * be dropped alone); the helpers see the new generation and leave.
+ * TLB, so every store to it reaches the MMU slow path and here (device
+ * writes come through hv/mem.h). Such a store drops that page's blocks:
+ * chains only join blocks of one page (emit_exit_via), and every other
+ * way in goes through the jump cache or a lookup, so marking the blocks
+ * dead and emptying the jump cache leaves nothing that reaches them. The
+ * new generation makes pending chain slots stale, and the helpers see it
+ * and leave the block they run in (it may be one of the dead).
  */
 void rv_jit_note_store(struct rv_jit *j, uint64_t pa)
 {
 	uint64_t pn = (pa - j->ram_base) >> RV_PAGE_SHIFT;
+	uintptr_t host_page = (uintptr_t)(j->ram_host + (pn << RV_PAGE_SHIFT));
 
-	if (pn < j->ram_pages && (j->code_pages[pn / 64] >> (pn % 64)) & 1)
-		rv_jit_flush(j);
+	if (pn >= j->ram_pages || !((j->code_pages[pn / 64] >> (pn % 64)) & 1))
+		return;
+	for (size_t k = 0; k < j->nblocks; k++) {
+		struct jit_block *b = &j->blocks[k];
+		if (b->pc != JIT_DEAD_PC &&
+		    (uintptr_t)(b->pc & ~(uint64_t)(RV_PAGE_SIZE - 1)) + b->addend == host_page)
+			b->pc = JIT_DEAD_PC;
+	}
+	memset(j->jc, 0, sizeof(j->jc));
+	j->code_pages[pn / 64] &= ~(1ull << (pn % 64));
+	j->gen++;
+	j->st.page_drops++;
 }
 
 static bool is_code_page(const struct rv_jit *j, uint64_t pn)

@@ -38,6 +38,7 @@ void rv_jit_fence_i(struct rv_jit *j);
 
 struct rv_jit_stats {
 	uint64_t blocks_translated, flushes, blocks_run, interp_steps, chains;
+	uint64_t page_drops;	/* one page's blocks dropped: a store or a device wrote it */
 };
 void rv_jit_get_stats(const struct rv_jit *j, struct rv_jit_stats *st);
 

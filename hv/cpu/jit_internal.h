@@ -29,6 +29,9 @@
  * valid and the lookup re-checks the mapping. code == NULL: the first
  * instruction is one the translator leaves to the interpreter.
  */
+/* A dropped block's pc: odd, so no lookup matches it. */
+#define JIT_DEAD_PC 1ull
+
 struct jit_block {
 	uint64_t pc;
 	uintptr_t addend;

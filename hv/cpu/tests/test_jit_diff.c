@@ -528,6 +528,7 @@ static bool run_round(uint64_t seed, uint8_t *image, struct rv_jit_stats *total)
 	total->blocks_translated += st.blocks_translated;
 	total->blocks_run += st.blocks_run;
 	total->flushes += st.flushes;
+	total->page_drops += st.page_drops;
 	total->chains += st.chains;
 	total->interp_steps += st.interp_steps;
 	rv_jit_destroy(jit);
@@ -559,9 +560,10 @@ int main(int argc, char **argv)
 		if (!run_round(first + (uint64_t)r, image, &st))
 			failed++;
 	printf("test_jit_diff: %d rounds, %llu blocks translated, %llu run, %llu chained, %llu flushes, "
-	       "%llu interpreted steps\n", rounds, (unsigned long long)st.blocks_translated,
+	       "%llu page drops, %llu interpreted steps\n", rounds, (unsigned long long)st.blocks_translated,
 	       (unsigned long long)st.blocks_run, (unsigned long long)st.chains,
-	       (unsigned long long)st.flushes, (unsigned long long)st.interp_steps);
+	       (unsigned long long)st.flushes, (unsigned long long)st.page_drops,
+	       (unsigned long long)st.interp_steps);
 	CHECK(st.blocks_run > 0, "translated blocks ran");
 	free(image);
 	return check_done("test_jit_diff");
