@@ -54,6 +54,9 @@ switched() {
 	[ "$role" = backup ]
 }
 
+# switched_or_dead NEW OLD: switched, or a daemon has exited (no point waiting longer).
+switched_or_dead() { switched "$1" "$2" || ! ft_alive primary || ! ft_alive backup; }
+
 # promote HOST: `ftvm promote` against HOST's daemon; its one line in $promote_out, exit in $promote_rc.
 promote() {
 	promote_out=$(ft_in "$1" timeout 30 "$FTVM" promote --control "$FT_RUN/$(daemon "$1").sock" 2>&1)
@@ -61,6 +64,7 @@ promote() {
 }
 # refused HOST WHY: promote against HOST must exit nonzero saying "refused".
 refused() {
+	ft_alive "$(daemon "$1")" || { show_both; ft_fail "host $1's daemon exited before promote ($2) was sent to it"; }
 	promote "$1"
 	if [ "$promote_rc" -eq 0 ] || ! grep -q "refused" <<<"$promote_out"; then
 		ft_show primary 15; ft_show backup 15
@@ -69,7 +73,11 @@ refused() {
 	ft_note "promote to host $1 ($2) refused as it must be (exit $promote_rc): $promote_out"
 }
 show_both() {
-	ft_show primary 25; ft_show backup 25
+	local h
+	for h in p b; do
+		echo "--- host $h's daemon, pid $(ft_pid "$(daemon "$h")") ($(ft_alive "$(daemon "$h")" && echo running || echo exited)): last lines from ftvm and the guest's init"
+		grep -a -E "^(ftvm|domT|reboot)" "$FT_RUN/$(daemon "$h").out" | tail -n 20
+	done
 	ft_note "host p: $(ft_status primary | tr -d '\n' | cut -c1-300)"
 	ft_note "host b: $(ft_status backup | tr -d '\n' | cut -c1-300)"
 }
@@ -125,9 +133,9 @@ for i in $(seq 1 "$FT_SWITCHES"); do
 	promote2_out=$(ft_in "$cur" timeout 30 "$FTVM" promote --control "$FT_RUN/$(daemon "$cur").sock" 2>&1)
 	promote2_rc=$?
 	[ "$promote2_rc" -ne 0 ] || { show_both; ft_fail "switchover $i: a second promote during the switchover was accepted: '$promote2_out'"; }
-	if ! ft_wait_for "$FT_SWITCH_TIMEOUT" switched "$new" "$cur"; then
+	if ! ft_wait_for "$FT_SWITCH_TIMEOUT" switched_or_dead "$new" "$cur" || ! switched "$new" "$cur"; then
 		show_both
-		ft_fail "switchover $i ($cur->$new): host $new is not the protected primary with host $cur its backup within $FT_SWITCH_TIMEOUT s of '$promote_out'"
+		ft_fail "switchover $i ($cur->$new): host $new is not the protected primary with host $cur its backup within $FT_SWITCH_TIMEOUT s of '$promote_out' (or a daemon exited, above)"
 	fi
 	done_ns=$(date +%s%N)
 	ms=$(( (done_ns - at) / 1000000 ))
