@@ -11,7 +11,6 @@
  */
 #include "feed.h"
 #include "primary/pair.h"
-#include "cli/cli.h"
 #include "hv/crc32c.h"
 #include "hv/rr/log.h"
 #include "hv/rr/session.h"
@@ -376,6 +375,17 @@ static void on_ack_unused(void *arg, uint64_t acked_seq, uint64_t steps_replayed
 {
 }
 
+static const char *state_name(int s);
+
+/* Loop thread: 'ftvm promote' is for the primary. */
+static void on_command(void *opaque, const char *cmd, char *reply, size_t len)
+{
+	struct backup *b = opaque;
+
+	snprintf(reply, len, "refused: this daemon is %s; ask the primary (%s)\n", state_name(LOAD(b->state)),
+		 b->o.switch_addr ? b->o.switch_addr : "the other host");
+}
+
 /* The primary's Goodbye: "switchover at step N" is 'ftvm promote' (the link goes down next). */
 static void on_goodbye(void *arg, const char *reason)
 {
@@ -460,7 +470,7 @@ static void *replay_main(void *arg)
 	struct rr_session_replay_opts ro = {
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
-		.default_bios = DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
+		.default_bios = HV_DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
 		.from_snapshot = b->o.from_snapshot,
 	};
 	if (!b->o.cfg.bios)
@@ -729,7 +739,7 @@ static int start_replay(struct backup *b)
 	return 0;
 }
 
-int ft_backup_main(int argc, char **argv)
+int ft_backup_run(const struct ft_opts *o)
 {
 	struct backup *b = calloc(1, sizeof(*b));
 	uint8_t digest[32];
@@ -743,11 +753,7 @@ int ft_backup_main(int argc, char **argv)
 	ft_note_init(&b->note);
 	pthread_mutex_init(&b->s_lock, NULL);
 	b->feed_efd = b->log_fd = -1;
-	rc = ft_opts_parse(&b->o, argc, argv);
-	if (rc >= 0) {
-		status = rc;
-		goto out;
-	}
+	b->o = *o;
 	log_init("ftvm", 1, false);
 	if (ft_arbiter_open(b->o.arbiter, &b->arb, err, sizeof(err)) ||
 	    ft_image_digest(&b->o.cfg, digest, err, sizeof(err))) {
@@ -797,6 +803,7 @@ int ft_backup_main(int argc, char **argv)
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
+	ft_control_set_command(b->ctl, on_command);
 	if (b->log_decided && start_replay(b)) {
 		fprintf(stderr, "ftvm backup: cannot start the replay thread\n");
 		goto out;
@@ -833,7 +840,6 @@ out:
 		log_warnx("backup: cannot start again as the primary: %s", strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
 	}
-	ft_opts_free(&b->o);
 	ft_note_fini(&b->note);
 	pthread_mutex_destroy(&b->s_lock);
 	free(b);

@@ -3,6 +3,7 @@
 # subcommand. Included before hv/build.mk, whose ftvm rule expands FTVM_OBJS.
 
 FTVM_OBJS += cli/main.o cli/args.o cli/run.o cli/replay.o cli/trace.o cli/log_dump.o cli/snapshot.o
+FTVM_OBJS += cli/pair.o cli/status.o
 FTVM_OBJS += cli/version.o
 FTVM_OBJS += cli/report.o
 FTVM_OBJS += cli/exit.o

@@ -13,7 +13,7 @@
 
 #define FTVM_VERSION "0.1.0"
 
-#define DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#define DEFAULT_BIOS HV_DEFAULT_BIOS
 
 /* A file of the default guest beside the ftvm binary: BUILD/ftvm -> BUILD/domT/NAME (malloc'ed). */
 char *cli_beside_exe(const char *name);
@@ -30,6 +30,11 @@ void cli_trace_report(const struct cli_trace *t);
 void cli_trace_json(const struct cli_trace *t, FILE *f);
 
 int cli_run(int argc, char **argv);
+/* The pair (pair.c, status.c): the daemons, and requests to their control sockets. */
+int cli_primary(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_promote(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */
 int cli_snapshot(int argc, char **argv);	/* snapshot.c: save, info */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */

@@ -50,13 +50,13 @@ static int dispatch(int argc, char **argv, int *status)
 	else if (!strcmp(argv[0], "certs"))
 		*status = xport_certs_main(argc, argv);
 	else if (!strcmp(argv[0], "primary"))
-		*status = ft_primary_main(argc, argv);
+		*status = cli_primary(argc, argv);
 	else if (!strcmp(argv[0], "backup"))
-		*status = ft_backup_main(argc, argv);
+		*status = cli_backup(argc, argv);
 	else if (!strcmp(argv[0], "status"))
-		*status = ft_status_main(argc, argv);
+		*status = cli_status(argc, argv);
 	else if (!strcmp(argv[0], "promote"))
-		*status = ft_promote_main(argc, argv);
+		*status = cli_promote(argc, argv);
 	else if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version") || !strcmp(argv[0], "-V"))
 		*status = cli_version(argc, argv);
 	else

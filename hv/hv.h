@@ -11,6 +11,8 @@
 #define HV_MIN_MEM_BYTES (16ULL << 20)
 #define HV_MAX_MEM_BYTES (64ULL << 30)
 #define HV_DIGEST_BYTES 32
+/* Debian's OpenSBI (package opensbi): the M-mode firmware a Linux guest boots through by default. */
+#define HV_DEFAULT_BIOS "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 
 struct hv_machine;
 

@@ -55,8 +55,6 @@ struct ft_opts {
 	char ca_file[4096], cert_file[4096], key_file[4096];
 };
 
-/* Parses argv (argv[0] is "primary" or "backup"); prints usage and returns an exit status on error, -1 on success. */
-int ft_opts_parse(struct ft_opts *o, int argc, char **argv);
 /*
  * Planned switchover: this process becomes the other role (argv[0] swapped,
  * --from snapshot appended, names pinned), as the same pid with the same
@@ -65,7 +63,6 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv);
 int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot);
 /* Where a switchover leaves this side's snapshot: beside its log. */
 void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len);
-void ft_opts_free(struct ft_opts *o);
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
 int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
 	__attribute__((warn_unused_result));
@@ -149,14 +146,12 @@ void ft_control_close(struct ft_control *c);
 /* Format a status as text or as one JSON object (a NUL-terminated string in buf). */
 void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t len);
 
-/* The subcommands. */
-int ft_primary_main(int argc, char **argv);
-int ft_backup_main(int argc, char **argv);
-int ft_status_main(int argc, char **argv);
 /* A request other than status ("promote"): answer one line in reply, on the daemon's loop thread. */
 typedef void ft_command_fn(void *opaque, const char *cmd, char *reply, size_t len);
 void ft_control_set_command(struct ft_control *c, ft_command_fn *fn);
-/* 'ftvm promote --control SOCK': a planned switchover, asked of the primary. */
-int ft_promote_main(int argc, char **argv);
+
+/* The daemons, with their options parsed (cli/pair.c); each returns its exit status (cli/exit.h). */
+int ft_primary_run(const struct ft_opts *o);
+int ft_backup_run(const struct ft_opts *o);
 
 #endif

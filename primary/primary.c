@@ -7,7 +7,6 @@
  * arbiter; when it loses, or learns of a newer epoch, it stops its VM.
  */
 #include "pair.h"
-#include "cli/cli.h"
 #include "hv/crc32c.h"
 #include "hv/rq/queue.h"
 #include "hv/rr/session.h"
@@ -847,7 +846,7 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 	return -EAGAIN;
 }
 
-int ft_primary_main(int argc, char **argv)
+int ft_primary_run(const struct ft_opts *o)
 {
 	struct primary *p = calloc(1, sizeof(*p));
 	struct live_result res = { 0 };
@@ -861,11 +860,7 @@ int ft_primary_main(int argc, char **argv)
 	}
 	ft_note_init(&p->note);
 	p->q_efd = p->file_fd = -1;
-	rc = ft_opts_parse(&p->o, argc, argv);
-	if (rc >= 0) {
-		status = rc;
-		goto out;
-	}
+	p->o = *o;
 	log_init("ftvm", 1, false);
 	p->start_s = ft_now_s();
 	if (ft_arbiter_open(p->o.arbiter, &p->arb, err, sizeof(err)) ||
@@ -989,7 +984,6 @@ out:
 			  strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
 	}
-	ft_opts_free(&p->o);
 	ft_note_fini(&p->note);
 	free(p);
 	return status;

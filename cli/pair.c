@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* pair_opts: the command line both daemons share, and the image digest their Hello carries. */
-#include "pair.h"
+/* pair: 'ftvm primary' and 'ftvm backup': the command line both daemons share, parsed, then the daemon runs. */
 #include "cli/cli.h"
-#include "hv/rr/rr.h"
+#include "primary/pair.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,7 +89,8 @@ static int split_addr(struct ft_opts *o, const char *s, bool primary)
 	return 0;
 }
 
-int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
+/* -1 when the options hold, else the exit status (usage printed). */
+static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 {
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
@@ -267,70 +265,31 @@ int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	return -1;
 }
 
-void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.switch.snap", o->log_path ? o->log_path : "ftvm");
-}
-
-int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot)
-{
-	char **av = calloc((size_t)o->argc + 10, sizeof(*av));
-	int n = 0, rc;
-
-	if (!av)
-		return -ENOMEM;
-	av[n++] = (char *)(uintptr_t)"ftvm";
-	av[n++] = (char *)(uintptr_t)(to_primary ? "primary" : "backup");
-	for (int i = 1; i < o->argc; i++) {
-		if (!strcmp(o->argv[i], "--from") && i + 1 < o->argc) {
-			i++;
-			continue;
-		}
-		if (strncmp(o->argv[i], "--from=", 7))
-			av[n++] = o->argv[i];
-	}
-	/* The defaults follow the role; this host's certificate does not. */
-	av[n++] = (char *)(uintptr_t)"--name";
-	av[n++] = (char *)(uintptr_t)o->name;
-	av[n++] = (char *)(uintptr_t)"--peer-name";
-	av[n++] = (char *)(uintptr_t)o->peer_name;
-	av[n++] = (char *)(uintptr_t)"--from";
-	av[n++] = (char *)(uintptr_t)snapshot;
-	av[n] = NULL;
-	fflush(NULL);
-	execv("/proc/self/exe", av);
-	rc = -errno;
-	free(av);
-	return rc;
-}
-
-void ft_opts_free(struct ft_opts *o)
+static void ft_opts_free(struct ft_opts *o)
 {
 	free(o->default_kernel);
 	free(o->default_initrd);
 }
 
-int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
-{
-	uint8_t buf[RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY + 4];
-	struct hv_config c = *cfg;
-	struct rr_header h;
-	unsigned int len = 0;
-	size_t n;
-	int rc;
 
-	c.net = c.net ? "tap" : NULL;	/* each host names its own TAP device */
-	rc = rr_header_fill(&h, &c, false, RR_DEFAULT_DIGEST_INTERVAL, err, err_len);
-	if (rc)
-		return rc;
-	rc = rr_header_encode(&h, buf, sizeof(buf), &n);
-	if (rc) {
-		snprintf(err, err_len, "cannot encode the images' identity: %s", strerror(-rc));
-		return rc;
-	}
-	if (!EVP_Digest(buf, n, out, &len, EVP_sha256(), NULL)) {
-		snprintf(err, err_len, "sha256 failed");
-		return -EIO;
-	}
-	return 0;
+int cli_primary(int argc, char **argv)
+{
+	struct ft_opts o;
+	int rc = ft_opts_parse(&o, argc, argv);
+
+	if (rc < 0)
+		rc = ft_primary_run(&o);
+	ft_opts_free(&o);
+	return rc;
+}
+
+int cli_backup(int argc, char **argv)
+{
+	struct ft_opts o;
+	int rc = ft_opts_parse(&o, argc, argv);
+
+	if (rc < 0)
+		rc = ft_backup_run(&o);
+	ft_opts_free(&o);
+	return rc;
 }
