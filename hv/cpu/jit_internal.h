@@ -14,8 +14,13 @@
 #define JIT_HASH_BITS 14
 #define JIT_CODE_BYTES (32u << 20)
 #define JIT_MAX_BLOCKS (1u << 18)
-/* Worst-case host bytes for one guest instruction plus a block's exits. */
-#define JIT_MAX_INSN_BYTES 160
+/*
+ * Host bytes for one guest instruction with its miss path, at most (the
+ * inline FP operations are the largest, about 280), plus a block's exits.
+ * A block that still overruns the buffer's end is translated again after
+ * a flush.
+ */
+#define JIT_MAX_INSN_BYTES 320
 #define JIT_MAX_BLOCK_BYTES (JIT_MAX_BLOCK_INSNS * JIT_MAX_INSN_BYTES + 256)
 /* Load sites with an addend slot (jit_emit_x86.c's emit_tlb_probe) between flushes. */
 #define JIT_MAX_SITES (1u << 18)
