@@ -67,7 +67,7 @@ refused() {
 	ft_alive "$(daemon "$1")" || { show_both; ft_fail "host $1's daemon exited before promote ($2) was sent to it"; }
 	promote "$1"
 	if [ "$promote_rc" -eq 0 ] || ! grep -q "refused" <<<"$promote_out"; then
-		ft_show primary 15; ft_show backup 15
+		show_both
 		ft_fail "promote to host $1's daemon ($2) was not refused: exit $promote_rc, '$promote_out'"
 	fi
 	ft_note "promote to host $1 ($2) refused as it must be (exit $promote_rc): $promote_out"
