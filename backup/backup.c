@@ -266,14 +266,13 @@ static void primary_lost(struct backup *b, const char *why)
 	if (LOAD(b->switching) && b->log_decided && b->received_end == LOAD(b->switch_step)) {
 		/*
 		 * A planned switchover: the primary stopped its guest at the step it
-		 * named, once we held and had replayed the log to there. Finish the
-		 * replay and start again as the primary, which takes the epoch.
+		 * named, once we held and had replayed the log to there. Take the
+		 * epoch as for a failover; the replay then ends at that step and this
+		 * process starts again as the primary (replay_main).
 		 */
-		set_note(b, "switchover at step %" PRIu64 ": this host becomes the primary", b->received_end);
-		STORE(b->state, BK_TAKING);
-		feed_close(b->feed);
-		if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
-			log_warnx("backup: cannot schedule the channel's close");
+		b->lost_at = ft_now_s();
+		snprintf(b->lost_why, sizeof(b->lost_why), "switchover at step %" PRIu64, b->received_end);
+		try_take_over(b);
 		return;
 	}
 	if (!b->log_decided || !b->have_progress || b->received_end < b->protect_from) {
@@ -502,7 +501,7 @@ static void *replay_main(void *arg)
 		status = exit_status(&res);
 		goto out;
 	}
-	if (LOAD(b->switching) && LOAD(b->state) == BK_TAKING && !LOAD(b->take_over)) {
+	if (LOAD(b->switching) && LOAD(b->take_over) && hv_steps(rr_session_machine(s)) == LOAD(b->switch_step)) {
 		uint64_t at = hv_steps(rr_session_machine(s));
 		char snap[4200];
 		ft_switch_snapshot_path(&b->o, snap, sizeof(snap));

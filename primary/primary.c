@@ -52,9 +52,8 @@ struct primary {
 	bool rejoining;
 	uint64_t join_item, file_next, file_tag, rq_sent;
 	uint64_t rejoin_from;		/* the item the returning backup's channel started at (seq 1) */
-	/* I/O thread: output commit: the step the backup acknowledged, and the safe step given */
-	uint64_t acked_step, safe_given;
-	bool safe_timer;
+	/* I/O thread: output commit: the step the backup acknowledged */
+	uint64_t acked_step;
 	int file_fd;
 	struct rr_reader *file_reader;
 	uint8_t *file_buf;
@@ -255,40 +254,15 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
 	pump(p);
 }
 
-static int64_t recheck_safe(struct xport_loop *loop, uint64_t id, void *arg);
-
 /*
  * I/O thread: output of step s may leave once the backup acknowledged s and
  * our own log holds s too (written; with --fsync, synced), so a primary that
  * comes back from its own log never has let out what that log lacks. The
- * local write nearly always ends before the ack returns; when it has not, a
- * 1 ms timer looks again until it has.
+ * session releases on whichever of the two comes last (rr_session_set_acked).
  */
 static void update_safe(struct primary *p)
 {
-	uint64_t written = rr_session_written_step(p->s);
-	uint64_t safe = p->acked_step < written ? p->acked_step : written;
-
-	if (safe > p->safe_given) {
-		rr_session_set_safe(p->s, safe);
-		p->safe_given = safe;
-	}
-	if (p->acked_step > written && !p->safe_timer) {
-		p->safe_timer = true;
-		if (xport_loop_add_timer(p->loop, 1, recheck_safe, p) < 0) {
-			p->safe_timer = false;
-			log_warnx("primary: cannot schedule the output-commit check");
-		}
-	}
-}
-
-static int64_t recheck_safe(struct xport_loop *loop, uint64_t id, void *arg)
-{
-	struct primary *p = arg;
-
-	p->safe_timer = false;
-	update_safe(p);
-	return -1;
+	rr_session_set_acked(p->s, p->acked_step);
 }
 
 static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
@@ -600,7 +574,9 @@ static void on_command(void *opaque, const char *cmd, char *reply, size_t len)
 		why = "a switchover is under way";
 	else if (LOAD(p->fenced) || LOAD(p->done))
 		why = "the guest does not run here";
-	else if (!LOAD(p->protected_) || !LOAD(p->link_up))
+	else if (!LOAD(p->link_up))
+		why = "not protected: no backup follows the log";
+	else if (!LOAD(p->protected_))
 		why = "not protected: the backup does not hold the log yet";
 	if (why) {
 		snprintf(reply, len, "refused: %s\n", why);
@@ -771,10 +747,13 @@ static int exit_status(const struct live_result *r)
  * Main thread, the guest stopped at step at for 'ftvm promote': once the
  * backup holds and has replayed the log to there, let out what its acks
  * made safe, save this machine beside the log, and say Goodbye naming the
- * step. Returns true to hand over (start again as the backup), false to go
- * on as the primary from the same snapshot (the backup did not get there).
+ * step. Returns 'b' to hand over (start again as the backup); 'p' to go on
+ * as the primary from the same snapshot when the backup did not get there
+ * (or its link went: it may be failing over), once this side has won a new
+ * epoch, so that only one of the two goes on (ft_primary_run, after the I/O
+ * thread is gone); 0 when fenced.
  */
-static bool switch_over(struct primary *p, uint64_t at, const char *snap)
+static char switch_over(struct primary *p, uint64_t at, const char *snap)
 {
 	double t0 = ft_now_s();
 	char err[768], why[64];
@@ -784,12 +763,12 @@ static bool switch_over(struct primary *p, uint64_t at, const char *snap)
 			break;
 		usleep(1000);
 	}
-	bool ready = LOAD(p->acked_end) >= at && LOAD(p->replayed) >= at && !LOAD(p->fenced);
+	bool ready = LOAD(p->acked_end) >= at && LOAD(p->replayed) >= at && !LOAD(p->fenced) && LOAD(p->link_up);
 	rr_session_release(p->s);
 	if (rr_session_save_snapshot(p->s, snap, err, sizeof(err))) {
-		log_warnx("primary: switchover at step %" PRIu64 ": %s", at, err);
+		log_warnx("primary: switchover at step %" PRIu64 ": %s; stopping", at, err);
 		STORE(p->switch_done, 1);
-		return false;
+		return 0;
 	}
 	if (ready) {
 		snprintf(why, sizeof(why), "switchover at step %" PRIu64, at);
@@ -797,13 +776,16 @@ static bool switch_over(struct primary *p, uint64_t at, const char *snap)
 			xport_set_goodbye(p->x, why);
 		log_info("primary: switchover at step %" PRIu64 ": the backup holds and replayed the log to it "
 			 "(%.1f ms); handing over", at, (ft_now_s() - t0) * 1e3);
+	} else if (LOAD(p->fenced)) {
+		STORE(p->switch_done, 1);
+		return 0;
 	} else {
 		log_warnx("primary: switchover at step %" PRIu64 ": the backup did not reach it (acked to %" PRIu64
-			  ", replayed to %" PRIu64 "); going on as the primary", at, LOAD(p->acked_end),
-			  LOAD(p->replayed));
+			  ", replayed to %" PRIu64 ", link %s); going on as the primary if this side wins a new "
+			  "epoch", at, LOAD(p->acked_end), LOAD(p->replayed), LOAD(p->link_up) ? "up" : "down");
 	}
 	STORE(p->switch_done, 1);
-	return ready;
+	return ready ? 'b' : 'p';
 }
 
 /*
@@ -829,9 +811,15 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 		}
 		if (rc)
 			return rc;
-		/* A switchover's new primary takes the epoch from the old one, its peer. */
-		bool handed = p->o.from_snapshot && !strcmp(owner, p->o.peer_name);
-		if (owner[0] && strcmp(owner, p->o.name) && !handed && !p->o.force_epoch) {
+		/*
+		 * After a switchover this host's previous process won the epoch
+		 * (a compare-and-set) before starting again: go on in it.
+		 */
+		if (p->o.from_snapshot && e && !strcmp(owner, p->o.name)) {
+			p->epoch = e;
+			return 0;
+		}
+		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
 			snprintf(err, err_len, "%s owns epoch %" PRIu64 " and may be serving this VM; not "
 				 "starting a second copy (stop it, or pass --force-epoch if it is gone)", owner, e);
 			return -EEXIST;
@@ -951,10 +939,12 @@ int ft_primary_run(const struct ft_opts *o)
 	STORE(p->done, 1);
 	if (LOAD(p->switching) && !LOAD(p->fenced) && !rc && res.end == LIVE_END_USER && !live_signalled()) {
 		ft_switch_snapshot_path(&p->o, snap, sizeof(snap));
-		exec_as = switch_over(p, res.step, snap) ? 'b' : 'p';
+		exec_as = switch_over(p, res.step, snap);
 	}
 	STORE(p->switch_done, 1);
 	status = LOAD(p->fenced) ? FT_EXIT_FENCED : exit_status(&res);
+	if (LOAD(p->switching) && !exec_as && !LOAD(p->fenced))
+		status = FTVM_EXIT_HOST_ERROR;	/* the switchover could not save this machine */
 	if (rc && !LOAD(p->fenced))
 		fprintf(stderr, "ftvm primary: the log could not be kept: %s\n", strerror(-rc));
 	log_info("primary: guest stopped at step %" PRIu64 " (%s)", res.step,
@@ -976,6 +966,11 @@ out:
 	free(p->file_buf);
 	if (p->q_efd >= 0)
 		close(p->q_efd);
+	if (exec_as == 'p' && ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err))) {
+		log_warnx("primary: the switchover failed and this side lost the epoch: %s; stopping", err);
+		exec_as = 0;
+		status = FT_EXIT_FENCED;
+	}
 	ft_arbiter_free(p->arb);
 	if (exec_as) {
 		log_info("primary: starting again as the %s from %s", exec_as == 'b' ? "backup" : "primary", snap);

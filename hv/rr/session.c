@@ -19,6 +19,7 @@ struct rr_session {
 	struct oc *oc;
 	int commit_on_log;		/* atomic: the writer thread reads it */
 	uint64_t written_step;	/* atomic: the local log is written up to here */
+	uint64_t acked_step;	/* atomic: the backup acknowledged the log up to here */
 	bool has_log;
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *on_slice_opaque;
@@ -55,13 +56,23 @@ static int record_commit(void *opaque, struct hv_machine *m)
 	return rr_record_flush(s->rec, m);
 }
 
+/*
+ * Output of step s leaves once the log vouches for s: written here (the
+ * recorder's writer thread says so), and, when a backup vouches too, its ack.
+ * Both values only grow and each side reads the other's after storing its
+ * own, so the last of the two to move releases what both allow.
+ */
 static void log_written(void *opaque, uint64_t end_step)
 {
 	struct rr_session *s = opaque;
 
 	__atomic_store_n(&s->written_step, end_step, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&s->commit_on_log, __ATOMIC_SEQ_CST))
+	if (__atomic_load_n(&s->commit_on_log, __ATOMIC_SEQ_CST)) {
 		oc_set_safe(s->oc, end_step);
+	} else {
+		uint64_t acked = __atomic_load_n(&s->acked_step, __ATOMIC_SEQ_CST);
+		oc_set_safe(s->oc, acked < end_step ? acked : end_step);
+	}
 }
 
 static void log_failed(void *opaque, int err)
@@ -286,6 +297,17 @@ void rr_session_set_open_ended(struct rr_session *s, bool open_ended)
 void rr_session_set_safe(struct rr_session *s, uint64_t step)
 {
 	oc_set_safe(s->oc, step);
+}
+
+void rr_session_set_acked(struct rr_session *s, uint64_t step)
+{
+	uint64_t cur = __atomic_load_n(&s->acked_step, __ATOMIC_SEQ_CST);
+
+	while (step > cur && !__atomic_compare_exchange_n(&s->acked_step, &cur, step, false, __ATOMIC_SEQ_CST,
+							  __ATOMIC_SEQ_CST))
+		;
+	uint64_t written = s->has_log ? __atomic_load_n(&s->written_step, __ATOMIC_SEQ_CST) : UINT64_MAX;
+	oc_set_safe(s->oc, step < written ? step : written);
 }
 
 void rr_session_fail_output(struct rr_session *s)

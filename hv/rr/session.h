@@ -56,8 +56,13 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res);
 void rr_session_set_open_ended(struct rr_session *s, bool open_ended);
 /* Send the guest's MAC in RARP frames, so bridges learn where it now lives (after a move). */
 void rr_session_announce(struct rr_session *s);
-/* For the primary: the log is safe up to step (acknowledged by the backup). */
+/* The log is safe up to step, whatever else (a recorder whose caller vouches for it). */
 void rr_session_set_safe(struct rr_session *s, uint64_t step);
+/*
+ * For the primary: the backup acknowledged the log up to step. Output up to
+ * there leaves once the local log (when there is one) is written there too.
+ */
+void rr_session_set_acked(struct rr_session *s, uint64_t step);
 /* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
 void rr_session_fail_output(struct rr_session *s);
 /* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */
