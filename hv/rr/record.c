@@ -392,14 +392,9 @@ void rr_recorder_position(const struct rr_recorder *r, struct hv_snapshot_logpos
 	}
 }
 
-int rr_record_finish_open(struct rr_recorder *r, struct hv_machine *m)
+/* No more chunks: the writer drains the queue into the file, which is then synced; rc or its error. */
+static int stop_writer(struct rr_recorder *r, int rc)
 {
-	int rc;
-
-	if (r->ended)
-		return 0;
-	r->ended = true;
-	rc = rr_record_flush(r, m);
 	rq_close(r->q);
 	if (r->writer_started) {
 		pthread_join(r->writer, NULL);
@@ -410,6 +405,17 @@ int rr_record_finish_open(struct rr_recorder *r, struct hv_machine *m)
 	if (!rc && r->fd >= 0 && fdatasync(r->fd) < 0)
 		rc = -errno;
 	return rc;
+}
+
+int rr_record_finish_open(struct rr_recorder *r, struct hv_machine *m)
+{
+	int rc;
+
+	if (r->ended)
+		return 0;
+	r->ended = true;
+	rc = rr_record_flush(r, m);
+	return stop_writer(r, rc);
 }
 
 int rr_record_event(struct rr_recorder *r, struct hv_machine *m, const struct hv_event *ev)
@@ -486,16 +492,7 @@ int rr_record_end(struct rr_recorder *r, struct hv_machine *m, enum rr_end_reaso
 	rc = add(r, m, &end);
 	if (!rc)
 		rc = flush_chunk(r, m, step);
-	rq_close(r->q);
-	if (r->writer_started) {
-		pthread_join(r->writer, NULL);
-		r->writer_started = false;
-	}
-	if (!rc && r->writer_errno)
-		rc = -r->writer_errno;
-	if (!rc && r->fd >= 0 && fdatasync(r->fd) < 0)
-		rc = -errno;
-	return rc;
+	return stop_writer(r, rc);
 }
 
 void rr_recorder_close(struct rr_recorder *r, struct rr_record_stats *st)

@@ -45,6 +45,29 @@ static int hash_header(struct rr_player *p, const struct rr_header *h)
 	return rc;
 }
 
+/* Either open: read and check the header, name the log by it; p is freed on failure. */
+static int start(struct rr_player *p, const char *name, struct rr_header *h, struct rr_player **out,
+		 char *err, size_t err_len)
+{
+	char why[512] = "";
+	int rc = rr_reader_read_header(p->r, h, why, sizeof(why));
+
+	if (rc) {
+		hv_errf(err, err_len, "log %s: %s", name,
+			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
+		rr_player_close(p);
+		return rc;
+	}
+	if (hash_header(p, h)) {
+		hv_errf(err, err_len, "out of memory");
+		rr_player_close(p);
+		return -ENOMEM;
+	}
+	p->event_no = (uint64_t)-1;
+	*out = p;
+	return 0;
+}
+
 int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h, char *err,
 		   size_t err_len)
 {
@@ -66,30 +89,13 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 		rr_player_close(p);
 		return -ENOMEM;
 	}
-	char why[512] = "";
-	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
-	if (rc) {
-		hv_errf(err, err_len, "log %s: %s", path,
-			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
-		rr_player_close(p);
-		return rc;
-	}
-	if (hash_header(p, h)) {
-		hv_errf(err, err_len, "out of memory");
-		rr_player_close(p);
-		return -ENOMEM;
-	}
-	p->event_no = (uint64_t)-1;
-	*out = p;
-	return 0;
+	return start(p, path, h, out, err, err_len);
 }
 
 int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, struct rr_header *h,
 			  char *err, size_t err_len)
 {
 	struct rr_player *p = calloc(1, sizeof(*p));
-	char why[512] = "";
-	int rc;
 
 	*out = NULL;
 	if (!p)
@@ -100,21 +106,7 @@ int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, str
 		free(p);
 		return -ENOMEM;
 	}
-	rc = rr_reader_read_header(p->r, h, why, sizeof(why));
-	if (rc) {
-		hv_errf(err, err_len, "log %s: %s", name,
-			rc == -EAGAIN ? "ends inside its header (no chunk was written)" : why);
-		rr_player_close(p);
-		return rc;
-	}
-	if (hash_header(p, h)) {
-		hv_errf(err, err_len, "out of memory");
-		rr_player_close(p);
-		return -ENOMEM;
-	}
-	p->event_no = (uint64_t)-1;
-	*out = p;
-	return 0;
+	return start(p, name, h, out, err, err_len);
 }
 
 void rr_player_set_verify(struct rr_player *p, bool verify)

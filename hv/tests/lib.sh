@@ -32,6 +32,16 @@ boot_domT() {
 
 show_console() { echo "--- guest console (last 40 lines)"; tail -n 40 "$TMP/console"; }
 
+# refused WHAT PATTERN FTVM-ARGS...: ftvm fails (nonzero) and says PATTERN.
+refused() {
+	local what=$1 pattern=$2
+	shift 2
+	timeout -k 5 120 "$FTVM" "$@" >"$TMP/refuse.out" 2>&1
+	local rc=$?
+	[ $rc -ne 0 ] && grep -q -- "$pattern" "$TMP/refuse.out" || { cat "$TMP/refuse.out"; fail "$what: exit $rc"; }
+	echo "ok: $what refused: $(grep -m1 -- "$pattern" "$TMP/refuse.out" | cut -c1-220)"
+}
+
 # tap_host_and_client NS CL: namespace NS (the host) with tap0 at 10.77.0.1/24 for a guest at
 # 10.77.0.2, and namespace CL (a client at 10.78.0.2) routed to it over a veth pair; the caller
 # deletes both namespaces when done.

@@ -54,14 +54,6 @@ print("ok: one replay from the boot across the seam at %d: %d checks and %d dige
 PY
 cmp -s "$TMP/disk-replay.img" "$TMP/disk-rec.img" || fail "the replayed disk differs from the recorded one"
 
-refused() {	# refused WHAT PATTERN FTVM-ARGS...
-	local what=$1 pattern=$2
-	shift 2
-	timeout -k 5 120 "$FTVM" "$@" >"$TMP/refuse.out" 2>&1
-	local rc=$?
-	[ $rc -ne 0 ] && grep -q -- "$pattern" "$TMP/refuse.out" || { cat "$TMP/refuse.out"; fail "$what: exit $rc"; }
-	echo "ok: $what refused: $(grep -m1 -- "$pattern" "$TMP/refuse.out" | cut -c1-220)"
-}
 cp "$TMP/disk-half.img" "$TMP/disk-try.img"
 refused "a log that went on past the snapshot" "runs on to step" \
 	record --log "$log" --from "$TMP/stop.snap" --disk "$TMP/disk-try.img" "${common[@]}"

@@ -71,14 +71,6 @@ cmp -s "$TMP/disk-mid.img" "$TMP/disk-full.img" || fail "the disk after the rest
 echo "ok: from step $N of $steps, $rest_checks of $full_checks checks and $rest_digests of $full_digests digests matched"
 
 # Refusals, each with its reason.
-refused() {	# refused WHAT PATTERN FTVM-ARGS...
-	local what=$1 pattern=$2
-	shift 2
-	timeout -k 5 120 "$FTVM" "$@" >"$TMP/refuse.out" 2>&1
-	local rc=$?
-	[ $rc -ne 0 ] && grep -q -- "$pattern" "$TMP/refuse.out" || { cat "$TMP/refuse.out"; fail "$what: exit $rc"; }
-	echo "ok: $what refused: $(grep -m1 -- "$pattern" "$TMP/refuse.out" | cut -c1-200)"
-}
 cp "$TMP/disk-mid-copy.img" "$TMP/disk-bad.img"
 printf 'x' | dd of="$TMP/disk-bad.img" bs=1 seek=4096 conv=notrunc status=none
 refused "a disk changed since the save" "differs from the one saved" \
