@@ -6,7 +6,9 @@
 #     pair), from one run each with the same clients: the FT overhead and the added latency;
 #   - the backup's lag while loaded (p50, p99 of 'ftvm status' samples) and replication bytes/s;
 #   - BENCH_FAILOVERS (default 10) SIGKILLs of the primary: the backup's own loss-to-live time and
-#     the client-visible gap (last reply before the kill to first after), p50 and max.
+#     the client-visible gap (last reply before the kill to first after), p50 and max;
+#   - BENCH_SWITCHES (default 6) planned switchovers (ftvm promote): promote to protected again
+#     and the client-visible gap, p50 and max (drill-switchover.sh's figures).
 set -u
 . "$(dirname "$0")/lib.sh"
 ft_require_root
@@ -105,3 +107,11 @@ echo "failover over $N SIGKILLs of the primary under load, $ARB arbiter:"
 echo "  go-live (backup: link loss to live): $(summary "${live_ms[@]}")"
 echo "  client-visible gap (kill to first reply): $(summary "${gap_ms[@]}")"
 echo "  arbiter round trips per failover: $(printf '%s\n' "${trips[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %d, max %d", v[int((NR + 1) / 2)], v[NR] }')"
+
+# 4. planned switchovers: the drill's own figures (its namespaces are its own).
+if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
+	echo "planned switchover ('ftvm promote') under load, ${BENCH_SWITCHES:-6} back and forth:"
+	FT_SWITCHES=${BENCH_SWITCHES:-6} "$FT_DIR/drill-switchover.sh" >"$FT_TMP/switchover.out" 2>&1 ||
+		{ tail -n 5 "$FT_TMP/switchover.out"; echo "  (the switchover drill failed: figures above are partial)"; }
+	grep -E 'ms: p50' "$FT_TMP/switchover.out" | sed 's/^/  /'
+fi
