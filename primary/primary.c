@@ -870,7 +870,7 @@ int ft_primary_run(const struct ft_opts *o)
 	struct rr_session_record_opts ro = {
 		.log_path = p->o.log_path, .fsync = p->o.fsync,
 		.digest_interval = RR_DEFAULT_DIGEST_INTERVAL, .extra_consumers = 1,
-		.commit_on_log = false, .flush_ms = CHUNK_MS, .on_slice = on_slice, .opaque = p,
+		.commit_on_log = false, .flush_ms = CHUNK_MS, .flush_on_input = true, .on_slice = on_slice, .opaque = p,
 		.from_snapshot = p->o.from_snapshot,
 	};
 	if (rr_session_record_open(&p->s, &p->o.cfg, &lo, &ro, err, sizeof(err))) {

@@ -21,6 +21,7 @@ struct rr_session {
 	uint64_t written_step;	/* atomic: the local log is written up to here */
 	uint64_t acked_step;	/* atomic: the backup acknowledged the log up to here */
 	bool has_log;
+	bool flush_on_input;
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *on_slice_opaque;
 	bool open_ended_ok;		/* a stop leaves the log without END */
@@ -36,6 +37,9 @@ static int record_apply(void *opaque, struct hv_machine *m, const struct hv_even
 	struct rr_session *s = opaque;
 	int rc = rr_record_event(s->rec, m, ev);
 
+	/* A frame in goes out to the backup at once: lost with a dying primary, the client must resend it. */
+	if (!rc && s->flush_on_input && ev->kind == HV_EV_NET_RX)
+		rc = rr_record_flush(s->rec, m);
 	return rc ? rc : hv_inject(m, ev);
 }
 
@@ -200,6 +204,7 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 	s->commit_on_log = ro->commit_on_log;
 	s->has_log = ro->log_path != NULL;
 	s->on_slice = ro->on_slice;
+	s->flush_on_input = ro->flush_on_input;
 	s->on_slice_opaque = ro->opaque;
 	s->oc = oc_new();
 	if (!s->oc) {

@@ -25,6 +25,7 @@ struct rr_session_record_opts {
 	 */
 	bool commit_on_log;
 	uint32_t flush_ms;	/* close a chunk at least this often (0: the recorder's default) */
+	bool flush_on_input;	/* close the chunk at every received frame (the primary: see record_apply) */
 	/* After every slice, on the vCPU thread (the primary's lag bound); nonzero ends the run. */
 	int (*on_slice)(void *opaque, struct hv_machine *m);
 	void *opaque;
