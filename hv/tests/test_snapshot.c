@@ -3,8 +3,8 @@
 #include "hv/hv.h"
 #include "hv/snapshot.h"
 #include "hv/tests/check.h"
+#include "hv/tests/elf.h"
 
-#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,21 +80,8 @@ static int write_file(const char *path, const void *a, size_t alen, const void *
 static int write_elf(const char *path)
 {
 	uint32_t prog[64];
-	size_t words = build_program(prog);
-	Elf64_Ehdr eh = {
-		.e_ident = { ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT },
-		.e_type = ET_EXEC, .e_machine = EM_RISCV, .e_version = EV_CURRENT,
-		.e_entry = RAM_BASE, .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-		.e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 1,
-	};
-	Elf64_Phdr ph = {
-		.p_type = PT_LOAD, .p_flags = PF_R | PF_X,
-		.p_offset = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr),
-		.p_vaddr = RAM_BASE, .p_paddr = RAM_BASE,
-		.p_filesz = words * 4, .p_memsz = words * 4, .p_align = 4,
-	};
 
-	return write_file(path, &eh, sizeof(eh), &ph, sizeof(ph), prog, words * 4);
+	return test_write_elf(path, prog, build_program(prog));
 }
 
 static uint8_t *read_all(const char *path, size_t *len)

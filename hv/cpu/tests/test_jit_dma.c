@@ -15,8 +15,8 @@
 #include "hv/machine_internal.h"
 #include "hv/cpu/jit.h"
 #include "hv/tests/check.h"
+#include "hv/tests/elf.h"
 
-#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,28 +46,8 @@
 static int write_elf(const char *path)
 {
 	static const uint32_t prog[] = { 0x00301297, 0x000280e7 | FN_OFF << 20, 0xff9ff06f };
-	Elf64_Ehdr eh = {
-		.e_ident = { ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT },
-		.e_type = ET_EXEC, .e_machine = EM_RISCV, .e_version = EV_CURRENT,
-		.e_entry = RAM_BASE, .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
-		.e_phentsize = sizeof(Elf64_Phdr), .e_phnum = 1,
-	};
-	Elf64_Phdr ph = {
-		.p_type = PT_LOAD, .p_flags = PF_R | PF_X,
-		.p_offset = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr),
-		.p_vaddr = RAM_BASE, .p_paddr = RAM_BASE,
-		.p_filesz = sizeof(prog), .p_memsz = sizeof(prog), .p_align = 4,
-	};
-	FILE *f = fopen(path, "wb");
 
-	if (!f)
-		return -1;
-	if (fwrite(&eh, sizeof(eh), 1, f) != 1 || fwrite(&ph, sizeof(ph), 1, f) != 1 ||
-	    fwrite(prog, sizeof(prog), 1, f) != 1) {
-		fclose(f);
-		return -1;
-	}
-	return fclose(f);
+	return test_write_elf(path, prog, sizeof(prog) / 4);
 }
 
 static void put32(uint8_t *p, uint32_t v)
