@@ -78,6 +78,13 @@ struct backup {
 	char lost_why[128];
 	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
 	uint64_t take_trips;		/* arbiter round trips spent taking over */
+	/*
+	 * The old primary of a switchover, started again as this backup: until
+	 * the new primary first connects, the guest is ours to take back at
+	 * handover_deadline (docs/pair-protocol.md).
+	 */
+	bool handover_armed;
+	double handover_deadline;
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
@@ -566,9 +573,42 @@ static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
 	return (int64_t)(ft_arbiter_lease_ms(b->arb) / 3);
 }
 
+/*
+ * Loop thread: the new primary of a switchover has not connected by the
+ * deadline. It starts its guest only once this backup holds the log (it
+ * waits for us), so it let out nothing we lack: take the next epoch, replay
+ * our own log to its end (the step of the switchover) and go live. The
+ * compare-and-set fails if the new primary moved on in the meantime.
+ */
+static void handover_take_back(struct backup *b)
+{
+	b->handover_armed = false;
+	if (!b->log_decided) {
+		feed_set_prefix(b->feed, b->log_fd, b->held_bytes);
+		b->log_decided = true;
+		if (start_replay(b)) {
+			set_note(b, "cannot start the replay thread: stopping");
+			STORE(b->exit_status, FTVM_EXIT_HOST_ERROR);
+			STORE(b->state, BK_STOPPED);
+			return;
+		}
+	}
+	b->have_progress = true;
+	b->protect_from = b->received_end;
+	b->lost_at = ft_now_s();
+	snprintf(b->lost_why, sizeof(b->lost_why), "the new primary of the switchover did not connect within %u ms",
+		 ft_handover_grace_ms(&b->o));
+	try_take_over(b);
+}
+
 static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
 {
 	struct backup *b = arg;
+
+	if (b->handover_armed && (LOAD(b->ever_up) || LOAD(b->state) != BK_REPLAYING))
+		b->handover_armed = false;
+	if (b->handover_armed && ft_now_s() >= b->handover_deadline)
+		handover_take_back(b);
 
 	if (LOAD(b->state) == BK_STOPPED && !b->replayer_started) {
 		xport_loop_stop(loop);
@@ -584,11 +624,17 @@ static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
 	return 50;
 }
 
-/* The primary takes a new epoch when it starts; follow the one it took. */
+/*
+ * The primary takes a new epoch when it starts; follow the one it took.
+ * After a switchover (--handover-epoch H) the old primary, now this backup,
+ * expects the new primary to hold H. It arms the take-back while the epoch
+ * is H, or is still our own H - 1 at the deadline: then the new primary never
+ * took it, and our own log holds everything we let out.
+ */
 static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 {
 	char owner[128] = "";
-	uint64_t e = 0;
+	uint64_t e = 0, h = b->o.handover_epoch;
 	int rc;
 
 	for (int i = 0;; i++) {
@@ -604,6 +650,14 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 		}
 		if (e && !strcmp(owner, b->o.peer_name)) {
 			b->epoch = e;
+			b->handover_armed = h && e == h;
+			return 0;
+		}
+		if (h && e + 1 == h && !strcmp(owner, b->o.name) && ft_now_s() >= b->handover_deadline) {
+			log_warnx("backup: the new primary of the switchover never took epoch %" PRIu64 ": taking "
+				  "the guest back", h);
+			b->epoch = e;
+			b->handover_armed = true;
 			return 0;
 		}
 		if (i % 100 == 0)
@@ -766,6 +820,8 @@ int ft_backup_run(const struct ft_opts *o)
 		goto out;
 	}
 	b->log_decided = !b->held_items;
+	if (b->o.handover_epoch)
+		b->handover_deadline = ft_now_s() + ft_handover_grace_ms(&b->o) / 1e3;
 	b->feed_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	b->feed = feed_new(b->feed_efd);
 	if (b->feed_efd < 0 || !b->feed || xport_loop_new(&b->loop)) {
@@ -777,6 +833,10 @@ int ft_backup_run(const struct ft_opts *o)
 		goto out;
 	}
 	STORE(b->state, BK_REPLAYING);
+	if (b->handover_armed)
+		set_note(b, "after the switchover: should the new primary not connect within %u ms of this "
+			 "start, this host takes the guest back at epoch %" PRIu64, ft_handover_grace_ms(&b->o),
+			 b->epoch + 1);
 	b->xc = (struct xport_config){
 		.mode = XPORT_LISTEN, .role = XPORT_ROLE_BACKUP, .host = b->o.host, .port = b->o.port,
 		.cert_file = b->o.cert_file, .key_file = b->o.key_file, .ca_file = b->o.ca_file,
@@ -835,7 +895,7 @@ out:
 		char snap[4200];
 		ft_switch_snapshot_path(&b->o, snap, sizeof(snap));
 		log_info("backup: starting again as the primary from %s", snap);
-		rc = ft_exec_role(&b->o, true, snap);
+		rc = ft_exec_role(&b->o, true, snap, 0);
 		log_warnx("backup: cannot start again as the primary: %s", strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
 	}

@@ -33,6 +33,7 @@ static void usage(FILE *f, bool primary)
 		"  %s HOST:PORT     %s once 'ftvm promote' swapped the roles (needed for it)\n"
 		"  --from SNAPSHOT      go on from the snapshot a switchover left, with the same --log\n"
 		"                       (a switchover passes it when it starts the other role)\n"
+		"%s"
 		"  guest (as 'ftvm run'; both hosts must start from the same images and disk):\n"
 		"  --kernel FILE --initrd FILE --bios FILE|none --append STR --mem SIZE --smp N\n"
 		"  --disk FILE          this host's copy of the disk (identical on both at start)\n"
@@ -56,6 +57,9 @@ static void usage(FILE *f, bool primary)
 			  "                       buffer withholds credit and pauses the primary\n",
 		primary ? "--listen" : "--peer  ",
 		primary ? "where this host listens as the backup" : "where this host dials the backup",
+		primary ? "" : "  --handover-epoch N   the epoch the new primary of a switchover takes: should it\n"
+			       "                       never connect, this host takes the guest back (a switchover\n"
+			       "                       passes it to the old primary)\n",
 		primary ? "attached at start" : "attached when it goes live");
 }
 
@@ -95,7 +99,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
 	       OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_MEM, OPT_SMP, OPT_DISK, OPT_NET, OPT_CPU,
-	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HELP };
+	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HANDOVER_EPOCH, OPT_HELP };
 	static const struct option opts[] = {
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -122,6 +126,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "force-epoch", no_argument, NULL, OPT_FORCE_EPOCH },
 		{ "from", required_argument, NULL, OPT_FROM },
+		{ "handover-epoch", required_argument, NULL, OPT_HANDOVER_EPOCH },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -161,6 +166,18 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 			o->addr = optarg;
 			break;
 		case OPT_FROM: o->from_snapshot = optarg; break;
+		case OPT_HANDOVER_EPOCH: {
+			char *end;
+			errno = 0;
+			unsigned long long e = strtoull(optarg, &end, 10);
+			if (errno || *end || !e || optarg[0] == '-') {
+				fprintf(stderr, "ftvm %s: --handover-epoch %s: an epoch (a whole number > 0)\n", me,
+					optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			o->handover_epoch = e;
+			break;
+		}
 		case OPT_NAME: o->name = optarg; break;
 		case OPT_PEER_NAME: o->peer_name = optarg; break;
 		case OPT_CERTS: o->certs = optarg; break;

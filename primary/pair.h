@@ -40,6 +40,7 @@ struct ft_opts {
 	const char *addr;		/* --peer (primary) or --listen (backup): HOST:PORT */
 	const char *switch_addr;	/* the other: where this side listens or dials after 'ftvm promote' */
 	const char *from_snapshot;	/* --from: go on from a switchover's snapshot with the same log */
+	uint64_t handover_epoch;	/* --handover-epoch: the epoch the new primary takes at a switchover */
 	int argc;			/* the command line, to start again in the other role */
 	char **argv;
 	const char *arbiter;		/* lock:PATH */
@@ -58,9 +59,16 @@ struct ft_opts {
 /*
  * Planned switchover: this process becomes the other role (argv[0] swapped,
  * --from snapshot appended, names pinned), as the same pid with the same
- * options. Returns only on failure (-errno).
+ * options. The old primary, becoming the backup, also passes the epoch the
+ * new primary takes (handover_epoch; 0 for the new primary). Returns only on
+ * failure (-errno).
  */
-int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot);
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch);
+/*
+ * How long the old primary, now the backup, waits for the new primary of a
+ * switchover to connect before it takes the guest back itself.
+ */
+uint32_t ft_handover_grace_ms(const struct ft_opts *o);
 /* Where a switchover leaves this side's snapshot: beside its log. */
 void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len);
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */

@@ -14,9 +14,17 @@ void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len)
 	snprintf(buf, len, "%s.switch.snap", o->log_path ? o->log_path : "ftvm");
 }
 
-int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot)
+uint32_t ft_handover_grace_ms(const struct ft_opts *o)
 {
-	char **av = calloc((size_t)o->argc + 10, sizeof(*av));
+	uint64_t ms = (uint64_t)o->dead_ms * 10;
+
+	return ms > 5000 ? (ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms) : 5000;
+}
+
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch)
+{
+	char **av = calloc((size_t)o->argc + 12, sizeof(*av));
+	char epoch[24];
 	int n = 0, rc;
 
 	if (!av)
@@ -24,11 +32,11 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot)
 	av[n++] = (char *)(uintptr_t)"ftvm";
 	av[n++] = (char *)(uintptr_t)(to_primary ? "primary" : "backup");
 	for (int i = 1; i < o->argc; i++) {
-		if (!strcmp(o->argv[i], "--from") && i + 1 < o->argc) {
+		if ((!strcmp(o->argv[i], "--from") || !strcmp(o->argv[i], "--handover-epoch")) && i + 1 < o->argc) {
 			i++;
 			continue;
 		}
-		if (strncmp(o->argv[i], "--from=", 7))
+		if (strncmp(o->argv[i], "--from=", 7) && strncmp(o->argv[i], "--handover-epoch=", 17))
 			av[n++] = o->argv[i];
 	}
 	/* The defaults follow the role; this host's certificate does not. */
@@ -38,6 +46,11 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot)
 	av[n++] = (char *)(uintptr_t)o->peer_name;
 	av[n++] = (char *)(uintptr_t)"--from";
 	av[n++] = (char *)(uintptr_t)snapshot;
+	if (handover_epoch) {
+		snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)handover_epoch);
+		av[n++] = (char *)(uintptr_t)"--handover-epoch";
+		av[n++] = epoch;
+	}
 	av[n] = NULL;
 	fflush(NULL);
 	execv("/proc/self/exe", av);

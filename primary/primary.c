@@ -693,6 +693,30 @@ static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
 	return (int64_t)(ft_arbiter_lease_ms(p->arb) / 3);
 }
 
+/*
+ * An arbiter without a lease (lock:) tells nobody when its epoch moves on:
+ * read it now and then, so a primary whose backup took the guest (say, one
+ * that never reached it after a switchover) stops instead of waiting on.
+ * During a switchover the backup's new epoch is the plan, not a fence.
+ */
+static int64_t watch_epoch(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+	char owner[128], err[512], why[320];
+	uint64_t e;
+
+	if (LOAD(p->fenced) || LOAD(p->done) || LOAD(p->switching))
+		return 500;
+	if (ft_arbiter_read(p->arb, &e, owner, sizeof(owner), err, sizeof(err)))
+		return 500;	/* unreachable: the next read, or a message, tells */
+	if (e > p->epoch) {
+		snprintf(why, sizeof(why), "the arbiter's epoch is %" PRIu64 " (owner %.128s), newer than ours (%"
+			 PRIu64 ")", e, owner, p->epoch);
+		fence(p, why);
+	}
+	return 500;
+}
+
 static void *io_main(void *arg)
 {
 	struct primary *p = arg;
@@ -900,7 +924,8 @@ int ft_primary_run(const struct ft_opts *o)
 	    xport_loop_add_fd(p->loop, p->q_efd, XPORT_EV_READ, on_queue, p) ||
 	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0 ||
 	    (ft_arbiter_lease_ms(p->arb) &&
-	     xport_loop_add_timer(p->loop, ft_arbiter_lease_ms(p->arb) / 3, keepalive, p) < 0)) {
+	     xport_loop_add_timer(p->loop, ft_arbiter_lease_ms(p->arb) / 3, keepalive, p) < 0) ||
+	    (!ft_arbiter_lease_ms(p->arb) && xport_loop_add_timer(p->loop, 500, watch_epoch, p) < 0)) {
 		fprintf(stderr, "ftvm primary: cannot start the log channel to %s\n", p->o.addr);
 		goto out;
 	}
@@ -974,7 +999,7 @@ out:
 	ft_arbiter_free(p->arb);
 	if (exec_as) {
 		log_info("primary: starting again as the %s from %s", exec_as == 'b' ? "backup" : "primary", snap);
-		rc = ft_exec_role(&p->o, exec_as == 'p', snap);
+		rc = ft_exec_role(&p->o, exec_as == 'p', snap, exec_as == 'b' ? p->epoch + 1 : 0);
 		log_warnx("primary: cannot start again as the %s: %s", exec_as == 'b' ? "backup" : "primary",
 			  strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
