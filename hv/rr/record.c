@@ -33,6 +33,7 @@ struct rr_recorder {
 	int disk_id;
 	pthread_t writer;
 	bool writer_started;
+	bool inline_writes;	/* the recording thread writes the file itself (see rr_recorder_open_opts) */
 	volatile int writer_errno;
 	uint64_t digest_interval, next_digest;
 	uint64_t last_flush_ns;
@@ -72,32 +73,52 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-/* The disk consumer of the replay queue. */
+/* One item of the disk consumer into the file: 0, or the error after which nothing more is written. */
+static int write_item(struct rr_recorder *r, const uint8_t *buf, size_t len, uint64_t end_step)
+{
+	int rc = write_all(r->fd, buf, len);
+
+	if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
+		rc = -errno;
+	rq_release(r->q, r->disk_id);
+	if (rc) {
+		/* Nothing after this point is safe: the watermark stops here for good. */
+		r->writer_errno = -rc;
+		rq_detach(r->q, r->disk_id);
+		if (r->o.on_error)
+			r->o.on_error(r->o.opaque, rc);
+		return rc;
+	}
+	__atomic_add_fetch(&r->written_items, 1, __ATOMIC_SEQ_CST);
+	if (r->o.on_written)
+		r->o.on_written(r->o.opaque, end_step);
+	return 0;
+}
+
+/* The disk consumer of the replay queue, on its own thread. */
 static void *disk_writer(void *arg)
 {
 	struct rr_recorder *r = arg;
 	const uint8_t *buf;
 	size_t len;
 
-	while (rq_next(r->q, r->disk_id, &buf, &len) == 1) {
-		uint64_t end_step = rq_tag(r->q, r->disk_id);
-		int rc = write_all(r->fd, buf, len);
-		if (!rc && r->o.fsync && fdatasync(r->fd) < 0)
-			rc = -errno;
-		rq_release(r->q, r->disk_id);
-		if (rc) {
-			/* Nothing after this point is safe: the watermark stops here for good. */
-			r->writer_errno = -rc;
-			rq_detach(r->q, r->disk_id);
-			if (r->o.on_error)
-				r->o.on_error(r->o.opaque, rc);
+	while (rq_next(r->q, r->disk_id, &buf, &len) == 1)
+		if (write_item(r, buf, len, rq_tag(r->q, r->disk_id)))
 			break;
-		}
-		__atomic_add_fetch(&r->written_items, 1, __ATOMIC_SEQ_CST);
-		if (r->o.on_written)
-			r->o.on_written(r->o.opaque, end_step);
-	}
 	return NULL;
+}
+
+/* The disk consumer on the recording thread: everything queued so far into the file. */
+static int write_queued(struct rr_recorder *r)
+{
+	const uint8_t *buf;
+	size_t len;
+	uint64_t end_step;
+
+	while (!r->writer_errno && rq_try_next(r->q, r->disk_id, &buf, &len, &end_step) == 1)
+		if (write_item(r, buf, len, end_step))
+			break;
+	return -r->writer_errno;
 }
 
 /*
@@ -298,7 +319,21 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 		r->next_digest = h->digest_interval;
 	r->last_flush_ns = now_ns();
 	r->st.bytes = o->continue_log ? 0 : hlen;
-	if (o->path) {
+	/*
+	 * A local log nobody else reads, without fdatasync: each chunk is one
+	 * write into the page cache, cheaper on this thread than the hand-off
+	 * (a futex wake-up of the writer thread and its wait, per chunk) costs.
+	 * With fsync, or with other consumers (the network sender), the writer
+	 * thread keeps the disk's latency away from the guest.
+	 */
+	r->inline_writes = o->path && !o->fsync && !o->extra_consumers;
+	if (r->inline_writes) {
+		rc = write_queued(r);
+		if (rc) {
+			hv_errf(err, err_len, "log %s: %s", o->path, strerror(-rc));
+			goto fail;
+		}
+	} else if (o->path) {
 		if (pthread_create(&r->writer, NULL, disk_writer, r)) {
 			rc = -EAGAIN;
 			hv_errf(err, err_len, "cannot start the log writer thread");
@@ -357,7 +392,7 @@ static int flush_chunk(struct rr_recorder *r, struct hv_machine *m, uint64_t end
 	r->st.chunks++;
 	r->st.bytes += len;
 	r->last_flush_ns = now_ns();
-	return 0;
+	return r->inline_writes ? write_queued(r) : 0;
 }
 
 static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_event *ev)

@@ -53,9 +53,12 @@ int rr_recorder_open(struct rr_recorder **out, const char *path, const struct rr
 struct rr_record_opts {
 	const char *path;	/* the local log file, or NULL for none */
 	bool fsync;		/* fdatasync each chunk before it counts as written */
-	/* Called from the writer thread once the log up to end_step is in the file (synced with fsync). */
+	/*
+	 * Called once the log up to end_step is in the file (synced with fsync): from the writer
+	 * thread, or from the recording thread for a local log without fsync or other consumers.
+	 */
 	void (*on_written)(void *opaque, uint64_t end_step);
-	/* Called from the writer thread when the file cannot be written: nothing after is safe. */
+	/* Called, from the same thread, when the file cannot be written: nothing after is safe. */
 	void (*on_error)(void *opaque, int err);
 	void *opaque;
 	int extra_consumers;	/* readers of the replay queue besides the file (the network sender) */
