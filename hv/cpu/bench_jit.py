@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # bench_jit: the translator beside the interpreter and QEMU (-icount shift=0), figures and ratios from one run.
-import os, re, resource, statistics, subprocess, sys, tempfile
+import os, re, resource, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from bench import BIOS, FTVM, IMAGE, INITRD, LOOP, QEMU, best_of, run_until  # noqa: E402
@@ -22,18 +22,32 @@ def ftvm_linux(cpu, append, marker, record_log=None):
     return run_until(cmd, marker, 600)
 
 
-def cpu_seconds(cmd, timeout=600):
-    """Host CPU time (user + sys, every thread) the command used; None if it failed."""
+def cpu_wall_seconds(cmd, timeout=600):
+    """(host CPU time (user + sys, every thread), wall time) the command used; (None, None) if it failed."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
     rc = subprocess.call(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                          timeout=timeout)
+    wall = time.monotonic() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) if rc == 0 else None
+    if rc != 0:
+        return None, None
+    return (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), wall
+
+
+def cpu_seconds(cmd, timeout=600):
+    """Host CPU time (user + sys, every thread) the command used; None if it failed."""
+    return cpu_wall_seconds(cmd, timeout)[0]
 
 
 # Runs per figure for the CPU-time sections (BENCH_RUNS, default 5): the machine is shared, so
 # every figure is a median with its spread, and the commands compared are interleaved run by run.
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+# Pairs for the record overhead (BENCH_RR_RUNS, default 12): a 2% goal on a ~1 s run is ~20 ms, about
+# the run-to-run spread, so it takes more pairs than the speed figures; each pair runs in alternating order.
+RR_RUNS = int(os.environ.get("BENCH_RR_RUNS", "12"))
+# BENCH_JIT_ONLY=record: only the record overhead section (the others are unchanged when they run).
+ONLY = os.environ.get("BENCH_JIT_ONLY", "")
 
 
 def cpu_series(cmds):
@@ -65,7 +79,51 @@ def ratio_spread(a, b):
     return "%.2f [%.2f-%.2f]" % (statistics.median(r), min(r), max(r))
 
 
+def pct(v):
+    """Median [lowest-highest] of per-pair percentages, with the middle half (quartiles)."""
+    if len(v) < 4:
+        return "%+.1f%% [%+.1f%% to %+.1f%%]" % (statistics.median(v), min(v), max(v))
+    q = statistics.quantiles(v, n=4)
+    return "%+.1f%% [%+.1f%% to %+.1f%%, middle half %+.1f%% to %+.1f%%]" % (
+        statistics.median(v), min(v), max(v), q[0], q[2])
+
+
+def record_overhead(append):
+    """Record against run on the same guest, paired runs in alternating order, host CPU and wall time."""
+    print("== translator: record overhead on boot + cpubench (record against run on the same guest, %d pairs "
+          "in alternating order; per-pair overhead: median [min-max, middle half])" % RR_RUNS)
+    with tempfile.TemporaryDirectory() as d:
+        for cpu in ("interp", "jit"):
+            base = ["--cpu", cpu, "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
+                    "--append", append]
+            cmds = {"run": [FTVM, "run"] + base,
+                    "record": [FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base}
+            cpu_s = {k: [] for k in cmds}
+            wall_s = {k: [] for k in cmds}
+            failed = False
+            for i in range(RR_RUNS):
+                for k in (("run", "record") if i % 2 == 0 else ("record", "run")):
+                    c, w = cpu_wall_seconds(cmds[k])
+                    failed = failed or c is None
+                    cpu_s[k].append(c)
+                    wall_s[k].append(w)
+            if failed:
+                print("ftvm --cpu %-6s a run failed: n/a" % cpu)
+                continue
+            for what, v in (("CPU", cpu_s), ("wall", wall_s)):
+                over = [100 * (r / p - 1) for r, p in zip(v["record"], v["run"])]
+                print("ftvm --cpu %-6s %-4s record %s, run %s, overhead %s" % (
+                    cpu, what, spread(v["record"]), spread(v["run"]), pct(over)))
+
+
 def main():
+    append = "console=ttyS0 panic=-1 ftvm.run=cpubench,poweroff"
+    if ONLY == "record":
+        if not (os.path.exists(IMAGE) and os.path.exists(INITRD)):
+            print("(domT not built: no record overhead figures)")
+        else:
+            record_overhead(append)
+        return
     have_qemu = subprocess.call(["which", "qemu-system-riscv64"], stdout=subprocess.DEVNULL) == 0
     steps = 100000000 * 8
     print("== translator: bare-metal integer loop, %d M instructions, best of 3 (start-up included)"
@@ -129,7 +187,6 @@ def main():
             cmds["qemu"] = QEMU + ["-bios", BIOS, "-kernel", IMAGE, "-initrd", INITRD, "-append", append]
         return cmds
 
-    append = "console=ttyS0 panic=-1 ftvm.run=cpubench,poweroff"
     series = {}
     for what, cmds in (("loop", loop_cmd), ("boot + power-off", linux_cmds(APPEND_BOOT)),
                        ("boot + cpubench + power-off", linux_cmds(append))):
@@ -145,20 +202,7 @@ def main():
     print("  speed ratios: jit/interp %s, jit/qemu %s" % (ratio_spread(alone.get("interp"), alone.get("jit")),
                                                       ratio_spread(alone.get("qemu"), alone.get("jit"))))
 
-    print("== translator: record overhead on boot + cpubench (host CPU seconds, record against run, "
-          "median [min-max] of %d interleaved pairs)" % RUNS)
-    with tempfile.TemporaryDirectory() as d:
-        for cpu in ("interp", "jit"):
-            base = ["--cpu", cpu, "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
-                    "--append", append]
-            cs = cpu_series({"run": [FTVM, "run"] + base,
-                             "record": [FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base})
-            over = None if med(cs["run"]) is None or med(cs["record"]) is None else \
-                [100 * (r / p - 1) for r, p in zip(cs["record"], cs["run"])]
-            print("ftvm --cpu %-6s record %s, run %s, overhead %s" % (
-                cpu, spread(cs["record"]), spread(cs["run"]),
-                "n/a" if over is None else "%+.1f%% [%+.1f%% to %+.1f%%]" % (statistics.median(over), min(over),
-                                                                          max(over))))
+    record_overhead(append)
 
 
 if __name__ == "__main__":
