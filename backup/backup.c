@@ -14,6 +14,7 @@
 #include "hv/crc32c.h"
 #include "hv/rr/log.h"
 #include "hv/rr/session.h"
+#include "hv/snapshot.h"
 #include "transport/log.h"
 #include "transport/xport.h"
 
@@ -27,11 +28,18 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define CREDIT_CHUNKS 4096u
+/* The replay runs in pieces of this many steps; between two, a checkpoint may start. */
+#define CHECKPOINT_PIECE_STEPS 50000000ULL
+/* A checkpoint's writer that takes longer than this is stuck (a lock held across fork): kill it. */
+#define CHECKPOINT_MAX_S 120
 
 enum backup_state {
 	BK_WAITING,	/* for the primary's epoch */
@@ -85,6 +93,18 @@ struct backup {
 	 */
 	bool handover_armed;
 	double handover_deadline;
+	/*
+	 * Checkpoints: every --checkpoint-s the replay thread forks, and the
+	 * child saves the machine (copy-on-write, so the replay goes on) to
+	 * LOG.ckpt with its position in the log. A restarted backup whose log
+	 * still holds that position replays from there, not from step 0.
+	 */
+	char ckpt_path[4200];
+	bool use_ckpt;			/* the replay starts from ckpt_path */
+	uint64_t ckpt_from_step;
+	pid_t ckpt_pid;			/* replay thread: the writer running now */
+	uint64_t ckpt_step;
+	double ckpt_started, ckpt_last;
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
@@ -460,6 +480,81 @@ static int exit_status(const struct live_result *r)
 	return cli_exit_status(r->end);
 }
 
+/*
+ * Replay thread: is the checkpoint writer done? Waits up to wait_s for it;
+ * one running past CHECKPOINT_MAX_S is killed (its temporary file never
+ * replaces the last good checkpoint).
+ */
+static void checkpoint_reap(struct backup *b, double wait_s)
+{
+	int ws;
+	double until = ft_now_s() + wait_s;
+
+	while (b->ckpt_pid > 0) {
+		pid_t r = waitpid(b->ckpt_pid, &ws, WNOHANG);
+		if (r == b->ckpt_pid) {
+			b->ckpt_pid = 0;
+			if (WIFEXITED(ws) && !WEXITSTATUS(ws))
+				log_info("backup: checkpoint at step %" PRIu64 " saved to %s in %.0f ms", b->ckpt_step,
+					 b->ckpt_path, (ft_now_s() - b->ckpt_started) * 1e3);
+			else {
+				char tmp[4300];
+				/* hv_snapshot_save's temporary file, left by a writer that was killed. */
+				snprintf(tmp, sizeof(tmp), "%s.tmp.%d", b->ckpt_path, (int)r);
+				unlink(tmp);
+				log_warnx("backup: the checkpoint at step %" PRIu64 " failed (%s %d); the last one stays",
+					  b->ckpt_step, WIFEXITED(ws) ? "exit" : "signal",
+					  WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
+			}
+			return;
+		}
+		if (r < 0) {
+			b->ckpt_pid = 0;
+			return;
+		}
+		if (ft_now_s() - b->ckpt_started > CHECKPOINT_MAX_S) {
+			log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %d s: killing it",
+				  b->ckpt_step, CHECKPOINT_MAX_S);
+			kill(b->ckpt_pid, SIGKILL);
+			until = ft_now_s() + 5;
+		} else if (ft_now_s() >= until) {
+			return;
+		}
+		usleep(10000);
+	}
+}
+
+/*
+ * Replay thread, between two pieces of the replay: start a checkpoint when
+ * one is due. A child process writes it from a copy-on-write image of this
+ * one, so the replay does not wait; hv_snapshot_save renames it into place
+ * only once it is whole.
+ */
+static void checkpoint(struct backup *b, struct rr_session *s)
+{
+	double now = ft_now_s();
+
+	checkpoint_reap(b, 0);
+	if (b->ckpt_pid || LOAD(b->state) != BK_REPLAYING || now - b->ckpt_last < b->o.checkpoint_s)
+		return;
+	b->ckpt_last = now;
+	b->ckpt_started = now;
+	b->ckpt_step = hv_steps(rr_session_machine(s));
+	pid_t pid = fork();
+	if (pid == 0) {
+		char err[768];
+		if (rr_session_save_snapshot(s, b->ckpt_path, err, sizeof(err))) {
+			dprintf(2, "ftvm: backup: checkpoint: %s\n", err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (pid < 0)
+		log_warnx("backup: cannot start a checkpoint: %s", strerror(errno));
+	else
+		b->ckpt_pid = pid;
+}
+
 /* The replay thread: follow the log; at its end, go live if the arbiter was won. */
 static void *replay_main(void *arg)
 {
@@ -477,24 +572,43 @@ static void *replay_main(void *arg)
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
 		.default_bios = HV_DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
-		.from_snapshot = b->o.from_snapshot,
+		.from_snapshot = b->o.from_snapshot ? b->o.from_snapshot : b->use_ckpt ? b->ckpt_path : NULL,
 	};
 	if (!b->o.cfg.bios)
 		ro.bios = NULL, ro.default_bios = NULL;
 	if (rr_session_replay_open(&s, &ro, err, sizeof(err))) {
-		if (!LOAD(b->take_over) && LOAD(b->state) == BK_STOPPED)
+		if (!LOAD(b->take_over) && LOAD(b->state) == BK_STOPPED) {
 			status = LOAD(b->exit_status);
-		else {
+		} else if (!b->o.from_snapshot && b->use_ckpt) {
+			/* The log was read up to the checkpoint already: set it aside; the next start replays from step 0. */
+			char bad[4300];
+			snprintf(bad, sizeof(bad), "%s.bad", b->ckpt_path);
+			set_note(b, "cannot replay from the checkpoint: %s; moved it to %s: start this backup again "
+				 "(it replays its log from the start)", err, rename(b->ckpt_path, bad) ? "(cannot)" : bad);
+			status = FTVM_EXIT_HOST_ERROR;
+		} else {
 			set_note(b, "cannot replay: %s", err);
 			status = FT_EXIT_PEER_REFUSED;
 		}
 		goto out;
 	}
+	if (b->use_ckpt && !b->o.from_snapshot)
+		log_info("backup: the replay starts from the checkpoint at step %" PRIu64,
+			 hv_steps(rr_session_machine(s)));
 	feed_set_machine(b->feed, rr_session_machine(s));
 	pthread_mutex_lock(&b->s_lock);
 	b->s = s;
 	pthread_mutex_unlock(&b->s_lock);
-	enum rr_play_result r = rr_session_replay(s, UINT64_MAX, &st);
+	b->ckpt_last = ft_now_s();
+	enum rr_play_result r;
+	for (;;) {
+		uint64_t at = hv_steps(rr_session_machine(s));
+		r = rr_session_replay(s, b->o.checkpoint_s ? at + CHECKPOINT_PIECE_STEPS : UINT64_MAX, &st);
+		if (r != RR_PLAY_REACHED)
+			break;
+		checkpoint(b, s);
+	}
+	checkpoint_reap(b, 0);
 	STORE(b->replayed, hv_steps(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
 		set_note(b, "%s", st.msg);
@@ -686,6 +800,13 @@ static int start_fresh(struct backup *b, const char *why)
 	}
 	log_warnx("backup: the log %s (%" PRIu64 " items) is not this VM's to continue: %s; kept as %s, "
 		  "starting a fresh log", b->o.log_path, b->held_items, why, old);
+	/* Its checkpoint goes with it: the fresh log may share its header but not its history. */
+	char old_ckpt[4300];
+	snprintf(old_ckpt, sizeof(old_ckpt), "%s.ckpt", old);
+	if (rename(b->ckpt_path, old_ckpt) < 0 && errno != ENOENT && unlink(b->ckpt_path) < 0 && errno != ENOENT) {
+		log_warn("backup: cannot move the checkpoint %s aside", b->ckpt_path);
+		return -errno;
+	}
 	if (b->log_fd >= 0)
 		close(b->log_fd);
 	b->log_fd = open(b->o.log_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -696,7 +817,40 @@ static int start_fresh(struct backup *b, const char *why)
 	b->held_items = b->held_bytes = b->log_items = b->log_bytes_held = 0;
 	b->held_crc = b->log_crc = 0;
 	b->received_end = 0;
+	b->use_ckpt = false;	/* it follows the old log */
 	return 0;
+}
+
+/*
+ * A checkpoint this backup left (LOG.ckpt): usable when it is whole, was
+ * taken in this log (the SHA-256 of its header) and stands at a chunk the
+ * log still holds. Whether the primary continues this log is known later;
+ * start_fresh drops it then.
+ */
+static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
+{
+	struct hv_snapshot_info info;
+	char why[512];
+
+	if (b->o.from_snapshot || access(b->ckpt_path, F_OK))
+		return;
+	if (hv_snapshot_info(b->ckpt_path, &info, why, sizeof(why)) == 0) {
+		if (!info.has_logpos || memcmp(info.logpos.header_sha256, header_sha, 32))
+			snprintf(why, sizeof(why), "it was taken in another log");
+		else if (info.logpos.chunk_seq + 2 > b->held_items)
+			snprintf(why, sizeof(why), "it stands at chunk %" PRIu64 ", past the %" PRIu64 " items the log "
+				 "holds", info.logpos.chunk_seq, b->held_items);
+		else
+			why[0] = 0;
+	}
+	if (why[0]) {
+		log_warnx("backup: checkpoint %s not used (%s): the replay starts from step 0", b->ckpt_path, why);
+		return;
+	}
+	b->use_ckpt = true;
+	b->ckpt_from_step = info.steps;
+	log_info("backup: checkpoint %s at step %" PRIu64 " fits the log: the replay starts there", b->ckpt_path,
+		 info.steps);
 }
 
 /*
@@ -712,6 +866,8 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 	struct stat sb;
 	char why[512] = "";
 	const char *vm = b->o.vm_id ? b->o.vm_id : "";
+	uint8_t header_sha[32];
+	bool header_ok = false;
 	int rc;
 
 	b->log_fd = open(b->o.log_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -738,6 +894,13 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 		snprintf(why, sizeof(why), "it holds VM \"%.64s\", this backup serves \"%.64s\"", h.vm_id, vm);
 		return start_fresh(b, why);
 	} else {
+		/* A snapshot names its log by the SHA-256 of the header, encoded anew (canonical). */
+		size_t hlen = 0;
+		unsigned md_len = sizeof(header_sha);
+		uint8_t *hbuf = malloc(RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY);
+		header_ok = hbuf && !rr_header_encode(&h, hbuf, RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY, &hlen) &&
+			    EVP_Digest(hbuf, hlen, header_sha, &md_len, EVP_sha256(), NULL);
+		free(hbuf);
 		b->held_items = 1;
 		while ((rc = rr_reader_next(r, &c, why, sizeof(why))) == 1) {
 			b->held_items++;
@@ -778,6 +941,8 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 	if (b->held_items)
 		log_info("backup: log %s holds %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 "): asking the "
 			 "primary for the rest", b->o.log_path, b->held_items, b->held_bytes, b->received_end);
+	if (header_ok)
+		check_checkpoint(b, header_sha);
 	return 0;
 }
 
@@ -807,6 +972,7 @@ int ft_backup_run(const struct ft_opts *o)
 	pthread_mutex_init(&b->s_lock, NULL);
 	b->feed_efd = b->log_fd = -1;
 	b->o = *o;
+	snprintf(b->ckpt_path, sizeof(b->ckpt_path), "%s.ckpt", b->o.log_path);
 	log_init("ftvm", 1, false);
 	if (ft_arbiter_open(b->o.arbiter, &b->arb, err, sizeof(err)) ||
 	    ft_image_digest(&b->o.cfg, digest, err, sizeof(err))) {

@@ -54,7 +54,10 @@ static void usage(FILE *f, bool primary)
 			  "  --force-epoch        start even though another side owns the arbiter's epoch\n"
 			  "                       (only when that side is known to be gone)\n"
 			: "  --buffer SIZE        log received but not yet replayed (default 64M); a full\n"
-			  "                       buffer withholds credit and pauses the primary\n",
+			  "                       buffer withholds credit and pauses the primary\n"
+			  "  --checkpoint-s N     save the replaying machine beside the log every N s\n"
+			  "                       (LOG.ckpt; default 60, 0 never): a restarted backup\n"
+			  "                       replays from there, not from the start\n",
 		primary ? "--listen" : "--peer  ",
 		primary ? "where this host listens as the backup" : "where this host dials the backup",
 		primary ? "" : "  --handover-epoch N   the epoch the new primary of a switchover takes: should it\n"
@@ -71,7 +74,7 @@ static int parse_u32(const char *opt, const char *s, uint32_t *out)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || v > 3600000 || *s == '-') {
-		fprintf(stderr, "ftvm: --%s %s: a number of milliseconds\n", opt, s);
+		fprintf(stderr, "ftvm: --%s %s: a whole number up to 3600000\n", opt, s);
 		return -1;
 	}
 	*out = (uint32_t)v;
@@ -99,7 +102,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
 	       OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_MEM, OPT_SMP, OPT_DISK, OPT_NET, OPT_CPU,
-	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HANDOVER_EPOCH, OPT_HELP };
+	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HANDOVER_EPOCH, OPT_CHECKPOINT, OPT_HELP };
 	static const struct option opts[] = {
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -127,6 +130,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		{ "force-epoch", no_argument, NULL, OPT_FORCE_EPOCH },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "handover-epoch", required_argument, NULL, OPT_HANDOVER_EPOCH },
+		{ "checkpoint-s", required_argument, NULL, OPT_CHECKPOINT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -145,6 +149,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	o->heartbeat_ms = 50;
 	o->max_lag_ms = 100;
 	o->buffer_bytes = 64ULL << 20;
+	o->checkpoint_s = 60;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
@@ -189,6 +194,10 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		case OPT_HB: if (parse_u32("heartbeat-ms", optarg, &o->heartbeat_ms)) return FTVM_EXIT_USAGE; break;
 		case OPT_DEAD: if (parse_u32("dead-ms", optarg, &o->dead_ms)) return FTVM_EXIT_USAGE; break;
 		case OPT_LAG: if (parse_u32("max-lag-ms", optarg, &o->max_lag_ms)) return FTVM_EXIT_USAGE; break;
+		case OPT_CHECKPOINT:
+			if (parse_u32("checkpoint-s", optarg, &o->checkpoint_s))
+				return FTVM_EXIT_USAGE;
+			break;
 		case OPT_BUFFER:
 			if (cli_parse_size(optarg, &o->buffer_bytes) || o->buffer_bytes < (4u << 20)) {
 				fprintf(stderr, "ftvm %s: --buffer %s: a size of at least 4M\n", me, optarg);

@@ -9,14 +9,19 @@
 # start a fresh one. Each time the primary
 # must report the pair protected again. Then SIGKILL the primary: the restarted backup takes over
 # and the clients lost nothing (same connections, every acknowledged write there, a linearizable
-# history). Exit 0 pass, 77 skip, 1 fail.
+# history). The backup saves a checkpoint every FT_CHECKPOINT_S seconds (default 3): before the
+# first kill the drill waits for one, and the backup restarted on its intact log must replay from
+# it, not from step 0 (the failover at the end then shows from the clients' side that it was right).
+# Exit 0 pass, 77 skip, 1 fail.
 set -u
 . "$(dirname "$0")/lib.sh"
 ft_require_root
 ft_require_domT
 ft_require_daemons
 FT_CLIENTS=${FT_CLIENTS:-4}
-echo "seed $FT_SEED, $FT_CLIENTS clients"
+FT_CHECKPOINT_S=${FT_CHECKPOINT_S:-3}
+FT_BACKUP_OPTS="--checkpoint-s $FT_CHECKPOINT_S ${FT_BACKUP_OPTS:-}"
+echo "seed $FT_SEED, $FT_CLIENTS clients, a checkpoint every $FT_CHECKPOINT_S s"
 # A valid log of another run: same kernel and initrd, its own command line, no network.
 "$FTVM" record --log "$FT_TMP/foreign.ftlog" --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net none \
 	--max-steps 5000000 >"$FT_TMP/foreign.out" 2>&1
@@ -35,6 +40,11 @@ json_field() {
 first_kill=
 for how in intact foreign torn; do
 	ft_sleep_ms "$(ft_random_ms 1000 4000)"
+	if [ "$how" = intact ]; then
+		ft_wait_for 60 ft_out_has backup "checkpoint at step [0-9]+ saved" ||
+			{ ft_show backup; ft_fail "the backup saved no checkpoint within 60 s (every $FT_CHECKPOINT_S s asked)"; }
+		ft_note "$(grep -a -o -E "checkpoint at step [0-9]+ saved.*" "$FT_RUN/backup.out" | tail -n 1)"
+	fi
 	killed=$(date +%s%N)
 	first_kill=${first_kill:-$killed}
 	ft_kill backup KILL
@@ -56,10 +66,16 @@ for how in intact foreign torn; do
 		rm -f "$FT_RUN/backup.ftlog.old"
 		size=$(stat -c %s "$FT_RUN/backup.ftlog")
 	fi
+	restarted=$(date +%s%N)
 	ft_start_backup
 	ft_wait_for 30 ft_out_has backup "resumed from item|starting a fresh log" || {
 		ft_show backup; ft_fail "the restarted backup did not say how it resumed within 30 s"
 	}
+	if [ "$how" = intact ]; then
+		ft_wait_for 30 ft_out_has backup "the replay starts from the checkpoint at step" || {
+			ft_show backup; ft_fail "the backup restarted on its intact log did not replay from its checkpoint"
+		}
+	fi
 	if [ "$how" = foreign ]; then
 		ft_out_has backup "kept as .*backup.ftlog.old, starting a fresh log" &&
 			cmp -s "$FT_TMP/foreign.ftlog" "$FT_RUN/backup.ftlog.old" ||
@@ -97,7 +113,7 @@ for how in intact foreign torn; do
 	# Had it been sent the whole log, it would have received about all of the primary's log.
 	received=$(json_field backup log_bytes)
 	whole=$(stat -c %s "$FT_RUN/primary.ftlog")
-	ft_note "protected again: the backup held $size bytes, received $received since its restart; the primary's log has $whole"
+	ft_note "protected again $(( ($(date +%s%N) - restarted) / 1000000 )) ms after the restart ($(grep -a -o -E "the replay starts from the checkpoint at step [0-9]+|checkpoint .* not used \([^)]*\)" "$FT_RUN/backup.out" | head -n 1 || true)): the backup held $size bytes, received $received since its restart; the primary's log has $whole"
 	[ -n "$received" ] && [ "$received" -lt $((whole - size / 2)) ] ||
 		ft_fail "the backup received ${received:-?} bytes after its restart, not far below the whole log ($whole bytes, it held $size)"
 done

@@ -51,6 +51,7 @@ struct ft_opts {
 	bool force_epoch;		/* primary: start even if another side owns the epoch */
 	uint32_t heartbeat_ms, dead_ms, max_lag_ms;
 	uint64_t buffer_bytes;		/* backup: received but not yet replayed */
+	uint32_t checkpoint_s;		/* backup: save the replaying machine this often (0: never) */
 	char *default_kernel, *default_initrd;
 	char host[256], port[16];
 	char ca_file[4096], cert_file[4096], key_file[4096];
