@@ -31,6 +31,17 @@ int rr_event_load(const struct rr_event *in, struct hv_event *out);
 int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtual_clock,
 		   uint64_t digest_interval, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+/*
+ * The same on a second thread, so the images are hashed while the machine
+ * loads them: *h (and cfg's strings) must stay until rr_header_fill_finish,
+ * which waits for it and returns rr_header_fill's result and message.
+ */
+struct rr_header_job;
+int rr_header_fill_start(struct rr_header_job **job, struct rr_header *h, const struct hv_config *cfg,
+			 bool virtual_clock, uint64_t digest_interval, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+int rr_header_fill_finish(struct rr_header_job *job, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* Refuse to replay on images that differ from the recorded ones, naming the file. */
 int rr_header_check(const struct rr_header *h, const struct hv_config *cfg, char *err,
 		    size_t err_len) __attribute__((warn_unused_result));

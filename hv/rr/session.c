@@ -238,9 +238,19 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		if (rc)
 			goto fail;
 	} else {
-		rc = rr_header_fill(&h, cfg, lo->virtual_clock, ro->digest_interval, err, err_len);
+		/* The images are hashed for the log header while the machine loads them. */
+		struct rr_header_job *job;
+		char merr[512] = "";
+		rc = rr_header_fill_start(&job, &h, cfg, lo->virtual_clock, ro->digest_interval, err, err_len);
+		if (rc)
+			goto fail;
+		int mrc = start_machine(s, &o, false, merr, sizeof(merr));
+		rc = rr_header_fill_finish(job, err, err_len);	/* an image's own error first, as before */
+		if (!rc && mrc) {
+			hv_errf(err, err_len, "%s", merr);
+			rc = mrc;
+		}
 		rc = rc ?: rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
-		rc = rc ?: start_machine(s, &o, false, err, err_len);
 		if (rc)
 			goto fail;
 	}
