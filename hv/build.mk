@@ -37,6 +37,8 @@ UNIT_TESTS +=
 UNIT_TESTS += $(BUILD)/hv/tests/test_cpu
 # DMA writes reach the incremental digest: two machines whose disks differ in one block.
 UNIT_TESTS += $(BUILD)/hv/tests/test_dma_dirty
+# The images' digests in a log header follow the files, though each is hashed once per process.
+UNIT_TESTS += $(BUILD)/hv/tests/test_rr_image
 # Snapshots: save and load a small machine, every damaged byte and truncation refused.
 UNIT_TESTS += $(BUILD)/hv/tests/test_snapshot
 # ... and Linux with disk and network, saved by 'ftvm snapshot save', resumed by snapshot_twin.

@@ -13,19 +13,91 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static int sha256_file(const char *what, const char *path, uint8_t out[32], char *err,
+/*
+ * A read-only image (firmware, kernel, initrd) is hashed once per process: a
+ * pair daemon needs its digest for the Hello (ft_image_digest) and again for
+ * its log's header or for replay's check. An entry holds the file's identity
+ * (device, inode, size, mtime, ctime) as fstat gave it both before and after
+ * the read, and serves only an open whose fstat gives the same again: a file
+ * rewritten or replaced since is read again. A disk, which the guest writes, is
+ * always read.
+ */
+struct image_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+#define HASHED_MAX 8
+static struct {
+	struct image_id id;
+	uint8_t sha[32];
+} hashed[HASHED_MAX];
+static unsigned int nhashed;
+static pthread_mutex_t hashed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool image_id_of(int fd, struct image_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	*id = (struct image_id){ st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim };
+	return true;
+}
+
+static bool image_id_eq(const struct image_id *a, const struct image_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static bool hashed_get(const struct image_id *id, uint8_t out[32])
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&hashed_lock);
+	for (unsigned int i = 0; i < nhashed && i < HASHED_MAX && !hit; i++)
+		if (image_id_eq(&hashed[i].id, id)) {
+			memcpy(out, hashed[i].sha, 32);
+			hit = true;
+		}
+	pthread_mutex_unlock(&hashed_lock);
+	return hit;
+}
+
+static void hashed_put(const struct image_id *id, const uint8_t sha[32])
+{
+	pthread_mutex_lock(&hashed_lock);
+	unsigned int i = nhashed++ % HASHED_MAX;	/* the oldest goes when all are taken */
+	hashed[i].id = *id;
+	memcpy(hashed[i].sha, sha, 32);
+	pthread_mutex_unlock(&hashed_lock);
+}
+
+static int sha256_file(const char *what, const char *path, bool read_only, uint8_t out[32], char *err,
 		       size_t err_len)
 {
 	uint8_t buf[1 << 16];
 	unsigned int len = 32;
+	struct image_id before, after;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	if (fd < 0) {
-		hv_errf(err, err_len, "%s %s: %s", what, path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		hv_errf(err, err_len, "%s %s: %s", what, path, strerror(-rc));
+		return rc;
+	}
+	bool keep = read_only && image_id_of(fd, &before);
+	if (keep && hashed_get(&before, out)) {
+		close(fd);
+		return 0;
 	}
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (!ctx) {
@@ -35,11 +107,14 @@ static int sha256_file(const char *what, const char *path, uint8_t out[32], char
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		EVP_DigestUpdate(ctx, buf, n);
+	rc = n < 0 ? -errno : 0;
 	EVP_DigestFinal_ex(ctx, out, &len);
 	EVP_MD_CTX_free(ctx);
+	if (!rc && keep && image_id_of(fd, &after) && image_id_eq(&before, &after))
+		hashed_put(&after, out);
 	close(fd);
-	if (n < 0) {
-		hv_errf(err, err_len, "%s %s: read failed: %s", what, path, strerror(errno));
+	if (rc) {
+		hv_errf(err, err_len, "%s %s: read failed: %s", what, path, strerror(-rc));
 		return -EIO;
 	}
 	return 0;
@@ -66,16 +141,16 @@ int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtua
 	snprintf(h->append, sizeof(h->append), "%s", cfg->append ? cfg->append : "");
 	snprintf(h->net, sizeof(h->net), "%s", cfg->net ? cfg->net : "");
 	if (cfg->bios && !rc)
-		rc = sha256_file("firmware", cfg->bios, h->fw_sha, err, err_len), h->has_fw = true;
+		rc = sha256_file("firmware", cfg->bios, true, h->fw_sha, err, err_len), h->has_fw = true;
 	if (cfg->kernel && !rc)
-		rc = sha256_file("kernel", cfg->kernel, h->kernel_sha, err, err_len), h->has_kernel = true;
+		rc = sha256_file("kernel", cfg->kernel, true, h->kernel_sha, err, err_len), h->has_kernel = true;
 	if (cfg->initrd && !rc)
-		rc = sha256_file("initrd", cfg->initrd, h->initrd_sha, err, err_len), h->has_initrd = true;
+		rc = sha256_file("initrd", cfg->initrd, true, h->initrd_sha, err, err_len), h->has_initrd = true;
 	if (cfg->disk && !rc) {
 		char path[4096];
 		rc = virtio_blk_parse_spec(cfg->disk, path, sizeof(path), NULL, NULL, err, err_len);
 		if (!rc)
-			rc = sha256_file("disk", path, h->disk_sha, err, err_len), h->has_disk = true;
+			rc = sha256_file("disk", path, false, h->disk_sha, err, err_len), h->has_disk = true;
 	}
 	return rc;
 }
@@ -164,7 +239,7 @@ static int check_one(const char *what, const char *spec, bool recorded, const ui
 		if (rc)
 			return rc;
 	}
-	rc = sha256_file(what, path, got, err, err_len);
+	rc = sha256_file(what, path, strcmp(what, "disk") != 0, got, err, err_len);
 	if (rc)
 		return rc;
 	if (memcmp(got, want, 32)) {
