@@ -34,7 +34,7 @@ _ftvm()
 	--net)
 		COMPREPLY=($(compgen -W "user user,hostfwd=tcp::7000-:7000 none tap:" -- "$cur"))
 		return;;
-	--mem|--smp|--max-steps|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at|--peer|--listen|--name|--peer-name|--arbiter|--vm-id|--heartbeat-ms|--dead-ms|--max-lag-ms|--buffer)
+	--mem|--smp|--max-steps|--digest-interval|--digest-at|--input-at|--append|--perturb|--hosts|--at|--peer|--listen|--name|--peer-name|--arbiter|--vm-id|--heartbeat-ms|--dead-ms|--max-lag-ms|--buffer|--checkpoint-s|--handover-epoch)
 		return;;
 	esac
 	case $cmd in
@@ -76,7 +76,7 @@ _ftvm()
 			words="--at --out --log --kernel --initrd --bios --append --disk --net --mem --smp --cpu --input-at --help"
 		fi;;
 	primary) words="--peer --listen --max-lag-ms --force-epoch --from $_ftvm_pair_opts";;
-	backup)	words="--listen --peer --buffer --from $_ftvm_pair_opts";;
+	backup)	words="--listen --peer --buffer --checkpoint-s --from --handover-epoch $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
 	promote) words="--control --help";;
 	version) words="--json --help";;
