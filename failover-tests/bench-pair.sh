@@ -3,7 +3,10 @@
 # make bench-pair: what protection costs and how fast failover is, measured from ftkv clients on
 # the drill network (figures printed, nothing asserted):
 #   - throughput and request latency of ftkv unprotected ('ftvm run' on a TAP) and protected (the
-#     pair), from one run each with the same clients: the FT overhead and the added latency;
+#     pair) with the same clients, BENCH_ROUNDS (default 3) rounds of each in alternation: the FT
+#     overhead and the added latency (medians of the rounds' own), beside what the primary measured:
+#     the replication ack round trip and how long outputs were held (the goal: added latency within
+#     one round trip + 100 us); BENCH_CPU=jit runs both guests under the translator;
 #   - the backup's lag while loaded (p50, p99 of 'ftvm status' samples) and replication bytes/s;
 #   - BENCH_FAILOVERS (default 10) SIGKILLs of the primary: the backup's own loss-to-live time and
 #     the client-visible gap (last reply before the kill to first after), p50 and max;
@@ -32,31 +35,32 @@ PY
 }
 
 ARB=${FT_ARBITER:-lock}
-if [ "${BENCH_FAILOVERS_ONLY:-0}" = 1 ]; then
-	base_ops=0
-else
-# 1. unprotected: the same guest under 'ftvm run' on host p's TAP.
-ft_round base
-ft_bg vm p "$FTVM" run --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net tap:tap0 \
-	--no-console-input --append "$(ft_append)"
-ft_wait_kv 120 || { ft_show vm; ft_fail "the unprotected guest did not serve"; }
-ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
-ft_wait load 60
-read -r base_ops base_p50 base_p99 base_n < <(hist_stats "$FT_RUN/load.jsonl")
-ft_kill vm
+if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
+# 1 and 2, BENCH_ROUNDS times (default 3) in alternation, so that both see the same neighbours:
+# unprotected, the same guest under 'ftvm run' on host p's TAP; then protected, the pair with the
+# same clients, sampling the primary's status (lag, replication rate, ack round trips, output held).
+: >"$FT_TMP/rounds"
+for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
+	ft_round "base$r"
+	ft_bg vm p "$FTVM" run --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net tap:tap0 \
+		--no-console-input --append "$(ft_append)" ${BENCH_CPU:+--cpu "$BENCH_CPU"}
+	ft_wait_kv 120 || { ft_show vm; ft_fail "the unprotected guest did not serve"; }
+	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
+	ft_wait load 60
+	read -r b_ops b_p50 b_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
+	ft_kill vm
 
-# 2. protected: the pair, same clients; sample the backup's lag and the replication rate.
-ft_round pair
-ft_pair_up 120
-ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
-: >"$FT_RUN/lag"
-while ft_alive load; do
-	ft_status primary >>"$FT_RUN/lag"
-	sleep 0.05
-done
-ft_wait load 60
-read -r pair_ops pair_p50 pair_p99 pair_n < <(hist_stats "$FT_RUN/load.jsonl")
-read -r lag_p50 lag_p99 repl_bps < <(python3 - "$FT_RUN/lag" <<'PY'
+	ft_round "pair$r"
+	FT_PRIMARY_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" FT_BACKUP_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" ft_pair_up 120
+	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
+	: >"$FT_RUN/lag"
+	while ft_alive load; do
+		ft_status primary >>"$FT_RUN/lag"
+		sleep 0.05
+	done
+	ft_wait load 60
+	read -r p_ops p_p50 p_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
+	read -r lag_p50 lag_p99 repl_bps rtt_p50 held_us < <(python3 - "$FT_RUN/lag" <<'PY'
 import json, sys
 rows = []
 for line in open(sys.argv[1]):
@@ -64,15 +68,23 @@ for line in open(sys.argv[1]):
         rows.append(json.loads(line))
     except ValueError:
         pass
-lag = sorted(r["lag_ms"] for r in rows)
-pct = lambda p: lag[min(len(lag) - 1, int(p * len(lag)))] if lag else 0
-rate = 0
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))] if v else 0
+lag = [r["lag_ms"] for r in rows]
+rate = held = 0
 if len(rows) > 1:
-    rate = (rows[-1]["log_bytes"] - rows[0]["log_bytes"]) / (0.05 * (len(rows) - 1))
-print("%.2f %.2f %.0f" % (pct(0.5), pct(0.99), rate))
+    a, b = rows[0], rows[-1]
+    rate = (b["log_bytes"] - a["log_bytes"]) / (0.05 * (len(rows) - 1))
+    n = b["released_outputs"] - a["released_outputs"]
+    held = (b["held_wait_ns_total"] - a["held_wait_ns_total"]) / 1e3 / n if n > 0 else 0
+rtt = pct([r["ack_rtt_us_p50"] for r in rows if r.get("ack_rtt_us_p50")], 0.5)
+print("%.2f %.2f %.0f %.0f %.0f" % (pct(lag, 0.5), pct(lag, 0.99), rate, rtt, held))
 PY
 )
-ft_stop_pair load
+	ft_stop_pair load
+	echo "$b_ops $b_p50 $b_p99 $p_ops $p_p50 $p_p99 $lag_p50 $lag_p99 $repl_bps $rtt_p50 $held_us" >>"$FT_TMP/rounds"
+done
 fi
 
 # 3. failovers
@@ -95,21 +107,34 @@ done
 summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %.1f ms, max %.1f ms", v[int((NR + 1) / 2)], v[NR] }'; }
 
 if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
-echo "pair: ftkv with 4 clients for ${LOAD_S} s, unprotected ('ftvm run') then protected (primary + backup):"
-printf '  throughput: %.0f ops/s unprotected, %.0f ops/s protected: FT overhead %.1f%%\n' \
-	"$base_ops" "$pair_ops" "$(echo "(1 - $pair_ops / $base_ops) * 100" | bc -l)"
-printf '  request latency p50: %.0f us unprotected, %.0f us protected (+%.0f us); p99 %.0f us, %.0f us\n' \
-	"$base_p50" "$pair_p50" "$(echo "$pair_p50 - $base_p50" | bc -l)" "$base_p99" "$pair_p99"
-printf '  backup lag under load: p50 %s ms, p99 %s ms of guest execution; replication %s bytes/s\n' \
-	"$lag_p50" "$lag_p99" "$repl_bps"
+echo "pair: ftkv with 4 clients for ${LOAD_S} s, unprotected ('ftvm run') then protected (primary + backup), ${BENCH_ROUNDS:-3} rounds in alternation${BENCH_CPU:+, --cpu $BENCH_CPU}:"
+python3 - "$FT_TMP/rounds" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+col = lambda i: [r[i] for r in rows]
+med = lambda v: statistics.median(v)
+rng = lambda v, f="%.0f": "%s-%s" % (f % min(v), f % max(v))
+over = [100 * (1 - r[3] / r[0]) for r in rows]
+added = [r[4] - r[1] for r in rows]
+print("  throughput: %.0f ops/s unprotected, %.0f protected: FT overhead %.1f%% (median of the rounds' own; %s%%)"
+      % (med(col(0)), med(col(3)), med(over), rng(over, "%.1f")))
+print("  request latency p50: %.0f us unprotected, %.0f protected: added %.0f us (%s); p99 %.0f us, %.0f us"
+      % (med(col(1)), med(col(4)), med(added), rng(added), med(col(2)), med(col(5))))
+print("  replication ack round trip p50 %.0f us (%s); outputs held %.0f us on average (%s): goal for the added latency <= round trip + 100 us"
+      % (med(col(9)), rng(col(9)), med(col(10)), rng(col(10))))
+print("  backup lag under load: p50 %.2f ms, p99 %.2f ms of guest execution; replication %.0f bytes/s"
+      % (med(col(6)), med(col(7)), med(col(8))))
+PY
 fi
+if [ "$N" -gt 0 ]; then
 echo "failover over $N SIGKILLs of the primary under load, $ARB arbiter:"
 echo "  go-live (backup: link loss to live): $(summary "${live_ms[@]}")"
 echo "  client-visible gap (kill to first reply): $(summary "${gap_ms[@]}")"
 echo "  arbiter round trips per failover: $(printf '%s\n' "${trips[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "p50 %d, max %d", v[int((NR + 1) / 2)], v[NR] }')"
+fi
 
 # 4. planned switchovers: the drill's own figures (its namespaces are its own).
-if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
+if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ] && [ "${BENCH_SWITCHES:-6}" -gt 0 ]; then
 	echo "planned switchover ('ftvm promote') under load, ${BENCH_SWITCHES:-6} back and forth:"
 	FT_SWITCHES=${BENCH_SWITCHES:-6} "$FT_DIR/drill-switchover.sh" >"$FT_TMP/switchover.out" 2>&1 ||
 		{ tail -n 5 "$FT_TMP/switchover.out"; echo "  (the switchover drill failed: figures above are partial)"; }

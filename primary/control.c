@@ -70,8 +70,14 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 		ADD("chunks      %" PRIu64 " sent, %" PRIu64 " acknowledged, %" PRIu64 " received\n",
 		    st->chunks_sent, st->chunks_acked, st->chunks_received);
 		ADD("paused      %.3f s (%" PRIu64 " pauses)\n", st->paused_s, st->pauses);
-		ADD("outputs     %" PRIu64 " held (%" PRIu64 " bytes), %" PRIu64 " released\n",
-		    st->held_outputs, st->held_bytes, st->released_outputs);
+		ADD("outputs     %" PRIu64 " held (%" PRIu64 " bytes), %" PRIu64 " released", st->held_outputs,
+		    st->held_bytes, st->released_outputs);
+		if (st->released_outputs)
+			ADD(", held %.0f us on average", st->held_wait_ns_total / 1e3 / st->released_outputs);
+		ADD("\n");
+		if (st->ack_rtt_us_p50 > 0)
+			ADD("ack rtt     p50 %.0f us, p99 %.0f us (recent chunks)\n", st->ack_rtt_us_p50,
+			    st->ack_rtt_us_p99);
 		if (st->note[0])
 			ADD("note        %s\n", st->note);
 		return;
@@ -90,12 +96,14 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	    ",\"paused_s\":%.6f,\"pauses\":%" PRIu64 ",\"held_outputs\":%" PRIu64
 	    ",\"held_bytes\":%" PRIu64 ",\"released_outputs\":%" PRIu64
 	    ",\"last_heartbeat_ms_ago\":%.1f,\"chunks_sent\":%" PRIu64 ",\"chunks_acked\":%" PRIu64
-	    ",\"chunks_received\":%" PRIu64 ",\"note\":",
+	    ",\"chunks_received\":%" PRIu64 ",\"held_wait_ns_total\":%" PRIu64
+	    ",\"ack_rtt_us_p50\":%.1f,\"ack_rtt_us_p99\":%.1f,\"note\":",
 	    st->link_up ? "true" : "false", st->protected_ ? "true" : "false", st->steps,
 	    st->peer_steps, st->lag_steps, st->lag_ms, st->buffer_bytes, st->buffer_cap_bytes,
 	    st->log_bytes, st->log_bytes_per_s, st->paused_s, st->pauses, st->held_outputs,
 	    st->held_bytes, st->released_outputs, st->last_heartbeat_ms_ago, st->chunks_sent,
-	    st->chunks_acked, st->chunks_received);
+	    st->chunks_acked, st->chunks_received, st->held_wait_ns_total, st->ack_rtt_us_p50,
+	    st->ack_rtt_us_p99);
 	json_str(&p, &left, st->note);
 	ADD("}\n");
 }

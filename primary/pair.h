@@ -138,6 +138,8 @@ struct ft_status {
 	double paused_s;
 	uint64_t pauses;
 	uint64_t held_outputs, held_bytes, released_outputs;
+	uint64_t held_wait_ns_total;	/* primary: sealing to release, summed over released outputs */
+	double ack_rtt_us_p50, ack_rtt_us_p99;	/* primary: chunk handed to the channel to its ack, recent */
 	double last_heartbeat_ms_ago;
 	uint64_t chunks_sent, chunks_acked, chunks_received;
 	char note[256];

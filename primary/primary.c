@@ -45,6 +45,9 @@ struct primary {
 	pthread_t io;
 	bool io_started;
 	uint64_t tags[WINDOW_CHUNKS * 2];	/* seq -> the step its chunk ends at */
+	uint64_t sent_us[WINDOW_CHUNKS * 2];	/* seq -> when it was handed to the channel */
+	uint32_t rtt_us[256];			/* loop thread: the newest acks' round trips */
+	unsigned rtt_n;
 	uint64_t last_tag;
 	uint8_t digest[32];
 	bool streaming;			/* a consumer of the queue feeds the channel */
@@ -67,7 +70,7 @@ struct primary {
 	int converging;		/* a returning backup follows the queue: the lag bound applies */
 	int rejoin_throttle;	/* a returning backup replays the history: the guest slows down */
 	uint64_t replayed, sent_end, acked_seq, steps, steps_per_ms;
-	uint64_t held_now, held_bytes, released, pauses, paused_ns;
+	uint64_t held_now, held_bytes, released, held_wait_ns, pauses, paused_ns;
 	uint64_t last_ack_us;
 	double start_s, done_s;
 	/* vCPU thread: execution speed */
@@ -94,6 +97,7 @@ static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag
 		return rc;
 	}
 	p->tags[seq % (WINDOW_CHUNKS * 2)] = tag;
+	p->sent_us[seq % (WINDOW_CHUNKS * 2)] = xport_now_us();
 	p->last_tag = tag;
 	STORE(p->sent_end, tag);
 	return 1;
@@ -271,6 +275,8 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 
 	if (acked_seq && acked_seq > LOAD(p->acked_seq)) {
 		uint64_t step = p->tags[acked_seq % (WINDOW_CHUNKS * 2)];
+		uint64_t rtt = xport_now_us() - p->sent_us[acked_seq % (WINDOW_CHUNKS * 2)];
+		p->rtt_us[p->rtt_n++ % 256] = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
 		if (step > p->acked_step)
 			p->acked_step = step;
 		STORE(p->acked_end, p->acked_step);
@@ -517,6 +523,28 @@ static void on_epoch(void *arg, uint64_t peer_epoch)
 	fence(p, why);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Loop thread (the control socket's): p50 and p99 of the newest acks' round trips. */
+static void ack_rtt(struct primary *p, double *p50, double *p99)
+{
+	uint32_t v[256];
+	unsigned n = p->rtt_n < 256 ? p->rtt_n : 256;
+
+	*p50 = *p99 = 0;
+	if (!n)
+		return;
+	memcpy(v, p->rtt_us, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u32);
+	*p50 = v[n / 2];
+	*p99 = v[(n * 99) / 100];
+}
+
 static void fill_status(void *opaque, struct ft_status *st)
 {
 	struct primary *p = opaque;
@@ -548,6 +576,8 @@ static void fill_status(void *opaque, struct ft_status *st)
 	st->held_outputs = LOAD(p->held_now);
 	st->held_bytes = LOAD(p->held_bytes);
 	st->released_outputs = LOAD(p->released);
+	st->held_wait_ns_total = LOAD(p->held_wait_ns);
+	ack_rtt(p, &st->ack_rtt_us_p50, &st->ack_rtt_us_p99);
 	st->last_heartbeat_ms_ago = (xport_now_us() - LOAD(p->last_ack_us)) / 1e3;
 	st->chunks_sent = xs.chunks_sent;
 	st->chunks_acked = LOAD(p->acked_seq);
@@ -676,6 +706,7 @@ static int on_slice(void *opaque, struct hv_machine *m)
 	STORE(p->held_now, os.held_now);
 	STORE(p->held_bytes, os.held_bytes_now);
 	STORE(p->released, os.released);
+	STORE(p->held_wait_ns, os.wait_ns_total);
 	return 0;
 }
 
