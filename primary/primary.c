@@ -207,6 +207,9 @@ static void pump_file(struct primary *p)
 		int rc = offer(p, p->file_buf, p->file_len, p->file_tag);
 		if (rc <= 0)
 			return;
+		/* A send can lose the link at once, and with it this backup (forget_returning). */
+		if (!p->rejoining)
+			return;
 		p->file_len = 0;
 		p->file_next++;
 	}
@@ -234,13 +237,20 @@ static void pump(struct primary *p)
 		if (p->rejoining)
 			return;
 	}
-	for (;;) {
+	/*
+	 * A send can lose the link at once (its write fails), and the loss can
+	 * let go of the queue (try_alone, forget_returning detach our consumer,
+	 * whose items may then be freed): look again after every offer.
+	 */
+	while (p->streaming && !p->rejoining && p->x) {
 		rc = rq_try_next(p->q, p->qid, &buf, &len, &tag);
 		if (rc == -EPIPE) {
 			p->stream_done = true;
 			return;
 		}
 		if (rc != 1 || offer(p, buf, len, tag) <= 0)
+			return;
+		if (!p->streaming)
 			return;
 		rq_release(p->q, p->qid);
 		p->rq_sent++;

@@ -200,9 +200,10 @@ int rq_next(struct rq *q, int id, const uint8_t **buf, size_t *len)
 	int rc = 0;
 
 	pthread_mutex_lock(&q->lock);
-	while (q->cursor[id] == q->head && !q->closed)
+	while (q->attached[id] && q->cursor[id] == q->head && !q->closed)
 		pthread_cond_wait(&q->not_empty, &q->lock);
-	if (q->cursor[id] < q->head) {
+	/* A detached consumer's items may be freed already: it gets none. */
+	if (q->attached[id] && q->cursor[id] < q->head) {
 		struct rq_item *it = &q->ring[q->cursor[id] % q->max_items];
 		*buf = it->data;
 		*len = it->len;
@@ -217,7 +218,9 @@ int rq_try_next(struct rq *q, int id, const uint8_t **buf, size_t *len, uint64_t
 	int rc = 0;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->cursor[id] < q->head) {
+	if (!q->attached[id]) {
+		rc = -EPIPE;
+	} else if (q->cursor[id] < q->head) {
 		struct rq_item *it = &q->ring[q->cursor[id] % q->max_items];
 		*buf = it->data;
 		*len = it->len;
@@ -236,7 +239,7 @@ uint64_t rq_tag(struct rq *q, int id)
 	uint64_t tag = 0;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->cursor[id] < q->head)
+	if (q->attached[id] && q->cursor[id] < q->head)
 		tag = q->ring[q->cursor[id] % q->max_items].tag;
 	pthread_mutex_unlock(&q->lock);
 	return tag;
@@ -256,6 +259,7 @@ void rq_detach(struct rq *q, int id)
 	pthread_mutex_lock(&q->lock);
 	q->attached[id] = false;
 	reclaim(q);
+	pthread_cond_broadcast(&q->not_empty);	/* its rq_next returns 0 */
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -55,7 +55,11 @@ uint64_t rq_tag(struct rq *q, int id);
 void rq_set_notify_fd(struct rq *q, int fd);
 /* Consumer id is done with the item rq_next gave it. */
 void rq_release(struct rq *q, int id);
-/* A consumer that will read no more (its sink failed): it stops gating the producer. */
+/*
+ * A consumer that will read no more (its sink failed): it stops gating the
+ * producer, and from now on rq_next returns 0 and rq_try_next -EPIPE for it
+ * (the items it had not released may be freed).
+ */
 void rq_detach(struct rq *q, int id);
 /* No more pushes: consumers drain what is left, then rq_next returns 0. */
 void rq_close(struct rq *q);
