@@ -306,11 +306,16 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 	    LOAD(p->sent_end) <= steps_replayed + lag_bound && !LOAD(p->fenced)) {
 		rr_session_commit_on_ack(p->s);
 		uint64_t from = rr_session_written_step(p->s);
-		if (xport_send_progress(p->x, from))
-			log_warnx("primary: cannot send Progress");
+		/*
+		 * Protected before Progress goes: the send can lose the link at
+		 * once, and that loss must then go through the arbiter
+		 * (backup_lost), not leave a primary that waits for acks alone.
+		 */
 		STORE(p->protected_, 1);
 		STORE(p->converging, 0);
 		set_note(p, "protected again from step %" PRIu64 " (epoch %" PRIu64 ")", from, p->epoch);
+		if (xport_send_progress(p->x, from))
+			log_warnx("primary: cannot send Progress");
 	}
 	pump(p);
 }
@@ -504,14 +509,18 @@ static void on_link(void *arg, bool up)
 
 	STORE(p->link_up, up);
 	if (up) {
-		if (!LOAD(p->ever_up)) {
+		bool first = !LOAD(p->ever_up);
+		/* Set first: should a send below lose the link at once, that is a backup lost. */
+		STORE(p->ever_up, 1);
+		STORE(p->last_ack_us, xport_now_us());
+		if (first) {
 			log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
 			/* Protected from the first step: the backup may take over whenever it must. */
 			if (xport_send_progress(p->x, 0))
 				log_warnx("primary: cannot send Progress");
+			if (!LOAD(p->link_up))
+				return;
 		}
-		STORE(p->ever_up, 1);
-		STORE(p->last_ack_us, xport_now_us());
 		if (!p->streaming && !LOAD(p->protected_) && !LOAD(p->fenced) && !LOAD(p->done))
 			start_rejoin(p);
 		pump(p);

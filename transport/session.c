@@ -95,7 +95,7 @@ void xport_session_ready(struct xport_conn *c)
 	c->state = CONN_READY;
 	c->send_seq = x->acked_seq + 1;
 	x->ack_dirty = true;
-	x->progress_dirty = x->progress_step != 0;
+	x->progress_dirty = x->progress_set;
 	x->st.sessions++;
 	log_info("transport: session up with %s (epoch %llu, resume after seq %llu, receiving after %llu)", c->peer,
 		 (unsigned long long)x->cfg.epoch, (unsigned long long)x->acked_seq, (unsigned long long)x->recv_seq);

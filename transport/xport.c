@@ -274,6 +274,7 @@ int xport_send_chunk(struct xport *x, uint64_t first_step, const void *payload, 
 int xport_send_progress(struct xport *x, uint64_t step)
 {
 	x->progress_step = step;
+	x->progress_set = true;
 	x->progress_dirty = true;
 	xport_kick(x);
 	return 0;

@@ -76,6 +76,7 @@ struct xport {
 	uint64_t acked_seq, acked_cum_bytes, sent_cum_bytes, max_sent_seq;
 	uint64_t credit_seq_limit, credit_bytes_limit;
 	uint64_t progress_step;
+	bool progress_set;	/* sent at least once: every new session says it again, even step 0 */
 	bool progress_dirty;
 
 	/* receiver */
