@@ -49,6 +49,12 @@ uint64_t ft_arbiter_lease_ms(const struct ft_arbiter *a)
 	return a->ops->lease_ms ? a->ops->lease_ms(a) : 0;
 }
 
+void ft_arbiter_adopt(struct ft_arbiter *a, uint64_t epoch, const char *owner)
+{
+	if (a->ops->adopt)
+		a->ops->adopt(a, epoch, owner);
+}
+
 uint64_t ft_arbiter_takeover_wait_ms(const struct ft_arbiter *a)
 {
 	return a->ops->takeover_wait_ms ? a->ops->takeover_wait_ms(a) : 0;

@@ -459,6 +459,19 @@ static int etcd_take(struct ft_arbiter *base, uint64_t expect, const char *owner
 	return 0;
 }
 
+/*
+ * This host's previous process won epoch (a switchover's last step): own it
+ * here too. No lease of ours holds it yet; the next keepalive attaches one
+ * only while the epoch is still ours, and fails (-EAGAIN) once it moved on.
+ */
+static void etcd_adopt(struct ft_arbiter *base, uint64_t epoch, const char *owner)
+{
+	struct etcd_arbiter *a = (struct etcd_arbiter *)base;
+
+	a->my_epoch = epoch;
+	snprintf(a->my_owner, sizeof(a->my_owner), "%s", owner);
+}
+
 /* The epoch we won is still the arbiter's, with us as owner: 0, -EAGAIN (and we own nothing), -errno. */
 static int check_still_ours(struct etcd_arbiter *a, char *err, size_t err_len)
 {
@@ -700,7 +713,7 @@ out:
 }
 
 static const struct ft_arbiter_ops etcd_ops = {
-	.read = etcd_read, .take = etcd_take, .keepalive = etcd_keepalive,
+	.read = etcd_read, .take = etcd_take, .keepalive = etcd_keepalive, .adopt = etcd_adopt,
 	.lease_valid = etcd_lease_valid, .lease_ms = etcd_lease_ms, .takeover_wait_ms = etcd_takeover_wait_ms,
 	.free = etcd_free,
 };

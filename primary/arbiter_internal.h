@@ -15,6 +15,7 @@ struct ft_arbiter_ops {
 	bool (*lease_valid)(const struct ft_arbiter *a, uint64_t now_ms);
 	uint64_t (*lease_ms)(const struct ft_arbiter *a);
 	uint64_t (*takeover_wait_ms)(const struct ft_arbiter *a);
+	void (*adopt)(struct ft_arbiter *a, uint64_t epoch, const char *owner);
 	void (*free)(struct ft_arbiter *a);
 };
 

@@ -94,6 +94,11 @@ int ft_arbiter_read(struct ft_arbiter *a, uint64_t *epoch, char *owner, size_t o
 int ft_arbiter_take(struct ft_arbiter *a, uint64_t expect, const char *owner, char *err,
 		    size_t err_len) __attribute__((warn_unused_result));
 const char *ft_arbiter_name(const struct ft_arbiter *a);
+/*
+ * Own epoch, which this host's previous process won (a switchover's new
+ * primary, started again): keepalive then checks it as for one won here.
+ */
+void ft_arbiter_adopt(struct ft_arbiter *a, uint64_t epoch, const char *owner);
 /* Requests made to the store so far (for the benchmark's round trips per failover). */
 uint64_t ft_arbiter_round_trips(const struct ft_arbiter *a);
 void ft_arbiter_free(struct ft_arbiter *a);

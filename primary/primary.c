@@ -736,7 +736,8 @@ static int64_t keepalive(struct xport_loop *loop, uint64_t id, void *arg)
 	char err[512];
 	int rc = ft_arbiter_keepalive(p->arb, err, sizeof(err));
 
-	if (rc == -EAGAIN)
+	/* During a switchover the backup's new epoch is the plan; the main thread's compare-and-set decides. */
+	if (rc == -EAGAIN && !LOAD(p->switching))
 		fence(p, err);
 	else if (rc)
 		set_note(p, "arbiter unreachable: %s; retrying", err);
@@ -891,6 +892,7 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 		 */
 		if (p->o.from_snapshot && e && !strcmp(owner, p->o.name)) {
 			p->epoch = e;
+			ft_arbiter_adopt(p->arb, e, p->o.name);
 			return 0;
 		}
 		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
