@@ -32,9 +32,16 @@ ifeq ($(WERROR),1)
 WARNINGS += -Werror
 endif
 
-PKGS := slirp openssl libprotobuf-c liburcu libcurl
+PKGS := slirp openssl libprotobuf-c liburcu libcurl libxxhash
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread -lm
+# A library pkg-config does not know stops the build here with its name, not at a missing header.
+PKGS_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
+ifneq ($(PKGS_MISSING),)
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+$(error missing libraries (pkg-config names): $(PKGS_MISSING); scripts/install-deps installs them)
+endif
+endif
 
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS=-O0); what the build needs
 # is appended with override, so a command-line value replaces the defaults only.
