@@ -78,6 +78,7 @@ static void print_header(const char *path, const struct rr_header *h)
 	printf("\n  %-14s", "net");
 	print_quoted((const uint8_t *)h->net, strlen(h->net), RR_NET_MAX);
 	printf("\n  %-14s%" PRIu64 " steps\n", "digest every", h->digest_interval);
+	printf("  %-14s%s\n", "digest hash", h->digest_hash == RR_DIGEST_HASH_XXH3 ? "xxh3 (XXH3-128, 16 bytes)" : "sha256");
 	printf("  %-14s", "vm id");
 	print_quoted((const uint8_t *)h->vm_id, strlen(h->vm_id), RR_VM_ID_MAX);
 	printf("\n");
@@ -150,7 +151,8 @@ static void json_header(const char *path, const struct rr_header *h)
 	cli_json_str(stdout, h->append);
 	printf(",\"net\":");
 	cli_json_str(stdout, h->net);
-	printf(",\"digest_interval\":%" PRIu64 ",\"vm_id\":", h->digest_interval);
+	printf(",\"digest_interval\":%" PRIu64 ",\"digest_hash\":\"%s\",\"vm_id\":", h->digest_interval,
+	       h->digest_hash == RR_DIGEST_HASH_XXH3 ? "xxh3" : "sha256");
 	cli_json_str(stdout, h->vm_id);
 	printf("}\n");
 }

@@ -32,6 +32,8 @@ static void usage(FILE *f, bool recording)
 			"                     only written (it always waits for the write)\n"
 			"  --digest-interval N  a full state digest at the first slice end after every N steps\n"
 			"                     (default 50M; at least 1M, slices are up to 1M steps long)\n"
+			"  --digest-hash sha256|xxh3  the hash of those digests, named in the log header\n"
+			"                     (default xxh3: XXH3-128; sha256 as logs before it had)\n"
 			"  --stop-snapshot FILE  when stopped (--max-steps, Ctrl-A x, SIGTERM), end the log\n"
 			"                     without END and save the machine to FILE, so that\n"
 			"  --from FILE        goes on with the same --log from there (with --disk as it\n"
@@ -128,7 +130,8 @@ int cli_run(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
-	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM, OPT_STOP_SNAPSHOT };
+	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM, OPT_STOP_SNAPSHOT,
+	       OPT_DIGEST_HASH };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -153,6 +156,7 @@ int cli_run(int argc, char **argv)
 		{ "stop-snapshot", required_argument, NULL, OPT_STOP_SNAPSHOT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
+		{ "digest-hash", required_argument, NULL, OPT_DIGEST_HASH },
 		{ 0 },
 	};
 	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
@@ -164,6 +168,7 @@ int cli_run(int argc, char **argv)
 	bool stats = false, json = false, net_given = false, recording = !strcmp(argv[0], "record");
 	const char *log_path = NULL;
 	uint64_t digest_interval = RR_DEFAULT_DIGEST_INTERVAL;
+	const char *digest_hash = NULL;	/* record: sha256 or xxh3 (the default) */
 	bool fsync_log = false;
 	const char *from = NULL;	/* start from this snapshot instead of booting (record: continue its log) */
 	const char *stop_snapshot = NULL;	/* record: a stop leaves the log open and saves here */
@@ -257,6 +262,13 @@ int cli_run(int argc, char **argv)
 				return FTVM_EXIT_USAGE;
 			}
 			break;
+		case OPT_DIGEST_HASH:
+			if (strcmp(optarg, "sha256") && strcmp(optarg, "xxh3")) {
+				fprintf(stderr, "ftvm %s: --digest-hash %s: sha256 or xxh3\n", argv[0], optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			digest_hash = optarg;
+			break;
 		default:
 			cli_bad_option(argv[0], c, argv[optind - 1]);
 			return FTVM_EXIT_USAGE;
@@ -277,6 +289,14 @@ int cli_run(int argc, char **argv)
 	}
 	if (!recording && digest_interval != RR_DEFAULT_DIGEST_INTERVAL) {
 		fprintf(stderr, "ftvm run: --digest-interval is for 'ftvm record'\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (!recording && digest_hash) {
+		fprintf(stderr, "ftvm run: --digest-hash is for 'ftvm record'\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (from && digest_hash) {
+		fprintf(stderr, "ftvm record: --digest-hash: a continued log (--from) keeps the hash its header names\n");
 		return FTVM_EXIT_USAGE;
 	}
 	if (json && !stats) {
@@ -322,6 +342,7 @@ int cli_run(int argc, char **argv)
 	if (recording) {
 		struct rr_session_record_opts ro = { .log_path = log_path, .fsync = fsync_log,
 						     .digest_interval = digest_interval,
+						     .digest_sha256 = digest_hash && !strcmp(digest_hash, "sha256"),
 						     .commit_on_log = true, .open_ended = stop_snapshot != NULL,
 						     .from_snapshot = from };
 		if (rr_session_record_open(&sess, &cfg, &lo, &ro, err, sizeof(err))) {

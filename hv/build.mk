@@ -48,6 +48,8 @@ SYSTEM_TESTS += hv/tests/snapshot-replay.sh
 # ... and a recording stopped into a snapshot goes on in another process; one replay crosses the seam.
 SYSTEM_TESTS += hv/tests/record-continue.sh
 SYSTEM_TESTS += hv/tests/run-from-snapshot.sh
+# The log names its digest hash: XXH3-128 and SHA-256 logs replay, dump and catch a changed digest.
+SYSTEM_TESTS += hv/tests/rr-digest-hash.sh
 # make install DESTDIR=... PREFIX=/usr, then the installed ftvm boots its guest; make uninstall.
 SYSTEM_TESTS += hv/tests/install.sh
 SYSTEM_TEST_DEPS += $(BUILD)/hv/tests/snapshot_twin

@@ -101,7 +101,23 @@ struct hv_clock hv_clock_get(const struct hv_machine *m);
 int hv_inject(struct hv_machine *m, const struct hv_event *ev)
 	__attribute__((warn_unused_result));
 
-/* SHA-256 over architectural state of every hart, device state and RAM. */
+/*
+ * The hash of hv_digest and hv_digest_dirty. The values are those of the
+ * replay log's digest-hash header tag (docs/log-format.md), where an absent
+ * tag means SHA-256. A machine starts with XXH3-128 (16 bytes, the other 16
+ * of a digest zero); a replay takes the hash its log names, so that every
+ * DIGEST it checks is computed as it was recorded.
+ */
+enum hv_digest_hash {
+	HV_DIGEST_SHA256 = 0,
+	HV_DIGEST_XXH3 = 1,
+};
+void hv_set_digest_hash(struct hv_machine *m, enum hv_digest_hash hash);
+enum hv_digest_hash hv_get_digest_hash(const struct hv_machine *m);
+/* "sha256" or "xxh3"; NULL for an unknown value. */
+const char *hv_digest_hash_name(enum hv_digest_hash hash);
+
+/* The digest hash over architectural state of every hart, device state and RAM. */
 void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
 
 /*
@@ -109,7 +125,7 @@ void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
  * them without hashing all of RAM. Enable before the first step.
  */
 int hv_track_dirty(struct hv_machine *m) __attribute__((warn_unused_result));
-/* SHA-256 over harts, devices and the pages written since the last call (then forgotten). */
+/* The digest hash over harts, devices and the pages written since the last call (then forgotten). */
 void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES]);
 /* A cheap 64-bit check of every hart's registers and CSRs, taken with each input event. */
 uint64_t hv_check(const struct hv_machine *m);

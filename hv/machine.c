@@ -265,6 +265,7 @@ int machine_create_bare(const struct hv_config *cfg, const struct hv_host_ops *h
 		hv_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
+	m->digest_hash = HV_DIGEST_XXH3;
 	m->ram.base = VIRT_DRAM_BASE;
 	m->ram.size = cfg->mem_bytes;
 	m->ram.host = mmap(NULL, cfg->mem_bytes, PROT_READ | PROT_WRITE,

@@ -33,6 +33,7 @@ struct hv_machine {
 	struct bus bus;		/* what harts and the CLINT see of the machine */
 	int nharts;
 	enum hv_cpu_mode cpu_mode;
+	enum hv_digest_hash digest_hash;	/* of hv_digest and hv_digest_dirty (rr/digest.c) */
 	struct rv_jit *jit;	/* the translation cache when cpu_mode is HV_CPU_JIT */
 	struct rv_hart harts[HV_MAX_HARTS];
 

@@ -69,7 +69,7 @@ static void check_header_round_trip(const struct rr_header *h)
 	    d.has_disk != h->has_disk || memcmp(d.fw_sha, h->fw_sha, 32) || memcmp(d.kernel_sha, h->kernel_sha, 32) ||
 	    memcmp(d.initrd_sha, h->initrd_sha, 32) || memcmp(d.disk_sha, h->disk_sha, 32) ||
 	    strcmp(d.append, h->append) || strcmp(d.net, h->net) || strcmp(d.vm_id, h->vm_id) ||
-	    d.digest_interval != h->digest_interval) {
+	    d.digest_interval != h->digest_interval || d.digest_hash != h->digest_hash) {
 		fprintf(stderr, "decoded header does not re-encode to itself\n");
 		abort();
 	}

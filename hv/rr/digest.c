@@ -1,26 +1,102 @@
 /* SPDX-License-Identifier: MIT */
-/* digest: a SHA-256 over everything the guest can observe, to compare two executions. */
+/*
+ * digest: a hash over everything the guest can observe, to compare two
+ * executions: XXH3-128 (the default) or SHA-256 (logs recorded before the
+ * log header named its hash). Nothing here needs collision resistance
+ * against an adversary: both sides hash their own execution of one log.
+ */
 #include "hv/machine_internal.h"
 #include "hv/le.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
-static void put_u64(EVP_MD_CTX *ctx, uint64_t v)
+/* One digest in progress, with the machine's hash. */
+struct hasher {
+	enum hv_digest_hash hash;
+	EVP_MD_CTX *sha;
+	XXH3_state_t *xxh;
+};
+
+static bool hasher_init(struct hasher *c, enum hv_digest_hash hash)
+{
+	memset(c, 0, sizeof(*c));
+	c->hash = hash;
+	if (hash == HV_DIGEST_XXH3) {
+		c->xxh = XXH3_createState();
+		return c->xxh && XXH3_128bits_reset(c->xxh) == XXH_OK;
+	}
+	c->sha = EVP_MD_CTX_new();
+	return c->sha && EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL);
+}
+
+static void hasher_update(struct hasher *c, const void *p, size_t n)
+{
+	if (c->xxh)
+		XXH3_128bits_update(c->xxh, p, n);
+	else
+		EVP_DigestUpdate(c->sha, p, n);
+}
+
+/* Writes the digest (XXH3-128: its canonical big-endian 16 bytes, then 16 zero bytes) and frees c. */
+static void hasher_final(struct hasher *c, uint8_t out[HV_DIGEST_BYTES])
+{
+	memset(out, 0, HV_DIGEST_BYTES);
+	if (c->xxh) {
+		XXH128_canonical_t canon;
+		XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(c->xxh));
+		memcpy(out, canon.digest, sizeof(canon.digest));
+	} else if (c->sha) {
+		unsigned int len = HV_DIGEST_BYTES;
+		EVP_DigestFinal_ex(c->sha, out, &len);
+	}
+	XXH3_freeState(c->xxh);
+	EVP_MD_CTX_free(c->sha);
+	memset(c, 0, sizeof(*c));
+}
+
+static void hasher_free(struct hasher *c)
+{
+	XXH3_freeState(c->xxh);
+	EVP_MD_CTX_free(c->sha);
+}
+
+void hv_set_digest_hash(struct hv_machine *m, enum hv_digest_hash hash)
+{
+	m->digest_hash = hash;
+}
+
+enum hv_digest_hash hv_get_digest_hash(const struct hv_machine *m)
+{
+	return m->digest_hash;
+}
+
+const char *hv_digest_hash_name(enum hv_digest_hash hash)
+{
+	switch (hash) {
+	case HV_DIGEST_SHA256: return "sha256";
+	case HV_DIGEST_XXH3: return "xxh3";
+	}
+	return NULL;
+}
+
+static void put_u64(struct hasher *c, uint64_t v)
 {
 	uint8_t b[8];
 
 	le64_store(b, v);
-	EVP_DigestUpdate(ctx, b, sizeof(b));
+	hasher_update(c, b, sizeof(b));
 }
 
 /*
  * Everything but RAM: each part exactly as machine_part_save writes it for a
  * snapshot, preceded by its kind, index and length.
  */
-static void put_machine(EVP_MD_CTX *ctx, const struct hv_machine *m)
+static void put_machine(struct hasher *c, const struct hv_machine *m)
 {
 	struct machine_part_ref parts[MACHINE_MAX_PARTS];
 	int n = machine_parts(m, parts);
@@ -29,27 +105,26 @@ static void put_machine(EVP_MD_CTX *ctx, const struct hv_machine *m)
 	for (int i = 0; i < n; i++) {
 		w.len = 0;
 		machine_part_save(m, parts[i], &w);
-		put_u64(ctx, (uint64_t)parts[i].part << 32 | (uint32_t)parts[i].index);
-		put_u64(ctx, w.len);
+		put_u64(c, (uint64_t)parts[i].part << 32 | (uint32_t)parts[i].index);
+		put_u64(c, w.len);
 		if (!w.failed)
-			EVP_DigestUpdate(ctx, w.buf, w.len);
+			hasher_update(c, w.buf, w.len);
 	}
 	free(w.buf);
 }
 
 void hv_digest(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = HV_DIGEST_BYTES;
+	struct hasher c;
 
 	memset(out, 0, HV_DIGEST_BYTES);
-	if (!ctx)
+	if (!hasher_init(&c, m->digest_hash)) {
+		hasher_free(&c);
 		return;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	put_machine(ctx, m);
-	EVP_DigestUpdate(ctx, m->ram.host, m->ram.size);
-	EVP_DigestFinal_ex(ctx, out, &len);
-	EVP_MD_CTX_free(ctx);
+	}
+	put_machine(&c, m);
+	hasher_update(&c, m->ram.host, m->ram.size);
+	hasher_final(&c, out);
 }
 
 int hv_track_dirty(struct hv_machine *m)
@@ -70,29 +145,27 @@ int hv_track_dirty(struct hv_machine *m)
 
 void hv_digest_dirty(struct hv_machine *m, uint8_t out[HV_DIGEST_BYTES])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = HV_DIGEST_BYTES;
+	struct hasher c;
 
 	memset(out, 0, HV_DIGEST_BYTES);
-	if (!ctx)
+	if (!hasher_init(&c, m->digest_hash)) {
+		hasher_free(&c);
 		return;
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	put_machine(ctx, m);
+	}
+	put_machine(&c, m);
 	for (size_t w = 0; m->ram.dirty && w < m->ram.dirty_words; w++) {
 		uint64_t bits = m->ram.dirty[w];
 		m->ram.dirty[w] = 0;
 		while (bits) {
 			uint64_t pn = w * 64 + (uint64_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
-			put_u64(ctx, pn);
-			EVP_DigestUpdate(ctx, m->ram.host + (pn << GUEST_PAGE_SHIFT),
-					 GUEST_PAGE_SIZE);
+			put_u64(&c, pn);
+			hasher_update(&c, m->ram.host + (pn << GUEST_PAGE_SHIFT), GUEST_PAGE_SIZE);
 		}
 	}
 	for (int h = 0; h < m->nharts; h++)
 		rv_hart_flush_tlb(&m->harts[h]);
-	EVP_DigestFinal_ex(ctx, out, &len);
-	EVP_MD_CTX_free(ctx);
+	hasher_final(&c, out);
 }
 
 /* FNV-1a: fast, and collisions here only delay detection to the next full digest. */

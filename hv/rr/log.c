@@ -183,7 +183,8 @@ int rr_header_encode(const struct rr_header *h, uint8_t *buf, size_t cap, size_t
 	long id_len = header_string_len(h->vm_id, sizeof(h->vm_id));
 	struct tlv_out o = { .buf = buf, .cap = cap, .len = RR_HEADER_FIXED_BYTES };
 
-	if (append_len < 0 || net_len < 0 || id_len < 0 || h->smp == 0 || (h->flags & ~RR_FLAGS_KNOWN))
+	if (append_len < 0 || net_len < 0 || id_len < 0 || h->smp == 0 || (h->flags & ~RR_FLAGS_KNOWN) ||
+	    (h->digest_hash != RR_DIGEST_HASH_SHA256 && h->digest_hash != RR_DIGEST_HASH_XXH3))
 		return -EINVAL;
 	tlv_put_uint(&o, RR_TAG_MEM_BYTES, h->mem_bytes, 8);
 	tlv_put_uint(&o, RR_TAG_SMP, h->smp, 4);
@@ -203,6 +204,8 @@ int rr_header_encode(const struct rr_header *h, uint8_t *buf, size_t cap, size_t
 	tlv_put_uint(&o, RR_TAG_DIGEST_INTERVAL, h->digest_interval, 8);
 	if (id_len)
 		tlv_put(&o, RR_TAG_VM_ID, h->vm_id, id_len);
+	if (h->digest_hash != RR_DIGEST_HASH_SHA256)
+		tlv_put_uint(&o, RR_TAG_DIGEST_HASH, h->digest_hash, 4);
 
 	size_t body_len = o.len - RR_HEADER_FIXED_BYTES;
 	*len = o.len + 4;
@@ -270,6 +273,12 @@ static const char *header_tlv(struct rr_header *h, uint16_t tag, const uint8_t *
 		return NULL;
 	case RR_TAG_VM_ID:
 		return header_string(h->vm_id, RR_VM_ID_MAX, val, len) ? "bad vm identity (too long or not UTF-8)" : NULL;
+	case RR_TAG_DIGEST_HASH:
+		if (len != 4)
+			return "digest hash is not 4 bytes";
+		h->digest_hash = (uint32_t)get_le(val, 4);
+		/* SHA-256 is the tag's absence: an explicit 0 would not re-encode to the same bytes. */
+		return h->digest_hash == RR_DIGEST_HASH_XXH3 ? NULL : "unknown digest hash";
 	}
 	return "unknown tag";
 }
@@ -320,7 +329,7 @@ int rr_header_decode(const uint8_t *buf, size_t len, struct rr_header *h, size_t
 			hv_errf(err, err_len, "header tag %u at offset %zu: length %" PRIu32 " runs past the body", tag, off, tlen);
 			return -EBADMSG;
 		}
-		bool known = tag >= RR_TAG_MEM_BYTES && tag <= RR_TAG_VM_ID;
+		bool known = tag >= RR_TAG_MEM_BYTES && tag <= RR_TAG_DIGEST_HASH;
 		if (known) {
 			const char *why = (seen & (1u << tag)) ? "repeated tag" : header_tlv(h, tag, buf + off + 6, tlen);
 			if (why) {

@@ -36,7 +36,19 @@ enum rr_tag {
 	RR_TAG_NET = 9,
 	RR_TAG_DIGEST_INTERVAL = 10,
 	RR_TAG_VM_ID = 11,
+	RR_TAG_DIGEST_HASH = 12,
 };
+
+/*
+ * The digest hash (tag 12, u32): absent means SHA-256 (every log written
+ * before the tag existed), 1 XXH3-128. The values are enum hv_digest_hash's;
+ * the tag is written only for XXH3-128, so an explicit 0 is refused (the
+ * encoding stays canonical). The minor stays 0: an older reader refuses the
+ * unknown tag of a 1.0 log instead of skipping it and then reporting every
+ * DIGEST as a divergence.
+ */
+#define RR_DIGEST_HASH_SHA256 0
+#define RR_DIGEST_HASH_XXH3 1
 
 #define RR_FLAG_VIRTUAL_CLOCK (1u << 0)
 #define RR_FLAG_NO_FIRMWARE (1u << 1)
@@ -72,6 +84,7 @@ struct rr_header {
 	char net[RR_NET_MAX + 1];
 	uint64_t digest_interval;
 	char vm_id[RR_VM_ID_MAX + 1];
+	uint32_t digest_hash;	/* RR_DIGEST_HASH_*: 0 when the tag is absent */
 };
 
 /*

@@ -36,6 +36,7 @@ struct rr_recorder {
 	bool inline_writes;	/* the recording thread writes the file itself (see rr_recorder_open_opts) */
 	volatile int writer_errno;
 	uint64_t digest_interval, next_digest;
+	enum hv_digest_hash digest_hash;	/* the header's: every DIGEST of the log is this hash */
 	uint64_t last_flush_ns;
 	uint64_t last_step;
 	uint64_t flushed_step;	/* end step of the last chunk queued */
@@ -315,6 +316,7 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 		goto fail;
 	}
 	r->digest_interval = h->digest_interval;
+	r->digest_hash = (enum hv_digest_hash)h->digest_hash;
 	if (!o->continue_log)
 		r->next_digest = h->digest_interval;
 	r->last_flush_ns = now_ns();
@@ -485,6 +487,7 @@ int rr_record_slice(struct rr_recorder *r, struct hv_machine *m)
 
 	if (r->digest_interval && step >= r->next_digest) {
 		struct rr_event d = { .kind = RR_DIGEST, .step = step };
+		hv_set_digest_hash(m, r->digest_hash);
 		hv_digest_dirty(m, d.digest);
 		hv_observe(m, HV_OBS_DIGEST, -1, ((uint64_t)d.digest[0] << 56) | ((uint64_t)d.digest[1] << 48) |
 			   ((uint64_t)d.digest[2] << 40) | ((uint64_t)d.digest[3] << 32) |

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+_Static_assert(RR_DIGEST_HASH_SHA256 == HV_DIGEST_SHA256 && RR_DIGEST_HASH_XXH3 == HV_DIGEST_XXH3,
+	       "the log's digest-hash values are the machine's");
+
 struct rr_player {
 	int fd;
 	struct rr_reader *r;
@@ -28,6 +31,7 @@ struct rr_player {
 	uint64_t last_seq, last_step;	/* the chunk and step of the last applied event */
 	enum rr_kind last_kind;
 	uint8_t header_sha[32];
+	enum hv_digest_hash digest_hash;	/* the header's: every DIGEST is checked with it */
 	char end_desc[256];
 };
 
@@ -63,6 +67,7 @@ static int start(struct rr_player *p, const char *name, struct rr_header *h, str
 		rr_player_close(p);
 		return -ENOMEM;
 	}
+	p->digest_hash = (enum hv_digest_hash)h->digest_hash;
 	p->event_no = (uint64_t)-1;
 	*out = p;
 	return 0;
@@ -268,6 +273,7 @@ static enum rr_play_result apply(struct rr_player *p, struct hv_machine *m,
 	}
 	case RR_DIGEST: {
 		uint8_t got[HV_DIGEST_BYTES];
+		hv_set_digest_hash(m, p->digest_hash);
 		hv_digest_dirty(m, got);
 		st->digests++;
 		if (memcmp(got, ev->digest, sizeof(got)) && !p->no_verify) {

@@ -237,6 +237,7 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		rc = rr_recorder_open_opts(&s->rec, &rop, NULL, err, err_len);
 		if (rc)
 			goto fail;
+		hv_set_digest_hash(s->m, (enum hv_digest_hash)s->h.digest_hash);	/* the continued log's */
 	} else {
 		/* The images are hashed for the log header while the machine loads them. */
 		struct rr_header_job *job;
@@ -250,6 +251,9 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 			hv_errf(err, err_len, "%s", merr);
 			rc = mrc;
 		}
+		h.digest_hash = ro->digest_sha256 ? RR_DIGEST_HASH_SHA256 : RR_DIGEST_HASH_XXH3;
+		if (!rc)
+			hv_set_digest_hash(s->m, (enum hv_digest_hash)h.digest_hash);
 		rc = rc ?: rr_recorder_open_opts(&s->rec, &rop, &h, err, err_len);
 		if (rc)
 			goto fail;
@@ -417,6 +421,8 @@ int rr_session_replay_open(struct rr_session **out, const struct rr_session_repl
 	}
 	if (rc)
 		goto fail;
+	/* The log's hash, for its DIGESTs and for --digest-at, so a replay's digests match its recording's. */
+	hv_set_digest_hash(s->m, (enum hv_digest_hash)h->digest_hash);
 	s->lv.keep_tail = true;
 	*out = s;
 	return 0;

@@ -18,6 +18,7 @@ struct rr_session_record_opts {
 	const char *log_path;	/* local log file, or NULL (then a consumer must take the queue) */
 	bool fsync;		/* output waits until the log is synced, not only written */
 	uint64_t digest_interval;
+	bool digest_sha256;	/* DIGEST events in SHA-256, as before the log named its hash (default XXH3-128) */
 	int extra_consumers;	/* replay-queue readers besides the file (the network sender) */
 	/*
 	 * Who vouches for outputs: true, the local log once written (ftvm record);

@@ -105,6 +105,8 @@ complete() { :; }	# the file registers itself; here only _ftvm is wanted
 . "$root/cli/ftvm.bash"
 complete_to record ftvm rec
 complete_to --digest-interval ftvm record --dig
+complete_to --digest-hash ftvm record --digest-h
+complete_to sha256 ftvm record --digest-hash s
 complete_to jit ftvm run --cpu j
 complete_to --then-live ftvm replay x.ftlog --then
 complete_to dump ftvm log d

@@ -26,6 +26,15 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = bytes - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 static void sample_header(struct rr_header *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -41,6 +50,7 @@ static void sample_header(struct rr_header *h)
 	strcpy(h->net, "user,hostfwd=tcp::7000-:7000");
 	h->digest_interval = 100000000;
 	strcpy(h->vm_id, "vm-1");
+	h->digest_hash = RR_DIGEST_HASH_XXH3;
 }
 
 static bool header_equal(const struct rr_header *a, const struct rr_header *b)
@@ -53,7 +63,8 @@ static bool header_equal(const struct rr_header *a, const struct rr_header *b)
 	       (!a->has_initrd || !memcmp(a->initrd_sha, b->initrd_sha, 32)) &&
 	       (!a->has_disk || !memcmp(a->disk_sha, b->disk_sha, 32)) &&
 	       !strcmp(a->append, b->append) && !strcmp(a->net, b->net) &&
-	       a->digest_interval == b->digest_interval && !strcmp(a->vm_id, b->vm_id);
+	       a->digest_interval == b->digest_interval && !strcmp(a->vm_id, b->vm_id) &&
+	       a->digest_hash == b->digest_hash;
 }
 
 /* A header with the given version and raw TLV body, its crc correct. */
@@ -154,6 +165,57 @@ static void test_header(void)
 	sample_header(&h);
 	strcpy(h.append, "bad \xff utf-8");
 	CHECK(rr_header_encode(&h, buf, sizeof(buf), &len) == -EINVAL, "bad utf-8");
+	sample_header(&h);
+	h.digest_hash = 2;
+	CHECK(rr_header_encode(&h, buf, sizeof(buf), &len) == -EINVAL, "unknown digest hash");
+}
+
+/* Tag 12: written for XXH3-128 only; its absence (every older log) is SHA-256. */
+static void test_header_digest_hash(void)
+{
+	struct rr_header h, d;
+	uint8_t x[8192], s[8192];
+	size_t xlen, slen, used;
+	char err[256];
+
+	sample_header(&h);
+	CHECK(rr_header_encode(&h, x, sizeof(x), &xlen) == 0, "encode xxh3");
+	h.digest_hash = RR_DIGEST_HASH_SHA256;
+	CHECK(rr_header_encode(&h, s, sizeof(s), &slen) == 0, "encode sha256");
+	CHECK(xlen == slen + 10, "the tag is 10 bytes (%zu, %zu)", xlen, slen);
+	/* The SHA-256 body is the XXH3 one without its last TLV: the layout every older ftvm wrote. */
+	CHECK(!memcmp(x + 16, s + 16, slen - 20) && get_le(x + xlen - 14, 2) == RR_TAG_DIGEST_HASH &&
+	      get_le(x + xlen - 12, 4) == 4 && get_le(x + xlen - 8, 4) == RR_DIGEST_HASH_XXH3, "tag 12 layout");
+	CHECK(get_le(s + 10, 2) == 0 && get_le(x + 10, 2) == 0, "minor stays 0");
+	CHECK(rr_header_decode(s, slen, &d, &used, err, sizeof(err)) == 0 && d.digest_hash == RR_DIGEST_HASH_SHA256 &&
+	      header_equal(&h, &d), "sha256 round trip: %s", err);
+	CHECK(rr_header_decode(x, xlen, &d, &used, err, sizeof(err)) == 0 && d.digest_hash == RR_DIGEST_HASH_XXH3,
+	      "xxh3 round trip: %s", err);
+
+	/* The value byte changed to anything else, crc made right: refused, never read as another hash. */
+	for (int v = 0; v < 256; v++) {
+		if (v == RR_DIGEST_HASH_XXH3)
+			continue;
+		uint8_t b[8192];
+		memcpy(b, x, xlen);
+		b[xlen - 8] = (uint8_t)v;
+		put_le(b + xlen - 4, crc32c(0, b, xlen - 4), 4);
+		int rc = rr_header_decode(b, xlen, &d, &used, err, sizeof(err));
+		CHECK(rc == -EBADMSG && strstr(err, "tag 12") && strstr(err, "unknown digest hash"),
+		      "digest hash %d: rc %d, %s", v, rc, err);
+		/* A newer minor does not make a known tag's bad value acceptable. */
+		put_le(b + 10, 5, 2);
+		put_le(b + xlen - 4, crc32c(0, b, xlen - 4), 4);
+		CHECK(rr_header_decode(b, xlen, &d, &used, err, sizeof(err)) == -EBADMSG, "digest hash %d in 1.5", v);
+	}
+	/* Any higher byte of the value set. */
+	for (int i = 1; i < 4; i++) {
+		uint8_t b[8192];
+		memcpy(b, x, xlen);
+		b[xlen - 8 + i] = 1;
+		put_le(b + xlen - 4, crc32c(0, b, xlen - 4), 4);
+		CHECK(rr_header_decode(b, xlen, &d, &used, err, sizeof(err)) == -EBADMSG, "digest hash byte %d set", i);
+	}
 }
 
 static void test_header_versions(void)
@@ -190,6 +252,10 @@ static void test_header_versions(void)
 		{ RR_TAG_FW_SHA, 31, 0, "short sha" },
 		{ RR_TAG_NET, RR_NET_MAX + 1, 0x41, "long net" },
 		{ RR_TAG_VM_ID, 2, 0x0041, "NUL in string" },
+		{ RR_TAG_DIGEST_HASH, 4, 0, "explicit sha256 digest hash" },
+		{ RR_TAG_DIGEST_HASH, 4, 2, "unknown digest hash" },
+		{ RR_TAG_DIGEST_HASH, 8, 1, "digest hash of 8 bytes" },
+		{ RR_TAG_DIGEST_HASH, 1, 1, "digest hash of 1 byte" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t b2[512];
@@ -637,6 +703,7 @@ int main(void)
 {
 	test_crc32c();
 	test_header();
+	test_header_digest_hash();
 	test_header_versions();
 	test_chunk_round_trip();
 	test_chunk_flips();
