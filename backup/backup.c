@@ -21,15 +21,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <openssl/evp.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -101,7 +101,6 @@ struct backup {
 	 */
 	char ckpt_path[4200];
 	bool use_ckpt;			/* the replay starts from ckpt_path */
-	uint64_t ckpt_from_step;
 	pid_t ckpt_pid;			/* replay thread: the writer running now */
 	uint64_t ckpt_step;
 	double ckpt_started, ckpt_last;
@@ -481,47 +480,39 @@ static int exit_status(const struct live_result *r)
 }
 
 /*
- * Replay thread: is the checkpoint writer done? Waits up to wait_s for it;
- * one running past CHECKPOINT_MAX_S is killed (its temporary file never
- * replaces the last good checkpoint).
+ * Replay thread: has the checkpoint writer finished? One running past
+ * CHECKPOINT_MAX_S is killed; its temporary file never replaced the last
+ * good checkpoint, and is removed.
  */
-static void checkpoint_reap(struct backup *b, double wait_s)
+static void checkpoint_reap(struct backup *b)
 {
+	pid_t pid = b->ckpt_pid, r;
 	int ws;
-	double until = ft_now_s() + wait_s;
 
-	while (b->ckpt_pid > 0) {
-		pid_t r = waitpid(b->ckpt_pid, &ws, WNOHANG);
-		if (r == b->ckpt_pid) {
-			b->ckpt_pid = 0;
-			if (WIFEXITED(ws) && !WEXITSTATUS(ws))
-				log_info("backup: checkpoint at step %" PRIu64 " saved to %s in %.0f ms", b->ckpt_step,
-					 b->ckpt_path, (ft_now_s() - b->ckpt_started) * 1e3);
-			else {
-				char tmp[4300];
-				/* hv_snapshot_save's temporary file, left by a writer that was killed. */
-				snprintf(tmp, sizeof(tmp), "%s.tmp.%d", b->ckpt_path, (int)r);
-				unlink(tmp);
-				log_warnx("backup: the checkpoint at step %" PRIu64 " failed (%s %d); the last one stays",
-					  b->ckpt_step, WIFEXITED(ws) ? "exit" : "signal",
-					  WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
-			}
+	if (pid <= 0)
+		return;
+	r = waitpid(pid, &ws, WNOHANG);
+	if (r == 0) {
+		if (ft_now_s() - b->ckpt_started <= CHECKPOINT_MAX_S)
 			return;
-		}
-		if (r < 0) {
-			b->ckpt_pid = 0;
-			return;
-		}
-		if (ft_now_s() - b->ckpt_started > CHECKPOINT_MAX_S) {
-			log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %d s: killing it",
-				  b->ckpt_step, CHECKPOINT_MAX_S);
-			kill(b->ckpt_pid, SIGKILL);
-			until = ft_now_s() + 5;
-		} else if (ft_now_s() >= until) {
-			return;
-		}
-		usleep(10000);
+		log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %d s: killing it",
+			  b->ckpt_step, CHECKPOINT_MAX_S);
+		kill(pid, SIGKILL);
+		r = waitpid(pid, &ws, 0);
 	}
+	b->ckpt_pid = 0;
+	if (r != pid)
+		return;
+	if (WIFEXITED(ws) && !WEXITSTATUS(ws)) {
+		log_info("backup: checkpoint at step %" PRIu64 " saved to %s in %.0f ms", b->ckpt_step, b->ckpt_path,
+			 (ft_now_s() - b->ckpt_started) * 1e3);
+		return;
+	}
+	char tmp[4300];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", b->ckpt_path, (int)pid);	/* hv_snapshot_save's */
+	unlink(tmp);
+	log_warnx("backup: the checkpoint at step %" PRIu64 " failed (%s %d); the last one stays", b->ckpt_step,
+		  WIFEXITED(ws) ? "exit" : "signal", WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
 }
 
 /*
@@ -534,7 +525,7 @@ static void checkpoint(struct backup *b, struct rr_session *s)
 {
 	double now = ft_now_s();
 
-	checkpoint_reap(b, 0);
+	checkpoint_reap(b);
 	if (b->ckpt_pid || LOAD(b->state) != BK_REPLAYING || now - b->ckpt_last < b->o.checkpoint_s)
 		return;
 	b->ckpt_last = now;
@@ -608,7 +599,7 @@ static void *replay_main(void *arg)
 			break;
 		checkpoint(b, s);
 	}
-	checkpoint_reap(b, 0);
+	checkpoint_reap(b);
 	STORE(b->replayed, hv_steps(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
 		set_note(b, "%s", st.msg);
@@ -848,7 +839,6 @@ static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
 		return;
 	}
 	b->use_ckpt = true;
-	b->ckpt_from_step = info.steps;
 	log_info("backup: checkpoint %s at step %" PRIu64 " fits the log: the replay starts there", b->ckpt_path,
 		 info.steps);
 }
