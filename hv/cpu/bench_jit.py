@@ -88,37 +88,45 @@ def pct(v):
         statistics.median(v), min(v), max(v), q[0], q[2])
 
 
-def record_overhead(append):
+def record_overhead(workloads):
     """
-    Record against run on the same guest, paired runs in alternating order, host CPU and wall time.
+    Record against run on the same guest, paired runs in alternating order, host CPU and wall time,
+    for each workload (name, the guest's options for a --cpu).
     Other work on a shared host only ever adds time, so beside the per-pair median the fastest
     record against the fastest run is printed too: both sides treated alike, the least disturbed.
     """
-    print("== translator: record overhead on boot + cpubench (record against run on the same guest, %d pairs "
-          "in alternating order; per-pair overhead: median [min-max, middle half])" % RR_RUNS)
     with tempfile.TemporaryDirectory() as d:
-        for cpu in ("interp", "jit"):
-            base = ["--cpu", cpu, "--kernel", IMAGE, "--initrd", INITRD, "--net", "none", "--no-console-input",
-                    "--append", append]
-            cmds = {"run": [FTVM, "run"] + base,
-                    "record": [FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base}
-            cpu_s = {k: [] for k in cmds}
-            wall_s = {k: [] for k in cmds}
-            failed = False
-            for i in range(RR_RUNS):
-                for k in (("run", "record") if i % 2 == 0 else ("record", "run")):
-                    c, w = cpu_wall_seconds(cmds[k])
-                    failed = failed or c is None
-                    cpu_s[k].append(c)
-                    wall_s[k].append(w)
-            if failed:
-                print("ftvm --cpu %-6s a run failed: n/a" % cpu)
-                continue
-            for what, v in (("CPU", cpu_s), ("wall", wall_s)):
-                over = [100 * (r / p - 1) for r, p in zip(v["record"], v["run"])]
-                print("ftvm --cpu %-6s %-4s record %s, run %s, overhead %s; fastest of each %+.1f%%" % (
-                    cpu, what, spread(v["record"]), spread(v["run"]), pct(over),
-                    100 * (min(v["record"]) / min(v["run"]) - 1)))
+        for name, guest in workloads:
+            print("== translator: record overhead on %s (record against run on the same guest, %d pairs "
+                  "in alternating order; per-pair overhead: median [min-max, middle half])" % (name, RR_RUNS))
+            for cpu in ("interp", "jit"):
+                base = ["--cpu", cpu, "--no-console-input"] + guest
+                cmds = {"run": [FTVM, "run"] + base,
+                        "record": [FTVM, "record", "--log", os.path.join(d, cpu + ".ftlog")] + base}
+                cpu_s = {k: [] for k in cmds}
+                wall_s = {k: [] for k in cmds}
+                failed = False
+                for i in range(RR_RUNS):
+                    for k in (("run", "record") if i % 2 == 0 else ("record", "run")):
+                        c, w = cpu_wall_seconds(cmds[k])
+                        failed = failed or c is None
+                        cpu_s[k].append(c)
+                        wall_s[k].append(w)
+                if failed:
+                    print("ftvm --cpu %-6s a run failed: n/a" % cpu)
+                    continue
+                for what, v in (("CPU", cpu_s), ("wall", wall_s)):
+                    over = [100 * (r / p - 1) for r, p in zip(v["record"], v["run"])]
+                    print("ftvm --cpu %-6s %-4s record %s, run %s, overhead %s; fastest of each %+.1f%%" % (
+                        cpu, what, spread(v["record"]), spread(v["run"]), pct(over),
+                        100 * (min(v["record"]) / min(v["run"]) - 1)))
+
+
+def record_workloads(append):
+    linux = ["--kernel", IMAGE, "--initrd", INITRD, "--net", "none"]
+    return [("the bare-metal loop", ["--bios", "none", "--kernel", LOOP]),
+            ("boot + power-off", linux + ["--append", APPEND_BOOT]),
+            ("boot + cpubench + power-off", linux + ["--append", append])]
 
 
 def main():
@@ -127,7 +135,7 @@ def main():
         if not (os.path.exists(IMAGE) and os.path.exists(INITRD)):
             print("(domT not built: no record overhead figures)")
         else:
-            record_overhead(append)
+            record_overhead(record_workloads(append))
         return
     have_qemu = subprocess.call(["which", "qemu-system-riscv64"], stdout=subprocess.DEVNULL) == 0
     steps = 100000000 * 8
@@ -207,7 +215,7 @@ def main():
     print("  speed ratios: jit/interp %s, jit/qemu %s" % (ratio_spread(alone.get("interp"), alone.get("jit")),
                                                       ratio_spread(alone.get("qemu"), alone.get("jit"))))
 
-    record_overhead(append)
+    record_overhead(record_workloads(append))
 
 
 if __name__ == "__main__":
