@@ -13,6 +13,7 @@
 #include "primary/pair.h"
 #include "hv/crc32c.h"
 #include "hv/rr/log.h"
+#include "hv/rr/rr.h"
 #include "hv/rr/session.h"
 #include "hv/snapshot.h"
 #include "transport/log.h"
@@ -21,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -884,13 +884,7 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 		snprintf(why, sizeof(why), "it holds VM \"%.64s\", this backup serves \"%.64s\"", h.vm_id, vm);
 		return start_fresh(b, why);
 	} else {
-		/* A snapshot names its log by the SHA-256 of the header, encoded anew (canonical). */
-		size_t hlen = 0;
-		unsigned md_len = sizeof(header_sha);
-		uint8_t *hbuf = malloc(RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY);
-		header_ok = hbuf && !rr_header_encode(&h, hbuf, RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY, &hlen) &&
-			    EVP_Digest(hbuf, hlen, header_sha, &md_len, EVP_sha256(), NULL);
-		free(hbuf);
+		header_ok = !rr_header_sha256(&h, header_sha);	/* what its checkpoint names it by */
 		b->held_items = 1;
 		while ((rc = rr_reader_next(r, &c, why, sizeof(why))) == 1) {
 			b->held_items++;

@@ -35,16 +35,15 @@ struct rr_player {
 	char end_desc[256];
 };
 
-/* What a snapshot names the log by: the SHA-256 of its header, encoded anew (the encoding is canonical). */
-static int hash_header(struct rr_player *p, const struct rr_header *h)
+int rr_header_sha256(const struct rr_header *h, uint8_t out[32])
 {
 	size_t len = 0;
 	uint8_t *buf = malloc(RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY);
-	unsigned int md_len = sizeof(p->header_sha);
+	unsigned int md_len = 32;
 	int rc = -ENOMEM;
 
 	if (buf && !rr_header_encode(h, buf, RR_HEADER_FIXED_BYTES + RR_HEADER_MAX_BODY, &len))
-		rc = EVP_Digest(buf, len, p->header_sha, &md_len, EVP_sha256(), NULL) ? 0 : -EIO;
+		rc = EVP_Digest(buf, len, out, &md_len, EVP_sha256(), NULL) ? 0 : -EIO;
 	free(buf);
 	return rc;
 }
@@ -62,7 +61,7 @@ static int start(struct rr_player *p, const char *name, struct rr_header *h, str
 		rr_player_close(p);
 		return rc;
 	}
-	if (hash_header(p, h)) {
+	if (rr_header_sha256(h, p->header_sha)) {
 		hv_errf(err, err_len, "out of memory");
 		rr_player_close(p);
 		return -ENOMEM;

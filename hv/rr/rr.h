@@ -27,6 +27,11 @@ int rr_clock_load(const struct rr_event *in, struct hv_event *out);
 /* Dispatch on kind; -EINVAL for kinds that carry no input. */
 int rr_event_load(const struct rr_event *in, struct hv_event *out);
 
+/*
+ * What a snapshot, a pair's Hello and a backup's checkpoint name a log or its
+ * images by: the SHA-256 of the header, encoded anew (the encoding is canonical).
+ */
+int rr_header_sha256(const struct rr_header *h, uint8_t out[32]) __attribute__((warn_unused_result));
 /* The identity of a machine's images, for the log header and for replay's check. */
 int rr_header_fill(struct rr_header *h, const struct hv_config *cfg, bool virtual_clock,
 		   uint64_t digest_interval, char *err, size_t err_len)
