@@ -12,6 +12,7 @@
 #include "feed.h"
 #include "primary/pair.h"
 #include "hv/crc32c.h"
+#include "hv/host/sched.h"
 #include "hv/rr/log.h"
 #include "hv/rr/rr.h"
 #include "hv/rr/session.h"
@@ -559,6 +560,7 @@ static void *replay_main(void *arg)
 	/* Replay runs flat out; the event loop must answer heartbeats within --dead-ms. */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
 		log_warnx("backup: cannot lower the replay thread's priority: %s", strerror(errno));
+	host_sched_slice(false);	/* not the event loop's short slice, which it may inherit */
 	struct rr_session_replay_opts ro = {
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
@@ -1018,6 +1020,8 @@ int ft_backup_run(const struct ft_opts *o)
 		goto out;
 	}
 	log_info("backup: listening on %s for %s, epoch %" PRIu64, b->o.addr, b->o.peer_name, b->epoch);
+	/* Its acks release the primary's output; the replay thread may lag (--max-lag-ms). */
+	host_sched_slice(true);
 	xport_loop_run(b->loop);
 	/* The loop stops when the replay thread ends: the guest ended, or this side stopped. */
 	feed_close(b->feed);

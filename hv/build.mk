@@ -3,7 +3,7 @@
 
 # The folders are the layers: cpu/ (a hart: interpreter, translator, MMU, soft-float),
 # dev/ (device models), rr/ (record, replay, the determinism layer, sessions), rq/ (the
-# replay queue), host/ (network backends); the machine that wires them stays here.
+# replay queue), host/ (network backends, thread scheduling); the machine that wires them stays here.
 HV_OBJS += hv/cpu/cpu.o hv/cpu/csr.o hv/cpu/state.o hv/cpu/rvc.o hv/cpu/fp.o hv/cpu/mmu.o
 HV_OBJS += hv/cpu/softfp/fpu.o hv/cpu/softfp/fpu_cvt.o
 include hv/cpu/build.mk
@@ -11,7 +11,7 @@ HV_OBJS += hv/dev/syscon.o hv/dev/clint.o hv/dev/plic.o hv/dev/uart.o
 HV_OBJS += hv/dev/virtio_mmio.o hv/dev/virtio_blk.o hv/dev/virtio_net.o
 HV_OBJS += hv/machine.o hv/machine_state.o hv/snapshot.o hv/loader.o hv/fdt.o hv/errmsg.o hv/crc32c.o
 # host side: the only code besides rr/ that touches host I/O
-HV_OBJS += hv/host/slirp.o hv/host/tap.o
+HV_OBJS += hv/host/slirp.o hv/host/tap.o hv/host/sched.o
 # rr: one file per source of non-determinism (clock, console, net: host side and log form),
 # the log codec and reader, record, replay, bisect, digest, output commit, going live, sessions
 HV_OBJS += hv/rr/clock.o hv/rr/console.o hv/rr/net.o

@@ -8,6 +8,7 @@
  */
 #include "pair.h"
 #include "hv/crc32c.h"
+#include "hv/host/sched.h"
 #include "hv/rq/queue.h"
 #include "hv/rr/session.h"
 #include "transport/log.h"
@@ -772,6 +773,7 @@ static void *io_main(void *arg)
 {
 	struct primary *p = arg;
 
+	host_sched_slice(true);
 	xport_loop_run(p->loop);
 	return NULL;
 }

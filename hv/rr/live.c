@@ -12,8 +12,12 @@
 
 /* Steps between looks at the host (~3 ms of guest execution). */
 #define LIVE_SLICE_STEPS 1000000ULL
-/* While output waits for the log, look for its release this often (~50 us of guest execution). */
-#define LIVE_COMMIT_SLICE_STEPS 20000ULL
+/*
+ * While output waits for the log, look for its release this often (10-40 us
+ * of guest execution): the release waits for the slice that runs when the
+ * backup's ack arrives, and 20000 steps made that most of the hold.
+ */
+#define LIVE_COMMIT_SLICE_STEPS 4000ULL
 #define LIVE_MAX_POLLFDS 64
 
 static volatile sig_atomic_t stop_signal;

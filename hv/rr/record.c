@@ -2,6 +2,7 @@
 /* record: the recorder: input events, checks and digests into chunks, queued to the log file. */
 #include "hv/rr/rr.h"
 #include "hv/errmsg.h"
+#include "hv/host/sched.h"
 #include "hv/rq/queue.h"
 
 #include <errno.h>
@@ -103,6 +104,7 @@ static void *disk_writer(void *arg)
 	const uint8_t *buf;
 	size_t len;
 
+	host_sched_slice(true);
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1)
 		if (write_item(r, buf, len, rq_tag(r->q, r->disk_id)))
 			break;
