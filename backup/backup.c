@@ -482,10 +482,12 @@ static int exit_status(const struct live_result *r)
 
 /*
  * Replay thread: has the checkpoint writer finished? One running past
- * CHECKPOINT_MAX_S is killed; its temporary file never replaced the last
- * good checkpoint, and is removed.
+ * CHECKPOINT_MAX_S, or still running when the replay ends (stop_now: this
+ * side goes live or stops, and must neither wait for it nor leave it
+ * unreaped), is killed; its temporary file never replaced the last good
+ * checkpoint, and is removed.
  */
-static void checkpoint_reap(struct backup *b)
+static void checkpoint_reap(struct backup *b, bool stop_now)
 {
 	pid_t pid = b->ckpt_pid, r;
 	int ws;
@@ -494,10 +496,10 @@ static void checkpoint_reap(struct backup *b)
 		return;
 	r = waitpid(pid, &ws, WNOHANG);
 	if (r == 0) {
-		if (ft_now_s() - b->ckpt_started <= CHECKPOINT_MAX_S)
+		if (!stop_now && ft_now_s() - b->ckpt_started <= CHECKPOINT_MAX_S)
 			return;
-		log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %d s: killing it",
-			  b->ckpt_step, CHECKPOINT_MAX_S);
+		log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %.1f s%s: killing it",
+			  b->ckpt_step, ft_now_s() - b->ckpt_started, stop_now ? " and the replay ended" : "");
 		kill(pid, SIGKILL);
 		r = waitpid(pid, &ws, 0);
 	}
@@ -526,7 +528,7 @@ static void checkpoint(struct backup *b, struct rr_session *s)
 {
 	double now = ft_now_s();
 
-	checkpoint_reap(b);
+	checkpoint_reap(b, false);
 	if (b->ckpt_pid || LOAD(b->state) != BK_REPLAYING || now - b->ckpt_last < b->o.checkpoint_s)
 		return;
 	b->ckpt_last = now;
@@ -601,7 +603,7 @@ static void *replay_main(void *arg)
 			break;
 		checkpoint(b, s);
 	}
-	checkpoint_reap(b);
+	checkpoint_reap(b, true);
 	STORE(b->replayed, hv_steps(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
 		set_note(b, "%s", st.msg);
