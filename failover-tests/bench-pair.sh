@@ -8,6 +8,7 @@
 #     the replication ack round trip and how long outputs were held (the goal: added latency within
 #     one round trip + 100 us); BENCH_CPU=jit runs both guests under the translator;
 #   - the backup's lag while loaded (p50, p99 of 'ftvm status' samples) and replication bytes/s;
+#   - how busy the machine's cores were in each kind of round (both "hosts" share them here);
 #   - BENCH_FAILOVERS (default 10) SIGKILLs of the primary: the backup's own loss-to-live time and
 #     the client-visible gap (last reply before the kill to first after), p50 and max;
 #   - BENCH_SWITCHES (default 6) planned switchovers (ftvm promote): promote to protected again
@@ -34,6 +35,18 @@ print("%.1f %.1f %.1f %d" % (len(ok) / span, pct(0.5), pct(0.99), len(ok)))
 PY
 }
 
+# Busy share of this machine's cores since cpu_mark (one /proc/stat sample each end): both
+# "hosts" and the clients run here, so a protected round's backup competes with the guest.
+cpu_mark() { cpu_at=$(head -n1 /proc/stat); }
+cpu_busy() {
+	python3 - "$cpu_at" "$(head -n1 /proc/stat)" <<'PY'
+import sys
+a, b = ([int(x) for x in s.split()[1:]] for s in sys.argv[1:3])
+d = [y - x for x, y in zip(a, b)]
+print("%.0f" % (100.0 * (1 - (d[3] + d[4]) / max(1, sum(d[:8])))))
+PY
+}
+
 ARB=${FT_ARBITER:-lock}
 if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
 # 1 and 2, BENCH_ROUNDS times (default 3) in alternation, so that both see the same neighbours:
@@ -45,13 +58,16 @@ for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
 	ft_bg vm p "$FTVM" run --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net tap:tap0 \
 		--no-console-input --append "$(ft_append)" ${BENCH_CPU:+--cpu "$BENCH_CPU"}
 	ft_wait_kv 120 || { ft_show vm; ft_fail "the unprotected guest did not serve"; }
+	cpu_mark
 	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
 	ft_wait load 60
+	b_cpu=$(cpu_busy)
 	read -r b_ops b_p50 b_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
 	ft_kill vm
 
 	ft_round "pair$r"
 	FT_PRIMARY_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" FT_BACKUP_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" ft_pair_up 120
+	cpu_mark
 	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
 	: >"$FT_RUN/lag"
 	while ft_alive load; do
@@ -59,6 +75,7 @@ for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
 		sleep 0.05
 	done
 	ft_wait load 60
+	p_cpu=$(cpu_busy)
 	read -r p_ops p_p50 p_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
 	read -r lag_p50 lag_p99 repl_bps rtt_p50 held_us < <(python3 - "$FT_RUN/lag" <<'PY'
 import json, sys
@@ -83,7 +100,7 @@ print("%.2f %.2f %.0f %.0f %.0f" % (pct(lag, 0.5), pct(lag, 0.99), rate, rtt, he
 PY
 )
 	ft_stop_pair load
-	echo "$b_ops $b_p50 $b_p99 $p_ops $p_p50 $p_p99 $lag_p50 $lag_p99 $repl_bps $rtt_p50 $held_us" >>"$FT_TMP/rounds"
+	echo "$b_ops $b_p50 $b_p99 $p_ops $p_p50 $p_p99 $lag_p50 $lag_p99 $repl_bps $rtt_p50 $held_us $b_cpu $p_cpu" >>"$FT_TMP/rounds"
 done
 fi
 
@@ -109,7 +126,7 @@ summary() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "p50
 if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
 echo "pair: ftkv with 4 clients for ${LOAD_S} s, unprotected ('ftvm run') then protected (primary + backup), ${BENCH_ROUNDS:-3} rounds in alternation${BENCH_CPU:+, --cpu $BENCH_CPU}:"
 python3 - "$FT_TMP/rounds" <<'PY'
-import statistics, sys
+import os, statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 col = lambda i: [r[i] for r in rows]
 med = lambda v: statistics.median(v)
@@ -124,6 +141,8 @@ print("  replication ack round trip p50 %.0f us (%s); outputs held %.0f us on av
       % (med(col(9)), rng(col(9)), med(col(10)), rng(col(10))))
 print("  backup lag under load: p50 %.2f ms, p99 %.2f ms of guest execution; replication %.0f bytes/s"
       % (med(col(6)), med(col(7)), med(col(8))))
+print("  this machine's %d cores busy under load: %.0f%% unprotected, %.0f%% protected (the backup and the clients share them)"
+      % (os.cpu_count(), med(col(11)), med(col(12))))
 PY
 fi
 if [ "$N" -gt 0 ]; then
