@@ -962,6 +962,8 @@ int ft_primary_run(const struct ft_opts *o)
 		/* The guest's MAC moved here: tell the bridges, as after a failover. */
 		rr_session_announce(p->s);
 	}
+	/* On a TAP, frames leave where the ack (or our log's write) makes them safe: one wake-up less. */
+	rr_session_release_frames_at_once(p->s);
 	p->q = rr_session_queue(p->s);
 	p->qid = rr_session_consumer(p->s, 0);
 	p->join_item = UINT64_MAX;	/* the first backup follows the queue from item 0 */

@@ -4,6 +4,7 @@
 #define HV_NET_BACKEND_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,12 @@ int net_backend_open(const char *spec, void (*rx)(void *opaque, const uint8_t *f
 	__attribute__((warn_unused_result));
 /* guest -> world; 0 (sent, or dropped and counted when the world is busy) or -errno; never blocks */
 int net_backend_send(struct net_backend *b, const uint8_t *frame, size_t len);
+/*
+ * A TAP's send is one write(2): a thread other than the owner's may send, one
+ * at a time (output commit releases frames where the log's ack arrives).
+ * libslirp is the owner's thread's alone.
+ */
+bool net_backend_send_any_thread(const struct net_backend *b);
 /* Fill up to max pollfds the backend needs; may lower *timeout_ms (-1: infinite). Returns the count used. */
 int net_backend_pollfds(struct net_backend *b, struct pollfd *pfds, int max, int *timeout_ms);
 /* After poll(): service the fds (pfds/n as filled above, revents set) and due timers; rx() is called once per frame. */

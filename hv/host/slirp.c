@@ -348,6 +348,11 @@ int net_backend_send(struct net_backend *b, const uint8_t *frame, size_t len)
 	return 0;
 }
 
+bool net_backend_send_any_thread(const struct net_backend *b)
+{
+	return b->tap != NULL;
+}
+
 static int poll_to_slirp(short revents)
 {
 	int ev = 0;

@@ -77,6 +77,8 @@ int det_net_open(struct det_net *n, const char *spec, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 void det_net_close(struct det_net *n);
 void det_net_tx(struct det_net *n, const uint8_t *frame, size_t len);
+/* det_net_tx may be called from another thread than the poll loop's (one at a time): a TAP. */
+bool det_net_tx_any_thread(const struct det_net *n);
 int det_net_pollfds(struct det_net *n, struct pollfd *pfds, int max, int *timeout_ms);
 void det_net_dispatch(struct det_net *n, struct pollfd *pfds, int count);
 int det_net_flush(struct det_net *n, struct hv_machine *m, det_apply_fn apply, void *opaque)

@@ -146,6 +146,16 @@ void live_release(struct live *lv)
 		oc_release(lv->o.oc, emit, lv);
 }
 
+bool live_frames_any_thread(const struct live *lv)
+{
+	return lv->o.oc && lv->have_net && det_net_tx_any_thread(&lv->net);
+}
+
+size_t live_release_frames(struct live *lv)
+{
+	return live_frames_any_thread(lv) ? oc_release_frames(lv->o.oc, emit, lv) : 0;
+}
+
 const struct hv_host_ops live_host_ops = {
 	.console_out = console_out,
 	.net_tx = net_tx,

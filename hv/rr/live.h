@@ -105,6 +105,14 @@ bool live_signalled(void);
 void live_stop(struct live *lv);
 /* Emit the outputs the log now covers (also done inside live_run). */
 void live_release(struct live *lv);
+/*
+ * From the thread that moved the log's safe step: emit the frames it made
+ * safe now, instead of when the vCPU thread next looks (the end of its
+ * slice, or its wake-up). Only where the backend sends from any thread
+ * (live_frames_any_thread); returns how many.
+ */
+bool live_frames_any_thread(const struct live *lv);
+size_t live_release_frames(struct live *lv);
 /* Going live: send the replay's last frames again (see struct live_tail), then forget them. */
 void live_send_tail(struct live *lv);
 /* Attach a network backend later (a replay going live). */

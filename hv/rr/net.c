@@ -53,6 +53,11 @@ void det_net_tx(struct det_net *n, const uint8_t *frame, size_t len)
 		(void)net_backend_send(n->backend, frame, len);
 }
 
+bool det_net_tx_any_thread(const struct det_net *n)
+{
+	return n->backend && net_backend_send_any_thread(n->backend);
+}
+
 int det_net_pollfds(struct det_net *n, struct pollfd *pfds, int max, int *timeout_ms)
 {
 	return n->backend ? net_backend_pollfds(n->backend, pfds, max, timeout_ms) : 0;

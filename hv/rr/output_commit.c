@@ -3,6 +3,7 @@
 #include "hv/rr/output_commit.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -21,7 +22,8 @@ struct oc_item {
 };
 
 struct oc {
-	/* vCPU thread only */
+	/* Under lock: the vCPU thread's, and a thread that releases frames (oc_release_frames). */
+	pthread_mutex_t lock;
 	struct oc_item *head, **tail;
 	struct oc_item *first_unsealed;
 	uint64_t last_sealed;	/* step of the newest sealed output */
@@ -51,6 +53,7 @@ struct oc *oc_new(void)
 		free(oc);
 		return NULL;
 	}
+	pthread_mutex_init(&oc->lock, NULL);
 	oc->tail = &oc->head;
 	return oc;
 }
@@ -65,6 +68,7 @@ void oc_free(struct oc *oc)
 		free(it);
 	}
 	close(oc->efd);
+	pthread_mutex_destroy(&oc->lock);
 	free(oc);
 }
 
@@ -84,6 +88,7 @@ int oc_hold(struct oc *oc, enum oc_kind kind, const uint8_t *data, size_t len)
 	it->step = UNSEALED;
 	it->len = len;
 	memcpy(it->data, data, len);
+	pthread_mutex_lock(&oc->lock);
 	*oc->tail = it;
 	oc->tail = &it->next;
 	if (!oc->first_unsealed)
@@ -91,6 +96,7 @@ int oc_hold(struct oc *oc, enum oc_kind kind, const uint8_t *data, size_t len)
 	oc->st.held++;
 	oc->st.held_now++;
 	oc->st.held_bytes_now += len;
+	pthread_mutex_unlock(&oc->lock);
 	return 0;
 }
 
@@ -98,6 +104,7 @@ void oc_seal(struct oc *oc, uint64_t step)
 {
 	uint64_t t = 0;
 
+	pthread_mutex_lock(&oc->lock);
 	for (struct oc_item *it = oc->first_unsealed; it; it = it->next) {
 		if (!t)
 			t = now_ns();
@@ -106,39 +113,47 @@ void oc_seal(struct oc *oc, uint64_t step)
 		oc->last_sealed = step;
 	}
 	oc->first_unsealed = NULL;
+	pthread_mutex_unlock(&oc->lock);
 }
 
-bool oc_waiting(const struct oc *oc)
+bool oc_waiting(struct oc *oc)
 {
-	return oc->head && oc->last_sealed > oc_safe(oc);
+	pthread_mutex_lock(&oc->lock);
+	bool waiting = oc->head && oc->last_sealed > oc_safe(oc);
+	pthread_mutex_unlock(&oc->lock);
+	return waiting;
 }
 
-bool oc_holding(const struct oc *oc)
+bool oc_holding(struct oc *oc)
 {
-	return oc->head != NULL;
+	pthread_mutex_lock(&oc->lock);
+	bool holding = oc->head != NULL;
+	pthread_mutex_unlock(&oc->lock);
+	return holding;
 }
 
 uint64_t oc_last_sealed(const struct oc *oc)
 {
-	return oc->last_sealed;
+	return oc->last_sealed;	/* written by the vCPU thread, its only reader */
 }
 
-bool oc_over_limit(const struct oc *oc)
+bool oc_over_limit(struct oc *oc)
 {
-	return oc->st.held_bytes_now > OC_MAX_HELD_BYTES;
+	pthread_mutex_lock(&oc->lock);
+	bool over = oc->st.held_bytes_now > OC_MAX_HELD_BYTES;
+	pthread_mutex_unlock(&oc->lock);
+	return over;
 }
 
-size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque)
+/* Emit, in order, the sealed outputs at the head whose step is safe; frames_only stops at console bytes. */
+static size_t release(struct oc *oc, bool frames_only, oc_emit_fn *emit, void *opaque)
 {
-	uint64_t safe = oc_safe(oc), t = 0, drained;
+	uint64_t safe = oc_safe(oc), t = 0;
 	size_t n = 0;
 
-	if (read(oc->efd, &drained, sizeof(drained)) < 0) {
-		/* EAGAIN: nobody moved the watermark since the last look */
-	}
-	if (oc_failed(oc))
-		return 0;
-	while (oc->head && oc->head->step != UNSEALED && oc->head->step <= safe) {
+	pthread_mutex_lock(&oc->lock);
+	while (!oc_failed(oc) && oc->head && oc->head->step != UNSEALED && oc->head->step <= safe &&
+	       (!frames_only || oc->head->kind == OC_NET)) {
 		struct oc_item *it = oc->head;
 		if (!t)
 			t = now_ns();
@@ -156,7 +171,23 @@ size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque)
 		free(it);
 		n++;
 	}
+	pthread_mutex_unlock(&oc->lock);
 	return n;
+}
+
+size_t oc_release(struct oc *oc, oc_emit_fn *emit, void *opaque)
+{
+	uint64_t drained;
+
+	if (read(oc->efd, &drained, sizeof(drained)) < 0) {
+		/* EAGAIN: nobody moved the watermark since the last look */
+	}
+	return release(oc, false, emit, opaque);
+}
+
+size_t oc_release_frames(struct oc *oc, oc_emit_fn *emit, void *opaque)
+{
+	return release(oc, true, emit, opaque);
 }
 
 void oc_set_safe(struct oc *oc, uint64_t step)
@@ -193,8 +224,10 @@ int oc_failed(const struct oc *oc)
 	return __atomic_load_n(&oc->failed, __ATOMIC_ACQUIRE);
 }
 
-void oc_get_stats(const struct oc *oc, struct oc_stats *st)
+void oc_get_stats(struct oc *oc, struct oc_stats *st)
 {
+	pthread_mutex_lock(&oc->lock);
 	*st = oc->st;
+	pthread_mutex_unlock(&oc->lock);
 	st->safe_step = oc_safe(oc);
 }

@@ -18,6 +18,7 @@ struct rr_session {
 	struct rr_recorder *rec;
 	struct oc *oc;
 	int commit_on_log;		/* atomic: the writer thread reads it */
+	int frames_at_once;		/* atomic: release frames on the thread that moves the safe step */
 	uint64_t written_step;	/* atomic: the local log is written up to here */
 	uint64_t acked_step;	/* atomic: the backup acknowledged the log up to here */
 	bool has_log;
@@ -77,6 +78,8 @@ static void log_written(void *opaque, uint64_t end_step)
 		uint64_t acked = __atomic_load_n(&s->acked_step, __ATOMIC_SEQ_CST);
 		oc_set_safe(s->oc, acked < end_step ? acked : end_step);
 	}
+	if (__atomic_load_n(&s->frames_at_once, __ATOMIC_ACQUIRE))
+		live_release_frames(&s->lv);
 }
 
 static void log_failed(void *opaque, int err)
@@ -327,6 +330,16 @@ void rr_session_set_acked(struct rr_session *s, uint64_t step)
 		;
 	uint64_t written = s->has_log ? __atomic_load_n(&s->written_step, __ATOMIC_SEQ_CST) : UINT64_MAX;
 	oc_set_safe(s->oc, step < written ? step : written);
+	if (__atomic_load_n(&s->frames_at_once, __ATOMIC_ACQUIRE))
+		live_release_frames(&s->lv);
+}
+
+int rr_session_release_frames_at_once(struct rr_session *s)
+{
+	if (!s->rec || !s->live_ready || !live_frames_any_thread(&s->lv))
+		return -ENOTSUP;
+	__atomic_store_n(&s->frames_at_once, 1, __ATOMIC_RELEASE);
+	return 0;
 }
 
 void rr_session_fail_output(struct rr_session *s)

@@ -65,6 +65,13 @@ void rr_session_set_safe(struct rr_session *s, uint64_t step);
  * there leaves once the local log (when there is one) is written there too.
  */
 void rr_session_set_acked(struct rr_session *s, uint64_t step);
+/*
+ * Before the run: frames leave on the thread that makes them safe (the one
+ * that calls rr_session_set_acked, or the log writer), not when the vCPU
+ * thread next looks. -ENOTSUP unless the network backend can send from any
+ * thread (a TAP); the vCPU thread then releases them as before.
+ */
+int rr_session_release_frames_at_once(struct rr_session *s);
 /* For the primary: nothing will ever be safe (fenced): hold every output for good (stop the run with rr_session_stop). */
 void rr_session_fail_output(struct rr_session *s);
 /* For the primary carrying on alone: from now on the local log vouches (or, with none, nothing needs to). */

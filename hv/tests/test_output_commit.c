@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_output_commit: held outputs leave in order, only once their step is safe, never after a failure. */
+/* test_output_commit: held outputs leave in order, only once their step is safe, never after a failure, from either thread. */
 #include "hv/rr/output_commit.h"
 #include "hv/tests/check.h"
 
@@ -120,6 +120,64 @@ static void test_threads(void)
 	oc_free(oc);
 }
 
+/* Frames leave from the thread that moves the watermark; console bytes wait for the vCPU thread. */
+static void test_frames_any_thread(void)
+{
+	struct oc *oc = oc_new();
+	struct sink s = { .len = 0 };
+
+	CHECK(hold(oc, OC_NET, "a") == 0 && hold(oc, OC_CONSOLE, "b") == 0 && hold(oc, OC_NET, "c") == 0);
+	oc_seal(oc, 10);
+	oc_set_safe(oc, 9);
+	CHECK_EQ(oc_release_frames(oc, emit, &s), 0, "frames released before safe");
+	oc_set_safe(oc, 10);
+	CHECK_EQ(oc_release_frames(oc, emit, &s), 1, "frames up to the console output");
+	CHECK_EQ(oc_release(oc, emit, &s), 2, "the console output and the frame after it");
+	CHECK(!strcmp(s.got, "abc"), "got %s", s.got);
+	oc_free(oc);
+}
+
+struct releaser {
+	struct oc *oc;
+	struct sink *s;
+	uint64_t to;
+};
+
+static void *release_frames(void *arg)
+{
+	struct releaser *r = arg;
+
+	for (uint64_t i = 1; i <= r->to; i++) {
+		oc_set_safe(r->oc, i);
+		oc_release_frames(r->oc, emit, r->s);
+	}
+	return NULL;
+}
+
+/* The vCPU thread holds, seals and releases while another releases frames: each leaves once, in order. */
+static void test_frames_race(void)
+{
+	struct oc *oc = oc_new();
+	struct sink s = { .len = 0 };
+	struct releaser r = { oc, &s, 1000 };
+	pthread_t t;
+
+	CHECK(pthread_create(&t, NULL, release_frames, &r) == 0);
+	for (int i = 0; i < 1000; i++) {
+		char c[2] = { (char)('a' + i % 26), 0 };
+		CHECK(hold(oc, i % 7 ? OC_NET : OC_CONSOLE, c) == 0);
+		oc_seal(oc, (uint64_t)i + 1);
+		oc_release(oc, emit, &s);
+	}
+	pthread_join(t, NULL);
+	oc_release(oc, emit, &s);
+	CHECK_EQ(s.len, 1000, "released once each");
+	for (int i = 0; i < 1000; i++)
+		CHECK(s.got[i] == 'a' + i % 26, "order at %d", i);
+	CHECK(!oc_holding(oc));
+	oc_free(oc);
+}
+
 static void emit_count(void *opaque, enum oc_kind kind, const uint8_t *data, size_t len)
 {
 	(*(size_t *)opaque) += len;
@@ -147,6 +205,8 @@ int main(void)
 	test_order_and_watermark();
 	test_failure_holds_forever();
 	test_threads();
+	test_frames_any_thread();
+	test_frames_race();
 	test_limit_counts();
 	return check_done("test_output_commit");
 }
