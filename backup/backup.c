@@ -563,6 +563,7 @@ static void *replay_main(void *arg)
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
 		log_warnx("backup: cannot lower the replay thread's priority: %s", strerror(errno));
 	host_sched_slice(false);	/* not the event loop's short slice, which it may inherit */
+	pthread_setname_np(pthread_self(), "ftvm-replay");
 	struct rr_session_replay_opts ro = {
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,

@@ -773,6 +773,7 @@ static void *io_main(void *arg)
 {
 	struct primary *p = arg;
 
+	pthread_setname_np(pthread_self(), "ftvm-io");
 	host_sched_slice(true);
 	xport_loop_run(p->loop);
 	return NULL;

@@ -171,6 +171,7 @@ static void *header_job_run(void *arg)
 {
 	struct rr_header_job *j = arg;
 
+	pthread_setname_np(pthread_self(), "ftvm-hash");
 	j->rc = rr_header_fill(j->h, &j->cfg, j->virtual_clock, j->digest_interval, j->err, sizeof(j->err));
 	return NULL;
 }

@@ -104,6 +104,7 @@ static void *disk_writer(void *arg)
 	const uint8_t *buf;
 	size_t len;
 
+	pthread_setname_np(pthread_self(), "ftvm-log");
 	host_sched_slice(true);
 	while (rq_next(r->q, r->disk_id, &buf, &len) == 1)
 		if (write_item(r, buf, len, rq_tag(r->q, r->disk_id)))
