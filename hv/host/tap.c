@@ -27,7 +27,7 @@ struct net_tap {
 	void *opaque;
 	struct net_backend_stats *stats;
 	int more_pending;	/* the read budget ran out with frames still queued */
-	int dead_errno;		/* the interface went away: stop polling, refuse sends */
+	int dead_errno;		/* atomic: the interface went away: stop polling, refuse sends (any thread may send) */
 	uint8_t buf[NET_FRAME_MAX_BYTES];
 };
 
@@ -113,9 +113,10 @@ int net_tap_send(struct net_tap *t, const uint8_t *frame, size_t len)
 		t->stats->tx_dropped++;
 		return -EINVAL;
 	}
-	if (t->dead_errno) {
+	int dead = __atomic_load_n(&t->dead_errno, __ATOMIC_RELAXED);
+	if (dead) {
 		t->stats->tx_dropped++;
-		return -t->dead_errno;
+		return -dead;
 	}
 	do {
 		n = write(t->fd, frame, len);
@@ -158,7 +159,7 @@ void net_tap_dispatch(struct net_tap *t, struct pollfd *pfds, int n)
 	/* Without this an unregistered interface would report POLLERR on every round: a busy loop. */
 	if (n >= 1 && pfds[0].fd == t->fd && (pfds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) &&
 	    !(pfds[0].revents & POLLIN)) {
-		t->dead_errno = EIO;
+		__atomic_store_n(&t->dead_errno, EIO, __ATOMIC_RELAXED);
 		return;
 	}
 	for (i = 0; i < TAP_READS_PER_DISPATCH; i++) {
