@@ -706,8 +706,8 @@ static void handover_take_back(struct backup *b)
 	b->have_progress = true;
 	b->protect_from = b->received_end;
 	b->lost_at = ft_now_s();
-	snprintf(b->lost_why, sizeof(b->lost_why), "the new primary of the switchover did not connect within %u ms",
-		 ft_handover_grace_ms(&b->o));
+	snprintf(b->lost_why, sizeof(b->lost_why), "%s did not connect within %u ms",
+		 b->o.take_back ? "a primary" : "the new primary of the switchover", ft_handover_grace_ms(&b->o));
 	try_take_over(b);
 }
 
@@ -739,7 +739,10 @@ static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
  * After a switchover (--handover-epoch H) the old primary, now this backup,
  * expects the new primary to hold H. It arms the take-back while the epoch
  * is H, or is still our own H - 1 at the deadline: then the new primary never
- * took it, and our own log holds everything we let out.
+ * took it, and our own log holds everything we let out. A primary that died
+ * alone in H - 1 and started again as the backup of its log (--take-back)
+ * arms it only in the second case: a peer that holds H took over and may
+ * serve the guest.
  */
 static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 {
@@ -760,12 +763,17 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 		}
 		if (e && !strcmp(owner, b->o.peer_name)) {
 			b->epoch = e;
-			b->handover_armed = h && e == h;
+			/* A peer's epoch H is a switchover's new primary, which waits for us; after --take-back it may be live. */
+			b->handover_armed = h && e == h && !b->o.take_back;
 			return 0;
 		}
 		if (h && e + 1 == h && !strcmp(owner, b->o.name) && ft_now_s() >= b->handover_deadline) {
-			log_warnx("backup: the new primary of the switchover never took epoch %" PRIu64 ": taking "
-				  "the guest back", h);
+			if (b->o.take_back)
+				log_warnx("backup: nobody took epoch %" PRIu64 " since this host's primary died in %"
+					  PRIu64 ": taking the guest back from its log", h, e);
+			else
+				log_warnx("backup: the new primary of the switchover never took epoch %" PRIu64
+					  ": taking the guest back", h);
 			b->epoch = e;
 			b->handover_armed = true;
 			return 0;
@@ -989,9 +997,10 @@ int ft_backup_run(const struct ft_opts *o)
 	}
 	STORE(b->state, BK_REPLAYING);
 	if (b->handover_armed)
-		set_note(b, "after the switchover: should the new primary not connect within %u ms of this "
-			 "start, this host takes the guest back at epoch %" PRIu64, ft_handover_grace_ms(&b->o),
-			 b->epoch + 1);
+		set_note(b, "%s within %u ms of this start, this host takes the guest back at epoch %" PRIu64,
+			 b->o.take_back ? "started again on its own log: should no primary connect"
+					: "after the switchover: should the new primary not connect",
+			 ft_handover_grace_ms(&b->o), b->epoch + 1);
 	b->xc = (struct xport_config){
 		.mode = XPORT_LISTEN, .role = XPORT_ROLE_BACKUP, .host = b->o.host, .port = b->o.port,
 		.cert_file = b->o.cert_file, .key_file = b->o.key_file, .ca_file = b->o.ca_file,
@@ -1052,7 +1061,7 @@ out:
 		char snap[4200];
 		ft_switch_snapshot_path(&b->o, snap, sizeof(snap));
 		log_info("backup: starting again as the primary from %s", snap);
-		rc = ft_exec_role(&b->o, true, snap, 0);
+		rc = ft_exec_role(&b->o, true, snap, 0, false);
 		log_warnx("backup: cannot start again as the primary: %s", strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
 	}

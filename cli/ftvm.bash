@@ -79,7 +79,7 @@ _ftvm()
 			words="--at --out --log --kernel --initrd --bios --append --disk --net --mem --smp --cpu --input-at --help"
 		fi;;
 	primary) words="--peer --listen --max-lag-ms --force-epoch --from $_ftvm_pair_opts";;
-	backup)	words="--listen --peer --buffer --checkpoint-s --from --handover-epoch $_ftvm_pair_opts";;
+	backup)	words="--listen --peer --buffer --checkpoint-s --from --handover-epoch --take-back $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
 	promote) words="--control --help";;
 	version) words="--json --help";;

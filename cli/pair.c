@@ -51,8 +51,9 @@ static void usage(FILE *f, bool primary)
 		primary ? "also keep the log here (optional)" : "where the received log is kept (required)",
 		primary ? "  --max-lag-ms N       the backup may be at most N ms of guest execution behind\n"
 			  "                       (default 100); past it the guest pauses\n"
-			  "  --force-epoch        start even though another side owns the arbiter's epoch\n"
-			  "                       (only when that side is known to be gone)\n"
+			  "  --force-epoch        start a new guest even though another side owns the\n"
+			  "                       arbiter's epoch (only when it is known to be gone), or\n"
+			  "                       this host owns it and its log is not empty\n"
 			: "  --buffer SIZE        log received but not yet replayed (default 64M); a full\n"
 			  "                       buffer withholds credit and pauses the primary\n"
 			  "  --checkpoint-s N     save the replaying machine beside the log every N s\n"
@@ -62,7 +63,11 @@ static void usage(FILE *f, bool primary)
 		primary ? "where this host listens as the backup" : "where this host dials the backup",
 		primary ? "" : "  --handover-epoch N   the epoch the new primary of a switchover takes: should it\n"
 			       "                       never connect, this host takes the guest back (a switchover\n"
-			       "                       passes it to the old primary)\n",
+			       "                       passes it to the old primary)\n"
+			       "  --take-back          with --handover-epoch N: this host's primary died alone in\n"
+			       "                       epoch N-1; take the guest back from the log only while the\n"
+			       "                       arbiter still holds N-1 for this host (a primary passes it\n"
+			       "                       when it finds its own log)\n",
 		primary ? "attached at start" : "attached when it goes live");
 }
 
@@ -102,7 +107,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 	enum { OPT_PEER = 256, OPT_LISTEN, OPT_NAME, OPT_PEER_NAME, OPT_CERTS, OPT_ARBITER, OPT_LOG,
 	       OPT_FSYNC, OPT_CONTROL, OPT_VM_ID, OPT_HB, OPT_DEAD, OPT_LAG, OPT_BUFFER, OPT_KERNEL,
 	       OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_MEM, OPT_SMP, OPT_DISK, OPT_NET, OPT_CPU,
-	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HANDOVER_EPOCH, OPT_CHECKPOINT, OPT_HELP };
+	       OPT_FORCE_EPOCH, OPT_FROM, OPT_HANDOVER_EPOCH, OPT_TAKE_BACK, OPT_CHECKPOINT, OPT_HELP };
 	static const struct option opts[] = {
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -130,6 +135,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		{ "force-epoch", no_argument, NULL, OPT_FORCE_EPOCH },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "handover-epoch", required_argument, NULL, OPT_HANDOVER_EPOCH },
+		{ "take-back", no_argument, NULL, OPT_TAKE_BACK },
 		{ "checkpoint-s", required_argument, NULL, OPT_CHECKPOINT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
@@ -183,6 +189,7 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 			o->handover_epoch = e;
 			break;
 		}
+		case OPT_TAKE_BACK: o->take_back = true; break;
 		case OPT_NAME: o->name = optarg; break;
 		case OPT_PEER_NAME: o->peer_name = optarg; break;
 		case OPT_CERTS: o->certs = optarg; break;

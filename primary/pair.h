@@ -41,6 +41,7 @@ struct ft_opts {
 	const char *switch_addr;	/* the other: where this side listens or dials after 'ftvm promote' */
 	const char *from_snapshot;	/* --from: go on from a switchover's snapshot with the same log */
 	uint64_t handover_epoch;	/* --handover-epoch: the epoch the new primary takes at a switchover */
+	bool take_back;			/* --take-back: our primary died alone in handover_epoch - 1 */
 	int argc;			/* the command line, to start again in the other role */
 	char **argv;
 	const char *arbiter;		/* lock:PATH */
@@ -61,10 +62,14 @@ struct ft_opts {
  * Planned switchover: this process becomes the other role (argv[0] swapped,
  * --from snapshot appended, names pinned), as the same pid with the same
  * options. The old primary, becoming the backup, also passes the epoch the
- * new primary takes (handover_epoch; 0 for the new primary). Returns only on
- * failure (-errno).
+ * new primary takes (handover_epoch; 0 for the new primary). A primary that
+ * died alone starts again as the backup of its own log (snapshot NULL: it
+ * replays the log from its start; take_back: it takes the guest back only
+ * while the arbiter still holds its own epoch). Returns only on failure
+ * (-errno).
  */
-int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch);
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch,
+		 bool take_back);
 /*
  * How long the old primary, now the backup, waits for the new primary of a
  * switchover to connect before it takes the guest back itself.

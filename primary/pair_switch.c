@@ -21,9 +21,10 @@ uint32_t ft_handover_grace_ms(const struct ft_opts *o)
 	return ms > 5000 ? (ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms) : 5000;
 }
 
-int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch)
+int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch,
+		 bool take_back)
 {
-	char **av = calloc((size_t)o->argc + 12, sizeof(*av));
+	char **av = calloc((size_t)o->argc + 14, sizeof(*av));
 	char epoch[24];
 	int n = 0, rc;
 
@@ -36,6 +37,8 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot,
 			i++;
 			continue;
 		}
+		if (!strcmp(o->argv[i], "--take-back"))
+			continue;
 		if (strncmp(o->argv[i], "--from=", 7) && strncmp(o->argv[i], "--handover-epoch=", 17))
 			av[n++] = o->argv[i];
 	}
@@ -44,13 +47,17 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot,
 	av[n++] = (char *)(uintptr_t)o->name;
 	av[n++] = (char *)(uintptr_t)"--peer-name";
 	av[n++] = (char *)(uintptr_t)o->peer_name;
-	av[n++] = (char *)(uintptr_t)"--from";
-	av[n++] = (char *)(uintptr_t)snapshot;
+	if (snapshot) {
+		av[n++] = (char *)(uintptr_t)"--from";
+		av[n++] = (char *)(uintptr_t)snapshot;
+	}
 	if (handover_epoch) {
 		snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)handover_epoch);
 		av[n++] = (char *)(uintptr_t)"--handover-epoch";
 		av[n++] = epoch;
 	}
+	if (take_back)
+		av[n++] = (char *)(uintptr_t)"--take-back";
 	av[n] = NULL;
 	fflush(NULL);
 	execv("/proc/self/exe", av);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -866,6 +867,14 @@ static char switch_over(struct primary *p, uint64_t at, const char *snap)
 	return ready ? 'b' : 'p';
 }
 
+/* Our log file is there and not empty: a guest of ours recorded into it. */
+static bool log_holds_history(const struct primary *p)
+{
+	struct stat st;
+
+	return p->o.log_path && stat(p->o.log_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
 /*
  * Start at a new epoch of our own: E -> E+1 with us as the owner. If another
  * side owns the epoch it may be serving this VM (a backup that took over):
@@ -903,6 +912,20 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 				 "starting a second copy (stop it, or pass --force-epoch if it is gone)", owner, e);
 			return -EEXIST;
 		}
+		/*
+		 * We owned the epoch and died: if nobody took it since, our log
+		 * is the only one that holds every output we let out (alone, they
+		 * left on its word). A new guest would start that log over.
+		 */
+		if (e && !strcmp(owner, p->o.name) && !p->o.force_epoch && log_holds_history(p)) {
+			p->epoch = e;
+			snprintf(err, err_len, "this host owns epoch %" PRIu64 " and its log %s holds the guest's "
+				 "history, which a new guest would overwrite: go on from it as the backup with "
+				 "--handover-epoch %" PRIu64 " --take-back (it takes the guest back from its log; "
+				 "with --listen this primary does that itself), or move the log aside and pass "
+				 "--force-epoch to start a new guest", e, p->o.log_path, e + 1);
+			return -EALREADY;
+		}
 		rc = ft_arbiter_take(p->arb, e, p->o.name, err, err_len);
 		if (rc != -EAGAIN) {
 			if (!rc)
@@ -937,9 +960,20 @@ int ft_primary_run(const struct ft_opts *o)
 		goto out;
 	}
 	rc = take_epoch(p, err, sizeof(err));
+	if (rc == -EALREADY && p->o.switch_addr) {
+		/* As the old primary of a switchover that never completed, but only while the epoch stays ours. */
+		log_warnx("primary: this host owns epoch %" PRIu64 " and its log %s holds the guest's history: "
+			  "starting again as the backup of that log, which takes the guest back from it", p->epoch,
+			  p->o.log_path);
+		ft_arbiter_free(p->arb);
+		p->arb = NULL;
+		rc = ft_exec_role(&p->o, false, NULL, p->epoch + 1, true);
+		fprintf(stderr, "ftvm primary: cannot start again as the backup: %s\n", strerror(-rc));
+		goto out;
+	}
 	if (rc) {
 		fprintf(stderr, "ftvm primary: cannot take a new epoch: %s\n", err);
-		if (rc == -EEXIST)
+		if (rc == -EEXIST || rc == -EALREADY)
 			status = FT_EXIT_FENCED;
 		goto out;
 	}
@@ -1056,7 +1090,7 @@ out:
 	ft_arbiter_free(p->arb);
 	if (exec_as) {
 		log_info("primary: starting again as the %s from %s", exec_as == 'b' ? "backup" : "primary", snap);
-		rc = ft_exec_role(&p->o, exec_as == 'p', snap, exec_as == 'b' ? p->epoch + 1 : 0);
+		rc = ft_exec_role(&p->o, exec_as == 'p', snap, exec_as == 'b' ? p->epoch + 1 : 0, false);
 		log_warnx("primary: cannot start again as the %s: %s", exec_as == 'b' ? "backup" : "primary",
 			  strerror(-rc));
 		status = FTVM_EXIT_HOST_ERROR;
