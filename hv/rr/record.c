@@ -226,6 +226,40 @@ static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *er
 	return 0;
 }
 
+/* The same from what a player saw of the log: only its length is checked, and the rest cut. */
+static int adopt_log_end(struct rr_recorder *r, const struct rr_log_end *at, const struct rr_header *h_in,
+			 struct rr_header *h, char *err, size_t err_len)
+{
+	uint64_t bytes = at->bytes;
+	struct stat st;
+
+	if (!h_in || !bytes) {
+		hv_errf(err, err_len, "continuing a log from its known end needs its header and length");
+		return -EINVAL;
+	}
+	if (fstat(r->fd, &st) < 0 || (uint64_t)st.st_size < bytes) {
+		hv_errf(err, err_len, "log %s: %" PRIu64 " bytes, shorter than the %" PRIu64 " its reader saw",
+			r->o.path, (uint64_t)st.st_size, bytes);
+		return -EINVAL;
+	}
+	if (ftruncate(r->fd, (off_t)bytes) < 0 || lseek(r->fd, (off_t)bytes, SEEK_SET) < 0) {
+		int rc = -errno;
+		hv_errf(err, err_len, "log %s: %s", r->o.path, strerror(errno));
+		return rc;
+	}
+	*h = *h_in;
+	r->events_total = at->events;
+	r->last_ev_seq = at->last_ev_seq;
+	r->last_ev_step = at->last_ev_step;
+	r->last_ev_kind = at->last_ev_kind;
+	r->chunk_seq = at->items - 1;
+	r->written_items = at->items;
+	r->flushed_step = at->end_step;
+	r->last_step = at->end_step;
+	r->next_digest = at->last_digest_step + h->digest_interval;
+	return 0;
+}
+
 static int open_existing(const char *path, char *err, size_t err_len)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -273,7 +307,12 @@ int rr_recorder_open_opts(struct rr_recorder **out, const struct rr_record_opts 
 		r->fd = o->path ? open_existing(o->path, err, err_len) : -EINVAL;
 		if (!o->path)
 			hv_errf(err, err_len, "continuing a log needs its file");
-		rc = r->fd < 0 ? r->fd : scan_log(r, r->fd, &h_log, err, err_len);
+		if (r->fd < 0)
+			rc = r->fd;
+		else if (o->continue_at)
+			rc = adopt_log_end(r, o->continue_at, h_in, &h_log, err, err_len);
+		else
+			rc = scan_log(r, r->fd, &h_log, err, err_len);
 		if (rc)
 			goto fail;
 		h = &h_log;

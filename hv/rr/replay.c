@@ -30,6 +30,8 @@ struct rr_player {
 	uint64_t applied;	/* events applied (or, after a seek, passed over) */
 	uint64_t last_seq, last_step;	/* the chunk and step of the last applied event */
 	enum rr_kind last_kind;
+	uint64_t last_digest;	/* the step of the last DIGEST applied or passed over (0: none) */
+	bool have_chunk;	/* chunk is the last one read */
 	uint8_t header_sha[32];
 	enum hv_digest_hash digest_hash;	/* the header's: every DIGEST is checked with it */
 	char end_desc[256];
@@ -158,6 +160,7 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 		rc = rr_reader_next(p->r, &p->chunk, why, sizeof(why));
 		if (rc == 1) {
 			st->chunks++;
+			p->have_chunk = true;
 			p->log_end = p->chunk.end_step;
 			st->log_end_step = p->log_end;
 			rr_event_iter_init(&p->it, &p->chunk);
@@ -362,6 +365,8 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 			p->last_seq = p->chunk.seq;
 			p->last_step = p->ev.step;
 			p->last_kind = p->ev.kind;
+			if (p->ev.kind == RR_DIGEST)
+				p->last_digest = p->ev.step;
 			res = apply(p, m, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
@@ -390,6 +395,23 @@ void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *po
 		pos->last_event_step = p->last_step;
 		pos->last_event_kind = p->last_kind;
 	}
+}
+
+int rr_player_log_end(const struct rr_player *p, struct rr_log_end *end)
+{
+	enum rr_reader_state state = rr_reader_state(p->r);
+
+	if (rr_reader_saw_end(p->r))
+		return -EPIPE;
+	if (!p->log_done || p->have_ev || p->it.c || (state != RR_READER_EOF && state != RR_READER_TRUNCATED))
+		return -EINVAL;
+	*end = (struct rr_log_end){
+		.items = p->have_chunk ? p->chunk.seq + 2 : 1, .bytes = rr_reader_offset(p->r),
+		.end_step = p->log_end, .events = p->applied,
+		.last_ev_seq = p->last_seq, .last_ev_step = p->last_step, .last_ev_kind = p->last_kind,
+		.last_digest_step = p->last_digest,
+	};
+	return 0;
 }
 
 int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
@@ -424,6 +446,8 @@ int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, ui
 			p->last_seq = p->chunk.seq;
 			p->last_step = p->ev.step;
 			p->last_kind = p->ev.kind;
+			if (p->ev.kind == RR_DIGEST)
+				p->last_digest = p->ev.step;
 		}
 	}
 	if (pos->events && (p->last_seq != pos->chunk_seq || p->last_step != pos->last_event_step ||

@@ -57,6 +57,19 @@ int rr_header_check_fields(const struct rr_header *h, char *err, size_t err_len)
 #define RR_DEFAULT_DIGEST_INTERVAL 50000000ULL
 
 /* Recorder: events and digests into chunks, through the replay queue to a log file. */
+/*
+ * Where a log read to its end stops, for a recorder that goes on with it
+ * (rr_record_opts.continue_at) without reading it again.
+ */
+struct rr_log_end {
+	uint64_t items;		/* the header and the chunks */
+	uint64_t bytes;		/* their length: a torn chunk after them is not part of it */
+	uint64_t end_step;	/* where the last chunk ends */
+	uint64_t events;	/* every event, checks and digests too */
+	uint64_t last_ev_seq, last_ev_step;	/* the chunk and step of the last one */
+	enum rr_kind last_ev_kind;
+	uint64_t last_digest_step;	/* 0: none seen (after a seek, perhaps one before it) */
+};
 struct rr_recorder;
 struct rr_record_stats {
 	uint64_t events, checks, digests, chunks, bytes;
@@ -91,6 +104,12 @@ struct rr_record_opts {
 	 */
 	bool continue_log;
 	struct rr_header *header_out;
+	/*
+	 * With continue_log, where the log stops, known already (a player read
+	 * it to its end): the file is not read again but cut to the length the
+	 * player read, and h is its header.
+	 */
+	const struct rr_log_end *continue_at;
 };
 /*
  * The stream, file and queue alike, is the log header followed by chunks;
@@ -159,6 +178,12 @@ void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *po
  */
 int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
 		   struct rr_play_status *st, char *err, size_t err_len) __attribute__((warn_unused_result));
+/*
+ * After a run that ended with RR_PLAY_LOG_END on a log with no END (a torn
+ * chunk at its end is left out): where it stops. -EPIPE after END, -EINVAL
+ * before the log's end.
+ */
+int rr_player_log_end(const struct rr_player *p, struct rr_log_end *end) __attribute__((warn_unused_result));
 /* 0 when the log holds no event after the player's place (*log_end: where its last chunk ends), 1 when it does, <0 corrupt. */
 int rr_player_rest(struct rr_player *p, uint64_t *log_end) __attribute__((warn_unused_result));
 

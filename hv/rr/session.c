@@ -268,6 +268,55 @@ fail:
 	return rc;
 }
 
+int rr_session_record_after_replay(struct rr_session *s, const struct rr_session_record_opts *ro, char *err,
+				   size_t err_len)
+{
+	struct rr_log_end end;
+	int rc;
+
+	if (!s->player || s->rec || !ro->log_path) {
+		hv_errf(err, err_len, "only a replay can go on recording its log file");
+		return -EINVAL;
+	}
+	rc = rr_player_log_end(s->player, &end);
+	if (rc == -EPIPE) {
+		hv_errf(err, err_len, "the log ends with END (the run it records ended): nothing can follow");
+		return -EINVAL;
+	}
+	if (rc || end.end_step != hv_steps(s->m)) {
+		hv_errf(err, err_len, "the replay stands at step %" PRIu64 ", not at the end of its log",
+			hv_steps(s->m));
+		return -EINVAL;
+	}
+	s->oc = oc_new();
+	if (!s->oc) {
+		hv_errf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	struct rr_record_opts rop = {
+		.path = ro->log_path, .fsync = ro->fsync, .on_written = log_written, .on_error = log_failed,
+		.opaque = s, .extra_consumers = ro->extra_consumers, .flush_ms = ro->flush_ms,
+		.continue_log = true, .continue_at = &end,
+	};
+	rc = rr_recorder_open_opts(&s->rec, &rop, &s->h, err, err_len);
+	if (rc) {
+		oc_free(s->oc);
+		s->oc = NULL;
+		return rc;
+	}
+	s->commit_on_log = ro->commit_on_log;
+	s->has_log = true;
+	s->on_slice = ro->on_slice;
+	s->on_slice_opaque = ro->opaque;
+	s->flush_on_input = ro->flush_on_input;
+	/* The live loop is idle between runs: from here its inputs are recorded and its outputs held. */
+	s->lv.o.hooks = (struct live_hooks){ record_apply, record_slice, record_commit, s };
+	s->lv.o.oc = s->oc;
+	rr_player_close(s->player);
+	s->player = NULL;
+	return 0;
+}
+
 static enum rr_end_reason end_reason(enum live_end e)
 {
 	switch (e) {
@@ -309,6 +358,13 @@ int rr_session_record_run(struct rr_session *s, struct live_result *res)
 	/* The writer has finished: with the log as the judge, all that is safe goes out now. */
 	live_release(&s->lv);
 	return rc;
+}
+
+void rr_session_set_slice_hook(struct rr_session *s, int (*on_slice)(void *opaque, struct hv_machine *m),
+			       void *opaque)
+{
+	s->on_slice = on_slice;
+	s->on_slice_opaque = opaque;
 }
 
 void rr_session_set_open_ended(struct rr_session *s, bool open_ended)

@@ -54,6 +54,9 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
  * LIVE_END_HOST_ERROR and every output after the last safe step stayed held).
  */
 int rr_session_record_run(struct rr_session *s, struct live_result *res);
+/* Before the run: the on_slice hook of rr_session_record_opts, set later. */
+void rr_session_set_slice_hook(struct rr_session *s, int (*on_slice)(void *opaque, struct hv_machine *m),
+			       void *opaque);
 /* Any thread, before the run ends: whether a stop leaves the log open (as open_ended). */
 void rr_session_set_open_ended(struct rr_session *s, bool open_ended);
 /* Send the guest's MAC in RARP frames, so bridges learn where it now lives (after a move). */
@@ -125,6 +128,19 @@ int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, 
 	__attribute__((warn_unused_result));
 /* Replay to step target (UINT64_MAX: to the end of the log). */
 enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, struct rr_play_status *st);
+
+/*
+ * Turn a replay that reached the end of its log (RR_PLAY_LOG_END, no END)
+ * into a recording that goes on with that log, as a recorder opened with
+ * from_snapshot would, without a snapshot: ro->log_path is the log's file
+ * (the one replayed, or the one the replayed stream was written to). It is
+ * not read again: what follows the last chunk the player read (a torn
+ * chunk) is cut. from_snapshot, digest_* and open_ended are not used. Then
+ * attach the world and run with rr_session_attach_live and
+ * rr_session_record_run.
+ */
+int rr_session_record_after_replay(struct rr_session *s, const struct rr_session_record_opts *ro, char *err,
+				   size_t err_len) __attribute__((warn_unused_result));
 
 /*
  * Go live at the step the replay reached: attach the network (net_spec; NULL
