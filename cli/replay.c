@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  --from SNAPSHOT    start from a snapshot saved during a replay of this log ('ftvm\n"
 		"                     snapshot save --log LOG'), with --disk as it was at the save\n"
 		"  --then-live        at the end of the log, continue as a live VM from that exact step\n"
+		"  --then-record      the same, recording on into LOG, with output held until the log\n"
+		"                     holding its cause is written (as 'ftvm record'); --fsync: synced\n"
 		"  --net SPEC         network backend once live (default: the one recorded)\n"
 		"  --quiet            do not print the guest console while replaying (a progress line\n"
 		"                     on stderr instead, when it is a terminal)\n"
@@ -108,13 +110,16 @@ static int stop_status(enum rr_end_reason r)
 int cli_replay(int argc, char **argv)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_DISK, OPT_LIVE, OPT_NET, OPT_QUIET,
-	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FROM };
+	       OPT_STATS, OPT_PERTURB, OPT_BISECT, OPT_HELP, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FROM,
+	       OPT_RECORD, OPT_FSYNC };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
 		{ "bios", required_argument, NULL, OPT_BIOS },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "then-live", no_argument, NULL, OPT_LIVE },
+		{ "then-record", no_argument, NULL, OPT_RECORD },
+		{ "fsync", no_argument, NULL, OPT_FSYNC },
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -129,7 +134,8 @@ int cli_replay(int argc, char **argv)
 	};
 	const char *kernel = NULL, *initrd = NULL, *bios = NULL, *disk = NULL, *net = NULL, *from = NULL;
 	enum hv_cpu_mode cpu = HV_CPU_INTERP;
-	bool then_live = false, quiet = false, stats = false, bisect = false, json = false;
+	bool then_live = false, then_record = false, fsync = false, quiet = false, stats = false, bisect = false;
+	bool json = false;
 	struct rr_perturb perturb = { 0 };
 	struct cli_trace trace = { 0 };
 	char *default_kernel = NULL, *default_initrd = NULL;
@@ -150,6 +156,8 @@ int cli_replay(int argc, char **argv)
 		case OPT_BIOS: bios = optarg; break;
 		case OPT_DISK: disk = optarg; break;
 		case OPT_LIVE: then_live = true; break;
+		case OPT_RECORD: then_live = then_record = true; break;
+		case OPT_FSYNC: fsync = true; break;
 		case OPT_CPU:
 			if (cli_parse_cpu(optarg, &cpu)) {
 				fprintf(stderr, "ftvm replay: --cpu %s: interp or jit\n", optarg);
@@ -182,6 +190,10 @@ int cli_replay(int argc, char **argv)
 	const char *log = argv[optind];
 	if (from && bisect) {
 		fprintf(stderr, "ftvm replay: --bisect replays from the boot: not with --from\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (fsync && !then_record) {
+		fprintf(stderr, "ftvm replay: --fsync is for --then-record\n");
 		return FTVM_EXIT_USAGE;
 	}
 
@@ -258,16 +270,32 @@ int cli_replay(int argc, char **argv)
 	if (!then_live || (st.saw_end && st.end_reason != RR_END_STOPPED))
 		goto out;
 
-	/* Go live: same machine, same step; inputs now come from the world. */
+	/* Go live: same machine, same step; inputs now come from the world (and, recording, into the log). */
+	struct rr_session_record_opts rec = { .log_path = log, .fsync = fsync, .commit_on_log = true };
+	if (then_record && rr_session_record_after_replay(sess, &rec, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: cannot record on into %s: %s\n", log, err);
+		status = FTVM_EXIT_HOST_ERROR;
+		goto out;
+	}
 	if (rr_session_attach_live(sess, net, STDIN_FILENO, err, sizeof(err))) {
 		fprintf(stderr, "ftvm replay: going live: %s\n", err);
 		status = FTVM_EXIT_HOST_ERROR;
 		goto out;
 	}
-	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "\n", hv_steps(m));
+	fprintf(stderr, "ftvm replay: live at step %" PRIu64 "%s%s\n", hv_steps(m),
+		then_record ? ", recording on into " : "", then_record ? log : "");
 	struct live_result lr;
-	rr_session_run_live(sess, &lr);
-	status = cli_exit_status(lr.end);
+	if (then_record) {
+		int rc = rr_session_record_run(sess, &lr);
+		status = cli_exit_status(lr.end);
+		if (rc) {
+			fprintf(stderr, "ftvm replay: writing %s failed: %s\n", log, strerror(-rc));
+			status = FTVM_EXIT_HOST_ERROR;
+		}
+	} else {
+		rr_session_run_live(sess, &lr);
+		status = cli_exit_status(lr.end);
+	}
 out:
 	if (played)
 		status = cli_disk_report("replay", m, disk, status);

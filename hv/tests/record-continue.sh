@@ -27,6 +27,7 @@ cat "$TMP/rec1.err"
 grep -q "stopped at step $N into" "$TMP/rec1.err" || fail "no stop into the snapshot"
 "$FTVM" log dump --json "$log" | grep -q '"kind":"end"' && fail "the stopped log holds END"
 cp "$log" "$TMP/half.ftlog"
+cp "$log" "$TMP/stopped.ftlog"
 cp "$TMP/disk-rec.img" "$TMP/disk-half.img"
 
 timeout -k 5 300 "$FTVM" record --log "$log" --from "$TMP/stop.snap" --disk "$TMP/disk-rec.img" \
@@ -91,4 +92,37 @@ timeout -k 5 300 "$FTVM" replay "$TMP/ov.ftlog" --kernel "$DOMT_IMAGE" --initrd 
 	--disk "$TMP/base.img,snapshot" --quiet >/dev/null 2>"$TMP/ov-replay.err" ||
 	{ tail -n 3 "$TMP/ov-replay.err"; fail "replaying the overlay recording across its seam"; }
 echo "ok: on a ,snapshot disk the written blocks crossed the seam: disk-verify passed after it, the replay matched"
+
+# With no snapshot at all: 'ftvm replay LOG --then-record' replays the stopped log to its end (a
+# torn chunk after it is cut off) and records on into it until the guest powers off; one replay
+# from the boot then runs across that seam too, and the disk ends as the first recording's did.
+cp "$TMP/stopped.ftlog" "$TMP/rr.ftlog"
+printf 'FTCKgarbage' >>"$TMP/rr.ftlog"
+cp "$TMP/disk0.img" "$TMP/disk-rr.img"
+timeout -k 5 300 "$FTVM" replay "$TMP/rr.ftlog" --then-record --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" \
+	--disk "$TMP/disk-rr.img" --net none --quiet </dev/null >"$TMP/rr.console" 2>"$TMP/rr.err"
+rc=$?
+[ $rc -eq 0 ] || { tail -n 5 "$TMP/rr.console"; cat "$TMP/rr.err"; fail "replay --then-record: exit $rc"; }
+grep -q "live at step $N, recording on into" "$TMP/rr.err" || { cat "$TMP/rr.err"; fail "replay --then-record did not go on at step $N"; }
+"$FTVM" log dump --json "$TMP/rr.ftlog" | grep -q '"kind":"end"' || fail "the log recorded on holds no END"
+cp "$TMP/disk0.img" "$TMP/disk-rr-replay.img"
+timeout -k 5 300 "$FTVM" replay "$TMP/rr.ftlog" --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" \
+	--disk "$TMP/disk-rr-replay.img" --quiet --json >/dev/null 2>"$TMP/rr-replay.err"
+rc=$?
+[ $rc -eq 0 ] || { tail -n 3 "$TMP/rr-replay.err"; fail "the replay across the --then-record seam: exit $rc"; }
+python3 - "$TMP/rr-replay.err" "$N" <<'PY' || fail "the replay across the --then-record seam"
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+n = int(sys.argv[2])
+assert r["result"] == "replayed" and r["end"] == "poweroff" and r["step"] > n and r["checks"] > 0, r
+print("ok: replay --then-record went on at %d; one replay from the boot across it: %d checks and %d digests "
+      "matched, poweroff at %d" % (n, r["checks"], r["digests"], r["step"]))
+PY
+cmp -s "$TMP/disk-rr-replay.img" "$TMP/disk-rr.img" || fail "the replayed disk differs from the one recorded on"
+cmp -s "$TMP/disk-rr.img" "$TMP/disk-rec.img" || fail "the disk recorded on differs from the first recording's"
+sum=$(sha256sum <"$TMP/half.ftlog")
+cp "$TMP/disk0.img" "$TMP/disk-try.img"
+refused "recording on after a log's END" "nothing can follow" replay "$TMP/half.ftlog" --then-record \
+	--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --disk "$TMP/disk-try.img" --net none --quiet
+[ "$(sha256sum <"$TMP/half.ftlog")" = "$sum" ] || fail "the refused --then-record changed the log"
 echo PASS
