@@ -79,6 +79,11 @@ struct backup {
 	int switching;			/* the primary said Goodbye for a switchover at switch_step */
 	uint64_t switch_step;
 	int exec_primary;		/* the replay saved its machine there: start again as the primary */
+	/* Took over, recording on: the main thread goes on as the primary with this session. */
+	struct rr_session *adopted;
+	double replayed_at;
+	struct ft_opts as_primary;
+	uint8_t digest[32];
 	struct rr_session *s;		/* the replay thread's, once open (to stop it); under s_lock */
 	pthread_mutex_t s_lock;
 	uint64_t replayed, live_steps;
@@ -640,9 +645,35 @@ static void *replay_main(void *arg)
 	double live_at = ft_now_s();
 	STORE(b->state, BK_LIVE);
 	STORE(b->live_steps, hv_steps(rr_session_machine(s)));
+	/*
+	 * With an address for the other role, this side goes on as the primary
+	 * (ft_backup_run): the guest records on into our log, so a backup that
+	 * returns can protect it again.
+	 */
+	if (b->o.switch_addr && b->o.log_path && !ft_opts_other_role(&b->o, &b->as_primary)) {
+		struct rr_session_record_opts rec;
+		ft_primary_record_opts(&b->as_primary, &rec);
+		rec.commit_on_log = true;	/* alone until a backup returns */
+		if (rr_session_record_after_replay(s, &rec, err, sizeof(err)) == 0) {
+			pthread_mutex_lock(&b->s_lock);
+			b->s = NULL;
+			pthread_mutex_unlock(&b->s_lock);
+			b->adopted = s;
+			b->replayed_at = live_at;
+			xport_loop_stop(b->loop);
+			uint64_t one = 1;
+			if (write(b->feed_efd, &one, sizeof(one)) < 0) {
+				/* the loop's tick notices the stop */
+			}
+			return NULL;
+		}
+		log_warnx("backup: cannot record on into %s (%s): going live without a log, so no backup can "
+			  "protect this guest again", b->o.log_path, err);
+		err[0] = 0;
+	}
 	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
 		 "(arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms)", hv_steps(rr_session_machine(s)),
-		 b->epoch, (live_at - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->take_trips,
+		 b->epoch, (ft_now_s() - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->take_trips,
 		 (live_at - b->won_at) * 1e3);
 	if (rr_session_go_live(s, b->o.cfg.net, -1, &res, err, sizeof(err))) {
 		set_note(b, "going live: %s", err[0] ? err : "host error");
@@ -760,6 +791,21 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 				log_warnx("backup: arbiter unreachable (%s): retrying", err);
 			usleep(100000);
 			continue;
+		}
+		if (e && !h && !strcmp(owner, b->o.name) && b->held_items) {
+			/*
+			 * This host served the guest in epoch e (it had taken it
+			 * over, or been a switchover's new primary) and died: its
+			 * log may hold outputs nobody else has. As a primary
+			 * started again over its own log: take the guest back
+			 * after the grace, unless the peer takes the next epoch.
+			 */
+			h = b->o.handover_epoch = e + 1;
+			b->o.take_back = true;
+			b->handover_deadline = ft_now_s() + ft_handover_grace_ms(&b->o) / 1e3;
+			log_warnx("backup: this host owns epoch %" PRIu64 " and its log %s holds the guest's history: "
+				  "taking the guest back from it in %u ms unless %s takes epoch %" PRIu64, e,
+				  b->o.log_path, ft_handover_grace_ms(&b->o), b->o.peer_name, h);
 		}
 		if (e && !strcmp(owner, b->o.peer_name)) {
 			b->epoch = e;
@@ -977,6 +1023,7 @@ int ft_backup_run(const struct ft_opts *o)
 		status = FTVM_EXIT_USAGE;
 		goto out;
 	}
+	memcpy(b->digest, digest, sizeof(digest));
 	if (open_log(b, err, sizeof(err))) {
 		fprintf(stderr, "ftvm backup: %s\n", err);
 		status = FTVM_EXIT_USAGE;
@@ -1056,6 +1103,22 @@ out:
 		close(b->feed_efd);
 	if (b->log_fd >= 0)
 		close(b->log_fd);
+	if (b->adopted) {
+		/* Took over: this process goes on as the primary, for a backup that returns. */
+		struct ft_adoption a = { .s = b->adopted, .arb = b->arb, .epoch = b->epoch, .lost_at = b->lost_at,
+					 .won_at = b->won_at, .replayed_at = b->replayed_at,
+					 .take_trips = b->take_trips };
+		memcpy(a.digest, b->digest, sizeof(a.digest));
+		b->adopted = NULL;
+		b->arb = NULL;
+		ft_note_fini(&b->note);
+		pthread_mutex_destroy(&b->s_lock);
+		status = ft_primary_adopt(&b->as_primary, &a);
+		rr_session_close(a.s);
+		ft_arbiter_free(a.arb);
+		free(b);
+		return status;
+	}
 	ft_arbiter_free(b->arb);
 	if (LOAD(b->exec_primary)) {
 		char snap[4200];

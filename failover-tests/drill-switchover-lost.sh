@@ -31,7 +31,7 @@ try:
 except ValueError:
     pass' 2>/dev/null
 }
-p_live() { [ "$(role_of primary)" = "live (was backup)" ]; }
+p_live() { [ "$(role_of primary)" = "primary (took over)" ]; }
 p_live_or_dead() { p_live || ! ft_alive primary; }
 show_both() {
 	local n

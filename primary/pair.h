@@ -71,6 +71,33 @@ struct ft_opts {
 int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch,
 		 bool take_back);
 /*
+ * A backup that took the guest over hands it to the primary's code in the
+ * same process: its session, which records on into its log from where the
+ * replay ended (rr_session_record_after_replay with ft_primary_record_opts,
+ * commit_on_log: alone), not yet live; the arbiter that gave it epoch; the
+ * images' digest.
+ */
+struct rr_session;
+struct rr_session_record_opts;
+struct ft_adoption {
+	struct rr_session *s;
+	struct ft_arbiter *arb;
+	uint64_t epoch;
+	uint8_t digest[32];
+	/* for the go-live figures (ft_now_s): primary lost, epoch won, replay done */
+	double lost_at, won_at, replayed_at;
+	uint64_t take_trips;
+};
+/* How the primary records: the options of its session, but for the slice hook. */
+void ft_primary_record_opts(const struct ft_opts *o, struct rr_session_record_opts *ro);
+/*
+ * Go live and serve a backup that returns at o->addr (o as for the primary:
+ * see ft_opts_other_role). Takes s and arb (a's fields are cleared).
+ */
+int ft_primary_adopt(const struct ft_opts *o, struct ft_adoption *a);
+/* The options of the other role: the addresses swap (the other one's must be set). */
+int ft_opts_other_role(const struct ft_opts *o, struct ft_opts *out);
+/*
  * How long the old primary, now the backup, waits for the new primary of a
  * switchover to connect before it takes the guest back itself.
  */

@@ -65,3 +65,22 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot,
 	free(av);
 	return rc;
 }
+
+int ft_opts_other_role(const struct ft_opts *o, struct ft_opts *out)
+{
+	const char *addr = o->switch_addr, *colon = addr ? strrchr(addr, ':') : NULL;
+
+	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof(out->host) ||
+	    strlen(colon + 1) >= sizeof(out->port))
+		return -EINVAL;
+	*out = *o;
+	out->addr = o->switch_addr;
+	out->switch_addr = o->addr;
+	memcpy(out->host, addr, (size_t)(colon - addr));
+	out->host[colon - addr] = '\0';
+	snprintf(out->port, sizeof(out->port), "%s", colon + 1);
+	out->from_snapshot = NULL;
+	out->handover_epoch = 0;
+	out->take_back = false;
+	return 0;
+}

@@ -78,6 +78,9 @@ struct primary {
 	/* vCPU thread: execution speed */
 	uint64_t speed_t, speed_steps, slice_t;
 	bool lease_gated;		/* alone with a lapsed lease: output held */
+	bool took_over;			/* this process was the backup and took the guest over */
+	struct ft_adoption taken;	/* ... and its figures */
+	bool peer_owns;			/* take_epoch: our peer owns the epoch (it took the guest over) */
 	double speed;
 	struct ft_note note;
 	char lost_why[128];
@@ -574,7 +577,8 @@ static void fill_status(void *opaque, struct ft_status *st)
 
 	if (p->x)
 		xport_get_stats(p->x, &xs);
-	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped" : "primary";
+	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped"
+		   : p->took_over ? "primary (took over)" : "primary";
 	st->epoch = p->epoch;
 	st->arbiter = ft_arbiter_name(p->arb);
 	ft_status_lease(st, p->arb);
@@ -908,6 +912,8 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 			return 0;
 		}
 		if (owner[0] && strcmp(owner, p->o.name) && !p->o.force_epoch) {
+			p->epoch = e;
+			p->peer_owns = !strcmp(owner, p->o.peer_name);
 			snprintf(err, err_len, "%s owns epoch %" PRIu64 " and may be serving this VM; not "
 				 "starting a second copy (stop it, or pass --force-epoch if it is gone)", owner, e);
 			return -EEXIST;
@@ -936,7 +942,37 @@ static int take_epoch(struct primary *p, char *err, size_t err_len)
 	return -EAGAIN;
 }
 
-int ft_primary_run(const struct ft_opts *o)
+/*
+ * A backup that took the guest over goes on as the primary: its session,
+ * recording on into its log since the replay ended, goes live, and a backup
+ * that returns (at the address the backup would have dialled after a
+ * switchover) is served as by any primary that carries on alone.
+ */
+static int adopt(struct primary *p, struct ft_adoption *a, char *err, size_t err_len)
+{
+	p->s = a->s;
+	a->s = NULL;
+	p->arb = a->arb;
+	a->arb = NULL;
+	p->epoch = a->epoch;
+	memcpy(p->digest, a->digest, sizeof(p->digest));
+	p->took_over = true;
+	p->taken = *a;
+	STORE(p->last_ack_us, xport_now_us());
+	rr_session_set_slice_hook(p->s, on_slice, p);
+	return rr_session_attach_live(p->s, p->o.cfg.net, -1, err, err_len);
+}
+
+void ft_primary_record_opts(const struct ft_opts *o, struct rr_session_record_opts *ro)
+{
+	*ro = (struct rr_session_record_opts){
+		.log_path = o->log_path, .fsync = o->fsync, .digest_interval = RR_DEFAULT_DIGEST_INTERVAL,
+		.extra_consumers = 1, .commit_on_log = false, .flush_ms = CHUNK_MS, .flush_on_input = true,
+		.from_snapshot = o->from_snapshot,
+	};
+}
+
+static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 {
 	struct primary *p = calloc(1, sizeof(*p));
 	struct live_result res = { 0 };
@@ -953,6 +989,18 @@ int ft_primary_run(const struct ft_opts *o)
 	p->o = *o;
 	log_init("ftvm", 1, false);
 	p->start_s = ft_now_s();
+	struct live_opts lo = { .console_fd = -1, .net_spec = p->o.cfg.net, .digest_out = stderr };
+	struct rr_session_record_opts ro;
+	ft_primary_record_opts(&p->o, &ro);
+	ro.on_slice = on_slice;
+	ro.opaque = p;
+	if (a) {
+		if (adopt(p, a, err, sizeof(err))) {
+			log_warnx("primary: cannot go on after the takeover: %s", err);
+			goto out;
+		}
+		goto session_open;
+	}
 	if (ft_arbiter_open(p->o.arbiter, &p->arb, err, sizeof(err)) ||
 	    ft_image_digest(&p->o.cfg, p->digest, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
@@ -971,6 +1019,16 @@ int ft_primary_run(const struct ft_opts *o)
 		fprintf(stderr, "ftvm primary: cannot start again as the backup: %s\n", strerror(-rc));
 		goto out;
 	}
+	if (rc == -EEXIST && p->peer_owns && p->o.switch_addr && p->o.log_path) {
+		/* Our backup took over while we were away: it serves the guest, and we protect it. */
+		log_warnx("primary: %s owns epoch %" PRIu64 ": it took the guest over; starting again as its "
+			  "backup", p->o.peer_name, p->epoch);
+		ft_arbiter_free(p->arb);
+		p->arb = NULL;
+		rc = ft_exec_role(&p->o, false, NULL, 0, false);
+		fprintf(stderr, "ftvm primary: cannot start again as the backup: %s\n", strerror(-rc));
+		goto out;
+	}
 	if (rc) {
 		fprintf(stderr, "ftvm primary: cannot take a new epoch: %s\n", err);
 		if (rc == -EEXIST || rc == -EALREADY)
@@ -979,13 +1037,6 @@ int ft_primary_run(const struct ft_opts *o)
 	}
 	log_info("primary: epoch %" PRIu64 " (arbiter %s)", p->epoch, ft_arbiter_name(p->arb));
 
-	struct live_opts lo = { .console_fd = -1, .net_spec = p->o.cfg.net, .digest_out = stderr };
-	struct rr_session_record_opts ro = {
-		.log_path = p->o.log_path, .fsync = p->o.fsync,
-		.digest_interval = RR_DEFAULT_DIGEST_INTERVAL, .extra_consumers = 1,
-		.commit_on_log = false, .flush_ms = CHUNK_MS, .flush_on_input = true, .on_slice = on_slice, .opaque = p,
-		.from_snapshot = p->o.from_snapshot,
-	};
 	if (rr_session_record_open(&p->s, &p->o.cfg, &lo, &ro, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
 		status = FTVM_EXIT_USAGE;
@@ -997,13 +1048,26 @@ int ft_primary_run(const struct ft_opts *o)
 		/* The guest's MAC moved here: tell the bridges, as after a failover. */
 		rr_session_announce(p->s);
 	}
+session_open:
+	/*
+	 * A daemon stopped (SIGTERM, a unit's stop or restart) has not ended the
+	 * guest: no END, so the backup that takes over, or this host taking the
+	 * guest back, can record on into the log.
+	 */
+	rr_session_set_open_ended(p->s, true);
 	/* On a TAP, frames leave where the ack (or our log's write) makes them safe: one wake-up less. */
 	rr_session_release_frames_at_once(p->s);
 	p->q = rr_session_queue(p->s);
 	p->qid = rr_session_consumer(p->s, 0);
 	p->join_item = UINT64_MAX;	/* the first backup follows the queue from item 0 */
-	p->streaming = true;
-	STORE(p->protected_, 1);
+	if (p->took_over) {
+		/* Alone: a backup that connects rejoins from the log file. */
+		rq_detach(p->q, p->qid);
+		STORE(p->ever_up, 1);
+	} else {
+		p->streaming = true;
+		STORE(p->protected_, 1);
+	}
 
 	p->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->q_efd < 0 || xport_loop_new(&p->loop)) {
@@ -1034,7 +1098,8 @@ int ft_primary_run(const struct ft_opts *o)
 	p->io_started = true;
 
 	/* The guest starts protected: wait for the backup (its connection, TLS and Hello). */
-	log_info("primary: waiting for the backup at %s", p->o.addr);
+	if (!p->took_over)
+		log_info("primary: waiting for the backup at %s", p->o.addr);
 	for (int i = 0; !LOAD(p->ever_up) && !LOAD(p->fenced) && !live_signalled(); i++) {
 		usleep(10000);
 		if (i && i % 500 == 0)
@@ -1050,7 +1115,18 @@ int ft_primary_run(const struct ft_opts *o)
 	 */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
 		log_warnx("primary: cannot lower the vCPU thread's priority: %s", strerror(errno));
-	log_info("primary: guest starting, protected");
+	host_sched_slice(false);	/* a backup's event loop, which this thread was, asked for short ones */
+	if (p->took_over) {
+		const struct ft_adoption *t = &p->taken;
+		double now = ft_now_s();
+		set_note(p, "took the guest over: live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the "
+			 "primary was lost (arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms, "
+			 "on as the primary %.1f ms); carrying on UNPROTECTED until a backup connects at %s",
+			 hv_steps(rr_session_machine(p->s)), p->epoch, (now - t->lost_at) * 1e3,
+			 (t->won_at - t->lost_at) * 1e3, t->take_trips, (t->replayed_at - t->won_at) * 1e3,
+			 (now - t->replayed_at) * 1e3, p->o.addr);
+	}
+	log_info("primary: guest %s", p->took_over ? "running on, unprotected" : "starting, protected");
 	rc = rr_session_record_run(p->s, &res);
 	STORE(p->done, 1);
 	if (LOAD(p->switching) && !LOAD(p->fenced) && !rc && res.end == LIVE_END_USER && !live_signalled()) {
@@ -1098,4 +1174,14 @@ out:
 	ft_note_fini(&p->note);
 	free(p);
 	return status;
+}
+
+int ft_primary_run(const struct ft_opts *o)
+{
+	return primary_main(o, NULL);
+}
+
+int ft_primary_adopt(const struct ft_opts *o, struct ft_adoption *a)
+{
+	return primary_main(o, a);
 }
