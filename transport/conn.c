@@ -59,7 +59,16 @@ void xport_conn_close(struct xport_conn *c, enum xport_close_kind kind, const ch
 		log_info("transport: connection to %s closed before the session: %s", c->peer, why);
 	} else if (c->state != CONN_READY) {
 		x->st.handshake_failures++;
-		log_warnx("transport: peer %s refused: %s", c->peer, why);
+		if (strcmp(why, x->refused_why)) {
+			snprintf(x->refused_why, sizeof(x->refused_why), "%s", why);
+			x->refused_times = 0;
+		}
+		x->refused_times++;
+		if (x->refused_times == 1)
+			log_warnx("transport: peer %s refused: %s", c->peer, why);
+		else if (!(x->refused_times & (x->refused_times - 1)))
+			log_warnx("transport: peer %s refused: %s (%llu times in a row; logged at each doubling)",
+				  c->peer, why, (unsigned long long)x->refused_times);
 	} else if (kind == XPORT_CLOSE_LOST) {
 		log_warnx("transport: link to %s lost: %s", c->peer, why);
 	} else {

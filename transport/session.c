@@ -97,6 +97,8 @@ void xport_session_ready(struct xport_conn *c)
 	x->ack_dirty = true;
 	x->progress_dirty = x->progress_set;
 	x->st.sessions++;
+	x->refused_times = 0;
+	x->refused_why[0] = 0;
 	log_info("transport: session up with %s (epoch %llu, resume after seq %llu, receiving after %llu)", c->peer,
 		 (unsigned long long)x->cfg.epoch, (unsigned long long)x->acked_seq, (unsigned long long)x->recv_seq);
 	if (x->cb.on_link)

@@ -90,6 +90,9 @@ struct xport {
 	uint32_t peer_have_crc32c;
 
 	struct xport_stats st;
+	/* A peer that keeps refusing for the same reason is logged at the 1st, 2nd, 4th, 8th... time. */
+	char refused_why[256];
+	uint64_t refused_times;
 };
 
 enum xport_close_kind {
