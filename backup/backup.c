@@ -39,8 +39,6 @@
 #define CREDIT_CHUNKS 4096u
 /* The replay runs in pieces of this many steps; between two, a checkpoint may start. */
 #define CHECKPOINT_PIECE_STEPS 50000000ULL
-/* A checkpoint's writer that takes longer than this is stuck (a lock held across fork): kill it. */
-#define CHECKPOINT_MAX_S 120
 
 enum backup_state {
 	BK_WAITING,	/* for the primary's epoch */
@@ -100,16 +98,12 @@ struct backup {
 	bool handover_armed;
 	double handover_deadline;
 	/*
-	 * Checkpoints: every --checkpoint-s the replay thread forks, and the
-	 * child saves the machine (copy-on-write, so the replay goes on) to
-	 * LOG.ckpt with its position in the log. A restarted backup whose log
-	 * still holds that position replays from there, not from step 0.
+	 * Checkpoints (ft_ckpt): LOG.ckpt every --checkpoint-s while following.
+	 * A restarted backup whose log still holds its place replays from
+	 * there, not from step 0.
 	 */
-	char ckpt_path[4200];
-	bool use_ckpt;			/* the replay starts from ckpt_path */
-	pid_t ckpt_pid;			/* replay thread: the writer running now */
-	uint64_t ckpt_step;
-	double ckpt_started, ckpt_last;
+	struct ft_ckpt ckpt;		/* replay thread's */
+	bool use_ckpt;			/* the replay starts from ckpt.path */
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
@@ -485,75 +479,6 @@ static int exit_status(const struct live_result *r)
 	return cli_exit_status(r->end);
 }
 
-/*
- * Replay thread: has the checkpoint writer finished? One running past
- * CHECKPOINT_MAX_S, or still running when the replay ends (stop_now: this
- * side goes live or stops, and must neither wait for it nor leave it
- * unreaped), is killed; its temporary file never replaced the last good
- * checkpoint, and is removed.
- */
-static void checkpoint_reap(struct backup *b, bool stop_now)
-{
-	pid_t pid = b->ckpt_pid, r;
-	int ws;
-
-	if (pid <= 0)
-		return;
-	r = waitpid(pid, &ws, WNOHANG);
-	if (r == 0) {
-		if (!stop_now && ft_now_s() - b->ckpt_started <= CHECKPOINT_MAX_S)
-			return;
-		log_warnx("backup: the checkpoint at step %" PRIu64 " is still writing after %.1f s%s: killing it",
-			  b->ckpt_step, ft_now_s() - b->ckpt_started, stop_now ? " and the replay ended" : "");
-		kill(pid, SIGKILL);
-		r = waitpid(pid, &ws, 0);
-	}
-	b->ckpt_pid = 0;
-	if (r != pid)
-		return;
-	if (WIFEXITED(ws) && !WEXITSTATUS(ws)) {
-		log_info("backup: checkpoint at step %" PRIu64 " saved to %s in %.0f ms", b->ckpt_step, b->ckpt_path,
-			 (ft_now_s() - b->ckpt_started) * 1e3);
-		return;
-	}
-	char tmp[4300];
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", b->ckpt_path, (int)pid);	/* hv_snapshot_save's */
-	unlink(tmp);
-	log_warnx("backup: the checkpoint at step %" PRIu64 " failed (%s %d); the last one stays", b->ckpt_step,
-		  WIFEXITED(ws) ? "exit" : "signal", WIFEXITED(ws) ? WEXITSTATUS(ws) : WTERMSIG(ws));
-}
-
-/*
- * Replay thread, between two pieces of the replay: start a checkpoint when
- * one is due. A child process writes it from a copy-on-write image of this
- * one, so the replay does not wait; hv_snapshot_save renames it into place
- * only once it is whole.
- */
-static void checkpoint(struct backup *b, struct rr_session *s)
-{
-	double now = ft_now_s();
-
-	checkpoint_reap(b, false);
-	if (b->ckpt_pid || LOAD(b->state) != BK_REPLAYING || now - b->ckpt_last < b->o.checkpoint_s)
-		return;
-	b->ckpt_last = now;
-	b->ckpt_started = now;
-	b->ckpt_step = hv_steps(rr_session_machine(s));
-	pid_t pid = fork();
-	if (pid == 0) {
-		char err[768];
-		if (rr_session_save_snapshot(s, b->ckpt_path, err, sizeof(err))) {
-			dprintf(2, "ftvm: backup: checkpoint: %s\n", err);
-			_exit(1);
-		}
-		_exit(0);
-	}
-	if (pid < 0)
-		log_warnx("backup: cannot start a checkpoint: %s", strerror(errno));
-	else
-		b->ckpt_pid = pid;
-}
-
 /* The replay thread: follow the log; at its end, go live if the arbiter was won. */
 static void *replay_main(void *arg)
 {
@@ -573,7 +498,7 @@ static void *replay_main(void *arg)
 		.log_stream = feed_stream(b->feed), .log_name = "from the primary",
 		.kernel = b->o.cfg.kernel, .initrd = b->o.cfg.initrd, .bios = b->o.cfg.bios,
 		.default_bios = HV_DEFAULT_BIOS, .disk = b->o.cfg.disk, .cpu = b->o.cfg.cpu, .quiet = true,
-		.from_snapshot = b->o.from_snapshot ? b->o.from_snapshot : b->use_ckpt ? b->ckpt_path : NULL,
+		.from_snapshot = b->o.from_snapshot ? b->o.from_snapshot : b->use_ckpt ? b->ckpt.path : NULL,
 	};
 	if (!b->o.cfg.bios)
 		ro.bios = NULL, ro.default_bios = NULL;
@@ -583,9 +508,9 @@ static void *replay_main(void *arg)
 		} else if (!b->o.from_snapshot && b->use_ckpt) {
 			/* The log was read up to the checkpoint already: set it aside; the next start replays from step 0. */
 			char bad[4300];
-			snprintf(bad, sizeof(bad), "%s.bad", b->ckpt_path);
+			snprintf(bad, sizeof(bad), "%s.bad", b->ckpt.path);
 			set_note(b, "cannot replay from the checkpoint: %s; moved it to %s: start this backup again "
-				 "(it replays its log from the start)", err, rename(b->ckpt_path, bad) ? "(cannot)" : bad);
+				 "(it replays its log from the start)", err, rename(b->ckpt.path, bad) ? "(cannot)" : bad);
 			status = FTVM_EXIT_HOST_ERROR;
 		} else {
 			set_note(b, "cannot replay: %s", err);
@@ -600,16 +525,19 @@ static void *replay_main(void *arg)
 	pthread_mutex_lock(&b->s_lock);
 	b->s = s;
 	pthread_mutex_unlock(&b->s_lock);
-	b->ckpt_last = ft_now_s();
+	ft_ckpt_init(&b->ckpt, b->o.log_path, b->o.checkpoint_s, "backup");
 	enum rr_play_result r;
 	for (;;) {
 		uint64_t at = hv_steps(rr_session_machine(s));
 		r = rr_session_replay(s, b->o.checkpoint_s ? at + CHECKPOINT_PIECE_STEPS : UINT64_MAX, &st);
 		if (r != RR_PLAY_REACHED)
 			break;
-		checkpoint(b, s);
+		if (LOAD(b->state) == BK_REPLAYING)
+			ft_ckpt_maybe(&b->ckpt, s);
+		else
+			ft_ckpt_reap(&b->ckpt, false);
 	}
-	checkpoint_reap(b, true);
+	ft_ckpt_reap(&b->ckpt, true);
 	STORE(b->replayed, hv_steps(rr_session_machine(s)));
 	if (r == RR_PLAY_DIVERGED || r == RR_PLAY_CORRUPT) {
 		set_note(b, "%s", st.msg);
@@ -853,8 +781,8 @@ static int start_fresh(struct backup *b, const char *why)
 	/* Its checkpoint goes with it: the fresh log may share its header but not its history. */
 	char old_ckpt[4300];
 	snprintf(old_ckpt, sizeof(old_ckpt), "%s.ckpt", old);
-	if (rename(b->ckpt_path, old_ckpt) < 0 && errno != ENOENT && unlink(b->ckpt_path) < 0 && errno != ENOENT) {
-		log_warn("backup: cannot move the checkpoint %s aside", b->ckpt_path);
+	if (rename(b->ckpt.path, old_ckpt) < 0 && errno != ENOENT && unlink(b->ckpt.path) < 0 && errno != ENOENT) {
+		log_warn("backup: cannot move the checkpoint %s aside", b->ckpt.path);
 		return -errno;
 	}
 	if (b->log_fd >= 0)
@@ -882,9 +810,9 @@ static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
 	struct hv_snapshot_info info;
 	char why[512];
 
-	if (b->o.from_snapshot || access(b->ckpt_path, F_OK))
+	if (b->o.from_snapshot || access(b->ckpt.path, F_OK))
 		return;
-	if (hv_snapshot_info(b->ckpt_path, &info, why, sizeof(why)) == 0) {
+	if (hv_snapshot_info(b->ckpt.path, &info, why, sizeof(why)) == 0) {
 		if (!info.has_logpos || memcmp(info.logpos.header_sha256, header_sha, 32))
 			snprintf(why, sizeof(why), "it was taken in another log");
 		else if (info.logpos.chunk_seq + 2 > b->held_items)
@@ -894,11 +822,11 @@ static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
 			why[0] = 0;
 	}
 	if (why[0]) {
-		log_warnx("backup: checkpoint %s not used (%s): the replay starts from step 0", b->ckpt_path, why);
+		log_warnx("backup: checkpoint %s not used (%s): the replay starts from step 0", b->ckpt.path, why);
 		return;
 	}
 	b->use_ckpt = true;
-	log_info("backup: checkpoint %s at step %" PRIu64 " fits the log: the replay starts there", b->ckpt_path,
+	log_info("backup: checkpoint %s at step %" PRIu64 " fits the log: the replay starts there", b->ckpt.path,
 		 info.steps);
 }
 
@@ -1015,7 +943,7 @@ int ft_backup_run(const struct ft_opts *o)
 	pthread_mutex_init(&b->s_lock, NULL);
 	b->feed_efd = b->log_fd = -1;
 	b->o = *o;
-	snprintf(b->ckpt_path, sizeof(b->ckpt_path), "%s.ckpt", b->o.log_path);
+	ft_ckpt_init(&b->ckpt, b->o.log_path, b->o.checkpoint_s, "backup");
 	log_init("ftvm", 1, false);
 	if (ft_arbiter_open(b->o.arbiter, &b->arb, err, sizeof(err)) ||
 	    ft_image_digest(&b->o.cfg, digest, err, sizeof(err))) {

@@ -78,7 +78,7 @@ _ftvm()
 		else
 			words="--at --out --log --kernel --initrd --bios --append --disk --net --mem --smp --cpu --input-at --help"
 		fi;;
-	primary) words="--peer --listen --max-lag-ms --force-epoch --from $_ftvm_pair_opts";;
+	primary) words="--peer --listen --max-lag-ms --force-epoch --checkpoint-s --from $_ftvm_pair_opts";;
 	backup)	words="--listen --peer --buffer --checkpoint-s --from --handover-epoch --take-back $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
 	promote) words="--control --help";;

@@ -29,6 +29,9 @@ static void usage(FILE *f, bool primary)
 		"  --vm-id ID           the VM's name; both sides must agree (default \"\")\n"
 		"  --heartbeat-ms N     heartbeat period on the log channel (default 50)\n"
 		"  --dead-ms N          a silent peer is dead after N ms (default 3 heartbeats)\n"
+		"  --checkpoint-s N     save the machine beside the log every N s (LOG.ckpt; default\n"
+		"                       60, 0 never): this host, started again on that log as the\n"
+		"                       backup, replays from there, not from the start\n"
 		"%s"
 		"  %s HOST:PORT     %s once 'ftvm promote' swapped the roles (needed for it)\n"
 		"  --from SNAPSHOT      go on from the snapshot a switchover left, with the same --log\n"
@@ -55,10 +58,7 @@ static void usage(FILE *f, bool primary)
 			  "                       arbiter's epoch (only when it is known to be gone), or\n"
 			  "                       this host owns it and its log is not empty\n"
 			: "  --buffer SIZE        log received but not yet replayed (default 64M); a full\n"
-			  "                       buffer withholds credit and pauses the primary\n"
-			  "  --checkpoint-s N     save the replaying machine beside the log every N s\n"
-			  "                       (LOG.ckpt; default 60, 0 never): a restarted backup\n"
-			  "                       replays from there, not from the start\n",
+			  "                       buffer withholds credit and pauses the primary\n",
 		primary ? "--listen" : "--peer  ",
 		primary ? "where this host listens as the backup" : "where this host dials the backup",
 		primary ? "" : "  --handover-epoch N   the epoch the new primary of a switchover takes: should it\n"

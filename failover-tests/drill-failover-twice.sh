@@ -12,6 +12,8 @@
 #      pair reports itself protected again.
 #   4. Stop the host that serves (SIGTERM, as its unit would), and repeat with SIGKILL:
 #      FT_FAILOVERS failovers in all (default 2).
+#   Both daemons checkpoint every 2 s: a host that comes back replays from its own checkpoint, which
+#   the first one made while it was the primary.
 #   5. Last, `ftvm promote` the primary that took over: the pair swaps roles at a step, which needs
 #      the log it recorded on to name the same places as its backup's replay of it.
 # After each failover exactly the surviving host serves; at the end the clients must have kept
@@ -27,9 +29,10 @@ FT_FAILOVERS=${FT_FAILOVERS:-2}
 echo "seed $FT_SEED, $FT_CLIENTS clients, $FT_FAILOVERS failovers"
 ft_topology
 ft_round 1
-ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT"
+# Checkpoints every 2 s, so a host that comes back replays from its own (the primary's too).
+ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
 sleep 0.2
-ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT"
+ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
 ft_wait_kv 120 || { ft_show backup; ft_show primary; ft_fail "the pair did not serve ftkv within 120 s"; }
 ft_wait_for 30 ft_protected primary || { ft_show backup; ft_show primary; ft_fail "the pair is not protected"; }
 ft_tap_monitor
@@ -48,9 +51,9 @@ except ValueError:
 # start NAME: start daemon NAME again with its own command line, as its unit would.
 start() {
 	if [ "$1" = primary ]; then
-		ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT"
+		ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
 	else
-		ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT"
+		ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
 	fi
 }
 # took_over NAME N: daemon NAME took the guest over (failover N), and its host alone serves.
@@ -97,6 +100,13 @@ for n in $(seq 1 "$FT_FAILOVERS"); do
 		ft_show "$serving"; ft_show "$standby" 12
 		ft_fail "failover $n: the restarted $serving did not make the guest protected again within 300 s"; }
 	ft_note "failover $n: protected again $(( ($(date +%s%N) - restarted) / 1000000 )) ms after $serving restarted; status: $(ft_status "$standby" | tr -d '\n' | cut -c1-240)"
+	from=$(grep -a -o -E "the replay starts from the checkpoint at step [0-9]+|checkpoint .* not used \([^)]*\)" "$FT_RUN/$serving.out" | head -n 1)
+	ft_note "failover $n: the restarted $serving: ${from:-replayed from step 0}"
+	# Host p had run as the primary for longer than a checkpoint's period before the first kill; when
+	# its log was continued (not set aside for the other's), it must have replayed from its checkpoint.
+	if [ "$n" = 1 ] && ft_out_has "$serving" "resumed from item" && ! grep -q "starts from the checkpoint" <<<"$from"; then
+		ft_fail "failover 1: the primary that came back did not replay from the checkpoint it made as the primary"
+	fi
 	tmp=$serving serving=$standby standby=$tmp
 done
 

@@ -3,6 +3,7 @@
 # Included before hv/build.mk, whose ftvm rule expands FTVM_OBJS.
 FTVM_OBJS += primary/pair_image.o
 FTVM_OBJS += primary/pair_switch.o
+FTVM_OBJS += primary/pair_ckpt.o
 FTVM_OBJS += primary/pair_note.o
 FTVM_OBJS += primary/arbiter_lock.o
 FTVM_OBJS += primary/control.o

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cli/exit.h"
 #include "hv/hv.h"
@@ -104,6 +105,25 @@ int ft_opts_other_role(const struct ft_opts *o, struct ft_opts *out);
 uint32_t ft_handover_grace_ms(const struct ft_opts *o);
 /* Where a switchover leaves this side's snapshot: beside its log. */
 void ft_switch_snapshot_path(const struct ft_opts *o, char *buf, size_t len);
+/*
+ * Checkpoints (primary/pair_ckpt.c): the machine saved beside the log
+ * (LOG.ckpt) every every_s seconds by a forked child; a host that starts
+ * again on that log replays from there. Calls from the thread that runs the
+ * machine, between two runs of it.
+ */
+struct ft_ckpt {
+	char path[4200];
+	const char *who;	/* "primary" or "backup", for the log */
+	uint32_t every_s;	/* 0: never */
+	pid_t pid;		/* the writer running now */
+	uint64_t step;
+	double started, last;
+};
+void ft_ckpt_init(struct ft_ckpt *c, const char *log_path, uint32_t every_s, const char *who);
+/* Start one when due (and reap the last). */
+void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s);
+/* Has the writer finished? stop_now: the machine is done with: kill it if not. */
+void ft_ckpt_reap(struct ft_ckpt *c, bool stop_now);
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
 int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
 	__attribute__((warn_unused_result));

@@ -78,6 +78,7 @@ struct primary {
 	/* vCPU thread: execution speed */
 	uint64_t speed_t, speed_steps, slice_t;
 	bool lease_gated;		/* alone with a lapsed lease: output held */
+	struct ft_ckpt ckpt;		/* vCPU thread's */
 	bool took_over;			/* this process was the backup and took the guest over */
 	struct ft_adoption taken;	/* ... and its figures */
 	bool peer_owns;			/* take_epoch: our peer owns the epoch (it took the guest over) */
@@ -698,6 +699,8 @@ static int on_slice(void *opaque, struct hv_machine *m)
 		STORE(p->paused_ns, LOAD(p->paused_ns) + nap);
 	}
 	p->slice_t = now_ns();
+	if (!LOAD(p->switching) && !LOAD(p->fenced))
+		ft_ckpt_maybe(&p->ckpt, p->s);
 	/*
 	 * Alone, output leaves on the local log's word only while our lease
 	 * surely lives: a successor waits out a lapsed lease before serving
@@ -1037,6 +1040,10 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 	}
 	log_info("primary: epoch %" PRIu64 " (arbiter %s)", p->epoch, ft_arbiter_name(p->arb));
 
+	ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
+	/* A new guest's log: a checkpoint of the last one's must not pass for one of it. */
+	if (!p->o.from_snapshot && p->o.log_path && unlink(p->ckpt.path) < 0 && errno != ENOENT)
+		log_warn("primary: cannot remove the old checkpoint %s", p->ckpt.path);
 	if (rr_session_record_open(&p->s, &p->o.cfg, &lo, &ro, err, sizeof(err))) {
 		fprintf(stderr, "ftvm primary: %s\n", err);
 		status = FTVM_EXIT_USAGE;
@@ -1049,6 +1056,8 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 		rr_session_announce(p->s);
 	}
 session_open:
+	if (a)
+		ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
 	/*
 	 * A daemon stopped (SIGTERM, a unit's stop or restart) has not ended the
 	 * guest: no END, so the backup that takes over, or this host taking the
@@ -1129,6 +1138,7 @@ session_open:
 	log_info("primary: guest %s", p->took_over ? "running on, unprotected" : "starting, protected");
 	rc = rr_session_record_run(p->s, &res);
 	STORE(p->done, 1);
+	ft_ckpt_reap(&p->ckpt, true);
 	if (LOAD(p->switching) && !LOAD(p->fenced) && !rc && res.end == LIVE_END_USER && !live_signalled()) {
 		ft_switch_snapshot_path(&p->o, snap, sizeof(snap));
 		exec_as = switch_over(p, res.step, snap);

@@ -142,14 +142,12 @@ static int resume_machine(struct rr_session *s, const struct rr_session_replay_o
 	return rc;
 }
 
-int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, size_t err_len)
+int rr_session_log_position(struct rr_session *s, struct hv_snapshot_logpos *pos, char *err, size_t err_len)
 {
-	struct hv_snapshot_logpos pos;
-
 	if (s->player) {
-		rr_player_position(s->player, &pos);
+		rr_player_position(s->player, pos);
 	} else if (s->open_ended) {
-		pos = s->end_pos;
+		*pos = s->end_pos;
 	} else if (s->rec) {
 		/* Everything up to this step goes into a chunk first, so the position is in the log. */
 		int rc = rr_record_flush(s->rec, s->m);
@@ -157,9 +155,21 @@ int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, 
 			hv_errf(err, err_len, "log: %s", strerror(-rc));
 			return rc;
 		}
-		rr_recorder_position(s->rec, &pos);
+		rr_recorder_position(s->rec, pos);
+	} else {
+		return -ENOENT;
 	}
-	return hv_snapshot_save(s->m, path, s->player || s->open_ended || s->rec ? &pos : NULL, err, err_len);
+	return 0;
+}
+
+int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, size_t err_len)
+{
+	struct hv_snapshot_logpos pos;
+	int rc = rr_session_log_position(s, &pos, err, err_len);
+
+	if (rc && rc != -ENOENT)
+		return rc;
+	return hv_snapshot_save(s->m, path, rc ? NULL : &pos, err, err_len);
 }
 
 /*

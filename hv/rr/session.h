@@ -126,6 +126,13 @@ struct rr_player *rr_session_player(struct rr_session *s);
  */
 int rr_session_save_snapshot(struct rr_session *s, const char *path, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+/*
+ * Between runs: where the machine stands in its log, for hv_snapshot_save
+ * (a recording closes its chunk first, so the place is in the log).
+ * -ENOENT when the session follows no log.
+ */
+int rr_session_log_position(struct rr_session *s, struct hv_snapshot_logpos *pos, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* Replay to step target (UINT64_MAX: to the end of the log). */
 enum rr_play_result rr_session_replay(struct rr_session *s, uint64_t target, struct rr_play_status *st);
 
