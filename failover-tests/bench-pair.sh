@@ -104,13 +104,12 @@ PY
 done
 fi
 
-# 3. failovers, with the daemons as the units run them (each knows the other role's address), so
-# the backup goes on as the primary; then the dead host's daemon starts again and becomes its backup.
+# 3. failovers, with the daemons as the units run them (each knows the other role's address: lib.sh),
+# so the backup goes on as the primary; then the dead host's daemon starts again and becomes its backup.
 live_ms=() gap_ms=() trips=() reprotect_ms=()
 for i in $(seq 1 "$N"); do
 	ft_round "kill$i"
-	FT_PRIMARY_OPTS="--listen $FT_PRIMARY_REPL_IP:$FT_REPL_PORT" FT_BACKUP_OPTS="--peer $FT_PRIMARY_REPL_IP:$FT_REPL_PORT" \
-		ft_pair_up 120
+	ft_pair_up 120
 	ft_clients load --clients 4 --duration 3 --keys 5 --timeout 30
 	sleep 1.$((RANDOM % 9))
 	at=$(date +%s%N)
@@ -123,7 +122,7 @@ for i in $(seq 1 "$N"); do
 		python3 -c 'import json,sys; print(json.loads(sys.stdin.read().split(" ",1)[1])["gap_ms"])')")
 	mv "$FT_RUN/primary.out" "$FT_RUN/primary-first.out"
 	t0=$(date +%s%N)
-	ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT"
+	ft_start_primary
 	if ft_wait_for 120 ft_protected backup; then
 		reprotect_ms+=("$(( ($(date +%s%N) - t0) / 1000000 ))")
 	else

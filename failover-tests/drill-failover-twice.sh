@@ -30,9 +30,10 @@ echo "seed $FT_SEED, $FT_CLIENTS clients, $FT_FAILOVERS failovers"
 ft_topology
 ft_round 1
 # Checkpoints every 2 s, so a host that comes back replays from its own (the primary's too).
-ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
+FT_OTHER_ROLE=1	# each daemon gets the other role's address, as the units run them (lib.sh)
+ft_start_backup --checkpoint-s 2
 sleep 0.2
-ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
+ft_start_primary --checkpoint-s 2
 ft_wait_kv 120 || { ft_show backup; ft_show primary; ft_fail "the pair did not serve ftkv within 120 s"; }
 ft_wait_for 30 ft_protected primary || { ft_show backup; ft_show primary; ft_fail "the pair is not protected"; }
 ft_tap_monitor
@@ -50,11 +51,7 @@ except ValueError:
 
 # start NAME: start daemon NAME again with its own command line, as its unit would.
 start() {
-	if [ "$1" = primary ]; then
-		ft_start_primary --listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
-	else
-		ft_start_backup --peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT" --checkpoint-s 2
-	fi
+	if [ "$1" = primary ]; then ft_start_primary --checkpoint-s 2; else ft_start_backup --checkpoint-s 2; fi
 }
 # took_over NAME N: daemon NAME took the guest over (failover N), and its host alone serves.
 took_over() {

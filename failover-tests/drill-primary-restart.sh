@@ -40,7 +40,7 @@ sum=$(sha256sum <"$FT_RUN/primary.ftlog")
 ft_note "primary SIGKILLed alone in epoch $epoch; its log holds $(stat -c %s "$FT_RUN/primary.ftlog") bytes"
 
 mv "$FT_RUN/primary.out" "$FT_RUN/primary-first.out"
-ft_start_primary
+FT_OTHER_ROLE=0 ft_start_primary
 ft_wait primary 30
 rc=$?
 [ $rc -ne 124 ] || { ft_show primary; ft_fail "the restarted primary still runs after 30 s: it started a guest over its own log"; }

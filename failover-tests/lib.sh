@@ -367,6 +367,9 @@ ft_certs() {
 #   FT_PEER              where the primary dials (default the backup; ft_relay_start sets the relay)
 #   FT_PRIMARY_DISK, FT_BACKUP_DISK     each host's own copy of the guest's disk
 #   FT_PRIMARY_OPTS, FT_BACKUP_OPTS     extra options (arrays are not exported: words, split)
+#   FT_OTHER_ROLE        1 (default): each daemon also gets the other role's address, as the units
+#       in docs/deploy.md run them (the primary's --listen, the backup's --peer: a backup that takes
+#       over goes on as the primary); 0: without (it then runs the guest without a log)
 #   FT_HEARTBEAT_MS, FT_DEAD_MS          failure detection for both.  FT_DEAD_MS defaults to 1000:
 #       with the daemons' 150 ms, a pair on a loaded 2-core machine was seen to split within a
 #       second of starting ("peer silent for 216 ms"), which no drill is about; FT_DEAD_MS= (empty)
@@ -385,26 +388,28 @@ ft_default_certs() {
 
 # ft_start_backup [extra options...]: the backup daemon on host b (output in $FT_RUN/backup.out).
 ft_start_backup() {
-	local disk=()
+	local disk=() other=()
 	ft_default_certs
 	[ -n "${FT_BACKUP_DISK:-}" ] && disk=(--disk "$FT_BACKUP_DISK")
+	[ "${FT_OTHER_ROLE:-1}" = 0 ] || other=(--peer "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT")
 	# shellcheck disable=SC2086
 	ft_bg backup b "$FTVM" backup --listen "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" --name backup \
 		--peer-name primary --certs "${FT_BACKUP_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
-		--log "$FT_RUN/backup.ftlog" --net tap:tap0 --control "$FT_RUN/backup.sock" "${disk[@]}" \
+		--log "$FT_RUN/backup.ftlog" --net tap:tap0 --control "$FT_RUN/backup.sock" "${disk[@]}" "${other[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
 		$(ft_timing_opts) ${FT_BACKUP_OPTS:-} "$@"
 }
 
 # ft_start_primary [extra options...]: the primary daemon on host p (output in $FT_RUN/primary.out).
 ft_start_primary() {
-	local disk=()
+	local disk=() other=()
 	ft_default_certs
 	[ -n "${FT_PRIMARY_DISK:-}" ] && disk=(--disk "$FT_PRIMARY_DISK")
+	[ "${FT_OTHER_ROLE:-1}" = 0 ] || other=(--listen "$FT_PRIMARY_REPL_IP:$FT_REPL_PORT")
 	# shellcheck disable=SC2086
 	ft_bg primary p "$FTVM" primary --peer "${FT_PEER:-$FT_BACKUP_REPL_IP:$FT_REPL_PORT}" --name "${FT_PRIMARY_NAME:-primary}" \
 		--peer-name backup --certs "${FT_PRIMARY_CERTS:-$FT_CERTS}" --arbiter "$(ft_arbiter_spec)" \
-		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" \
+		--log "$FT_RUN/primary.ftlog" --net tap:tap0 --control "$FT_RUN/primary.sock" "${disk[@]}" "${other[@]}" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "${FT_APPEND:-$(ft_append)}" \
 		$(ft_timing_opts) ${FT_PRIMARY_OPTS:-} "$@"
 }
