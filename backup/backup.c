@@ -133,6 +133,7 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 
 static int start_fresh(struct backup *b, const char *why);
 static int start_replay(struct backup *b);
+static bool keep_shared_prefix(struct backup *b);
 
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
 static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
@@ -161,6 +162,11 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 	if (!b->log_decided) {
 		/* A restarted backup: the primary either continues our log or sends its own from the start. */
 		if (item == 0 && b->held_items) {
+			/* Our log may share the primary's first items and go on past them: keep those, ask again. */
+			if (keep_shared_prefix(b)) {
+				xport_drop_link(b->x, "this backup keeps the items it shares with the primary's log");
+				return;
+			}
 			if (start_fresh(b, "the primary did not recognise it as a prefix of its own log")) {
 				xport_drop_link(b->x, "the log cannot be started again");
 				_exit(FTVM_EXIT_HOST_ERROR);
@@ -759,6 +765,74 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 	}
 }
 
+/*
+ * The primary's Hello names where its log may be shared (a primary that took
+ * the guest over: the items it had then, and their CRC-32C). Our log went on
+ * past that (this host wrote chunks the new primary never received), so the
+ * primary did not take it as a prefix of its own. If our first items are
+ * exactly those, cut the rest: the new channel's Hello then says we hold
+ * them, and the primary sends only what follows, where it would otherwise
+ * send the whole log and this backup replay it from step 0.
+ */
+static bool keep_shared_prefix(struct backup *b)
+{
+	struct rr_header h;
+	struct rr_chunk c;
+	uint64_t n = 0, items = 1, end_step = 0, bytes;
+	uint32_t want = 0, crc = 0;
+	char why[512];
+	uint8_t buf[1 << 16];
+	bool ok = false;
+
+	xport_peer_log(b->x, &n, &want);
+	if (n < 2 || n >= b->held_items)
+		return false;
+	struct rr_reader *r = rr_reader_open_fd(b->log_fd);
+	if (!r || lseek(b->log_fd, 0, SEEK_SET) < 0 || rr_reader_read_header(r, &h, why, sizeof(why)))
+		items = 0;	/* not even the header: no match below */
+	while (items && items < n && rr_reader_next(r, &c, why, sizeof(why)) == 1) {
+		items++;
+		end_step = c.end_step;
+	}
+	bytes = r ? rr_reader_offset(r) : 0;
+	rr_reader_close(r);
+	for (uint64_t off = 0; items == n && off < bytes;) {
+		size_t len = bytes - off < sizeof(buf) ? (size_t)(bytes - off) : sizeof(buf);
+		ssize_t got = pread(b->log_fd, buf, len, (off_t)off);
+		if (got <= 0)
+			break;
+		crc = crc32c(crc, buf, (size_t)got);
+		off += (uint64_t)got;
+		ok = off == bytes;
+	}
+	if (!ok || crc != want) {
+		if (lseek(b->log_fd, (off_t)b->log_bytes_held, SEEK_SET) < 0)
+			log_warn("backup: log %s", b->o.log_path);
+		return false;
+	}
+	if (ftruncate(b->log_fd, (off_t)bytes) < 0 || lseek(b->log_fd, (off_t)bytes, SEEK_SET) < 0) {
+		log_warn("backup: log %s: cannot cut it to the items it shares with the primary", b->o.log_path);
+		return false;
+	}
+	log_warnx("backup: log %s: its first %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 ") are the "
+		  "primary's too, the %" PRIu64 " after them are not (this host wrote them, the primary never got "
+		  "them): cut them, and asking for the rest again", b->o.log_path, n, bytes, end_step,
+		  b->held_items - n);
+	b->held_items = b->log_items = n;
+	b->held_bytes = b->log_bytes_held = bytes;
+	b->held_crc = b->log_crc = crc;
+	b->received_end = end_step;
+	if (b->use_ckpt && !b->o.from_snapshot) {
+		struct hv_snapshot_info info;
+		if (hv_snapshot_info(b->ckpt.path, &info, why, sizeof(why)) || info.logpos.chunk_seq + 2 > n) {
+			log_warnx("backup: checkpoint %s is past the items kept: the replay starts from step 0",
+				  b->ckpt.path);
+			b->use_ckpt = false;
+		}
+	}
+	return true;
+}
+
 /* Move the log aside (LOG.old, or LOG.old.N if that exists) and start an empty one. */
 static int start_fresh(struct backup *b, const char *why)
 {
@@ -1035,7 +1109,8 @@ out:
 		/* Took over: this process goes on as the primary, for a backup that returns. */
 		struct ft_adoption a = { .s = b->adopted, .arb = b->arb, .epoch = b->epoch, .lost_at = b->lost_at,
 					 .won_at = b->won_at, .replayed_at = b->replayed_at,
-					 .take_trips = b->take_trips };
+					 .take_trips = b->take_trips, .log_items = b->log_items,
+					 .log_crc = b->log_crc };
 		memcpy(a.digest, b->digest, sizeof(a.digest));
 		b->adopted = NULL;
 		b->arb = NULL;

@@ -10,8 +10,11 @@
 #   3. Start the dead host's daemon again with its own command line, as its unit would: the other
 #      host owns the epoch, so it starts again as that host's backup; it is served the log and the
 #      pair reports itself protected again.
-#   4. Stop the host that serves (SIGTERM, as its unit would), and repeat with SIGKILL:
-#      FT_FAILOVERS failovers in all (default 2).
+#   4. Stop the host that serves (SIGTERM, as its unit would); then, the third time, cut the
+#      replication link silently and SIGKILL the serving host 300 ms later: its log now holds chunks
+#      the other never received, and when it comes back it must keep only the items it shares with
+#      the other's log (not replay the whole log from step 0). FT_FAILOVERS failovers in all
+#      (default 3).
 #   Both daemons checkpoint every 2 s: a host that comes back replays from its own checkpoint, which
 #   the first one made while it was the primary.
 #   5. Last, `ftvm promote` the primary that took over: the pair swaps roles at a step, which needs
@@ -24,8 +27,9 @@ set -u
 ft_require_root
 ft_require_domT
 ft_require_daemons
+ft_require_nft
 FT_CLIENTS=${FT_CLIENTS:-3}
-FT_FAILOVERS=${FT_FAILOVERS:-2}
+FT_FAILOVERS=${FT_FAILOVERS:-3}
 echo "seed $FT_SEED, $FT_CLIENTS clients, $FT_FAILOVERS failovers"
 ft_topology
 ft_round 1
@@ -77,10 +81,16 @@ for n in $(seq 1 "$FT_FAILOVERS"); do
 	[ -n "$first_kill" ] || first_kill=$killed
 	# The second failover is a daemon stopped as its unit stops it: its guest has not ended.
 	sig=$([ "$n" = 2 ] && echo TERM || echo KILL)
+	cut=$([ "$n" = 3 ] && echo 1 || echo 0)
+	if [ "$cut" = 1 ]; then
+		ft_partition_replication
+		ft_sleep_ms 300
+	fi
 	ft_kill "$serving" "$sig"
-	ft_note "failover $n: SIG$sig to the daemon that served ($serving)"
+	ft_note "failover $n: SIG$sig to the daemon that served ($serving)$([ "$cut" = 1 ] && echo ", 300 ms after the replication link was cut")"
 	[ "$sig" = KILL ] || { ft_wait "$serving" 30; ft_note "failover $n: $serving exited $?"; }
 	took_over "$standby" "$n"
+	[ "$cut" = 0 ] || ft_heal_replication
 	if [ "$n" = 1 ]; then
 		ft_sleep_ms "$(ft_random_ms 500 2000)"
 		ft_kill "$standby" KILL
@@ -105,6 +115,12 @@ for n in $(seq 1 "$FT_FAILOVERS"); do
 	if [ "$n" = 1 ] && ft_out_has primary-1 "primary: checkpoint at step [0-9]+ saved" &&
 		ft_out_has "$serving" "resumed from item" && ! grep -q "starts from the checkpoint" <<<"$from"; then
 		ft_fail "failover 1: the primary that came back did not replay from the checkpoint it made as the primary"
+	fi
+	if [ "$cut" = 1 ]; then
+		kept=$(grep -a -o "its first [0-9]* items.*are the primary's too, the [0-9]* after them are not" "$FT_RUN/$serving.out" | head -n 1)
+		[ -n "$kept" ] || { ft_show "$serving" 20
+			ft_fail "failover $n: the host whose log went on past the other's did not keep the items they share"; }
+		ft_note "failover $n: the restarted $serving: $kept"
 	fi
 	tmp=$serving serving=$standby standby=$tmp
 done

@@ -88,6 +88,9 @@ struct ft_adoption {
 	/* for the go-live figures (ft_now_s): primary lost, epoch won, replay done */
 	double lost_at, won_at, replayed_at;
 	uint64_t take_trips;
+	/* the log it took over with: items and their CRC-32C (the old primary's may share them) */
+	uint64_t log_items;
+	uint32_t log_crc;
 };
 /* How the primary records: the options of its session, but for the slice hook. */
 void ft_primary_record_opts(const struct ft_opts *o, struct rr_session_record_opts *ro);

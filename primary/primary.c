@@ -817,6 +817,9 @@ static int open_channel(struct primary *p)
 		.image_digest_len = sizeof(p->digest), .epoch = p->epoch,
 		.heartbeat_ms = p->o.heartbeat_ms, .dead_ms = p->o.dead_ms, .reconnect_ms = 20,
 		.window_chunks = WINDOW_CHUNKS, .window_bytes = WINDOW_BYTES,
+		/* Took over: the items a returning old primary's log may share with ours (it checks, and cuts the rest). */
+		.have_items = p->took_over ? p->taken.log_items : 0,
+		.have_crc32c = p->took_over ? p->taken.log_crc : 0,
 	};
 	struct xport_callbacks cb = { .on_ack = on_ack, .on_link = on_link, .on_epoch = on_epoch,
 				      .arg = p };
