@@ -4,7 +4,9 @@
 # test (namespaces, partition, relay, etcd, with no daemon), then every drill (as root; each skips
 # with a reason when it cannot run).
 # FT_KILLS=N sets the primary-kill drill's number of random points (20 here, as the issue asks;
-# 3 in make test, to keep CI's run short), FT_SEED=S repeats a run.
+# 3 in make test, to keep CI's run short), FT_SEED=S repeats a run. FT_CHAIN=1 (here; 0 in make
+# test) has drill-record-takeover take each killed recorder over twice, the first time with
+# 'replay --then-record'.
 # FT_SWITCHES=N sets the switchover drill's number of promotes (default 10, about 75 s here).
 
 SYSTEM_TESTS += failover-tests/test_linearizable.py
@@ -18,6 +20,7 @@ SYSTEM_TESTS += failover-tests/kit-selftest.sh $(filter-out failover-tests/drill
 .PHONY: failover-tests
 failover-tests: all domT $(XPORT_TOOL)
 	$(Q)BUILD=$(BUILD) FTVM=$(FTVM) CACHE=$(CACHE) TEST_LOG_DIR=$(BUILD)/test-logs FT_KILLS=$${FT_KILLS:-20} \
+		FT_CHAIN=$${FT_CHAIN:-1} \
 		scripts/run-tests failover-tests/test_linearizable.py failover-tests/kit-selftest.sh $(FAILOVER_DRILLS)
 
 # make bench-pair (part of make bench, as root): FT overhead, added latency, lag, failover times.
