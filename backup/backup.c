@@ -781,8 +781,6 @@ static bool keep_shared_prefix(struct backup *b)
 	uint64_t n = 0, items = 1, end_step = 0, bytes;
 	uint32_t want = 0, crc = 0;
 	char why[512];
-	uint8_t buf[1 << 16];
-	bool ok = false;
 
 	xport_peer_log(b->x, &n, &want);
 	if (n < 2 || n >= b->held_items)
@@ -796,16 +794,7 @@ static bool keep_shared_prefix(struct backup *b)
 	}
 	bytes = r ? rr_reader_offset(r) : 0;
 	rr_reader_close(r);
-	for (uint64_t off = 0; items == n && off < bytes;) {
-		size_t len = bytes - off < sizeof(buf) ? (size_t)(bytes - off) : sizeof(buf);
-		ssize_t got = pread(b->log_fd, buf, len, (off_t)off);
-		if (got <= 0)
-			break;
-		crc = crc32c(crc, buf, (size_t)got);
-		off += (uint64_t)got;
-		ok = off == bytes;
-	}
-	if (!ok || crc != want) {
+	if (items != n || crc32c_file_prefix(b->log_fd, bytes, &crc) || crc != want) {
 		if (lseek(b->log_fd, (off_t)b->log_bytes_held, SEEK_SET) < 0)
 			log_warn("backup: log %s", b->o.log_path);
 		return false;
@@ -964,17 +953,11 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 		}
 	}
 	/* What the primary checks before it sends only the rest. */
-	uint8_t buf[1 << 16];
-	for (uint64_t off = 0; off < b->held_bytes;) {
-		size_t want = b->held_bytes - off < sizeof(buf) ? (size_t)(b->held_bytes - off) : sizeof(buf);
-		ssize_t n = pread(b->log_fd, buf, want, (off_t)off);
-		if (n <= 0) {
-			snprintf(err, err_len, "log %s: cannot read it back: %s", b->o.log_path,
-				 n < 0 ? strerror(errno) : "short read");
-			return n < 0 ? -errno : -EIO;
-		}
-		b->held_crc = crc32c(b->held_crc, buf, (size_t)n);
-		off += (uint64_t)n;
+	rc = crc32c_file_prefix(b->log_fd, b->held_bytes, &b->held_crc);
+	if (rc) {
+		snprintf(err, err_len, "log %s: cannot read it back: %s", b->o.log_path,
+			 rc == -EIO ? "short read" : strerror(-rc));
+		return rc;
 	}
 	if (lseek(b->log_fd, (off_t)b->held_bytes, SEEK_SET) < 0) {
 		snprintf(err, err_len, "log %s: %s", b->o.log_path, strerror(errno));

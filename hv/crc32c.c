@@ -2,8 +2,10 @@
 /* crc32c: CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) for the log, snapshots and the transport. */
 #include "crc32c.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
@@ -137,4 +139,21 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 		return ~crc32c_hw(crc, buf, len);
 #endif
 	return ~crc32c_soft(crc, buf, len);
+}
+
+int crc32c_file_prefix(int fd, uint64_t len, uint32_t *out)
+{
+	uint8_t buf[1 << 16];
+	uint32_t crc = 0;
+
+	for (uint64_t off = 0; off < len;) {
+		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		crc = crc32c(crc, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	*out = crc;
+	return 0;
 }

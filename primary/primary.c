@@ -422,24 +422,6 @@ static void backup_lost(struct primary *p, const char *why)
 	try_alone(p);
 }
 
-/* CRC-32C of the local log's first bytes [0, end): what a returning backup's copy must match. */
-static int file_crc(struct primary *p, uint64_t end, uint32_t *out)
-{
-	uint8_t buf[1 << 16];
-	uint32_t crc = 0;
-
-	for (uint64_t off = 0; off < end;) {
-		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
-		ssize_t n = pread(p->file_fd, buf, want, (off_t)off);
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		crc = crc32c(crc, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	*out = crc;
-	return 0;
-}
-
 /*
  * A backup connects to a primary that carries on alone. Its Hello says how
  * many items of the log it already holds (restarted on its own log file) and
@@ -456,7 +438,7 @@ static void start_rejoin(struct primary *p)
 	xport_peer_log(p->x, &have, &have_crc);
 	if (have > written)
 		refused = "more than this primary's log holds";
-	if (!refused && have && (open_file(p, have) || file_crc(p, rr_reader_offset(p->file_reader), &crc)))
+	if (!refused && have && (open_file(p, have) || crc32c_file_prefix(p->file_fd, rr_reader_offset(p->file_reader), &crc)))
 		refused = "our own log could not be read back";
 	if (!refused && have && crc != have_crc)
 		refused = "its bytes differ from this primary's log";
@@ -1000,6 +982,7 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 	ft_primary_record_opts(&p->o, &ro);
 	ro.on_slice = on_slice;
 	ro.opaque = p;
+	ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
 	if (a) {
 		if (adopt(p, a, err, sizeof(err))) {
 			log_warnx("primary: cannot go on after the takeover: %s", err);
@@ -1043,7 +1026,6 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 	}
 	log_info("primary: epoch %" PRIu64 " (arbiter %s)", p->epoch, ft_arbiter_name(p->arb));
 
-	ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
 	/* A new guest's log: a checkpoint of the last one's must not pass for one of it. */
 	if (!p->o.from_snapshot && p->o.log_path && unlink(p->ckpt.path) < 0 && errno != ENOENT)
 		log_warn("primary: cannot remove the old checkpoint %s", p->ckpt.path);
@@ -1059,8 +1041,6 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 		rr_session_announce(p->s);
 	}
 session_open:
-	if (a)
-		ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
 	/*
 	 * A daemon stopped (SIGTERM, a unit's stop or restart) has not ended the
 	 * guest: no END, so the backup that takes over, or this host taking the
