@@ -37,8 +37,12 @@ for round in $(seq 1 "$FT_KILLS"); do
 	ft_note "round $round: $(grep -m1 "live at step" "$FT_RUN/replay.out")"
 	last=replay host=b
 	if [ "$FT_CHAIN" = 1 ]; then
-		live=$(ft_now_ms)
-		# The clients' retransmissions back off while the log replays: give them time to reach host b.
+		live=$(ft_now_ms) done_ops=$(ft_ops_done load)
+		# The clients' retransmissions back off while the log replays: give them time to reach host
+		# b, and kill it only once a client was answered by it (else this is one longer outage).
+		ft_wait_for 60 eval '[ "$(ft_ops_done load)" -gt "$done_ops" ]' ||
+			{ ft_show replay; ft_fail "round $round: host b recorded on but answered no client in 60 s"; }
+		ft_note "round $round: host b answered a client $(( $(ft_now_ms) - live )) ms after going live"
 		ft_wait_for 15 eval '[ "$(ft_serving "$live")" = b ]' ||
 			ft_fail "round $round: after the takeover '$(ft_serving "$live")' served, want host b"
 		ft_sleep_ms "$(ft_random_ms 500 3000)"

@@ -479,6 +479,12 @@ ft_serving() {
 		END { s = ""; if (p1 > p0) s = "p"; if (b1 > b0) s = s (s ? " " : "") "b"; print s }' "$FT_RUN/taps.log"
 }
 ft_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# ft_ops_done NAME: how many operations the clients NAME have had answered so far.
+ft_ops_done() {
+	local n
+	n=$(grep -c '"type": "\(ok\|fail\)"' "$FT_RUN/$1.jsonl" 2>/dev/null)
+	echo "${n:-0}"
+}
 
 # ft_protected ROLE: the daemon's status says the pair is protected (a "protected": true field
 # anywhere in `ftvm status --json`).
