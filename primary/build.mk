@@ -5,6 +5,7 @@ FTVM_OBJS += primary/pair_image.o
 FTVM_OBJS += primary/pair_switch.o
 FTVM_OBJS += primary/pair_ckpt.o
 FTVM_OBJS += primary/pair_note.o
+FTVM_OBJS += primary/pair_sm.o
 FTVM_OBJS += primary/arbiter_lock.o
 FTVM_OBJS += primary/control.o
 FTVM_OBJS += primary/primary.o

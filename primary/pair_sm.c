@@ -155,7 +155,7 @@ static void release(struct pair_sm *sm, struct out *o)
 /* Primary: send the chunks the backup lacks, within the window. */
 static void pump(struct pair_sm *sm, struct out *o)
 {
-	if (sm->role != PAIR_PRIMARY || !sm->link_up || !sm->peer_ok)
+	if (sm->role != PAIR_PRIMARY || !sm->link_up || !sm->peer_ok || sm->cfg.driver_streams)
 		return;
 	if (sm->state != PS_PROTECTED && sm->state != PS_ALONE && sm->state != PS_PROMOTING)
 		return;
@@ -172,7 +172,7 @@ static void pace(struct pair_sm *sm, struct out *o)
 {
 	bool want = false;
 
-	if (sm->role != PAIR_PRIMARY || !sm->guest_started || sm->state == PS_PROMOTING)
+	if (sm->role != PAIR_PRIMARY || !sm->guest_started || sm->state == PS_PROMOTING || sm->cfg.driver_streams)
 		return;
 	if (sm->state == PS_PROTECTED)
 		want = sm->guest_step > sm->replayed + sm->cfg.max_lag_steps ||
@@ -492,6 +492,13 @@ static void on_start(struct pair_sm *sm, const struct pair_event *in, struct out
 	else
 		sm->nhist = 0;
 	sm->hist_forgot = in->nhist > PAIR_MAX_EPOCHS;
+	if (sm->role == PAIR_PRIMARY && in->running && sm->epoch && sm->vouch == PV_OWNER) {
+		sm->state = PS_ALONE;
+		sm->why = "took the guest over: carrying on unprotected";
+		sm->guest_started = true;
+		sm->guest_step = sm->released = in->log_end;
+		return;
+	}
 	if (sm->role == PAIR_PRIMARY) {
 		/*
 		 * A new VM on a pair whose arbiter already has an epoch would fork

@@ -114,6 +114,12 @@ struct pair_event {
 	 */
 	enum pair_role role;
 	bool new_vm;
+	/*
+	 * A primary whose guest already runs at log_end, alone in
+	 * durable_epoch, which it owns: a backup that took the guest over and
+	 * goes on as the primary in the same process.
+	 */
+	bool running;
 	uint64_t log_end, log_tag;
 	const struct pair_hist *hist;	/* oldest first; only the newest PAIR_MAX_EPOCHS are kept */
 	int nhist;
@@ -155,6 +161,12 @@ struct pair_config {
 	uint64_t window_steps;		/* chunks in flight beyond the last ack */
 	bool fence_on_unreachable;	/* today's daemons: an unreachable arbiter stops the side */
 	bool release_on_ack_only;	/* today's daemons: a protected primary releases at the ack alone */
+	/*
+	 * The daemon's primary (primary/pair_drive.c): its channel streams the
+	 * log and carries the heartbeats, and its vCPU thread keeps the lag
+	 * bound, so the machine sends no CHUNK and pauses no guest.
+	 */
+	bool driver_streams;
 };
 
 struct pair_sm {

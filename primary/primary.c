@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * primary: 'ftvm primary'. The vCPU thread runs and records the guest; an
- * I/O thread streams the replay queue to the backup as LogChunks and turns
- * the backup's acks into the step up to which output may leave. When the
- * backup is lost, the primary carries on alone only after winning the
- * arbiter; when it loses, or learns of a newer epoch, it stops its VM.
+ * I/O thread streams the replay queue to the backup as LogChunks and feeds
+ * the pair's protocol (pair_sm), which turns the backup's acks into the step
+ * up to which output may leave. When the backup is lost, the primary carries
+ * on alone only after winning the arbiter; when it loses, or learns of a
+ * newer epoch, it stops its VM.
  */
 #include "pair.h"
+#include "pair_sm.h"
 #include "hv/crc32c.h"
 #include "hv/host/sched.h"
 #include "hv/rq/queue.h"
@@ -65,7 +67,8 @@ struct primary {
 	size_t file_len;
 	bool stream_done;		/* the queue is closed and drained */
 	/* shared with the vCPU thread (atomics) */
-	int link_up, ever_up, protected_, fenced, done;
+	int link_up, protected_, fenced, done;
+	int guest_go;		/* the pair's protocol started the guest (START_GUEST) */
 	int switching;		/* 'ftvm promote': the guest stops for the backup to take over */
 	int switch_done;	/* ... and the main thread no longer needs the loop */
 	uint64_t acked_end;	/* the step the backup's acks cover */
@@ -84,8 +87,14 @@ struct primary {
 	bool peer_owns;			/* take_epoch: our peer owns the epoch (it took the guest over) */
 	double speed;
 	struct ft_note note;
-	char lost_why[128];
-	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
+	/* I/O thread: the pair's protocol (sm_feed) */
+	struct pair_sm sm;
+	bool sm_busy, synced_told;
+	struct pair_event pending[8];
+	int npending;
+	char arb_why[512];		/* the arbiter's last word on a take */
+	unsigned arb_delay_ms;		/* unreachable: the next try's delay */
+	uint64_t arb_next_ms;
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "primary", __VA_ARGS__)
@@ -155,6 +164,8 @@ static int open_file(struct primary *p, uint64_t skip_items)
 	return 0;
 }
 
+static void sm_hello(struct primary *p);
+
 /*
  * I/O thread, a returning backup: it gets the log from the local file, item
  * by item as the writer adds them, with no hold on the replay queue, so the
@@ -184,6 +195,8 @@ static void pump_file(struct primary *p)
 			p->rq_sent = 0;
 			STORE(p->converging, 1);
 			STORE(p->rejoin_throttle, 0);
+			/* From here it follows the queue as any backup: the protocol hears its hello. */
+			sm_hello(p);
 		}
 		if (p->file_next >= p->join_item)
 			break;
@@ -245,7 +258,7 @@ static void pump(struct primary *p)
 	}
 	/*
 	 * A send can lose the link at once (its write fails), and the loss can
-	 * let go of the queue (try_alone, forget_returning detach our consumer,
+	 * let go of the queue (carry_on_alone, forget_returning detach our consumer,
 	 * whose items may then be freed): look again after every offer.
 	 */
 	while (p->streaming && !p->rejoining && p->x) {
@@ -275,55 +288,19 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
 }
 
 /*
- * I/O thread: output of step s may leave once the backup acknowledged s and
- * our own log holds s too (written; with --fsync, synced), so a primary that
- * comes back from its own log never has let out what that log lacks. The
- * session releases on whichever of the two comes last (rr_session_set_acked).
+ * I/O thread: the pair's protocol is primary/pair_sm.c's. Every event the
+ * channel and the arbiter bring goes into it, and what it decides comes out
+ * as actions, carried out here in order: who serves in which epoch (the
+ * arbiter's answers, fencing), when a backup protects the guest (SYNCED),
+ * and up to which step output may leave while it does. The channel streams
+ * the log and carries the heartbeats; the vCPU thread keeps the lag bound
+ * (cfg.driver_streams).
  */
-static void update_safe(struct primary *p)
-{
-	rr_session_set_acked(p->s, p->acked_step);
-}
+static void sm_feed(struct primary *p, struct pair_event ev);
 
-static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
+static uint64_t now_ms(void)
 {
-	struct primary *p = arg;
-
-	if (acked_seq && acked_seq > LOAD(p->acked_seq)) {
-		uint64_t step = p->tags[acked_seq % (WINDOW_CHUNKS * 2)];
-		uint64_t rtt = xport_now_us() - p->sent_us[acked_seq % (WINDOW_CHUNKS * 2)];
-		p->rtt_us[p->rtt_n++ % 256] = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
-		if (step > p->acked_step)
-			p->acked_step = step;
-		STORE(p->acked_end, p->acked_step);
-		STORE(p->acked_seq, acked_seq);
-		update_safe(p);
-	}
-	STORE(p->replayed, steps_replayed);
-	STORE(p->last_ack_us, xport_now_us());
-	/*
-	 * A returning backup that holds everything up to where it joined the
-	 * queue, and has replayed to within the lag bound, protects the guest again: outputs wait for its acks from now on,
-	 * and Progress tells it from which step it may take over (it then holds
-	 * every step whose output the local log let out).
-	 */
-	uint64_t lag_bound = p->o.max_lag_ms * LOAD(p->steps_per_ms);
-	if (p->streaming && !LOAD(p->protected_) && !p->rejoining && p->rejoin_from + acked_seq >= p->join_item &&
-	    LOAD(p->sent_end) <= steps_replayed + lag_bound && !LOAD(p->fenced)) {
-		rr_session_commit_on_ack(p->s);
-		uint64_t from = rr_session_written_step(p->s);
-		/*
-		 * Protected before Progress goes: the send can lose the link at
-		 * once, and that loss must then go through the arbiter
-		 * (backup_lost), not leave a primary that waits for acks alone.
-		 */
-		STORE(p->protected_, 1);
-		STORE(p->converging, 0);
-		set_note(p, "protected again from step %" PRIu64 " (epoch %" PRIu64 ")", from, p->epoch);
-		if (xport_send_progress(p->x, from))
-			log_warnx("primary: cannot send Progress");
-	}
-	pump(p);
+	return xport_now_us() / 1000;
 }
 
 /* Stop the VM: hold every output for good and end the run. */
@@ -361,65 +338,243 @@ static int64_t renew_channel(struct xport_loop *loop, uint64_t id, void *arg)
 	return -1;
 }
 
-static void try_alone(struct primary *p);
-
-static int64_t retry_alone(struct xport_loop *loop, uint64_t id, void *arg)
+/*
+ * SYNCED: the backup holds every output let out so far, and its replay is
+ * within the lag bound. From here output waits for its acks, and Progress
+ * tells it from which step it may take over (it then holds every step whose
+ * output our own log let out). Told once per protection: the channel does
+ * not lose it.
+ */
+static void tell_synced(struct primary *p)
 {
-	struct primary *p = arg;
-
-	try_alone(p);
-	return -1;
+	if (p->synced_told)
+		return;
+	p->synced_told = true;
+	rr_session_commit_on_ack(p->s);
+	uint64_t from = LOAD(p->guest_go) ? rr_session_written_step(p->s) : 0;
+	/* Protected before Progress goes: the send can lose the link at once, and that loss needs the arbiter. */
+	STORE(p->protected_, 1);
+	STORE(p->converging, 0);
+	if (LOAD(p->guest_go))
+		set_note(p, "protected again from step %" PRIu64 " (epoch %" PRIu64 ")", from, p->epoch);
+	if (xport_send_progress(p->x, from))
+		log_warnx("primary: cannot send Progress");
 }
 
-/* Ask the arbiter to let us carry on alone: won, fenced, or (unreachable) ask again later. */
-static void try_alone(struct primary *p)
+/* The arbiter let us carry on alone: output on our log's word, and a new channel for a backup that returns. */
+static void carry_on_alone(struct primary *p)
 {
-	char err[512];
-	int rc;
-
-	if (LOAD(p->fenced) || LOAD(p->done))
-		return;
-	rc = ft_arbiter_take(p->arb, p->epoch, p->o.name, err, sizeof(err));
-	if (rc == -EAGAIN) {
-		fence(p, err);
-		return;
-	}
-	if (rc) {
-		/* Nobody may carry on without the arbiter: output stays held, the guest may pause. */
-		p->arb_retry_ms = p->arb_retry_ms ? (p->arb_retry_ms * 2 > 2000 ? 2000 : p->arb_retry_ms * 2) : 100;
-		set_note(p, "backup lost and the arbiter cannot be reached (%s): holding output, asking again "
-			 "in %u ms", err, p->arb_retry_ms);
-		if (xport_loop_add_timer(p->loop, p->arb_retry_ms, retry_alone, p) < 0)
-			fence(p, "cannot schedule another try at the arbiter");
-		return;
-	}
-	p->arb_retry_ms = 0;
-	p->epoch++;
 	p->streaming = false;
 	p->rejoining = false;
 	STORE(p->converging, 0);
 	STORE(p->rejoin_throttle, 0);
 	rq_detach(p->q, p->qid);
 	rr_session_commit_on_log(p->s);
-	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->lost_why, p->epoch);
+	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->sm.why, p->epoch);
 	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
 		log_warnx("primary: cannot schedule the channel's renewal");
 }
 
-/* The backup is gone: carry on alone only with the arbiter's consent. */
-static void backup_lost(struct primary *p, const char *why)
+/* TAKE_ARBITER: ask the store (it answers within its time bound) and turn its answer into the next event. */
+static struct pair_event ask_arbiter(struct primary *p, uint64_t expect)
 {
-	if (LOAD(p->fenced) || LOAD(p->done))
-		return;
-	if (!LOAD(p->protected_)) {
-		/* A returning backup that had not caught up: a new channel for its return. */
-		if (p->streaming)
-			forget_returning(p);
+	struct pair_event ev = { .kind = PE_ARBITER_RESULT, .arb_epoch = expect + 1 };
+	int rc = ft_arbiter_take(p->arb, expect, p->o.name, p->arb_why, sizeof(p->arb_why));
+
+	if (!rc) {
+		ev.arb = PA_WON;
+		p->arb_delay_ms = 0;
+	} else if (rc == -EAGAIN) {
+		ev.arb = PA_LOST;
+	} else {
+		/* Nobody may carry on without the arbiter: output stays held; the timer asks again. */
+		ev.arb = PA_UNREACHABLE;
+		p->arb_delay_ms = p->arb_delay_ms ? (p->arb_delay_ms * 2 > 2000 ? 2000 : p->arb_delay_ms * 2) : 100;
+		p->arb_next_ms = now_ms() + p->arb_delay_ms;
+		set_note(p, "backup lost and the arbiter cannot be reached (%s): holding output, asking again "
+			 "in %u ms", p->arb_why, p->arb_delay_ms);
+	}
+	return ev;
+}
+
+static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *take)
+{
+	char why[700];
+
+	switch (a->kind) {
+	case PX_SEND:
+		/* RESUME was the channel's Hello; PROGRESS and HEARTBEAT are the channel's heartbeats. */
+		if (a->msg.kind == PM_SYNCED)
+			tell_synced(p);
+		break;
+	case PX_TAKE_ARBITER:
+		*take = a->epoch + 1;
+		break;
+	case PX_PERSIST:
+		p->epoch = a->epoch;	/* the arbiter's store is the record */
+		break;
+	case PX_RELEASE_OUTPUT_UP_TO:
+		/* Alone, the session lets output out on its log's word (and on the lease: on_slice). */
+		if (p->sm.state != PS_ALONE)
+			rr_session_set_acked(p->s, a->step);
+		break;
+	case PX_START_GUEST:
+		STORE(p->guest_go, 1);
+		break;
+	case PX_CARRY_ON_UNPROTECTED:
+		carry_on_alone(p);
+		break;
+	case PX_STOP_VM:
+		snprintf(why, sizeof(why), "%s%s%s", a->reason ? a->reason : "stopped",
+			 p->arb_why[0] ? ": " : "", p->arb_why);
+		fence(p, why);
+		break;
+	default:
+		/* HOLD_ALL_OUTPUT_FOREVER comes with STOP_VM (fence); CLOSE_LINK: the channel is renewed or the run ends. */
+		break;
+	}
+}
+
+/*
+ * Feed one event and carry out the actions; an event that arrives while
+ * they run (a send that loses the link) waits its turn, so actions always
+ * run in order before the next event. The run over, nothing is fed.
+ */
+static void sm_feed(struct primary *p, struct pair_event ev)
+{
+	struct pair_action act[64];
+
+	if (p->sm_busy) {
+		if (p->npending < (int)(sizeof(p->pending) / sizeof(p->pending[0])))
+			p->pending[p->npending++] = ev;
+		else
+			log_warnx("primary: pair event %s dropped: too many at once", pair_event_name(ev.kind));
 		return;
 	}
-	STORE(p->protected_, 0);
-	snprintf(p->lost_why, sizeof(p->lost_why), "%s", why);
-	try_alone(p);
+	p->sm_busy = true;
+	for (;;) {
+		enum pair_state was = p->sm.state;
+		uint64_t take = 0;
+		if (LOAD(p->fenced) || LOAD(p->done))
+			break;
+		ev.now_ms = now_ms();
+		int n = pair_sm_step(&p->sm, &ev, act, (int)(sizeof(act) / sizeof(act[0])));
+		for (int i = 0; i < n; i++)
+			carry_out(p, &act[i], &take);
+		if (p->sm.state != was)
+			log_info("primary: pair: %s -> %s (%s), epoch %" PRIu64, pair_state_name(was),
+				 pair_state_name(p->sm.state), p->sm.why ? p->sm.why : "", p->epoch);
+		if (p->sm.state != PS_PROTECTED && p->sm.state != PS_PROMOTING) {
+			STORE(p->protected_, 0);
+			p->synced_told = false;
+		}
+		if (take) {
+			ev = ask_arbiter(p, take - 1);
+			continue;
+		}
+		if (!p->npending)
+			break;
+		ev = p->pending[0];
+		memmove(p->pending, p->pending + 1, --p->npending * sizeof(p->pending[0]));
+	}
+	p->npending = 0;
+	p->sm_busy = false;
+}
+
+/* What the machine hears with each ack: our log's end, the guest's step, the lag bound in steps. */
+static void sm_progress(struct primary *p)
+{
+	uint64_t written = rr_session_written_step(p->s), step = LOAD(p->steps);
+
+	if (step < written)
+		step = written;
+	if (step < p->acked_step)
+		step = p->acked_step;
+	p->sm.cfg.max_lag_steps = p->o.max_lag_ms * LOAD(p->steps_per_ms);
+	if (step > p->sm.guest_step)
+		sm_feed(p, (struct pair_event){ .kind = PE_CHUNK_READY, .step = step });
+	sm_feed(p, (struct pair_event){ .kind = PE_LOG_WRITTEN, .step = written });
+}
+
+/*
+ * The backup follows the queue (the first one from item 0, a returning one
+ * once it joins it): the machine hears its hello, holding what it acked.
+ */
+static void sm_hello(struct primary *p)
+{
+	sm_progress(p);
+	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+		.msg = { .kind = PM_HELLO, .epoch = p->epoch, .a = p->acked_step, .b = p->epoch, .c = PAIR_BACKUP } });
+	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+		.msg = { .kind = PM_ACK, .epoch = p->epoch, .a = p->acked_step, .b = LOAD(p->replayed) } });
+}
+
+static int64_t sm_tick(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+
+	/* An unreachable arbiter is asked again after a backoff, not at every tick. */
+	if (p->sm.state != PS_TAKING || now_ms() >= p->arb_next_ms)
+		sm_feed(p, (struct pair_event){ .kind = PE_TIMER });
+	return p->o.heartbeat_ms ? p->o.heartbeat_ms : 50;
+}
+
+/*
+ * Before the loop runs (main thread): a new primary took its epoch already
+ * (take_epoch): the machine hears that answer; one that took the guest over
+ * runs it alone in the epoch it owns.
+ */
+static void sm_start(struct primary *p)
+{
+	struct pair_config cfg = { .heartbeat_ms = p->o.heartbeat_ms, .dead_ms = UINT32_MAX / 2,
+				   .resend_ms = UINT32_MAX / 2, .window_steps = UINT64_MAX / 4,
+				   .release_on_ack_only = true, .driver_streams = true };
+	struct pair_event ev = { .kind = PE_START, .role = PAIR_PRIMARY, .log_end = rr_session_written_step(p->s) };
+
+	pair_sm_init(&p->sm, &cfg);
+	if (p->took_over) {
+		ev.running = true;
+		ev.durable_epoch = p->epoch;
+		ev.durable_vouch = PV_OWNER;
+		sm_feed(p, ev);
+		STORE(p->guest_go, 1);
+		return;
+	}
+	ev.new_vm = true;
+	ev.durable_epoch = p->epoch - 1;
+	struct pair_action act[8];
+	int n = pair_sm_step(&p->sm, &ev, act, 8);
+	if (n == 1 && act[0].kind == PX_TAKE_ARBITER && act[0].epoch == p->epoch - 1)
+		sm_feed(p, (struct pair_event){ .kind = PE_ARBITER_RESULT, .arb = PA_WON, .arb_epoch = p->epoch });
+	if (p->sm.state != PS_WAIT_PEER)
+		fence(p, "the pair's protocol did not start");
+}
+
+static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
+{
+	struct primary *p = arg;
+
+	if (acked_seq && acked_seq > LOAD(p->acked_seq)) {
+		uint64_t step = p->tags[acked_seq % (WINDOW_CHUNKS * 2)];
+		uint64_t rtt = xport_now_us() - p->sent_us[acked_seq % (WINDOW_CHUNKS * 2)];
+		p->rtt_us[p->rtt_n++ % 256] = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+		if (step > p->acked_step)
+			p->acked_step = step;
+		STORE(p->acked_end, p->acked_step);
+		STORE(p->acked_seq, acked_seq);
+	}
+	STORE(p->replayed, steps_replayed);
+	STORE(p->last_ack_us, xport_now_us());
+	/*
+	 * The backup writes before it acks: its log holds acked_step. Output of
+	 * step s leaves once that covers s and our own log holds s too (the
+	 * session releases on whichever comes last), so a primary that comes
+	 * back from its own log never has let out what that log lacks.
+	 */
+	sm_progress(p);
+	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+		.msg = { .kind = PM_ACK, .epoch = p->epoch, .a = p->acked_step, .b = steps_replayed } });
+	pump(p);
 }
 
 /*
@@ -496,26 +651,22 @@ static void on_link(void *arg, bool up)
 	struct primary *p = arg;
 
 	STORE(p->link_up, up);
-	if (up) {
-		bool first = !LOAD(p->ever_up);
-		/* Set first: should a send below lose the link at once, that is a backup lost. */
-		STORE(p->ever_up, 1);
-		STORE(p->last_ack_us, xport_now_us());
-		if (first) {
-			log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
-			/* Protected from the first step: the backup may take over whenever it must. */
-			if (xport_send_progress(p->x, 0))
-				log_warnx("primary: cannot send Progress");
-			if (!LOAD(p->link_up))
-				return;
-		}
-		if (!p->streaming && !LOAD(p->protected_) && !LOAD(p->fenced) && !LOAD(p->done))
-			start_rejoin(p);
-		pump(p);
+	if (!up) {
+		sm_feed(p, (struct pair_event){ .kind = PE_LINK_DOWN });
+		/* A returning backup that had not caught up: a new channel for its return. */
+		if (p->sm.state == PS_ALONE && p->streaming && !LOAD(p->fenced) && !LOAD(p->done))
+			forget_returning(p);
 		return;
 	}
-	if (LOAD(p->ever_up))
-		backup_lost(p, "link lost");
+	STORE(p->last_ack_us, xport_now_us());
+	sm_feed(p, (struct pair_event){ .kind = PE_LINK_UP });
+	if (!p->streaming && p->sm.state == PS_ALONE && !LOAD(p->fenced) && !LOAD(p->done))
+		start_rejoin(p);
+	else if (p->streaming && !p->rejoining) {
+		log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
+		sm_hello(p);
+	}
+	pump(p);
 }
 
 static void on_epoch(void *arg, uint64_t peer_epoch)
@@ -525,6 +676,8 @@ static void on_epoch(void *arg, uint64_t peer_epoch)
 
 	if (peer_epoch <= p->epoch)
 		return;
+	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN, .msg = { .kind = PM_HEARTBEAT, .epoch = peer_epoch } });
+	/* The machine hears messages on a link it holds up; a refused channel's Hello fences here. */
 	snprintf(why, sizeof(why), "the peer speaks for epoch %" PRIu64 ", newer than ours (%" PRIu64 ")",
 		 peer_epoch, p->epoch);
 	fence(p, why);
@@ -1055,11 +1208,10 @@ session_open:
 	if (p->took_over) {
 		/* Alone: a backup that connects rejoins from the log file. */
 		rq_detach(p->q, p->qid);
-		STORE(p->ever_up, 1);
 	} else {
 		p->streaming = true;
-		STORE(p->protected_, 1);
 	}
+	sm_start(p);
 
 	p->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->q_efd < 0 || xport_loop_new(&p->loop)) {
@@ -1070,6 +1222,7 @@ session_open:
 	if (open_channel(p) ||
 	    xport_loop_add_fd(p->loop, p->q_efd, XPORT_EV_READ, on_queue, p) ||
 	    xport_loop_add_timer(p->loop, 20, check_done, p) < 0 ||
+	    xport_loop_add_timer(p->loop, p->o.heartbeat_ms ? p->o.heartbeat_ms : 50, sm_tick, p) < 0 ||
 	    (ft_arbiter_lease_ms(p->arb) &&
 	     xport_loop_add_timer(p->loop, ft_arbiter_lease_ms(p->arb) / 3, keepalive, p) < 0) ||
 	    (!ft_arbiter_lease_ms(p->arb) && xport_loop_add_timer(p->loop, 500, watch_epoch, p) < 0)) {
@@ -1092,7 +1245,7 @@ session_open:
 	/* The guest starts protected: wait for the backup (its connection, TLS and Hello). */
 	if (!p->took_over)
 		log_info("primary: waiting for the backup at %s", p->o.addr);
-	for (int i = 0; !LOAD(p->ever_up) && !LOAD(p->fenced) && !live_signalled(); i++) {
+	for (int i = 0; !LOAD(p->guest_go) && !LOAD(p->fenced) && !live_signalled(); i++) {
 		usleep(10000);
 		if (i && i % 500 == 0)
 			log_info("primary: still waiting for the backup at %s", p->o.addr);
