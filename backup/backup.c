@@ -11,6 +11,7 @@
  */
 #include "feed.h"
 #include "primary/pair.h"
+#include "primary/pair_sm.h"
 #include "hv/crc32c.h"
 #include "hv/host/sched.h"
 #include "hv/rr/log.h"
@@ -88,7 +89,15 @@ struct backup {
 	uint64_t last_msg_us;
 	struct ft_note note;
 	char lost_why[128];
-	unsigned arb_retry_ms;		/* the arbiter was unreachable: the next try's delay */
+	/* loop thread: the pair's protocol (sm_feed) */
+	struct pair_sm sm;
+	bool sm_busy, sm_resumed;
+	struct pair_event pending[8];
+	int npending;
+	char arb_why[512];		/* the arbiter's last word on a take */
+	unsigned arb_delay_ms;		/* unreachable: the next try's delay */
+	uint64_t arb_next_ms;
+	bool epoch_ours;		/* wait_for_epoch: this host owns the epoch we start in */
 	uint64_t take_trips;		/* arbiter round trips spent taking over */
 	/*
 	 * The old primary of a switchover, started again as this backup: until
@@ -134,6 +143,10 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 static int start_fresh(struct backup *b, const char *why);
 static int start_replay(struct backup *b);
 static bool keep_shared_prefix(struct backup *b);
+static uint64_t chunks_held(const struct backup *b);
+static void sm_feed(struct backup *b, struct pair_event ev);
+static void sm_resume(struct backup *b);
+static void sm_synced(struct backup *b);
 
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
 static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
@@ -198,6 +211,8 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 		xport_drop_link(b->x, "log item out of order");
 		return;
 	}
+	if (!b->sm_resumed)
+		sm_resume(b);
 	rc = write_all(b->log_fd, payload, len);
 	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
 		rc = -errno;
@@ -210,6 +225,9 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 	b->log_items++;
 	b->log_bytes_held += len;
 	b->log_crc = crc32c(b->log_crc, payload, len);
+	if (item)
+		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+			.msg = { .kind = PM_CHUNK, .epoch = b->epoch, .a = chunks_held(b), .b = b->epoch } });
 	if (LOAD(b->state) != BK_REPLAYING)
 		return;
 	rc = feed_push(b->feed, payload, len);
@@ -222,6 +240,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 	if (len >= 28 && !memcmp(payload, RR_CHUNK_MAGIC, 4))
 		b->received_end = get_le64(payload + 20);
 	STORE(b->last_msg_us, xport_now_us());
+	sm_synced(b);
 }
 
 /* Loop thread: the replay consumed chunks or caught up: return credit, report the step. */
@@ -257,14 +276,173 @@ static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
 	return -1;
 }
 
-/* Loop thread: the primary is gone. Take the arbiter; the replay thread finishes and goes live. */
-static void try_take_over(struct backup *b);
+/*
+ * Loop thread: the pair's protocol is primary/pair_sm.c's, as for the
+ * primary. The machine decides whether this backup may take over when the
+ * primary is lost (it holds SYNCED: the primary's Progress, with the log up
+ * to its step), asks the arbiter, and reads its answer; the replay thread
+ * then replays the rest and goes live. Its steps here are the log's chunks
+ * (item n + 1 is chunk n + 1). The channel writes, acknowledges and carries
+ * the heartbeats.
+ */
+static uint64_t chunks_held(const struct backup *b)
+{
+	return b->log_items ? b->log_items - 1 : 0;
+}
+
+static uint64_t now_ms(void)
+{
+	return xport_now_us() / 1000;
+}
+
+/* Won: the replay thread replays the rest of the log and goes live (or hands over, after a switchover). */
+static void catch_up(struct backup *b)
+{
+	b->won_at = ft_now_s();
+	STORE(b->take_over, 1);
+	STORE(b->state, BK_TAKING);
+	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms (%" PRIu64 " arbiter round trips); "
+		 "replaying the rest of the log", b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3,
+		 b->take_trips);
+	feed_close(b->feed);
+	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
+		log_warnx("backup: cannot schedule the channel's close");
+}
+
+/* TAKE_ARBITER: the store's answer, as the next event. */
+static struct pair_event ask_arbiter(struct backup *b, uint64_t expect)
+{
+	struct pair_event ev = { .kind = PE_ARBITER_RESULT, .arb_epoch = expect + 1 };
+	uint64_t trips = ft_arbiter_round_trips(b->arb);
+	int rc = ft_arbiter_take(b->arb, expect, b->o.name, b->arb_why, sizeof(b->arb_why));
+
+	b->take_trips += ft_arbiter_round_trips(b->arb) - trips;
+	if (!rc) {
+		ev.arb = PA_WON;
+	} else if (rc == -EAGAIN) {
+		ev.arb = PA_LOST;
+	} else {
+		/* Nobody goes live without the arbiter: keep the log, ask again with backoff. */
+		ev.arb = PA_UNREACHABLE;
+		b->arb_delay_ms = b->arb_delay_ms ? (b->arb_delay_ms * 2 > 2000 ? 2000 : b->arb_delay_ms * 2) : 100;
+		b->arb_next_ms = now_ms() + b->arb_delay_ms;
+		set_note(b, "primary lost (%s) and the arbiter cannot be reached (%s): not live, asking "
+			 "again in %u ms", b->lost_why, b->arb_why, b->arb_delay_ms);
+	}
+	return ev;
+}
+
+static void carry_out(struct backup *b, const struct pair_action *a, uint64_t *take)
+{
+	switch (a->kind) {
+	case PX_TAKE_ARBITER:
+		*take = a->epoch + 1;
+		break;
+	case PX_PERSIST:
+		/* The arbiter's store holds the epoch; SYNCED is the primary's Progress, said again on every channel. */
+		if (a->epoch > b->epoch)
+			b->epoch = a->epoch;
+		break;
+	case PX_REPLAY_UP_TO:
+		if (b->sm.state == PS_CATCHUP && !LOAD(b->take_over))
+			catch_up(b);
+		break;
+	default:
+		/*
+		 * SEND: the channel's Hello and acks. WRITE_CHUNK: on_chunk wrote
+		 * it before the machine heard of it. GO_LIVE: the replay thread,
+		 * at the end of the log.
+		 */
+		break;
+	}
+}
+
+static void sm_feed(struct backup *b, struct pair_event ev)
+{
+	struct pair_action act[64];
+
+	if (b->sm_busy) {
+		if (b->npending < (int)(sizeof(b->pending) / sizeof(b->pending[0])))
+			b->pending[b->npending++] = ev;
+		else
+			log_warnx("backup: pair event %s dropped: too many at once", pair_event_name(ev.kind));
+		return;
+	}
+	b->sm_busy = true;
+	for (;;) {
+		enum pair_state was = b->sm.state;
+		uint64_t take = 0;
+		if (LOAD(b->state) != BK_REPLAYING)
+			break;
+		ev.now_ms = now_ms();
+		int n = pair_sm_step(&b->sm, &ev, act, (int)(sizeof(act) / sizeof(act[0])));
+		for (int i = 0; i < n; i++)
+			carry_out(b, &act[i], &take);
+		if (b->sm.state != was)
+			log_info("backup: pair: %s -> %s (%s), epoch %" PRIu64, pair_state_name(was),
+				 pair_state_name(b->sm.state), b->sm.why ? b->sm.why : "", b->epoch);
+		if (was == PS_TAKING && b->sm.state == PS_RETURNING) {
+			/*
+			 * Lost: the winner serves. The machine follows it as a
+			 * returning backup; this process stops, and its unit starts
+			 * it again as the winner's backup.
+			 */
+			STORE(b->state, BK_STOPPED);
+			STORE(b->exit_status, FT_EXIT_FENCED);
+			set_note(b, "primary lost (%s) but %s: not going live", b->lost_why, b->arb_why);
+			feed_close(b->feed);
+			break;
+		}
+		if (take) {
+			ev = ask_arbiter(b, take - 1);
+			continue;
+		}
+		if (!b->npending)
+			break;
+		ev = b->pending[0];
+		memmove(b->pending, b->pending + 1, --b->npending * sizeof(b->pending[0]));
+	}
+	b->npending = 0;
+	b->sm_busy = false;
+}
+
+/* The log holds the step the primary's Progress named: the machine hears SYNCED. */
+static void sm_synced(struct backup *b)
+{
+	if (b->sm.state == PS_FOLLOWING && !b->sm.synced && b->have_progress && b->received_end >= b->protect_from)
+		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+			.msg = { .kind = PM_SYNCED, .epoch = b->epoch, .a = chunks_held(b) } });
+}
+
+/* The primary's first chunk on a channel says where it continues our log: the machine's RESUME. */
+static void sm_resume(struct backup *b)
+{
+	uint64_t held = chunks_held(b);
+
+	b->sm_resumed = true;
+	sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+		.msg = { .kind = PM_RESUME, .epoch = b->epoch, .a = held, .c = held } });
+}
+
+/* Before the loop runs: what this side's log and the arbiter say (a take-back vouches for the epoch). */
+static void sm_start(struct backup *b)
+{
+	struct pair_config cfg = { .heartbeat_ms = b->o.heartbeat_ms, .dead_ms = UINT32_MAX / 2,
+				   .resend_ms = UINT32_MAX / 2, .window_steps = UINT64_MAX / 4,
+				   .release_on_ack_only = true, .driver_streams = true };
+
+	pair_sm_init(&b->sm, &cfg);
+	sm_feed(b, (struct pair_event){ .kind = PE_START, .role = PAIR_BACKUP, .durable_epoch = b->epoch,
+		.durable_vouch = !b->handover_armed ? PV_NONE : b->epoch_ours ? PV_OWNER : PV_SYNCED,
+		.log_end = chunks_held(b), .log_tag = b->epoch });
+}
 
 /*
- * The link to a primary we cannot yet take over from was lost: listen again
- * on a new channel whose Hello says what the log holds now, as a restarted
- * backup would; the primary starts the stream again from there (the
- * transport's own resume cannot span the primary's new channel).
+ * The link to a primary we cannot take over from was lost (the machine
+ * went back to returning): listen again on a new channel whose Hello says
+ * what the log holds now, as a restarted backup would; the primary starts
+ * the stream again from there (the transport's own resume cannot span the
+ * primary's new channel).
  */
 static int64_t renew_link(struct xport_loop *loop, uint64_t id, void *arg)
 {
@@ -291,89 +469,6 @@ static int64_t renew_link(struct xport_loop *loop, uint64_t id, void *arg)
 	return -1;
 }
 
-static void primary_lost(struct backup *b, const char *why)
-{
-	if (LOAD(b->state) != BK_REPLAYING || b->arb_retry_ms)
-		return;
-	if (LOAD(b->switching) && b->log_decided && b->received_end == LOAD(b->switch_step)) {
-		/*
-		 * A planned switchover: the primary stopped its guest at the step it
-		 * named, once we held and had replayed the log to there. Take the
-		 * epoch as for a failover; the replay then ends at that step and this
-		 * process starts again as the primary (replay_main).
-		 */
-		b->lost_at = ft_now_s();
-		snprintf(b->lost_why, sizeof(b->lost_why), "switchover at step %" PRIu64, b->received_end);
-		try_take_over(b);
-		return;
-	}
-	if (!b->log_decided || !b->have_progress || b->received_end < b->protect_from) {
-		/*
-		 * Still catching up: the primary let output out on its own log's
-		 * word, past what we hold, so going live could contradict a client.
-		 * Wait for the channel to come back and resume instead.
-		 */
-		set_note(b, "primary lost (%s) before this backup held the whole log (it has step %" PRIu64
-			 ", protection starts at %s): not going live; waiting for the primary to return",
-			 why, b->received_end, b->have_progress ? "a later step" : "no step yet");
-		/* The primary gives us a new channel too: ours starts again, telling it what we hold. */
-		if (!b->renew_pending) {
-			b->renew_pending = true;
-			if (xport_loop_add_timer(b->loop, 0, renew_link, b) < 0)
-				log_warnx("backup: cannot schedule the channel's renewal");
-		}
-		return;
-	}
-	b->lost_at = ft_now_s();
-	snprintf(b->lost_why, sizeof(b->lost_why), "%s", why);
-	try_take_over(b);
-}
-
-static int64_t retry_take_over(struct xport_loop *loop, uint64_t id, void *arg)
-{
-	struct backup *b = arg;
-
-	if (LOAD(b->state) == BK_REPLAYING)
-		try_take_over(b);
-	return -1;
-}
-
-/* Ask the arbiter for the guest: won (replay the rest, go live), lost (stop), or ask again later. */
-static void try_take_over(struct backup *b)
-{
-	char err[512];
-	uint64_t trips = ft_arbiter_round_trips(b->arb);
-	int rc = ft_arbiter_take(b->arb, b->epoch, b->o.name, err, sizeof(err));
-
-	b->take_trips += ft_arbiter_round_trips(b->arb) - trips;
-	if (rc == -EAGAIN) {
-		STORE(b->state, BK_STOPPED);
-		STORE(b->exit_status, FT_EXIT_FENCED);
-		set_note(b, "primary lost (%s) but %s: not going live", b->lost_why, err);
-		feed_close(b->feed);
-		return;
-	}
-	if (rc) {
-		/* Nobody goes live without the arbiter: keep the log, ask again with backoff. */
-		b->arb_retry_ms = b->arb_retry_ms ? (b->arb_retry_ms * 2 > 2000 ? 2000 : b->arb_retry_ms * 2) : 100;
-		set_note(b, "primary lost (%s) and the arbiter cannot be reached (%s): not live, asking "
-			 "again in %u ms", b->lost_why, err, b->arb_retry_ms);
-		if (xport_loop_add_timer(b->loop, b->arb_retry_ms, retry_take_over, b) < 0)
-			log_warnx("backup: cannot schedule another try at the arbiter");
-		return;
-	}
-	b->won_at = ft_now_s();
-	b->epoch++;
-	STORE(b->take_over, 1);
-	STORE(b->state, BK_TAKING);
-	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms (%" PRIu64 " arbiter round trips); "
-		 "replaying the rest of the log", b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3,
-		 b->take_trips);
-	feed_close(b->feed);
-	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
-		log_warnx("backup: cannot schedule the channel's close");
-}
-
 static void on_link(void *arg, bool up)
 {
 	struct backup *b = arg;
@@ -386,10 +481,42 @@ static void on_link(void *arg, bool up)
 			log_info("backup: primary connected (epoch %" PRIu64 ")", b->epoch);
 		STORE(b->ever_up, 1);
 		STORE(b->last_msg_us, xport_now_us());
+		b->sm_resumed = false;
+		sm_feed(b, (struct pair_event){ .kind = PE_LINK_UP });
 		return;
 	}
-	if (LOAD(b->ever_up))
-		primary_lost(b, "link lost");
+	if (!LOAD(b->ever_up) || LOAD(b->state) != BK_REPLAYING)
+		return;
+	b->lost_at = ft_now_s();
+	snprintf(b->lost_why, sizeof(b->lost_why), "link lost");
+	if (LOAD(b->switching) && b->log_decided && b->received_end == LOAD(b->switch_step)) {
+		/*
+		 * A planned switchover: the primary stopped its guest at the step it
+		 * named, once we held and had replayed the log to there. The machine
+		 * takes the epoch as for a failover; the replay then ends at that
+		 * step and this process starts again as the primary (replay_main).
+		 */
+		snprintf(b->lost_why, sizeof(b->lost_why), "switchover at step %" PRIu64, b->received_end);
+		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+			.msg = { .kind = PM_PROMOTE, .epoch = b->epoch, .a = chunks_held(b) } });
+	}
+	sm_feed(b, (struct pair_event){ .kind = PE_LINK_DOWN });
+	if (b->sm.state != PS_RETURNING || LOAD(b->state) != BK_REPLAYING)
+		return;
+	/*
+	 * Not in sync: the primary let output out on its own log's word, past
+	 * what we hold, so going live could contradict a client. Wait for the
+	 * channel to come back and resume instead.
+	 */
+	set_note(b, "primary lost (link lost) before this backup held the whole log (it has step %" PRIu64
+		 ", protection starts at %s): not going live; waiting for the primary to return",
+		 b->received_end, b->have_progress ? "a later step" : "no step yet");
+	/* The primary gives us a new channel too: ours starts again, telling it what we hold. */
+	if (!b->renew_pending) {
+		b->renew_pending = true;
+		if (xport_loop_add_timer(b->loop, 0, renew_link, b) < 0)
+			log_warnx("backup: cannot schedule the channel's renewal");
+	}
 }
 
 static void on_epoch(void *arg, uint64_t peer_epoch)
@@ -440,6 +567,7 @@ static void on_progress(void *arg, uint64_t step)
 		log_info("backup: protecting the guest from step %" PRIu64, step);
 	b->have_progress = true;
 	b->protect_from = step;
+	sm_synced(b);
 }
 
 static const char *state_name(int s)
@@ -673,7 +801,10 @@ static void handover_take_back(struct backup *b)
 	b->lost_at = ft_now_s();
 	snprintf(b->lost_why, sizeof(b->lost_why), "%s did not connect within %u ms",
 		 b->o.take_back ? "a primary" : "the new primary of the switchover", ft_handover_grace_ms(&b->o));
-	try_take_over(b);
+	sm_feed(b, (struct pair_event){ .kind = PE_NO_PRIMARY });
+	if (b->sm.state != PS_TAKING && b->sm.state != PS_CATCHUP && LOAD(b->state) == BK_REPLAYING)
+		set_note(b, "no primary came, but the pair's protocol does not let this side take the guest back "
+			 "(%s): waiting for a primary", pair_state_name(b->sm.state));
 }
 
 static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
@@ -684,6 +815,9 @@ static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
 		b->handover_armed = false;
 	if (b->handover_armed && ft_now_s() >= b->handover_deadline)
 		handover_take_back(b);
+	/* An unreachable arbiter is asked again after a backoff, not at every tick. */
+	if (b->sm.state != PS_TAKING || now_ms() >= b->arb_next_ms)
+		sm_feed(b, (struct pair_event){ .kind = PE_TIMER });
 
 	if (LOAD(b->state) == BK_STOPPED && !b->replayer_started) {
 		xport_loop_stop(loop);
@@ -755,6 +889,7 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
 				log_warnx("backup: the new primary of the switchover never took epoch %" PRIu64
 					  ": taking the guest back", h);
 			b->epoch = e;
+			b->epoch_ours = true;
 			b->handover_armed = true;
 			return 0;
 		}
@@ -1028,6 +1163,7 @@ int ft_backup_run(const struct ft_opts *o)
 		goto out;
 	}
 	STORE(b->state, BK_REPLAYING);
+	sm_start(b);
 	if (b->handover_armed)
 		set_note(b, "%s within %u ms of this start, this host takes the guest back at epoch %" PRIu64,
 			 b->o.take_back ? "started again on its own log: should no primary connect"

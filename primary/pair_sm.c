@@ -661,6 +661,13 @@ int pair_sm_step(struct pair_sm *sm, const struct pair_event *in, struct pair_ac
 			tell(sm, &o, PM_PROMOTE, sm->promote_step, 0, 0, false);
 		}
 		break;
+	case PE_NO_PRIMARY:
+		/* Rule 3 on the driver's clock rather than dead_ms: take over only if our record vouches. */
+		if (sm->role == PAIR_BACKUP && sm->state == PS_RETURNING && sm->vouch != PV_NONE) {
+			sm->synced = sm->vouch == PV_SYNCED;
+			take(sm, &o, "no primary came, and this log vouches for the epoch");
+		}
+		break;
 	case PE_GUEST_STOPPED:
 		tell(sm, &o, PM_GOODBYE, 0, 0, 0, false);
 		sm->state = PS_STOPPED;
@@ -709,6 +716,7 @@ const char *pair_event_name(enum pair_event_kind k)
 		[PE_CHUNK_READY] = "CHUNK_READY", [PE_LOG_WRITTEN] = "LOG_WRITTEN",
 		[PE_REPLAY_AT] = "REPLAY_AT", [PE_GUEST_OUTPUT] = "GUEST_OUTPUT",
 		[PE_PROMOTE_REQUEST] = "PROMOTE_REQUEST", [PE_GUEST_STOPPED] = "GUEST_STOPPED",
+		[PE_NO_PRIMARY] = "NO_PRIMARY",
 	};
 	return (unsigned)k < sizeof(n) / sizeof(n[0]) && n[k] ? n[k] : "?";
 }

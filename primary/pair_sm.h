@@ -86,6 +86,7 @@ enum pair_event_kind {
 	PE_GUEST_OUTPUT,	/* primary: output held at `step` */
 	PE_PROMOTE_REQUEST,	/* operator: stop at `step` (0: now) and swap roles */
 	PE_GUEST_STOPPED,	/* the guest ended (power off): nothing more to protect */
+	PE_NO_PRIMARY,	/* backup: the driver's own timer (a switchover's grace) says no primary will come */
 };
 
 enum pair_arbiter_result {
