@@ -93,6 +93,7 @@ struct primary {
 	struct pair_event pending[8];
 	int npending;
 	char arb_why[512];		/* the arbiter's last word on a take */
+	char take_why[128];		/* why the machine asked for it */
 	unsigned arb_delay_ms;		/* unreachable: the next try's delay */
 	uint64_t arb_next_ms;
 };
@@ -370,7 +371,7 @@ static void carry_on_alone(struct primary *p)
 	STORE(p->rejoin_throttle, 0);
 	rq_detach(p->q, p->qid);
 	rr_session_commit_on_log(p->s);
-	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->sm.why, p->epoch);
+	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->take_why, p->epoch);
 	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
 		log_warnx("primary: cannot schedule the channel's renewal");
 }
@@ -391,13 +392,13 @@ static struct pair_event ask_arbiter(struct primary *p, uint64_t expect)
 		ev.arb = PA_UNREACHABLE;
 		p->arb_delay_ms = p->arb_delay_ms ? (p->arb_delay_ms * 2 > 2000 ? 2000 : p->arb_delay_ms * 2) : 100;
 		p->arb_next_ms = now_ms() + p->arb_delay_ms;
-		set_note(p, "backup lost and the arbiter cannot be reached (%s): holding output, asking again "
-			 "in %u ms", p->arb_why, p->arb_delay_ms);
+		set_note(p, "backup lost (%s) and the arbiter cannot be reached (%s): holding output, asking "
+			 "again in %u ms", p->take_why, p->arb_why, p->arb_delay_ms);
 	}
 	return ev;
 }
 
-static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *take)
+static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *take, bool lost)
 {
 	char why[700];
 
@@ -409,6 +410,7 @@ static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *
 		break;
 	case PX_TAKE_ARBITER:
 		*take = a->epoch + 1;
+		snprintf(p->take_why, sizeof(p->take_why), "%s", p->sm.why ? p->sm.why : "");
 		break;
 	case PX_PERSIST:
 		p->epoch = a->epoch;	/* the arbiter's store is the record */
@@ -425,8 +427,9 @@ static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *
 		carry_on_alone(p);
 		break;
 	case PX_STOP_VM:
-		snprintf(why, sizeof(why), "%s%s%s", a->reason ? a->reason : "stopped",
-			 p->arb_why[0] ? ": " : "", p->arb_why);
+		/* Lost the arbiter: its word names the winner. */
+		snprintf(why, sizeof(why), "%s%s%s", a->reason ? a->reason : "stopped", lost ? ": " : "",
+			 lost ? p->arb_why : "");
 		fence(p, why);
 		break;
 	default:
@@ -459,8 +462,9 @@ static void sm_feed(struct primary *p, struct pair_event ev)
 			break;
 		ev.now_ms = now_ms();
 		int n = pair_sm_step(&p->sm, &ev, act, (int)(sizeof(act) / sizeof(act[0])));
+		bool lost = ev.kind == PE_ARBITER_RESULT && ev.arb == PA_LOST;
 		for (int i = 0; i < n; i++)
-			carry_out(p, &act[i], &take);
+			carry_out(p, &act[i], &take, lost);
 		if (p->sm.state != was)
 			log_info("primary: pair: %s -> %s (%s), epoch %" PRIu64, pair_state_name(was),
 				 pair_state_name(p->sm.state), p->sm.why ? p->sm.why : "", p->epoch);
