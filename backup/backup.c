@@ -590,6 +590,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	if (b->x)
 		xport_get_stats(b->x, &xs);
 	st->role = state_name(LOAD(b->state));
+	st->protocol = pair_state_name(b->sm.state);
 	st->epoch = b->epoch;
 	st->arbiter = ft_arbiter_name(b->arb);
 	ft_status_lease(st, b->arb);

@@ -58,6 +58,8 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	buf[0] = '\0';
 	if (!json) {
 		ADD("role        %s\n", st->role);
+		if (st->protocol)
+			ADD("protocol    %s\n", st->protocol);
 		ADD("epoch       %" PRIu64 " (arbiter %s, lease %s)\n", st->epoch, st->arbiter,
 		    st->lease[0] ? st->lease : "none");
 		ADD("peer        %s, link %s, last heartbeat %.0f ms ago\n", st->peer,
@@ -84,6 +86,8 @@ void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t l
 	}
 	ADD("{\"role\":");
 	json_str(&p, &left, st->role);
+	ADD(",\"protocol\":");
+	json_str(&p, &left, st->protocol ? st->protocol : "");
 	ADD(",\"epoch\":%" PRIu64 ",\"arbiter\":", st->epoch);
 	json_str(&p, &left, st->arbiter);
 	ADD(",\"lease\":");

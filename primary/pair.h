@@ -183,6 +183,7 @@ uint64_t ft_arbiter_takeover_wait_ms(const struct ft_arbiter *a);
 /* Status: filled by the daemon on request, printed as text or JSON by the control socket. */
 struct ft_status {
 	const char *role;		/* "primary", "backup", "live (was backup)", "stopped" */
+	const char *protocol;		/* the pair's protocol: pair_sm's state ("protected", "following"...) */
 	uint64_t epoch;
 	const char *arbiter;
 	char lease[64];			/* "none", "valid (2000 ms)", "LAPSED (2000 ms)" */

@@ -719,6 +719,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 		xport_get_stats(p->x, &xs);
 	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped"
 		   : p->took_over ? "primary (took over)" : "primary";
+	st->protocol = pair_state_name(p->sm.state);
 	st->epoch = p->epoch;
 	st->arbiter = ft_arbiter_name(p->arb);
 	ft_status_lease(st, p->arb);
