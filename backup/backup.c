@@ -11,7 +11,7 @@
  */
 #include "feed.h"
 #include "primary/pair.h"
-#include "primary/pair_sm.h"
+#include "primary/pair_drive.h"
 #include "hv/crc32c.h"
 #include "hv/host/sched.h"
 #include "hv/rr/log.h"
@@ -89,16 +89,10 @@ struct backup {
 	uint64_t last_msg_us;
 	struct ft_note note;
 	char lost_why[128];
-	/* loop thread: the pair's protocol (sm_feed) */
-	struct pair_sm sm;
-	bool sm_busy, sm_resumed;
-	struct pair_event pending[8];
-	int npending;
-	char arb_why[512];		/* the arbiter's last word on a take */
-	unsigned arb_delay_ms;		/* unreachable: the next try's delay */
-	uint64_t arb_next_ms;
+	/* loop thread: the pair's protocol */
+	struct pair_drive pd;
+	bool sm_resumed;		/* the machine heard RESUME on this channel */
 	bool epoch_ours;		/* wait_for_epoch: this host owns the epoch we start in */
-	uint64_t take_trips;		/* arbiter round trips spent taking over */
 	/*
 	 * The old primary of a switchover, started again as this backup: until
 	 * the new primary first connects, the guest is ours to take back at
@@ -290,11 +284,6 @@ static uint64_t chunks_held(const struct backup *b)
 	return b->log_items ? b->log_items - 1 : 0;
 }
 
-static uint64_t now_ms(void)
-{
-	return xport_now_us() / 1000;
-}
-
 /* Won: the replay thread replays the rest of the log and goes live (or hands over, after a switchover). */
 static void catch_up(struct backup *b)
 {
@@ -303,48 +292,24 @@ static void catch_up(struct backup *b)
 	STORE(b->state, BK_TAKING);
 	set_note(b, "primary lost (%s); won epoch %" PRIu64 " in %.1f ms (%" PRIu64 " arbiter round trips); "
 		 "replaying the rest of the log", b->lost_why, b->epoch, (b->won_at - b->lost_at) * 1e3,
-		 b->take_trips);
+		 b->pd.trips);
 	feed_close(b->feed);
 	if (xport_loop_add_timer(b->loop, 0, drop_channel, b) < 0)
 		log_warnx("backup: cannot schedule the channel's close");
 }
 
-/* TAKE_ARBITER: the store's answer, as the next event. */
-static struct pair_event ask_arbiter(struct backup *b, uint64_t expect)
+static void carry_out(void *opaque, const struct pair_action *a, bool after_lost)
 {
-	struct pair_event ev = { .kind = PE_ARBITER_RESULT, .arb_epoch = expect + 1 };
-	uint64_t trips = ft_arbiter_round_trips(b->arb);
-	int rc = ft_arbiter_take(b->arb, expect, b->o.name, b->arb_why, sizeof(b->arb_why));
+	struct backup *b = opaque;
 
-	b->take_trips += ft_arbiter_round_trips(b->arb) - trips;
-	if (!rc) {
-		ev.arb = PA_WON;
-	} else if (rc == -EAGAIN) {
-		ev.arb = PA_LOST;
-	} else {
-		/* Nobody goes live without the arbiter: keep the log, ask again with backoff. */
-		ev.arb = PA_UNREACHABLE;
-		b->arb_delay_ms = b->arb_delay_ms ? (b->arb_delay_ms * 2 > 2000 ? 2000 : b->arb_delay_ms * 2) : 100;
-		b->arb_next_ms = now_ms() + b->arb_delay_ms;
-		set_note(b, "primary lost (%s) and the arbiter cannot be reached (%s): not live, asking "
-			 "again in %u ms", b->lost_why, b->arb_why, b->arb_delay_ms);
-	}
-	return ev;
-}
-
-static void carry_out(struct backup *b, const struct pair_action *a, uint64_t *take)
-{
 	switch (a->kind) {
-	case PX_TAKE_ARBITER:
-		*take = a->epoch + 1;
-		break;
 	case PX_PERSIST:
 		/* The arbiter's store holds the epoch; SYNCED is the primary's Progress, said again on every channel. */
 		if (a->epoch > b->epoch)
 			b->epoch = a->epoch;
 		break;
 	case PX_REPLAY_UP_TO:
-		if (b->sm.state == PS_CATCHUP && !LOAD(b->take_over))
+		if (b->pd.sm.state == PS_CATCHUP && !LOAD(b->take_over))
 			catch_up(b);
 		break;
 	default:
@@ -357,59 +322,51 @@ static void carry_out(struct backup *b, const struct pair_action *a, uint64_t *t
 	}
 }
 
+static bool run_over(void *opaque)
+{
+	struct backup *b = opaque;
+
+	return LOAD(b->state) != BK_REPLAYING;
+}
+
+static void stepped(void *opaque, enum pair_state was)
+{
+	struct backup *b = opaque;
+
+	if (was != PS_TAKING || b->pd.sm.state != PS_RETURNING)
+		return;
+	/*
+	 * Lost: the winner serves. The machine follows it as a returning
+	 * backup; this process stops, and its unit starts it again as the
+	 * winner's backup.
+	 */
+	STORE(b->state, BK_STOPPED);
+	STORE(b->exit_status, FT_EXIT_FENCED);
+	set_note(b, "primary lost (%s) but %s: not going live", b->lost_why, b->pd.arb_why);
+	feed_close(b->feed);
+}
+
+static void arbiter_unreachable(void *opaque, const char *why, unsigned retry_ms)
+{
+	struct backup *b = opaque;
+
+	set_note(b, "primary lost (%s) and the arbiter cannot be reached (%s): not live, asking again in %u ms",
+		 b->lost_why, why, retry_ms);
+}
+
+static const struct pair_drive_ops drive_ops = {
+	.over = run_over, .act = carry_out, .stepped = stepped, .unreachable = arbiter_unreachable,
+};
+
 static void sm_feed(struct backup *b, struct pair_event ev)
 {
-	struct pair_action act[64];
-
-	if (b->sm_busy) {
-		if (b->npending < (int)(sizeof(b->pending) / sizeof(b->pending[0])))
-			b->pending[b->npending++] = ev;
-		else
-			log_warnx("backup: pair event %s dropped: too many at once", pair_event_name(ev.kind));
-		return;
-	}
-	b->sm_busy = true;
-	for (;;) {
-		enum pair_state was = b->sm.state;
-		uint64_t take = 0;
-		if (LOAD(b->state) != BK_REPLAYING)
-			break;
-		ev.now_ms = now_ms();
-		int n = pair_sm_step(&b->sm, &ev, act, (int)(sizeof(act) / sizeof(act[0])));
-		for (int i = 0; i < n; i++)
-			carry_out(b, &act[i], &take);
-		if (b->sm.state != was)
-			log_info("backup: pair: %s -> %s (%s), epoch %" PRIu64, pair_state_name(was),
-				 pair_state_name(b->sm.state), b->sm.why ? b->sm.why : "", b->epoch);
-		if (was == PS_TAKING && b->sm.state == PS_RETURNING) {
-			/*
-			 * Lost: the winner serves. The machine follows it as a
-			 * returning backup; this process stops, and its unit starts
-			 * it again as the winner's backup.
-			 */
-			STORE(b->state, BK_STOPPED);
-			STORE(b->exit_status, FT_EXIT_FENCED);
-			set_note(b, "primary lost (%s) but %s: not going live", b->lost_why, b->arb_why);
-			feed_close(b->feed);
-			break;
-		}
-		if (take) {
-			ev = ask_arbiter(b, take - 1);
-			continue;
-		}
-		if (!b->npending)
-			break;
-		ev = b->pending[0];
-		memmove(b->pending, b->pending + 1, --b->npending * sizeof(b->pending[0]));
-	}
-	b->npending = 0;
-	b->sm_busy = false;
+	pair_drive_feed(&b->pd, ev);
 }
 
 /* The log holds the step the primary's Progress named: the machine hears SYNCED. */
 static void sm_synced(struct backup *b)
 {
-	if (b->sm.state == PS_FOLLOWING && !b->sm.synced && b->have_progress && b->received_end >= b->protect_from)
+	if (b->pd.sm.state == PS_FOLLOWING && !b->pd.sm.synced && b->have_progress && b->received_end >= b->protect_from)
 		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_SYNCED, .epoch = b->epoch, .a = chunks_held(b) } });
 }
@@ -427,11 +384,8 @@ static void sm_resume(struct backup *b)
 /* Before the loop runs: what this side's log and the arbiter say (a take-back vouches for the epoch). */
 static void sm_start(struct backup *b)
 {
-	struct pair_config cfg = { .heartbeat_ms = b->o.heartbeat_ms, .dead_ms = UINT32_MAX / 2,
-				   .resend_ms = UINT32_MAX / 2, .window_steps = UINT64_MAX / 4,
-				   .release_on_ack_only = true, .driver_streams = true };
 
-	pair_sm_init(&b->sm, &cfg);
+	pair_drive_init(&b->pd, b->o.heartbeat_ms, "backup", b->arb, b->o.name, &drive_ops, b);
 	sm_feed(b, (struct pair_event){ .kind = PE_START, .role = PAIR_BACKUP, .durable_epoch = b->epoch,
 		.durable_vouch = !b->handover_armed ? PV_NONE : b->epoch_ours ? PV_OWNER : PV_SYNCED,
 		.log_end = chunks_held(b), .log_tag = b->epoch });
@@ -501,7 +455,7 @@ static void on_link(void *arg, bool up)
 			.msg = { .kind = PM_PROMOTE, .epoch = b->epoch, .a = chunks_held(b) } });
 	}
 	sm_feed(b, (struct pair_event){ .kind = PE_LINK_DOWN });
-	if (b->sm.state != PS_RETURNING || LOAD(b->state) != BK_REPLAYING)
+	if (b->pd.sm.state != PS_RETURNING || LOAD(b->state) != BK_REPLAYING)
 		return;
 	/*
 	 * Not in sync: the primary let output out on its own log's word, past
@@ -590,7 +544,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 	if (b->x)
 		xport_get_stats(b->x, &xs);
 	st->role = state_name(LOAD(b->state));
-	st->protocol = pair_state_name(b->sm.state);
+	st->protocol = pair_state_name(b->pd.sm.state);
 	st->epoch = b->epoch;
 	st->arbiter = ft_arbiter_name(b->arb);
 	ft_status_lease(st, b->arb);
@@ -736,7 +690,7 @@ static void *replay_main(void *arg)
 	}
 	set_note(b, "live at step %" PRIu64 ", epoch %" PRIu64 ": %.1f ms after the primary was lost "
 		 "(arbiter %.1f ms in %" PRIu64 " round trips, replaying the rest %.1f ms)", hv_steps(rr_session_machine(s)),
-		 b->epoch, (ft_now_s() - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->take_trips,
+		 b->epoch, (ft_now_s() - b->lost_at) * 1e3, (b->won_at - b->lost_at) * 1e3, b->pd.trips,
 		 (live_at - b->won_at) * 1e3);
 	if (rr_session_go_live(s, b->o.cfg.net, -1, &res, err, sizeof(err))) {
 		set_note(b, "going live: %s", err[0] ? err : "host error");
@@ -803,9 +757,9 @@ static void handover_take_back(struct backup *b)
 	snprintf(b->lost_why, sizeof(b->lost_why), "%s did not connect within %u ms",
 		 b->o.take_back ? "a primary" : "the new primary of the switchover", ft_handover_grace_ms(&b->o));
 	sm_feed(b, (struct pair_event){ .kind = PE_NO_PRIMARY });
-	if (b->sm.state != PS_TAKING && b->sm.state != PS_CATCHUP && LOAD(b->state) == BK_REPLAYING)
+	if (b->pd.sm.state != PS_TAKING && b->pd.sm.state != PS_CATCHUP && LOAD(b->state) == BK_REPLAYING)
 		set_note(b, "no primary came, but the pair's protocol does not let this side take the guest back "
-			 "(%s): waiting for a primary", pair_state_name(b->sm.state));
+			 "(%s): waiting for a primary", pair_state_name(b->pd.sm.state));
 }
 
 static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
@@ -816,9 +770,7 @@ static int64_t tick(struct xport_loop *loop, uint64_t id, void *arg)
 		b->handover_armed = false;
 	if (b->handover_armed && ft_now_s() >= b->handover_deadline)
 		handover_take_back(b);
-	/* An unreachable arbiter is asked again after a backoff, not at every tick. */
-	if (b->sm.state != PS_TAKING || now_ms() >= b->arb_next_ms)
-		sm_feed(b, (struct pair_event){ .kind = PE_TIMER });
+	pair_drive_tick(&b->pd);
 
 	if (LOAD(b->state) == BK_STOPPED && !b->replayer_started) {
 		xport_loop_stop(loop);
@@ -1229,7 +1181,7 @@ out:
 		/* Took over: this process goes on as the primary, for a backup that returns. */
 		struct ft_adoption a = { .s = b->adopted, .arb = b->arb, .epoch = b->epoch, .lost_at = b->lost_at,
 					 .won_at = b->won_at, .replayed_at = b->replayed_at,
-					 .take_trips = b->take_trips, .log_items = b->log_items,
+					 .take_trips = b->pd.trips, .log_items = b->log_items,
 					 .log_crc = b->log_crc };
 		memcpy(a.digest, b->digest, sizeof(a.digest));
 		b->adopted = NULL;

@@ -6,6 +6,7 @@ FTVM_OBJS += primary/pair_switch.o
 FTVM_OBJS += primary/pair_ckpt.o
 FTVM_OBJS += primary/pair_note.o
 FTVM_OBJS += primary/pair_sm.o
+FTVM_OBJS += primary/pair_drive.o
 FTVM_OBJS += primary/arbiter_lock.o
 FTVM_OBJS += primary/control.o
 FTVM_OBJS += primary/primary.o

@@ -8,7 +8,7 @@
  * newer epoch, it stops its VM.
  */
 #include "pair.h"
-#include "pair_sm.h"
+#include "pair_drive.h"
 #include "hv/crc32c.h"
 #include "hv/host/sched.h"
 #include "hv/rq/queue.h"
@@ -87,15 +87,9 @@ struct primary {
 	bool peer_owns;			/* take_epoch: our peer owns the epoch (it took the guest over) */
 	double speed;
 	struct ft_note note;
-	/* I/O thread: the pair's protocol (sm_feed) */
-	struct pair_sm sm;
-	bool sm_busy, synced_told;
-	struct pair_event pending[8];
-	int npending;
-	char arb_why[512];		/* the arbiter's last word on a take */
-	char take_why[128];		/* why the machine asked for it */
-	unsigned arb_delay_ms;		/* unreachable: the next try's delay */
-	uint64_t arb_next_ms;
+	/* I/O thread: the pair's protocol */
+	struct pair_drive pd;
+	bool synced_told;		/* SYNCED said for this protection */
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "primary", __VA_ARGS__)
@@ -299,11 +293,6 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
  */
 static void sm_feed(struct primary *p, struct pair_event ev);
 
-static uint64_t now_ms(void)
-{
-	return xport_now_us() / 1000;
-}
-
 /* Stop the VM: hold every output for good and end the run. */
 static void fence(struct primary *p, const char *why)
 {
@@ -371,35 +360,14 @@ static void carry_on_alone(struct primary *p)
 	STORE(p->rejoin_throttle, 0);
 	rq_detach(p->q, p->qid);
 	rr_session_commit_on_log(p->s);
-	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->take_why, p->epoch);
+	set_note(p, "backup lost (%s); won epoch %" PRIu64 ": carrying on UNPROTECTED", p->pd.take_why, p->epoch);
 	if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
 		log_warnx("primary: cannot schedule the channel's renewal");
 }
 
-/* TAKE_ARBITER: ask the store (it answers within its time bound) and turn its answer into the next event. */
-static struct pair_event ask_arbiter(struct primary *p, uint64_t expect)
+static void carry_out(void *opaque, const struct pair_action *a, bool after_lost)
 {
-	struct pair_event ev = { .kind = PE_ARBITER_RESULT, .arb_epoch = expect + 1 };
-	int rc = ft_arbiter_take(p->arb, expect, p->o.name, p->arb_why, sizeof(p->arb_why));
-
-	if (!rc) {
-		ev.arb = PA_WON;
-		p->arb_delay_ms = 0;
-	} else if (rc == -EAGAIN) {
-		ev.arb = PA_LOST;
-	} else {
-		/* Nobody may carry on without the arbiter: output stays held; the timer asks again. */
-		ev.arb = PA_UNREACHABLE;
-		p->arb_delay_ms = p->arb_delay_ms ? (p->arb_delay_ms * 2 > 2000 ? 2000 : p->arb_delay_ms * 2) : 100;
-		p->arb_next_ms = now_ms() + p->arb_delay_ms;
-		set_note(p, "backup lost (%s) and the arbiter cannot be reached (%s): holding output, asking "
-			 "again in %u ms", p->take_why, p->arb_why, p->arb_delay_ms);
-	}
-	return ev;
-}
-
-static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *take, bool lost)
-{
+	struct primary *p = opaque;
 	char why[700];
 
 	switch (a->kind) {
@@ -408,16 +376,12 @@ static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *
 		if (a->msg.kind == PM_SYNCED)
 			tell_synced(p);
 		break;
-	case PX_TAKE_ARBITER:
-		*take = a->epoch + 1;
-		snprintf(p->take_why, sizeof(p->take_why), "%s", p->sm.why ? p->sm.why : "");
-		break;
 	case PX_PERSIST:
 		p->epoch = a->epoch;	/* the arbiter's store is the record */
 		break;
 	case PX_RELEASE_OUTPUT_UP_TO:
 		/* Alone, the session lets output out on its log's word (and on the lease: on_slice). */
-		if (p->sm.state != PS_ALONE)
+		if (p->pd.sm.state != PS_ALONE)
 			rr_session_set_acked(p->s, a->step);
 		break;
 	case PX_START_GUEST:
@@ -428,8 +392,8 @@ static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *
 		break;
 	case PX_STOP_VM:
 		/* Lost the arbiter: its word names the winner. */
-		snprintf(why, sizeof(why), "%s%s%s", a->reason ? a->reason : "stopped", lost ? ": " : "",
-			 lost ? p->arb_why : "");
+		snprintf(why, sizeof(why), "%s%s%s", a->reason ? a->reason : "stopped", after_lost ? ": " : "",
+			 after_lost ? p->pd.arb_why : "");
 		fence(p, why);
 		break;
 	default:
@@ -438,51 +402,38 @@ static void carry_out(struct primary *p, const struct pair_action *a, uint64_t *
 	}
 }
 
-/*
- * Feed one event and carry out the actions; an event that arrives while
- * they run (a send that loses the link) waits its turn, so actions always
- * run in order before the next event. The run over, nothing is fed.
- */
+static bool run_over(void *opaque)
+{
+	struct primary *p = opaque;
+
+	return LOAD(p->fenced) || LOAD(p->done);
+}
+
+static void stepped(void *opaque, enum pair_state was)
+{
+	struct primary *p = opaque;
+
+	if (p->pd.sm.state != PS_PROTECTED && p->pd.sm.state != PS_PROMOTING) {
+		STORE(p->protected_, 0);
+		p->synced_told = false;
+	}
+}
+
+static void arbiter_unreachable(void *opaque, const char *why, unsigned retry_ms)
+{
+	struct primary *p = opaque;
+
+	set_note(p, "backup lost (%s) and the arbiter cannot be reached (%s): holding output, asking again in %u ms",
+		 p->pd.take_why, why, retry_ms);
+}
+
+static const struct pair_drive_ops drive_ops = {
+	.over = run_over, .act = carry_out, .stepped = stepped, .unreachable = arbiter_unreachable,
+};
+
 static void sm_feed(struct primary *p, struct pair_event ev)
 {
-	struct pair_action act[64];
-
-	if (p->sm_busy) {
-		if (p->npending < (int)(sizeof(p->pending) / sizeof(p->pending[0])))
-			p->pending[p->npending++] = ev;
-		else
-			log_warnx("primary: pair event %s dropped: too many at once", pair_event_name(ev.kind));
-		return;
-	}
-	p->sm_busy = true;
-	for (;;) {
-		enum pair_state was = p->sm.state;
-		uint64_t take = 0;
-		if (LOAD(p->fenced) || LOAD(p->done))
-			break;
-		ev.now_ms = now_ms();
-		int n = pair_sm_step(&p->sm, &ev, act, (int)(sizeof(act) / sizeof(act[0])));
-		bool lost = ev.kind == PE_ARBITER_RESULT && ev.arb == PA_LOST;
-		for (int i = 0; i < n; i++)
-			carry_out(p, &act[i], &take, lost);
-		if (p->sm.state != was)
-			log_info("primary: pair: %s -> %s (%s), epoch %" PRIu64, pair_state_name(was),
-				 pair_state_name(p->sm.state), p->sm.why ? p->sm.why : "", p->epoch);
-		if (p->sm.state != PS_PROTECTED && p->sm.state != PS_PROMOTING) {
-			STORE(p->protected_, 0);
-			p->synced_told = false;
-		}
-		if (take) {
-			ev = ask_arbiter(p, take - 1);
-			continue;
-		}
-		if (!p->npending)
-			break;
-		ev = p->pending[0];
-		memmove(p->pending, p->pending + 1, --p->npending * sizeof(p->pending[0]));
-	}
-	p->npending = 0;
-	p->sm_busy = false;
+	pair_drive_feed(&p->pd, ev);
 }
 
 /* What the machine hears with each ack: our log's end, the guest's step, the lag bound in steps. */
@@ -494,8 +445,8 @@ static void sm_progress(struct primary *p)
 		step = written;
 	if (step < p->acked_step)
 		step = p->acked_step;
-	p->sm.cfg.max_lag_steps = p->o.max_lag_ms * LOAD(p->steps_per_ms);
-	if (step > p->sm.guest_step)
+	p->pd.sm.cfg.max_lag_steps = p->o.max_lag_ms * LOAD(p->steps_per_ms);
+	if (step > p->pd.sm.guest_step)
 		sm_feed(p, (struct pair_event){ .kind = PE_CHUNK_READY, .step = step });
 	sm_feed(p, (struct pair_event){ .kind = PE_LOG_WRITTEN, .step = written });
 }
@@ -517,9 +468,7 @@ static int64_t sm_tick(struct xport_loop *loop, uint64_t id, void *arg)
 {
 	struct primary *p = arg;
 
-	/* An unreachable arbiter is asked again after a backoff, not at every tick. */
-	if (p->sm.state != PS_TAKING || now_ms() >= p->arb_next_ms)
-		sm_feed(p, (struct pair_event){ .kind = PE_TIMER });
+	pair_drive_tick(&p->pd);
 	return p->o.heartbeat_ms ? p->o.heartbeat_ms : 50;
 }
 
@@ -530,12 +479,9 @@ static int64_t sm_tick(struct xport_loop *loop, uint64_t id, void *arg)
  */
 static void sm_start(struct primary *p)
 {
-	struct pair_config cfg = { .heartbeat_ms = p->o.heartbeat_ms, .dead_ms = UINT32_MAX / 2,
-				   .resend_ms = UINT32_MAX / 2, .window_steps = UINT64_MAX / 4,
-				   .release_on_ack_only = true, .driver_streams = true };
 	struct pair_event ev = { .kind = PE_START, .role = PAIR_PRIMARY, .log_end = rr_session_written_step(p->s) };
 
-	pair_sm_init(&p->sm, &cfg);
+	pair_drive_init(&p->pd, p->o.heartbeat_ms, "primary", p->arb, p->o.name, &drive_ops, p);
 	if (p->took_over) {
 		ev.running = true;
 		ev.durable_epoch = p->epoch;
@@ -546,11 +492,9 @@ static void sm_start(struct primary *p)
 	}
 	ev.new_vm = true;
 	ev.durable_epoch = p->epoch - 1;
-	struct pair_action act[8];
-	int n = pair_sm_step(&p->sm, &ev, act, 8);
-	if (n == 1 && act[0].kind == PX_TAKE_ARBITER && act[0].epoch == p->epoch - 1)
-		sm_feed(p, (struct pair_event){ .kind = PE_ARBITER_RESULT, .arb = PA_WON, .arb_epoch = p->epoch });
-	if (p->sm.state != PS_WAIT_PEER)
+	p->pd.won = p->epoch;
+	sm_feed(p, ev);
+	if (p->pd.sm.state != PS_WAIT_PEER)
 		fence(p, "the pair's protocol did not start");
 }
 
@@ -658,13 +602,13 @@ static void on_link(void *arg, bool up)
 	if (!up) {
 		sm_feed(p, (struct pair_event){ .kind = PE_LINK_DOWN });
 		/* A returning backup that had not caught up: a new channel for its return. */
-		if (p->sm.state == PS_ALONE && p->streaming && !LOAD(p->fenced) && !LOAD(p->done))
+		if (p->pd.sm.state == PS_ALONE && p->streaming && !LOAD(p->fenced) && !LOAD(p->done))
 			forget_returning(p);
 		return;
 	}
 	STORE(p->last_ack_us, xport_now_us());
 	sm_feed(p, (struct pair_event){ .kind = PE_LINK_UP });
-	if (!p->streaming && p->sm.state == PS_ALONE && !LOAD(p->fenced) && !LOAD(p->done))
+	if (!p->streaming && p->pd.sm.state == PS_ALONE && !LOAD(p->fenced) && !LOAD(p->done))
 		start_rejoin(p);
 	else if (p->streaming && !p->rejoining) {
 		log_info("primary: backup %s connected (epoch %" PRIu64 ")", p->o.addr, p->epoch);
@@ -719,7 +663,7 @@ static void fill_status(void *opaque, struct ft_status *st)
 		xport_get_stats(p->x, &xs);
 	st->role = LOAD(p->fenced) ? "stopped (fenced)" : LOAD(p->done) ? "stopped"
 		   : p->took_over ? "primary (took over)" : "primary";
-	st->protocol = pair_state_name(p->sm.state);
+	st->protocol = pair_state_name(p->pd.sm.state);
 	st->epoch = p->epoch;
 	st->arbiter = ft_arbiter_name(p->arb);
 	ft_status_lease(st, p->arb);
