@@ -366,7 +366,8 @@ static void sm_feed(struct backup *b, struct pair_event ev)
 /* The log holds the step the primary's Progress named: the machine hears SYNCED. */
 static void sm_synced(struct backup *b)
 {
-	if (b->pd.sm.state == PS_FOLLOWING && !b->pd.sm.synced && b->have_progress && b->received_end >= b->protect_from)
+	if (b->pd.sm.state == PS_FOLLOWING && !b->pd.sm.synced && b->have_progress &&
+	    b->received_end >= b->protect_from)
 		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_SYNCED, .epoch = b->epoch, .a = chunks_held(b) } });
 }
@@ -384,7 +385,6 @@ static void sm_resume(struct backup *b)
 /* Before the loop runs: what this side's log and the arbiter say (a take-back vouches for the epoch). */
 static void sm_start(struct backup *b)
 {
-
 	pair_drive_init(&b->pd, b->o.heartbeat_ms, "backup", b->arb, b->o.name, &drive_ops, b);
 	sm_feed(b, (struct pair_event){ .kind = PE_START, .role = PAIR_BACKUP, .durable_epoch = b->epoch,
 		.durable_vouch = !b->handover_armed ? PV_NONE : b->epoch_ours ? PV_OWNER : PV_SYNCED,
