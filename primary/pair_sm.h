@@ -36,7 +36,7 @@ enum pair_role {
 
 enum pair_state {
 	PS_IDLE,	/* not started, or crashed */
-	PS_WAIT_PEER,	/* primary: guest not started until the backup said hello (today's daemon) */
+	PS_WAIT_PEER,	/* primary: guest not started until the backup said hello (as the daemon does) */
 	PS_PROTECTED,	/* primary: SYNCED sent; output leaves once the backup's ack and our log hold its step */
 	PS_ALONE,	/* primary: no backup in sync (a returning one may be catching up); output on our log */
 	PS_RETURNING,	/* backup: restarted or new, said hello, waiting for RESUME */
@@ -160,8 +160,13 @@ struct pair_config {
 	uint32_t resend_ms;		/* no ack progress for this long: send unacknowledged chunks again */
 	uint64_t max_lag_steps;		/* primary pauses its guest past this lag (--max-lag-ms in steps) */
 	uint64_t window_steps;		/* chunks in flight beyond the last ack */
-	bool fence_on_unreachable;	/* today's daemons: an unreachable arbiter stops the side */
-	bool release_on_ack_only;	/* today's daemons: a protected primary releases at the ack alone */
+	bool fence_on_unreachable;	/* an unreachable arbiter stops the side (the daemons before 6d479d0) */
+	/*
+	 * A protected primary releases at the backup's ack alone. Unsafe on
+	 * its own (pair_sim --today=ack); pair_drive sets it because the
+	 * recording session holds output until our own log holds it too.
+	 */
+	bool release_on_ack_only;
 	/*
 	 * The daemon's primary (primary/pair_drive.c): its channel streams the
 	 * log and carries the heartbeats, and its vCPU thread keeps the lag
