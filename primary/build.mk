@@ -18,6 +18,13 @@ $(BUILD)/primary/tests/test_arbiter: $(BUILD)/primary/tests/test_arbiter.o $(BUI
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
+# The daemons' driver of pair_sm, against a real lock-file arbiter.
+UNIT_TESTS += $(BUILD)/primary/tests/test_pair_drive
+$(BUILD)/primary/tests/test_pair_drive: $(BUILD)/primary/tests/test_pair_drive.o $(BUILD)/primary/pair_drive.o \
+		$(BUILD)/primary/pair_sm.o $(FT_ARBITER_OBJS) $(BUILD)/transport/evloop.o $(BUILD)/transport/log.o
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcrypto
+
 UNIT_TESTS += $(BUILD)/hv/tests/test_output_commit
 $(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/rr/output_commit.o
 	$(quiet) LD $@
