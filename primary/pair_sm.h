@@ -86,7 +86,7 @@ enum pair_event_kind {
 	PE_GUEST_OUTPUT,	/* primary: output held at `step` */
 	PE_PROMOTE_REQUEST,	/* operator: stop at `step` (0: now) and swap roles */
 	PE_GUEST_STOPPED,	/* the guest ended (power off): nothing more to protect */
-	PE_NO_PRIMARY,	/* backup: the driver's own timer (a switchover's grace) says no primary will come */
+	PE_NO_PRIMARY,	/* backup: the driver's grace (after a switchover, or a restart on its own log) ran out */
 };
 
 enum pair_arbiter_result {
@@ -168,9 +168,10 @@ struct pair_config {
 	 */
 	bool release_on_ack_only;
 	/*
-	 * The daemon's primary (primary/pair_drive.c): its channel streams the
-	 * log and carries the heartbeats, and its vCPU thread keeps the lag
-	 * bound, so the machine sends no CHUNK and pauses no guest.
+	 * The daemons (primary/pair_drive.c): their channel streams the log,
+	 * acknowledges it and carries the heartbeats, and the primary's vCPU
+	 * thread keeps the lag bound, so the machine sends no CHUNK and pauses
+	 * no guest.
 	 */
 	bool driver_streams;
 };
