@@ -138,7 +138,6 @@ static int start_fresh(struct backup *b, const char *why);
 static int start_replay(struct backup *b);
 static bool keep_shared_prefix(struct backup *b);
 static uint64_t chunks_held(const struct backup *b);
-static void sm_feed(struct backup *b, struct pair_event ev);
 static void sm_resume(struct backup *b);
 static void sm_synced(struct backup *b);
 
@@ -220,7 +219,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 	b->log_bytes_held += len;
 	b->log_crc = crc32c(b->log_crc, payload, len);
 	if (item)
-		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+		pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_CHUNK, .epoch = b->epoch, .a = chunks_held(b), .b = b->epoch } });
 	if (LOAD(b->state) != BK_REPLAYING)
 		return;
@@ -358,17 +357,12 @@ static const struct pair_drive_ops drive_ops = {
 	.over = run_over, .act = carry_out, .stepped = stepped, .unreachable = arbiter_unreachable,
 };
 
-static void sm_feed(struct backup *b, struct pair_event ev)
-{
-	pair_drive_feed(&b->pd, ev);
-}
-
 /* The log holds the step the primary's Progress named: the machine hears SYNCED. */
 static void sm_synced(struct backup *b)
 {
 	if (b->pd.sm.state == PS_FOLLOWING && !b->pd.sm.synced && b->have_progress &&
 	    b->received_end >= b->protect_from)
-		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+		pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_SYNCED, .epoch = b->epoch, .a = chunks_held(b) } });
 }
 
@@ -378,7 +372,7 @@ static void sm_resume(struct backup *b)
 	uint64_t held = chunks_held(b);
 
 	b->sm_resumed = true;
-	sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+	pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_MSG_IN,
 		.msg = { .kind = PM_RESUME, .epoch = b->epoch, .a = held, .c = held } });
 }
 
@@ -386,7 +380,7 @@ static void sm_resume(struct backup *b)
 static void sm_start(struct backup *b)
 {
 	pair_drive_init(&b->pd, b->o.heartbeat_ms, "backup", b->arb, b->o.name, &drive_ops, b);
-	sm_feed(b, (struct pair_event){ .kind = PE_START, .role = PAIR_BACKUP, .durable_epoch = b->epoch,
+	pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_START, .role = PAIR_BACKUP, .durable_epoch = b->epoch,
 		.durable_vouch = !b->handover_armed ? PV_NONE : b->epoch_ours ? PV_OWNER : PV_SYNCED,
 		.log_end = chunks_held(b), .log_tag = b->epoch });
 }
@@ -436,7 +430,7 @@ static void on_link(void *arg, bool up)
 		STORE(b->ever_up, 1);
 		STORE(b->last_msg_us, xport_now_us());
 		b->sm_resumed = false;
-		sm_feed(b, (struct pair_event){ .kind = PE_LINK_UP });
+		pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_LINK_UP });
 		return;
 	}
 	if (!LOAD(b->ever_up) || LOAD(b->state) != BK_REPLAYING)
@@ -451,10 +445,10 @@ static void on_link(void *arg, bool up)
 		 * step and this process starts again as the primary (replay_main).
 		 */
 		snprintf(b->lost_why, sizeof(b->lost_why), "switchover at step %" PRIu64, b->received_end);
-		sm_feed(b, (struct pair_event){ .kind = PE_MSG_IN,
+		pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_PROMOTE, .epoch = b->epoch, .a = chunks_held(b) } });
 	}
-	sm_feed(b, (struct pair_event){ .kind = PE_LINK_DOWN });
+	pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_LINK_DOWN });
 	if (b->pd.sm.state != PS_RETURNING || LOAD(b->state) != BK_REPLAYING)
 		return;
 	/*
@@ -756,7 +750,7 @@ static void handover_take_back(struct backup *b)
 	b->lost_at = ft_now_s();
 	snprintf(b->lost_why, sizeof(b->lost_why), "%s did not connect within %u ms",
 		 b->o.take_back ? "a primary" : "the new primary of the switchover", ft_handover_grace_ms(&b->o));
-	sm_feed(b, (struct pair_event){ .kind = PE_NO_PRIMARY });
+	pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_NO_PRIMARY });
 	if (b->pd.sm.state != PS_TAKING && b->pd.sm.state != PS_CATCHUP && LOAD(b->state) == BK_REPLAYING)
 		set_note(b, "no primary came, but the pair's protocol does not let this side take the guest back "
 			 "(%s): waiting for a primary", pair_state_name(b->pd.sm.state));

@@ -58,7 +58,6 @@ struct primary {
 	/* a returning backup: items [file_next, join_item) come from the log file */
 	bool rejoining;
 	uint64_t join_item, file_next, file_tag, rq_sent;
-	uint64_t rejoin_from;		/* the item the returning backup's channel started at (seq 1) */
 	/* I/O thread: output commit: the step the backup acknowledged */
 	uint64_t acked_step;
 	int file_fd;
@@ -291,7 +290,6 @@ static void on_queue(struct xport_loop *loop, int fd, unsigned events, void *arg
  * the log and carries the heartbeats; the vCPU thread keeps the lag bound
  * (cfg.driver_streams).
  */
-static void sm_feed(struct primary *p, struct pair_event ev);
 
 /* Stop the VM: hold every output for good and end the run. */
 static void fence(struct primary *p, const char *why)
@@ -431,11 +429,6 @@ static const struct pair_drive_ops drive_ops = {
 	.over = run_over, .act = carry_out, .stepped = stepped, .unreachable = arbiter_unreachable,
 };
 
-static void sm_feed(struct primary *p, struct pair_event ev)
-{
-	pair_drive_feed(&p->pd, ev);
-}
-
 /* What the machine hears with each ack: our log's end, the guest's step, the lag bound in steps. */
 static void sm_progress(struct primary *p)
 {
@@ -447,8 +440,8 @@ static void sm_progress(struct primary *p)
 		step = p->acked_step;
 	p->pd.sm.cfg.max_lag_steps = p->o.max_lag_ms * LOAD(p->steps_per_ms);
 	if (step > p->pd.sm.guest_step)
-		sm_feed(p, (struct pair_event){ .kind = PE_CHUNK_READY, .step = step });
-	sm_feed(p, (struct pair_event){ .kind = PE_LOG_WRITTEN, .step = written });
+		pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_CHUNK_READY, .step = step });
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_LOG_WRITTEN, .step = written });
 }
 
 /*
@@ -458,9 +451,9 @@ static void sm_progress(struct primary *p)
 static void sm_hello(struct primary *p)
 {
 	sm_progress(p);
-	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_MSG_IN,
 		.msg = { .kind = PM_HELLO, .epoch = p->epoch, .a = p->acked_step, .b = p->epoch, .c = PAIR_BACKUP } });
-	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_MSG_IN,
 		.msg = { .kind = PM_ACK, .epoch = p->epoch, .a = p->acked_step, .b = LOAD(p->replayed) } });
 }
 
@@ -486,14 +479,14 @@ static void sm_start(struct primary *p)
 		ev.running = true;
 		ev.durable_epoch = p->epoch;
 		ev.durable_vouch = PV_OWNER;
-		sm_feed(p, ev);
+		pair_drive_feed(&p->pd, ev);
 		STORE(p->guest_go, 1);
 		return;
 	}
 	ev.new_vm = true;
 	ev.durable_epoch = p->epoch - 1;
 	p->pd.won = p->epoch;
-	sm_feed(p, ev);
+	pair_drive_feed(&p->pd, ev);
 	if (p->pd.sm.state != PS_WAIT_PEER)
 		fence(p, "the pair's protocol did not start");
 }
@@ -520,7 +513,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 	 * back from its own log never has let out what that log lacks.
 	 */
 	sm_progress(p);
-	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN,
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_MSG_IN,
 		.msg = { .kind = PM_ACK, .epoch = p->epoch, .a = p->acked_step, .b = steps_replayed } });
 	pump(p);
 }
@@ -553,7 +546,6 @@ static void start_rejoin(struct primary *p)
 	if (!have && open_file(p, 0))
 		return;
 	p->last_tag = p->file_tag;
-	p->rejoin_from = have;
 	p->join_item = UINT64_MAX;
 	p->rejoining = true;
 	p->streaming = true;
@@ -600,14 +592,14 @@ static void on_link(void *arg, bool up)
 
 	STORE(p->link_up, up);
 	if (!up) {
-		sm_feed(p, (struct pair_event){ .kind = PE_LINK_DOWN });
+		pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_LINK_DOWN });
 		/* A returning backup that had not caught up: a new channel for its return. */
 		if (p->pd.sm.state == PS_ALONE && p->streaming && !LOAD(p->fenced) && !LOAD(p->done))
 			forget_returning(p);
 		return;
 	}
 	STORE(p->last_ack_us, xport_now_us());
-	sm_feed(p, (struct pair_event){ .kind = PE_LINK_UP });
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_LINK_UP });
 	if (!p->streaming && p->pd.sm.state == PS_ALONE && !LOAD(p->fenced) && !LOAD(p->done))
 		start_rejoin(p);
 	else if (p->streaming && !p->rejoining) {
@@ -624,7 +616,8 @@ static void on_epoch(void *arg, uint64_t peer_epoch)
 
 	if (peer_epoch <= p->epoch)
 		return;
-	sm_feed(p, (struct pair_event){ .kind = PE_MSG_IN, .msg = { .kind = PM_HEARTBEAT, .epoch = peer_epoch } });
+	pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_MSG_IN,
+		.msg = { .kind = PM_HEARTBEAT, .epoch = peer_epoch } });
 	/* The machine hears messages on a link it holds up; a refused channel's Hello fences here. */
 	snprintf(why, sizeof(why), "the peer speaks for epoch %" PRIu64 ", newer than ours (%" PRIu64 ")",
 		 peer_epoch, p->epoch);
