@@ -47,6 +47,47 @@ print("%.0f" % (100.0 * (1 - (d[3] + d[4]) / max(1, sum(d[:8])))))
 PY
 }
 
+# What each "host" process spent: proc_mark NAME PID... saves each process's CPU time and its
+# threads' time on a core and waiting for one (/proc/PID/task/*/schedstat); proc_cost NAME PID...
+# prints, per process, its CPU time since the mark in us, then the busiest thread's (the vCPU's)
+# share of that span spent runnable but waiting for a core. On two real hosts the backup's and
+# the clients' work is elsewhere: the primary's CPU per operation is what protection costs there.
+proc_sample() {
+	local p t
+	for p in "$@"; do
+		echo "p $p $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
+		for t in /proc/"$p"/task/*; do echo "t $p $(cat "$t/schedstat" 2>/dev/null)"; done
+	done
+	date +%s%N
+}
+proc_mark() { local n=$1; shift; proc_sample "$@" >"$FT_TMP/proc.$n"; }
+proc_cost() {
+	local n=$1; shift
+	proc_sample "$@" >"$FT_TMP/proc.$n.end"
+	python3 - "$FT_TMP/proc.$n" "$FT_TMP/proc.$n.end" "$(getconf CLK_TCK)" <<'PY'
+import sys
+def load(f):
+    cpu, threads, t = {}, {}, 0
+    for line in open(f):
+        w = line.split()
+        if w[0] == "p":
+            cpu[w[1]] = int(w[2])
+        elif w[0] == "t" and len(w) >= 5:
+            threads.setdefault(w[1], []).append((int(w[2]), int(w[3])))
+        elif len(w) == 1:
+            t = int(w[0])
+    return cpu, threads, t
+(a, ta, t0), (b, tb, t1) = load(sys.argv[1]), load(sys.argv[2])
+span, hz, out = max(1, t1 - t0), int(sys.argv[3]), []
+for p in a:
+    # threads are listed in the same order while they live: pair them by position
+    pairs = [(y[0] - x[0], y[1] - x[1]) for x, y in zip(ta.get(p, []), tb.get(p, []))]
+    busiest = max(pairs, default=(0, 0))
+    out.append("%.0f %.1f" % ((b.get(p, 0) - a[p]) * 1e6 / hz, 100.0 * busiest[1] / span))
+print(" ".join(out))
+PY
+}
+
 ARB=${FT_ARBITER:-lock}
 if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ]; then
 # 1 and 2, BENCH_ROUNDS times (default 3) in alternation, so that both see the same neighbours:
@@ -59,15 +100,18 @@ for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
 		--no-console-input --append "$(ft_append)" ${BENCH_CPU:+--cpu "$BENCH_CPU"}
 	ft_wait_kv 120 || { ft_show vm; ft_fail "the unprotected guest did not serve"; }
 	cpu_mark
+	proc_mark base "$(ft_pid vm)"
 	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
 	ft_wait load 60
 	b_cpu=$(cpu_busy)
-	read -r b_ops b_p50 b_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
+	read -r b_vm_us b_vm_wait < <(proc_cost base "$(ft_pid vm)")
+	read -r b_ops b_p50 b_p99 b_n < <(hist_stats "$FT_RUN/load.jsonl")
 	ft_kill vm
 
 	ft_round "pair$r"
 	FT_PRIMARY_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" FT_BACKUP_OPTS="${BENCH_CPU:+--cpu $BENCH_CPU}" ft_pair_up 120
 	cpu_mark
+	proc_mark pair "$(ft_pid primary)" "$(ft_pid backup)"
 	ft_clients load --clients 4 --duration "$LOAD_S" --keys 5 --timeout 30
 	: >"$FT_RUN/lag"
 	while ft_alive load; do
@@ -76,7 +120,8 @@ for r in $(seq 1 "${BENCH_ROUNDS:-3}"); do
 	done
 	ft_wait load 60
 	p_cpu=$(cpu_busy)
-	read -r p_ops p_p50 p_p99 _ < <(hist_stats "$FT_RUN/load.jsonl")
+	read -r p_pri_us p_vm_wait p_bak_us _ < <(proc_cost pair "$(ft_pid primary)" "$(ft_pid backup)")
+	read -r p_ops p_p50 p_p99 p_n < <(hist_stats "$FT_RUN/load.jsonl")
 	read -r lag_p50 lag_p99 repl_bps rtt_p50 held_us < <(python3 - "$FT_RUN/lag" <<'PY'
 import json, sys
 rows = []
@@ -100,7 +145,7 @@ print("%.2f %.2f %.0f %.0f %.0f" % (pct(lag, 0.5), pct(lag, 0.99), rate, rtt, he
 PY
 )
 	ft_stop_pair load
-	echo "$b_ops $b_p50 $b_p99 $p_ops $p_p50 $p_p99 $lag_p50 $lag_p99 $repl_bps $rtt_p50 $held_us $b_cpu $p_cpu" >>"$FT_TMP/rounds"
+	echo "$b_ops $b_p50 $b_p99 $p_ops $p_p50 $p_p99 $lag_p50 $lag_p99 $repl_bps $rtt_p50 $held_us $b_cpu $p_cpu $b_vm_us $b_vm_wait $p_pri_us $p_vm_wait $p_bak_us $b_n $p_n" >>"$FT_TMP/rounds"
 done
 fi
 
@@ -152,6 +197,12 @@ print("  backup lag under load: p50 %.2f ms, p99 %.2f ms of guest execution; rep
       % (med(col(6)), med(col(7)), med(col(8))))
 print("  this machine's %d cores busy under load: %.0f%% unprotected, %.0f%% protected (the backup and the clients share them)"
       % (os.cpu_count(), med(col(11)), med(col(12))))
+# CPU per operation, by "host": on two real hosts only the primary's column is on the guest's host
+per_op = lambda us, n: [r[us] / max(1, r[n]) for r in rows]
+print("  CPU per operation: %.0f us unprotected; protected %.0f us on the primary's host, %.0f us on the backup's"
+      % (med(per_op(13, 18)), med(per_op(15, 19)), med(per_op(17, 19))))
+print("  the vCPU thread waited for a core %.0f%% of the time unprotected, %.0f%% protected"
+      % (med(col(14)), med(col(16))))
 PY
 fi
 if [ "$N" -gt 0 ]; then
