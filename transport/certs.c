@@ -269,6 +269,43 @@ int xport_certs_init_opts(const char *dir, const char *const *hosts, size_t nhos
 	return err;
 }
 
+int xport_certs_add(const char *dir, const char *const *hosts, size_t nhosts, bool force)
+{
+	struct certs_undo *undo = calloc(1, sizeof(*undo));
+	char path[4096];
+	int err = 0;
+
+	if (!undo)
+		return -ENOMEM;
+	for (size_t i = 0; !err && i < nhosts; i++)
+		if (!certs_name_ok(hosts[i])) {
+			log_warnx("certs: bad host name \"%s\" (letters, digits, '-' and '.'; not \"ca\")", hosts[i]);
+			err = -EINVAL;
+		}
+	for (int e = 0; !err && e < 2; e++) {
+		snprintf(path, sizeof(path), "%s/ca.%s", dir, e ? "crt" : "key");
+		if (access(path, R_OK)) {
+			err = -errno;
+			log_warnx("certs: %s: %s (certs add signs with the CA that 'ftvm certs init' made there)", path,
+				  strerror(errno));
+		}
+	}
+	for (size_t i = 0; !err && !force && i < nhosts * 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, hosts[i / 2], i % 2 ? "crt" : "key");
+		if (access(path, F_OK) == 0) {
+			log_warnx("certs: %s exists: refusing to replace it (--force replaces it)", path);
+			err = -EEXIST;
+		}
+	}
+	for (size_t i = 0; !err && i < nhosts; i++)
+		err = certs_issue(dir, hosts[i], dir, -300, CERTS_VALID_S, force, undo);
+	if (err)
+		for (int i = 0; i < undo->n; i++)
+			unlink(undo->paths[i]);
+	free(undo);
+	return err;
+}
+
 int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts)
 {
 	return xport_certs_init_opts(dir, hosts, nhosts, false);
@@ -278,8 +315,11 @@ static void certs_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ftvm certs init DIR --hosts HOST[,HOST...] [--force]\n"
-		"  Make a private CA (DIR/ca.crt, DIR/ca.key) and, for each host, DIR/HOST.crt and\n"
-		"  DIR/HOST.key (ECDSA P-256, SAN DNS:HOST, valid 10 years). Keys are mode 0600.\n"
+		"       ftvm certs add DIR --hosts HOST[,HOST...] [--force]\n"
+		"  init: make a private CA (DIR/ca.crt, DIR/ca.key) and, for each host, DIR/HOST.crt\n"
+		"  and DIR/HOST.key (ECDSA P-256, SAN DNS:HOST, valid 10 years). Keys are mode 0600.\n"
+		"  add: certificates for more hosts (a spare for 'ftvm protect'), signed by the CA\n"
+		"  already in DIR, so the hosts that have theirs accept them.\n"
 		"  A file that exists already is never replaced unless --force is given: a new CA\n"
 		"  makes every certificate signed by the old one stop verifying.\n"
 		"  Repeated hosts count once. On failure nothing is left behind.\n"
@@ -292,7 +332,7 @@ static void certs_usage(FILE *f)
 
 int xport_certs_main(int argc, char **argv)
 {
-	const char *hosts[CERTS_MAX_HOSTS], *dir = NULL, *list_arg = NULL;
+	const char *hosts[CERTS_MAX_HOSTS], *dir = NULL, *list_arg = NULL, *me;
 	size_t n = 0;
 	char *list = NULL, *save = NULL;
 	bool force = false;
@@ -303,12 +343,13 @@ int xport_certs_main(int argc, char **argv)
 			certs_usage(stdout);
 			return 0;
 		}
-	if (argc < 2 || strcmp(argv[1], "init")) {
+	if (argc < 2 || (strcmp(argv[1], "init") && strcmp(argv[1], "add"))) {
 		if (argc >= 2)
 			fprintf(stderr, "ftvm certs: unknown subcommand '%s'\n", argv[1]);
 		certs_usage(stderr);
 		return CERTS_EXIT_USAGE;
 	}
+	me = argv[1];
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--force")) {
 			force = true;
@@ -317,19 +358,19 @@ int xport_certs_main(int argc, char **argv)
 		} else if (!strncmp(argv[i], "--hosts=", 8)) {
 			list_arg = argv[i] + 8;
 		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "ftvm certs init: %s option '%s'\n",
+			fprintf(stderr, "ftvm certs %s: %s option '%s'\n", me,
 				!strcmp(argv[i], "--hosts") ? "a value is needed for the" : "unknown", argv[i]);
 			certs_usage(stderr);
 			return CERTS_EXIT_USAGE;
 		} else if (dir) {
-			fprintf(stderr, "ftvm certs init: one DIR only ('%s' and '%s')\n", dir, argv[i]);
+			fprintf(stderr, "ftvm certs %s: one DIR only ('%s' and '%s')\n", me, dir, argv[i]);
 			return CERTS_EXIT_USAGE;
 		} else {
 			dir = argv[i];
 		}
 	}
 	if (!dir || !list_arg) {
-		fprintf(stderr, "ftvm certs init: %s is required\n", !dir ? "DIR" : "--hosts HOST[,HOST...]");
+		fprintf(stderr, "ftvm certs %s: %s is required\n", me, !dir ? "DIR" : "--hosts HOST[,HOST...]");
 		certs_usage(stderr);
 		return CERTS_EXIT_USAGE;
 	}
@@ -343,20 +384,23 @@ int xport_certs_main(int argc, char **argv)
 		if (dup)
 			continue;
 		if (n == CERTS_MAX_HOSTS) {
-			fprintf(stderr, "ftvm certs init: at most %d hosts\n", CERTS_MAX_HOSTS);
+			fprintf(stderr, "ftvm certs %s: at most %d hosts\n", me, CERTS_MAX_HOSTS);
 			free(list);
 			return CERTS_EXIT_USAGE;
 		}
 		hosts[n++] = h;
 	}
 	if (!n) {
-		fprintf(stderr, "ftvm certs init: --hosts names no host\n");
+		fprintf(stderr, "ftvm certs %s: --hosts names no host\n", me);
 		free(list);
 		return CERTS_EXIT_USAGE;
 	}
-	err = xport_certs_init_opts(dir, hosts, n, force);
+	err = strcmp(me, "add") ? xport_certs_init_opts(dir, hosts, n, force) : xport_certs_add(dir, hosts, n, force);
 	if (!err) {
-		printf("certs: wrote %s/ca.crt, ca.key and %zu host certificate(s):", dir, n);
+		if (strcmp(me, "add"))
+			printf("certs: wrote %s/ca.crt, ca.key and %zu host certificate(s):", dir, n);
+		else
+			printf("certs: wrote %zu host certificate(s) signed by %s/ca.crt:", n, dir);
 		for (size_t i = 0; i < n; i++)
 			printf(" %s", hosts[i]);
 		printf("\n");

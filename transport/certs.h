@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* `ftvm certs init DIR --hosts a,b`: a private CA and one ECDSA P-256 certificate per host. */
+/* `ftvm certs init DIR --hosts a,b`: a private CA and one ECDSA P-256 certificate per host; `certs add`: more hosts. */
 #ifndef TRANSPORT_CERTS_H
 #define TRANSPORT_CERTS_H
 
@@ -18,6 +18,14 @@ int xport_certs_main(int argc, char **argv);
  */
 __attribute__((warn_unused_result)) int xport_certs_init_opts(const char *dir, const char *const *hosts,
 							      size_t nhosts, bool force);
+/*
+ * `ftvm certs add`: DIR/<host>.crt/.key for each host, signed by the CA
+ * already in DIR. -ENOENT (or -EACCES) without it; -EEXIST, writing nothing,
+ * when a host's file exists and !force; -EINVAL for a bad host name; on any
+ * failure the files made so far are removed.
+ */
+__attribute__((warn_unused_result)) int xport_certs_add(const char *dir, const char *const *hosts, size_t nhosts,
+							bool force);
 /* xport_certs_init_opts without force. */
 __attribute__((warn_unused_result)) int xport_certs_init(const char *dir, const char *const *hosts, size_t nhosts);
 

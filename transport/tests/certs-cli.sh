@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# 'ftvm certs init DIR --hosts a,b' gives a CA and per-host certificates that OpenSSL itself accepts.
+# 'ftvm certs init DIR --hosts a,b' gives a CA and per-host certificates that OpenSSL itself accepts;
+# 'ftvm certs add' more hosts' certificates from the same CA.
 set -u
 BUILD=${BUILD:-build}
 FTVM=${FTVM:-$BUILD/ftvm}
@@ -28,4 +29,16 @@ openssl verify -CAfile "$tmp/c/ca.crt" "$tmp/c/ca.crt" >/dev/null || fail "ca.cr
 "$FTVM" certs init "$tmp/other" --hosts primary >/dev/null || fail "second certs init"
 openssl verify -CAfile "$tmp/other/ca.crt" "$tmp/c/primary.crt" >/dev/null 2>&1 && fail "a foreign CA verified primary.crt"
 "$FTVM" certs init "$tmp/bad" >/dev/null 2>&1 && fail "certs init without --hosts succeeded"
-echo "ftvm certs init: CA and host certificates verify with OpenSSL, keys are private"
+# certs add: a spare's certificate from the same CA verifies against the certificate the others hold.
+cp "$tmp/c/ca.crt" "$tmp/ca-before.crt"
+"$FTVM" certs add "$tmp/c" --hosts spare >/dev/null || fail "certs add"
+cmp -s "$tmp/c/ca.crt" "$tmp/ca-before.crt" || fail "certs add changed the CA"
+openssl verify -CAfile "$tmp/ca-before.crt" "$tmp/c/spare.crt" >/dev/null || fail "spare.crt does not verify"
+[ "$(stat -c %a "$tmp/c/spare.key")" = 600 ] || fail "spare.key is not mode 0600"
+cp "$tmp/c/spare.crt" "$tmp/spare-before.crt"
+"$FTVM" certs add "$tmp/c" --hosts third,spare >/dev/null 2>&1 && fail "certs add replaced spare.crt"
+[ -e "$tmp/c/third.key" ] && fail "a refused certs add left third.key"
+cmp -s "$tmp/c/spare.crt" "$tmp/spare-before.crt" || fail "a refused certs add changed spare.crt"
+"$FTVM" certs add "$tmp/none" --hosts spare >/dev/null 2>&1 && fail "certs add without a CA succeeded"
+[ -e "$tmp/none" ] && fail "certs add without a CA made its DIR"
+echo "ftvm certs init: CA and host certificates verify with OpenSSL, keys are private; certs add signs with the same CA"
