@@ -17,7 +17,7 @@ _ftvm()
 	cmd=${COMP_WORDS[1]}
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "run record replay primary backup status promote log certs snapshot version help --version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "run record replay primary backup status promote protect log certs snapshot version help --version --help" -- "$cur"))
 		return
 	fi
 	# Option values first.
@@ -60,7 +60,7 @@ _ftvm()
 		fi;;
 	certs)
 		if [ "$COMP_CWORD" -eq 2 ]; then
-			words="init --help"
+			words="init add --help"
 		elif [[ $cur == -* ]]; then
 			words="--hosts --force --help"
 		else
@@ -82,8 +82,9 @@ _ftvm()
 	backup)	words="--listen --peer --buffer --checkpoint-s --from --handover-epoch --take-back $_ftvm_pair_opts";;
 	status)	words="--control --json --help";;
 	promote) words="--control --help";;
+	protect) words="--control --backup --backup-name --help";;
 	version) words="--json --help";;
-	help)	words="run record replay primary backup status promote log certs snapshot version";;
+	help)	words="run record replay primary backup status promote protect log certs snapshot version";;
 	*)	return;;
 	esac
 	COMPREPLY=($(compgen -W "$words" -- "$cur"))

@@ -23,6 +23,7 @@ static void usage(FILE *f)
 		"  backup   follow a primary's log, replaying it; go live when the primary dies\n"
 		"  status   show a daemon's role, epoch, lag and held output: ftvm status --control SOCK\n"
 		"  promote  a planned switchover: the backup becomes the primary, nothing lost\n"
+		"  protect  give a primary that runs alone a backup on another host\n"
 		"  version  print the version, formats and features (--json)\n"
 		"Run 'ftvm COMMAND --help' for a command's options; 'man ftvm' for all of them.\n"
 		"Exit status 2 means bad usage everywhere (docs/exit-codes.md).\n");
@@ -57,6 +58,8 @@ static int dispatch(int argc, char **argv, int *status)
 		*status = cli_status(argc, argv);
 	else if (!strcmp(argv[0], "promote"))
 		*status = cli_promote(argc, argv);
+	else if (!strcmp(argv[0], "protect"))
+		*status = cli_protect(argc, argv);
 	else if (!strcmp(argv[0], "version") || !strcmp(argv[0], "--version") || !strcmp(argv[0], "-V"))
 		*status = cli_version(argc, argv);
 	else

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* status: 'ftvm status' and 'ftvm promote', one request each to a daemon's control socket. */
+/* status: 'ftvm status', 'ftvm promote' and 'ftvm protect', one request each to a daemon's control socket. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -86,6 +86,54 @@ int cli_promote(int argc, char **argv)
 		return FTVM_EXIT_USAGE;
 	}
 	rc = ask("promote", path, "promote\n", buf, sizeof(buf));
+	if (rc)
+		return rc;
+	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);
+	return strncmp(buf, "ok", 2) ? FTVM_EXIT_HOST_ERROR : 0;
+}
+
+int cli_protect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control", required_argument, NULL, 'c' },
+		{ "backup", required_argument, NULL, 'b' },
+		{ "backup-name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const char usage[] = "usage: ftvm protect --control SOCK --backup HOST:PORT --backup-name NAME\n";
+	const char *path = NULL, *addr = NULL, *name = NULL;
+	char buf[1024], req[512];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'b': addr = optarg; break;
+		case 'n': name = optarg; break;
+		case 'h':
+			printf("%s"
+			       "  A primary that runs alone, its backup's host gone for good (after a\n"
+			       "  failover, the dead host), is given a backup on another host: the\n"
+			       "  'ftvm backup' listening at HOST:PORT with the certificate NAME (of the\n"
+			       "  same CA). The primary dials it from then on; the new backup gets the log\n"
+			       "  from its start, replays it, and protects the guest once it caught up.\n"
+			       "  Exit 0 when the primary took it, 1 when it refused (the reason is printed)\n"
+			       "  or could not be reached.\n", usage);
+			return 0;
+		default:
+			cli_bad_option("protect", c, argv[optind - 1]);
+			return FTVM_EXIT_USAGE;
+		}
+	}
+	if (!path || !addr || !name || optind < argc || strpbrk(addr, " \t\r\n") || strpbrk(name, " \t\r\n") ||
+	    snprintf(req, sizeof(req), "protect %s %s\n", addr, name) >= (int)sizeof(req)) {
+		fputs(usage, stderr);
+		return FTVM_EXIT_USAGE;
+	}
+	rc = ask("protect", path, req, buf, sizeof(buf));
 	if (rc)
 		return rc;
 	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);

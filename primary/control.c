@@ -133,20 +133,24 @@ void ft_control_set_command(struct ft_control *c, ft_command_fn *fn)
 		c->cmd = fn;
 }
 
-/* One request a connection: a line "text", "json" or a command ("promote"); the answer; close. */
+/*
+ * One request a connection: a line "text", "json" or a command ("promote",
+ * "protect HOST:PORT NAME"); the answer; close.
+ */
 static void on_client(struct xport_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct ft_control *c = arg;
-	char req[16] = "", out[4096];
+	char req[512] = "", out[4096];
 	struct ft_status st = { 0 };
 	ssize_t n = read(fd, req, sizeof(req) - 1);
 
 	xport_loop_del_fd(loop, fd);
 	if (n > 0) {
 		req[n] = '\0';
-		if (!strncmp(req, "promote", 7)) {
+		req[strcspn(req, "\r\n")] = '\0';
+		if (!strncmp(req, "promote", 7) || !strncmp(req, "protect", 7)) {
 			if (c->cmd)
-				c->cmd(c->opaque, "promote", out, sizeof(out));
+				c->cmd(c->opaque, req, out, sizeof(out));
 			else
 				snprintf(out, sizeof(out), "refused: this daemon takes no commands\n");
 		} else {

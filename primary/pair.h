@@ -218,7 +218,7 @@ void ft_control_close(struct ft_control *c);
 /* Format a status as text or as one JSON object (a NUL-terminated string in buf). */
 void ft_status_format(const struct ft_status *st, bool json, char *buf, size_t len);
 
-/* A request other than status ("promote"): answer one line in reply, on the daemon's loop thread. */
+/* A request other than status (its line: "promote", "protect ..."): answer in reply, on the daemon's loop thread. */
 typedef void ft_command_fn(void *opaque, const char *cmd, char *reply, size_t len);
 void ft_control_set_command(struct ft_control *c, ft_command_fn *fn);
 

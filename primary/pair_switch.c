@@ -24,7 +24,7 @@ uint32_t ft_handover_grace_ms(const struct ft_opts *o)
 int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot, uint64_t handover_epoch,
 		 bool take_back)
 {
-	char **av = calloc((size_t)o->argc + 14, sizeof(*av));
+	char **av = calloc((size_t)o->argc + 16, sizeof(*av));
 	char epoch[24];
 	int n = 0, rc;
 
@@ -47,6 +47,11 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot,
 	av[n++] = (char *)(uintptr_t)o->name;
 	av[n++] = (char *)(uintptr_t)"--peer-name";
 	av[n++] = (char *)(uintptr_t)o->peer_name;
+	/* A primary's backup may have moved since it started ('ftvm protect'): the last --peer counts. */
+	if (!to_primary && o->addr) {
+		av[n++] = (char *)(uintptr_t)"--peer";
+		av[n++] = (char *)(uintptr_t)o->addr;
+	}
 	if (snapshot) {
 		av[n++] = (char *)(uintptr_t)"--from";
 		av[n++] = (char *)(uintptr_t)snapshot;

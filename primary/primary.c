@@ -692,11 +692,76 @@ static void fill_status(void *opaque, struct ft_status *st)
  * address to listen on as the backup hands over: the guest stops at the end
  * of the running slice, and the main thread does the rest (switch_over).
  */
+/*
+ * 'ftvm protect': a primary that runs alone (its backup's host is gone for
+ * good) is given another host's backup instead. The channel dials there from
+ * now on; the new backup holds none of our log, so it gets it from its start
+ * (our log file), as a backup that returns empty-handed does, and protects
+ * the guest once it caught up. The strings are never freed: other threads
+ * may still hold the old ones.
+ */
+static void protect_with(struct primary *p, const char *args, char *reply, size_t len)
+{
+	char addr[300], name[128], extra[2];
+	const char *colon, *why = NULL;
+	char *new_addr, *new_name;
+	size_t hlen;
+
+	if (sscanf(args, "%299s %127s %1s", addr, name, extra) != 2) {
+		snprintf(reply, len, "refused: want 'protect HOST:PORT NAME' (the backup's address and certificate name)\n");
+		return;
+	}
+	colon = strrchr(addr, ':');
+	hlen = colon ? (size_t)(colon - addr) : 0;
+	if (!colon || !hlen || hlen >= sizeof(p->o.host) || !colon[1] || strlen(colon + 1) >= sizeof(p->o.port))
+		why = "the backup's address is not HOST:PORT";
+	else if (!p->o.log_path)
+		why = "this primary keeps no --log, so it could not send a new backup the log from its start";
+	else if (LOAD(p->switching))
+		why = "a switchover is under way";
+	else if (LOAD(p->fenced) || LOAD(p->done) || !LOAD(p->guest_go))
+		why = "the guest does not run here";
+	else if (LOAD(p->link_up))
+		why = "a backup follows the log now: stop it before naming another";
+	else if (p->pd.sm.state != PS_ALONE)
+		why = "this primary does not run alone yet (see 'ftvm status'): its backup may still return";
+	if (why) {
+		snprintf(reply, len, "refused: %s\n", why);
+		return;
+	}
+	new_addr = strdup(addr);
+	new_name = strdup(name);
+	if (!new_addr || !new_name) {
+		free(new_addr);
+		free(new_name);
+		snprintf(reply, len, "refused: out of memory\n");
+		return;
+	}
+	if (p->x) {
+		xport_free(p->x);
+		p->x = NULL;
+	}
+	memcpy(p->o.host, addr, hlen);
+	p->o.host[hlen] = '\0';
+	snprintf(p->o.port, sizeof(p->o.port), "%s", colon + 1);
+	__atomic_store_n(&p->o.addr, new_addr, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->o.peer_name, new_name, __ATOMIC_RELEASE);
+	log_info("primary: the backup is %s at %s from now on", new_name, new_addr);
+	set_note(p, "carrying on UNPROTECTED until the new backup %s at %s holds the log", new_name, new_addr);
+	renew_channel(p->loop, 0, p);
+	snprintf(reply, len, "ok: dialing the backup %s at %s; it gets the log from its start and protects the "
+		 "guest once it caught up ('ftvm status' says when)\n", new_name, new_addr);
+}
+
 static void on_command(void *opaque, const char *cmd, char *reply, size_t len)
 {
 	struct primary *p = opaque;
 	const char *why = NULL;
 
+	if (!strncmp(cmd, "protect", 7) && (cmd[7] == ' ' || !cmd[7])) {
+		protect_with(p, cmd + 7, reply, len);
+		return;
+	}
 	if (strcmp(cmd, "promote"))
 		why = "unknown command";
 	else if (!p->o.log_path)

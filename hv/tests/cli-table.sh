@@ -66,7 +66,7 @@ done <"$(dirname "$0")/cli-table.txt"
 
 # The man page and the bash completion know every option each command's --help prints.
 root=$(cd "$(dirname "$0")/../.." && pwd)
-for cmd in run record replay primary backup status promote "log dump" "certs init" snapshot version; do
+for cmd in run record replay primary backup status promote protect "log dump" "certs init" snapshot version; do
 	for opt in $("$FTVM" $cmd --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		grep -qF -- "\\-\\-${opt#--}" "$root/docs/ftvm.1" ||
 			{ bad=$((bad + 1)); echo "FAIL: docs/ftvm.1 lacks 'ftvm $cmd $opt'"; }
