@@ -688,17 +688,12 @@ static void fill_status(void *opaque, struct ft_status *st)
 }
 
 /*
- * Loop thread: 'ftvm promote'. Only a protected primary with a log and an
- * address to listen on as the backup hands over: the guest stops at the end
- * of the running slice, and the main thread does the rest (switch_over).
- */
-/*
- * 'ftvm protect': a primary that runs alone (its backup's host is gone for
- * good) is given another host's backup instead. The channel dials there from
- * now on; the new backup holds none of our log, so it gets it from its start
- * (our log file), as a backup that returns empty-handed does, and protects
- * the guest once it caught up. The strings are never freed: other threads
- * may still hold the old ones.
+ * Loop thread: 'ftvm protect'. A primary that runs alone (its backup's host
+ * is gone for good) is given another host's backup instead. The channel
+ * dials there from now on; the new backup holds none of our log, so it gets
+ * it from its start (our log file), as a backup that returns empty-handed
+ * does, and protects the guest once it caught up. The strings are never
+ * freed: other threads may still hold the old ones.
  */
 static void protect_with(struct primary *p, const char *args, char *reply, size_t len)
 {
@@ -753,6 +748,12 @@ static void protect_with(struct primary *p, const char *args, char *reply, size_
 		 "guest once it caught up ('ftvm status' says when)\n", new_name, new_addr);
 }
 
+/*
+ * Loop thread: 'ftvm promote' ('protect' is above). Only a protected primary
+ * with a log and an address to listen on as the backup hands over: the
+ * guest stops at the end of the running slice, and the main thread does the
+ * rest (switch_over).
+ */
 static void on_command(void *opaque, const char *cmd, char *reply, size_t len)
 {
 	struct primary *p = opaque;
