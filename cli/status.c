@@ -50,6 +50,18 @@ static int ask(const char *cmd, const char *path, const char *req, char *buf, si
 	return 0;
 }
 
+/* A command to a daemon: its answer on stdout when it starts with "ok" (exit 0), else on stderr (exit 1). */
+static int command(const char *cmd, const char *path, const char *req)
+{
+	char buf[1024];
+	int rc = ask(cmd, path, req, buf, sizeof(buf));
+
+	if (rc)
+		return rc;
+	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);
+	return strncmp(buf, "ok", 2) ? FTVM_EXIT_HOST_ERROR : 0;
+}
+
 int cli_promote(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -58,8 +70,7 @@ int cli_promote(int argc, char **argv)
 		{ 0 },
 	};
 	const char *path = NULL;
-	char buf[1024];
-	int c, rc;
+	int c;
 
 	optind = 1;
 	opterr = 0;
@@ -85,11 +96,7 @@ int cli_promote(int argc, char **argv)
 		fprintf(stderr, "usage: ftvm promote --control SOCK\n");
 		return FTVM_EXIT_USAGE;
 	}
-	rc = ask("promote", path, "promote\n", buf, sizeof(buf));
-	if (rc)
-		return rc;
-	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);
-	return strncmp(buf, "ok", 2) ? FTVM_EXIT_HOST_ERROR : 0;
+	return command("promote", path, "promote\n");
 }
 
 int cli_protect(int argc, char **argv)
@@ -103,8 +110,8 @@ int cli_protect(int argc, char **argv)
 	};
 	static const char usage[] = "usage: ftvm protect --control SOCK --backup HOST:PORT --backup-name NAME\n";
 	const char *path = NULL, *addr = NULL, *name = NULL;
-	char buf[1024], req[512];
-	int c, rc;
+	char req[512];
+	int c;
 
 	optind = 1;
 	opterr = 0;
@@ -133,11 +140,7 @@ int cli_protect(int argc, char **argv)
 		fputs(usage, stderr);
 		return FTVM_EXIT_USAGE;
 	}
-	rc = ask("protect", path, req, buf, sizeof(buf));
-	if (rc)
-		return rc;
-	fputs(buf, strncmp(buf, "ok", 2) ? stderr : stdout);
-	return strncmp(buf, "ok", 2) ? FTVM_EXIT_HOST_ERROR : 0;
+	return command("protect", path, req);
 }
 
 int cli_status(int argc, char **argv)
