@@ -554,7 +554,8 @@ static void start_rejoin(struct primary *p)
 		set_note(p, "a backup returned holding %" PRIu64 " of our %" PRIu64 " log items: sending it "
 			 "the rest from item %" PRIu64 ", then live", have, written, have);
 	else
-		set_note(p, "a backup returned: sending it the log from the start, then live");
+		set_note(p, "a backup connected holding none of our log (returning, or new): sending it the "
+			 "log from the start, then live");
 }
 
 /*
