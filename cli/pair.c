@@ -88,16 +88,10 @@ static int parse_u32(const char *opt, const char *s, uint32_t *out)
 
 static int split_addr(struct ft_opts *o, const char *s, bool primary)
 {
-	const char *colon = strrchr(s, ':');
-
-	if (!colon || colon == s || !colon[1] || (size_t)(colon - s) >= sizeof(o->host) ||
-	    strlen(colon + 1) >= sizeof(o->port)) {
+	if (ft_addr_split(s, o->host, o->port)) {
 		fprintf(stderr, "ftvm %s: %s: want HOST:PORT\n", primary ? "primary" : "backup", s);
 		return -1;
 	}
-	memcpy(o->host, s, colon - s);
-	o->host[colon - s] = '\0';
-	strcpy(o->port, colon + 1);
 	return 0;
 }
 
@@ -164,8 +158,8 @@ static int ft_opts_parse(struct ft_opts *o, int argc, char **argv)
 		case OPT_LISTEN:
 			if ((c == OPT_PEER) != primary) {
 				/* The other role's address, for a switchover. */
-				const char *colon = strrchr(optarg, ':');
-				if (!colon || colon == optarg || !colon[1]) {
+				char host[sizeof(o->host)], port[sizeof(o->port)];
+				if (ft_addr_split(optarg, host, port)) {
 					fprintf(stderr, "ftvm %s: %s: want HOST:PORT\n", me, optarg);
 					return FTVM_EXIT_USAGE;
 				}

@@ -99,6 +99,8 @@ void ft_primary_record_opts(const struct ft_opts *o, struct rr_session_record_op
  * see ft_opts_other_role). Takes s and arb (a's fields are cleared).
  */
 int ft_primary_adopt(const struct ft_opts *o, struct ft_adoption *a);
+/* HOST:PORT into its parts (the sizes of struct ft_opts's host and port); -EINVAL when it is not one. */
+int ft_addr_split(const char *addr, char host[256], char port[16]);
 /* The options of the other role: the addresses swap (the other one's must be set). */
 int ft_opts_other_role(const struct ft_opts *o, struct ft_opts *out);
 /*

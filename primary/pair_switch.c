@@ -71,19 +71,29 @@ int ft_exec_role(const struct ft_opts *o, bool to_primary, const char *snapshot,
 	return rc;
 }
 
+int ft_addr_split(const char *addr, char host[256], char port[16])
+{
+	const char *colon = addr ? strrchr(addr, ':') : NULL;
+
+	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= 256 || strlen(colon + 1) >= 16)
+		return -EINVAL;
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
 int ft_opts_other_role(const struct ft_opts *o, struct ft_opts *out)
 {
-	const char *addr = o->switch_addr, *colon = addr ? strrchr(addr, ':') : NULL;
+	char host[sizeof(out->host)], port[sizeof(out->port)];
 
-	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof(out->host) ||
-	    strlen(colon + 1) >= sizeof(out->port))
+	if (ft_addr_split(o->switch_addr, host, port))
 		return -EINVAL;
 	*out = *o;
 	out->addr = o->switch_addr;
 	out->switch_addr = o->addr;
-	memcpy(out->host, addr, (size_t)(colon - addr));
-	out->host[colon - addr] = '\0';
-	snprintf(out->port, sizeof(out->port), "%s", colon + 1);
+	memcpy(out->host, host, sizeof(host));
+	memcpy(out->port, port, sizeof(port));
 	out->from_snapshot = NULL;
 	out->handover_epoch = 0;
 	out->take_back = false;

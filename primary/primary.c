@@ -698,18 +698,15 @@ static void fill_status(void *opaque, struct ft_status *st)
  */
 static void protect_with(struct primary *p, const char *args, char *reply, size_t len)
 {
-	char addr[300], name[128], extra[2];
-	const char *colon, *why = NULL;
+	char addr[300], name[128], extra[2], host[sizeof(p->o.host)], port[sizeof(p->o.port)];
+	const char *why = NULL;
 	char *new_addr, *new_name;
-	size_t hlen;
 
 	if (sscanf(args, "%299s %127s %1s", addr, name, extra) != 2) {
 		snprintf(reply, len, "refused: want 'protect HOST:PORT NAME' (the backup's address and certificate name)\n");
 		return;
 	}
-	colon = strrchr(addr, ':');
-	hlen = colon ? (size_t)(colon - addr) : 0;
-	if (!colon || !hlen || hlen >= sizeof(p->o.host) || !colon[1] || strlen(colon + 1) >= sizeof(p->o.port))
+	if (ft_addr_split(addr, host, port))
 		why = "the backup's address is not HOST:PORT";
 	else if (!p->o.log_path)
 		why = "this primary keeps no --log, so it could not send a new backup the log from its start";
@@ -737,9 +734,8 @@ static void protect_with(struct primary *p, const char *args, char *reply, size_
 		xport_free(p->x);
 		p->x = NULL;
 	}
-	memcpy(p->o.host, addr, hlen);
-	p->o.host[hlen] = '\0';
-	snprintf(p->o.port, sizeof(p->o.port), "%s", colon + 1);
+	memcpy(p->o.host, host, sizeof(host));
+	memcpy(p->o.port, port, sizeof(port));
 	__atomic_store_n(&p->o.addr, new_addr, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->o.peer_name, new_name, __ATOMIC_RELEASE);
 	log_info("primary: the backup is %s at %s from now on", new_name, new_addr);
