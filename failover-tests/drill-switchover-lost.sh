@@ -69,7 +69,7 @@ if ! ft_wait_for 60 p_live_or_dead || ! p_live; then
 	show_both
 	ft_fail "host p did not take the guest back within 60 s of the promote (its status: $(ft_status primary | tr -d '\n' | cut -c1-300))"
 fi
-live_ns=$(date +%s%N)
+live_ns=$(date +%s%N) done_ops=$(ft_ops_done load)
 ms=$(( (live_ns - at) / 1000000 ))
 ft_note "host p serves again $ms ms after the promote: $(ft_status primary | tr -d '\n' | cut -c1-300)"
 grep -a -q "handover-epoch" "/proc/$(ft_pid primary)/cmdline" ||
@@ -81,8 +81,13 @@ brc=$?
 [ $brc -eq 10 ] || { show_both; ft_fail "host b's daemon (the new primary that never reached its backup) ended with $brc, want 10 (fenced) within 20 s of host p going live"; }
 ft_note "host b's daemon stopped, fenced (exit 10): $(grep -a "^ftvm" "$FT_RUN/backup.out" | grep -i -m1 fenced)"
 
+# After the ten-second stall the clients' TCP has backed off: their next retransmission may come
+# seconds after host p went live. Wait for a reply (up to 60 s) before asking which TAP carried it.
+ft_wait_for 60 eval '[ "$(ft_ops_done load)" -gt "$done_ops" ]' ||
+	{ show_both; ft_fail "host p, live again, answered no client within 60 s"; }
+ft_note "host p answered a client $(( ($(date +%s%N) - live_ns) / 1000000 )) ms after going live"
 since=$(( live_ns / 1000000 ))
-sleep 3
+sleep 1
 serving=$(ft_serving "$since")
 [ "$serving" = p ] || { show_both; ft_fail "after the take-back the guest was served by '${serving:-nobody}', want host p alone"; }
 ft_heal p
