@@ -829,3 +829,75 @@ int hv_snapshot_info(const char *path, struct hv_snapshot_info *info, char *err,
 	fclose(s.f);
 	return rc;
 }
+
+/*
+ * Reads the header, then section headers up to the log position, which the
+ * writer puts before RAM: the payloads of the sections in between are passed
+ * over unread, so the cost does not grow with the guest's memory.
+ */
+int hv_snapshot_peek(const char *path, uint64_t *steps, struct hv_snapshot_logpos *pos, char *err,
+		     size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t hdr[SNAP_HEADER_BYTES], sh[SEC_HEADER_BYTES], body[LOGPOS_BYTES > CONFIG_BYTES ? LOGPOS_BYTES : CONFIG_BYTES], crc[4];
+	bool have_config = false;
+	int rc = -EINVAL;
+
+	memset(pos, 0, sizeof(*pos));
+	*steps = 0;
+	if (!f) {
+		hv_errf(err, err_len, "snapshot %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fread(hdr, sizeof(hdr), 1, f) != 1 || memcmp(hdr, SNAP_MAGIC, 8) ||
+	    le32_load(hdr + 28) != crc32c(0, hdr, 28) || le16_load(hdr + 8) != HV_SNAPSHOT_MAJOR ||
+	    le16_load(hdr + 10) > HV_SNAPSHOT_MINOR) {
+		hv_errf(err, err_len, "snapshot %s: not a snapshot this ftvm reads (header)", path);
+		goto out;
+	}
+	for (;;) {
+		long at = ftell(f);
+		if (fread(sh, sizeof(sh), 1, f) != 1) {
+			hv_errf(err, err_len, "snapshot %s: truncated at byte %ld", path, at);
+			goto out;
+		}
+		uint32_t kind = le32_load(sh);
+		uint64_t len = le64_load(sh + 8), max = sec_max_bytes(kind);
+		if (max == UINT64_MAX || len > max || (!have_config && kind != SEC_CONFIG)) {
+			hv_errf(err, err_len, "snapshot %s: at byte %ld: unexpected %s section", path, at, sec_name(kind));
+			goto out;
+		}
+		if (kind == SEC_RAM || kind == SEC_DISK_OVERLAY || kind == SEC_END) {
+			rc = 0;	/* past where the writer puts the log position: there is none */
+			goto out;
+		}
+		if (kind != SEC_CONFIG && kind != SEC_LOGPOS) {
+			if (fseek(f, (long)len + 4, SEEK_CUR)) {
+				hv_errf(err, err_len, "snapshot %s: at byte %ld: %s", path, at, strerror(errno));
+				goto out;
+			}
+			continue;
+		}
+		if (len != (kind == SEC_CONFIG ? CONFIG_BYTES : LOGPOS_BYTES) || fread(body, len, 1, f) != 1 ||
+		    fread(crc, 4, 1, f) != 1 || le32_load(crc) != crc32c(crc32c(0, sh, sizeof(sh)), body, len)) {
+			hv_errf(err, err_len, "snapshot %s: at byte %ld: bad %s section", path, at, sec_name(kind));
+			goto out;
+		}
+		if (kind == SEC_CONFIG) {
+			*steps = le64_load(body + 56);
+			have_config = true;
+			continue;
+		}
+		pos->valid = true;
+		memcpy(pos->header_sha256, body, 32);
+		pos->events = le64_load(body + 32);
+		pos->chunk_seq = le64_load(body + 40);
+		pos->last_event_step = le64_load(body + 48);
+		pos->last_event_kind = le32_load(body + 56);
+		rc = 0;
+		goto out;
+	}
+out:
+	fclose(f);
+	return rc;
+}

@@ -80,4 +80,12 @@ struct hv_snapshot_info {
 int hv_snapshot_info(const char *path, struct hv_snapshot_info *info, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/*
+ * Cheap: the step count and the log position (pos->valid false without one),
+ * from the header and the sections before RAM, each of those two checksummed.
+ * Says nothing of the rest of the file: hv_snapshot_info verifies it all.
+ */
+int hv_snapshot_peek(const char *path, uint64_t *steps, struct hv_snapshot_logpos *pos, char *err,
+		     size_t err_len) __attribute__((warn_unused_result));
+
 #endif

@@ -146,6 +146,10 @@ static void test_round_trip(void)
 	CHECK(hv_snapshot_save(a, snap, NULL, err, sizeof(err)) == 0, "save: %s", err);
 	CHECK(hv_snapshot_info(snap, &info, err, sizeof(err)) == 0, "info: %s", err);
 	CHECK_EQ(info.steps, 500003, "steps in the snapshot");
+	uint64_t peek_steps;
+	struct hv_snapshot_logpos peek_pos;
+	CHECK(hv_snapshot_peek(snap, &peek_steps, &peek_pos, err, sizeof(err)) == 0 && peek_steps == 500003 &&
+	      !peek_pos.valid, "peek without a log position: %s", err);
 	CHECK_EQ(info.smp, 2, "harts");
 	CHECK(info.has_disk && info.has_net && info.disk_bytes == DISK_BYTES, "devices");
 	CHECK(info.ram_pages > 0 && info.ram_pages < 16, "only non-zero pages stored (%llu)",
@@ -221,6 +225,20 @@ static void test_damage(void)
 	      info.logpos.last_event_step == 40000 && info.logpos.last_event_kind == 3 &&
 	      !memcmp(info.logpos.header_sha256, pos.header_sha256, 32),
 	      "dirty pages and the log position saved: %s", err);
+	uint64_t peek_steps;
+	struct hv_snapshot_logpos peek;
+	CHECK(hv_snapshot_peek(snap, &peek_steps, &peek, err, sizeof(err)) == 0 && peek_steps == 50000 &&
+	      !memcmp(&peek, &info.logpos, sizeof(peek)), "peek finds the log position: %s", err);
+	{
+		/* A damaged log position is refused; damaged RAM is beyond what peek reads. */
+		FILE *f = fopen(snap, "r+b");
+		const uint8_t *hit = memmem(buf, len, pos.header_sha256, 32);
+		long at = hit ? (long)(hit - buf) : -1;
+		CHECK(f && at > 0 && fseek(f, at, SEEK_SET) == 0 && fputc(0xac, f) != EOF && fclose(f) == 0,
+		      "damage the log position");
+		CHECK(hv_snapshot_peek(snap, &peek_steps, &peek, err, sizeof(err)) < 0 && strstr(err, "log position"),
+		      "peek refuses a damaged log position: %s", err);
+	}
 
 	CHECK(hv_snapshot_load_buffer(buf, len, &cfg, MEM_BYTES, NULL, NULL, &m, err, sizeof(err)) == 0,
 	      "the undamaged snapshot loads: %s", err);
