@@ -303,6 +303,11 @@ bool xport_link_up(const struct xport *x)
 	return x->active != NULL;
 }
 
+uint64_t xport_peer_capabilities(const struct xport *x)
+{
+	return x->peer_capabilities;
+}
+
 void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc)
 {
 	*items = x->peer_have_items;

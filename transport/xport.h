@@ -13,6 +13,14 @@
 #define XPORT_FORMAT_MAJOR 1
 #define XPORT_FORMAT_MINOR 1
 
+/*
+ * Hello.capabilities bits. CHECKPOINT: a receiver that has not begun to
+ * replay takes a checkpoint of the log before the log's items, as LogChunks
+ * whose payload starts with FT_CKPT_PIECE_MAGIC (primary/pair.h) instead of
+ * a log item's magic.
+ */
+#define XPORT_CAP_CHECKPOINT (1u << 0)
+
 /* A frame is a 4-byte big-endian length and that many bytes of Envelope. */
 #define XPORT_MAX_FRAME (4u << 20)
 /* Largest LogChunk payload that still fits a frame with its envelope. */
@@ -60,6 +68,8 @@ struct xport_config {
 	 */
 	uint64_t have_items;
 	uint32_t have_crc32c;
+	/* What this side can take, told in Hello (XPORT_CAP_*; the channel only carries them). */
+	uint64_t capabilities;
 };
 
 struct xport_callbacks {
@@ -127,6 +137,8 @@ void xport_set_replayed(struct xport *x, uint64_t steps);
 bool xport_link_up(const struct xport *x);
 /* What the peer's Hello on the current (or last) session said it holds: 0 items from a 1.0 peer. */
 void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc32c);
+/* The capabilities the peer's Hello on the current (or last) session named (0 from one that knows none). */
+uint64_t xport_peer_capabilities(const struct xport *x);
 /* Chunks accepted but not yet acknowledged. */
 uint64_t xport_unacked(const struct xport *x);
 void xport_get_stats(const struct xport *x, struct xport_stats *st);

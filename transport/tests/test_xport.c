@@ -258,6 +258,7 @@ static void test_handshakes(void)
 	scfg.host = "127.0.0.1";
 	scfg.have_items = 42;		/* a receiver restarted on its own log (Hello 1.1) */
 	scfg.have_crc32c = 0xdeadbeef;
+	scfg.capabilities = XPORT_CAP_CHECKPOINT;	/* a receiver that takes a checkpoint first */
 	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	port = xport_local_port(srv);
 	CHECK(port > 0, "in %s", __func__);
@@ -326,6 +327,9 @@ static void test_handshakes(void)
 		CHECK(items == 42 && crc == 0xdeadbeef, "sender heard %llu items, crc %08x", (unsigned long long)items, crc);
 		CHECK(sitems == 0 && scrc == 0, "receiver heard %llu items from a sender that holds none",
 		      (unsigned long long)sitems);
+		CHECK(xport_peer_capabilities(cli) == XPORT_CAP_CHECKPOINT && xport_peer_capabilities(srv) == 0,
+		      "capabilities: the sender heard %#llx, the receiver %#llx",
+		      (unsigned long long)xport_peer_capabilities(cli), (unsigned long long)xport_peer_capabilities(srv));
 	}
 	CHECK(send_upto(cli, 1, 20) == 21, "in %s", __func__);
 	{
