@@ -107,6 +107,16 @@ struct backup {
 	 */
 	struct ft_ckpt ckpt;		/* replay thread's */
 	bool use_ckpt;			/* the replay starts from ckpt.path */
+	/*
+	 * Loop thread: the primary's checkpoint, sent before the log's items to
+	 * a backup that has not begun to replay and lacks its place; it
+	 * replaces ours when it is later (adopt_checkpoint).
+	 */
+	struct ft_ckpt_recv ckpt_in;
+	bool ckpt_in_refused;		/* this channel's transfer failed: its pieces are passed over */
+	bool replay_begun;		/* the first log item was handled: the replay knows where it starts */
+	uint8_t header_sha[32];		/* of the held log's header, when header_known */
+	bool header_known;
 };
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "backup", __VA_ARGS__)
@@ -136,10 +146,34 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 
 static int start_fresh(struct backup *b, const char *why);
 static int start_replay(struct backup *b);
+static void adopt_checkpoint(struct backup *b, const uint8_t *header, size_t len);
 static bool keep_shared_prefix(struct backup *b);
 static uint64_t chunks_held(const struct backup *b);
 static void sm_resume(struct backup *b);
 static void sm_synced(struct backup *b);
+
+/*
+ * Loop thread: a piece of the primary's checkpoint. Not part of the log: a
+ * failed one costs only the shortcut (the replay then starts from our own
+ * checkpoint or step 0), so it never stops the backup. Its credit returns
+ * at once, as it never enters the feed.
+ */
+static void on_checkpoint_piece(struct backup *b, const uint8_t *payload, size_t len)
+{
+	char why[512];
+
+	if (xport_grant_credit(b->x, 1, len))
+		log_warnx("backup: cannot grant credit");
+	if (b->replay_begun || b->ckpt_in_refused)
+		return;
+	if (ft_ckpt_recv_piece(&b->ckpt_in, payload, len, why, sizeof(why))) {
+		log_warnx("backup: the primary's checkpoint: %s: the replay starts without it", why);
+		b->ckpt_in_refused = true;
+		return;
+	}
+	if (b->ckpt_in.whole)
+		log_info("backup: received the primary's checkpoint (%" PRIu64 " bytes)", b->ckpt_in.size);
+}
 
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
 static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
@@ -157,6 +191,10 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 	int state = LOAD(b->state);
 	if (state == BK_TAKING || state == BK_LIVE) {
 		xport_drop_link(b->x, "this side took over");
+		return;
+	}
+	if (ft_ckpt_is_piece(payload, len)) {
+		on_checkpoint_piece(b, payload, len);
 		return;
 	}
 	/* The payload names its own place in the log: a header is item 0, chunk seq n is item n + 1. */
@@ -189,6 +227,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 			return;
 		}
 		b->log_decided = true;
+		adopt_checkpoint(b, item == 0 ? payload : NULL, len);
 		if (start_replay(b)) {
 			xport_drop_link(b->x, "cannot start the replay thread");
 			_exit(FTVM_EXIT_HOST_ERROR);
@@ -204,6 +243,8 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 		xport_drop_link(b->x, "log item out of order");
 		return;
 	}
+	if (!b->replay_begun)
+		adopt_checkpoint(b, item == 0 ? payload : NULL, len);
 	if (!b->sm_resumed)
 		sm_resume(b);
 	rc = write_all(b->log_fd, payload, len);
@@ -406,6 +447,8 @@ static int64_t renew_link(struct xport_loop *loop, uint64_t id, void *arg)
 	b->renewing = false;
 	b->xc.have_items = b->log_items;
 	b->xc.have_crc32c = b->log_crc;
+	b->xc.capabilities = b->replay_begun ? 0 : b->xc.capabilities;
+	b->ckpt_in_refused = false;
 	/* What waits in the feed still counts against the buffer. */
 	b->xc.credit_bytes = b->o.buffer_bytes > buffered ? b->o.buffer_bytes - buffered : 0;
 	if (xport_new(b->loop, &b->xc, &b->cb, &b->x)) {
@@ -572,6 +615,8 @@ static void *replay_main(void *arg)
 	char err[768] = "";
 	int status = FTVM_EXIT_HOST_ERROR;
 
+	/* On a fresh log, the first item says whether a checkpoint came before it (adopt_checkpoint). */
+	feed_wait_begun(b->feed);
 	/* Replay runs flat out; the event loop must answer heartbeats within --dead-ms. */
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 5) < 0)
 		log_warnx("backup: cannot lower the replay thread's priority: %s", strerror(errno));
@@ -738,6 +783,7 @@ static void handover_take_back(struct backup *b)
 	if (!b->log_decided) {
 		feed_set_prefix(b->feed, b->log_fd, b->held_bytes);
 		b->log_decided = true;
+		b->replay_begun = true;
 		if (start_replay(b)) {
 			set_note(b, "cannot start the replay thread: stopping");
 			STORE(b->exit_status, FTVM_EXIT_HOST_ERROR);
@@ -904,6 +950,48 @@ static bool keep_shared_prefix(struct backup *b)
 	return true;
 }
 
+/*
+ * Loop thread, at the first log item this process handles (header: that
+ * item when it is the log's header): the replay begins from the later of our
+ * own checkpoint and the one the primary sent before it, if both name this
+ * log. The replay thread reads use_ckpt only after this.
+ */
+static void adopt_checkpoint(struct backup *b, const uint8_t *header, size_t len)
+{
+	struct hv_snapshot_logpos pos;
+	struct rr_header h;
+	uint8_t sha[32];
+	uint64_t own = 0, steps;
+	size_t used;
+	char why[512] = "";
+
+	b->replay_begun = true;
+	if (!b->ckpt_in.whole && !b->ckpt_in.got)
+		return;
+	if (header) {
+		if (rr_header_decode(header, len, &h, &used, why, sizeof(why)) || rr_header_sha256(&h, sha))
+			snprintf(why, sizeof(why), "the log's header cannot be read");
+	} else if (b->header_known) {
+		memcpy(sha, b->header_sha, sizeof(sha));
+	} else {
+		snprintf(why, sizeof(why), "this log's header is unknown");
+	}
+	if (why[0]) {
+		ft_ckpt_recv_drop(&b->ckpt_in);
+	} else {
+		if (b->use_ckpt && hv_snapshot_peek(b->ckpt.path, &own, &pos, why, sizeof(why)))
+			own = 0;
+		if (ft_ckpt_recv_take(&b->ckpt_in, b->ckpt.path, sha, own, &steps, why, sizeof(why)) == 1) {
+			b->use_ckpt = true;
+			log_info("backup: the replay starts from the primary's checkpoint at step %" PRIu64 "%s", steps,
+				 own ? " (later than ours)" : "");
+			return;
+		}
+	}
+	log_warnx("backup: the primary's checkpoint is not used (%s): the replay starts from %s", why,
+		  b->use_ckpt ? "our own checkpoint" : "step 0");
+}
+
 /* Move the log aside (LOG.old, or LOG.old.N if that exists) and start an empty one. */
 static int start_fresh(struct backup *b, const char *why)
 {
@@ -1017,6 +1105,8 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 		return start_fresh(b, why);
 	} else {
 		header_ok = !rr_header_sha256(&h, header_sha);	/* what its checkpoint names it by */
+		memcpy(b->header_sha, header_sha, sizeof(header_sha));
+		b->header_known = header_ok;
 		b->held_items = 1;
 		while ((rc = rr_reader_next(r, &c, why, sizeof(why))) == 1) {
 			b->held_items++;
@@ -1056,6 +1146,19 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 	return 0;
 }
 
+/*
+ * Whether this backup asks for the primary's checkpoint: not when a
+ * switchover's snapshot gives its start, nor after a checkpoint failed to
+ * load (LOG.ckpt.bad: the operator looks at it; until then it replays its log).
+ */
+static bool takes_checkpoint(const struct backup *b)
+{
+	char bad[4300];
+
+	snprintf(bad, sizeof(bad), "%s.bad", b->ckpt.path);
+	return b->o.log_path && !b->o.from_snapshot && access(bad, F_OK) < 0;
+}
+
 /* The replay thread: at once on a fresh log, or once the primary's first chunk said how to begin. */
 static int start_replay(struct backup *b)
 {
@@ -1083,6 +1186,8 @@ int ft_backup_run(const struct ft_opts *o)
 	b->feed_efd = b->log_fd = -1;
 	b->o = *o;
 	ft_ckpt_init(&b->ckpt, b->o.log_path, b->o.checkpoint_s, "backup");
+	ft_ckpt_recv_init(&b->ckpt_in, b->ckpt.path);
+	unlink(b->ckpt_in.path);	/* a transfer a killed process left */
 	log_init("ftvm", 1, false);
 	if (ft_arbiter_open(b->o.arbiter, &b->arb, err, sizeof(err)) ||
 	    ft_image_digest(&b->o.cfg, digest, err, sizeof(err))) {
@@ -1123,6 +1228,7 @@ int ft_backup_run(const struct ft_opts *o)
 		.image_digest_len = sizeof(digest), .epoch = b->epoch, .heartbeat_ms = b->o.heartbeat_ms,
 		.dead_ms = b->o.dead_ms, .credit_chunks = CREDIT_CHUNKS, .credit_bytes = b->o.buffer_bytes,
 		.auto_credit = false, .have_items = b->held_items, .have_crc32c = b->held_crc,
+		.capabilities = takes_checkpoint(b) ? XPORT_CAP_CHECKPOINT : 0,
 	};
 	b->cb = (struct xport_callbacks){ .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
 					  .on_progress = on_progress, .on_epoch = on_epoch,
@@ -1171,6 +1277,7 @@ out:
 		close(b->feed_efd);
 	if (b->log_fd >= 0)
 		close(b->log_fd);
+	ft_ckpt_recv_drop(&b->ckpt_in);
 	if (b->adopted) {
 		/* Took over: this process goes on as the primary, for a backup that returns. */
 		struct ft_adoption a = { .s = b->adopted, .arb = b->arb, .epoch = b->epoch, .lost_at = b->lost_at,

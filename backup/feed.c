@@ -115,6 +115,14 @@ void feed_set_prefix(struct feed *f, int fd, uint64_t end)
 	f->prefix_end = end;
 }
 
+void feed_wait_begun(struct feed *f)
+{
+	pthread_mutex_lock(&f->lock);
+	while (!f->head && !f->closed && f->prefix_off >= f->prefix_end)
+		pthread_cond_wait(&f->more, &f->lock);
+	pthread_mutex_unlock(&f->lock);
+}
+
 FILE *feed_stream(struct feed *f)
 {
 	return f->stream;

@@ -14,6 +14,8 @@ struct feed;
 struct feed *feed_new(int efd);
 /* A FILE* for rr_reader: reads block until data arrives; end of file once closed and drained. */
 FILE *feed_stream(struct feed *f);
+/* Reader's thread, before it reads: wait until the stream has a first byte (pushed or held), or is closed. */
+void feed_wait_begun(struct feed *f);
 /* Event-loop thread: append one received chunk (copied). */
 int feed_push(struct feed *f, const void *data, size_t len) __attribute__((warn_unused_result));
 /* No more data will come: the reader sees end of file after what is buffered. */

@@ -25,6 +25,13 @@ $(BUILD)/primary/tests/test_pair_drive: $(BUILD)/primary/tests/test_pair_drive.o
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcrypto
 
+# A checkpoint sent in pieces over the log channel, and what the receiver takes.
+UNIT_TESTS += $(BUILD)/primary/tests/test_ckpt_transfer
+$(BUILD)/primary/tests/test_ckpt_transfer: $(BUILD)/primary/tests/test_ckpt_transfer.o $(BUILD)/primary/pair_ckpt.o \
+		$(BUILD)/primary/pair_note.o $(BUILD)/transport/log.o $(BUILD)/libhv.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 UNIT_TESTS += $(BUILD)/hv/tests/test_output_commit
 $(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/rr/output_commit.o
 	$(quiet) LD $@

@@ -129,6 +129,57 @@ void ft_ckpt_init(struct ft_ckpt *c, const char *log_path, uint32_t every_s, con
 void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s);
 /* Has the writer finished? stop_now: the machine is done with: kill it if not. */
 void ft_ckpt_reap(struct ft_ckpt *c, bool stop_now);
+/*
+ * A checkpoint sent over the log channel, before the log's items, to a
+ * backup that has not begun to replay and lacks the checkpoint's place in
+ * the log (XPORT_CAP_CHECKPOINT; docs/pair-protocol.md). Each piece is one
+ * LogChunk: the magic, its offset and the file's size (u64 little-endian),
+ * then up to FT_CKPT_PIECE_DATA bytes of the file.
+ */
+#define FT_CKPT_PIECE_MAGIC "FTVMCKPT"
+#define FT_CKPT_PIECE_HEADER 24
+#define FT_CKPT_PIECE_DATA (1u << 20)
+#define FT_CKPT_MAX_BYTES (80ULL << 30)	/* 64 GiB of RAM and an overlay: anything larger is not ours */
+
+struct ft_ckpt_send {
+	int fd;
+	uint64_t size, off, steps, place_items;
+	uint8_t *buf;
+	size_t piece_len;	/* the piece in buf, until taken */
+};
+/*
+ * Sender: 1 and s ready when path is a checkpoint of the log at log_path
+ * (its header's SHA-256) at a place past the peer's first peer_items items;
+ * 0 when there is none worth sending (why says so); <0 on a read error.
+ */
+int ft_ckpt_send_open(struct ft_ckpt_send *s, const char *path, const char *log_path, uint64_t peer_items,
+		      char *why, size_t why_len) __attribute__((warn_unused_result));
+/* The next piece (the same until taken; valid until the next call): 1, 0 once all were taken, <0 on a read error. */
+int ft_ckpt_send_next(struct ft_ckpt_send *s, const uint8_t **piece, size_t *len)
+	__attribute__((warn_unused_result));
+void ft_ckpt_send_taken(struct ft_ckpt_send *s);
+void ft_ckpt_send_close(struct ft_ckpt_send *s);
+
+struct ft_ckpt_recv {
+	int fd;			/* path's, while pieces arrive */
+	uint64_t size, got;
+	bool whole;
+	char path[4300];	/* LOG.ckpt.recv */
+};
+bool ft_ckpt_is_piece(const uint8_t *payload, size_t len);
+void ft_ckpt_recv_init(struct ft_ckpt_recv *r, const char *ckpt_path);
+/* Receiver: write one piece at its place. <0 (why) when it is not the next piece of a file of sane size, or the write failed. */
+int ft_ckpt_recv_piece(struct ft_ckpt_recv *r, const uint8_t *payload, size_t len, char *why, size_t why_len);
+/*
+ * The whole file received replaces ckpt_path when it is a checkpoint of the
+ * log whose header has SHA-256 header_sha and stands past own_steps (the
+ * checkpoint this side has, 0: none): 1 (*steps: its step), else 0 with why,
+ * and the received file is removed.
+ */
+int ft_ckpt_recv_take(struct ft_ckpt_recv *r, const char *ckpt_path, const uint8_t header_sha[32],
+		      uint64_t own_steps, uint64_t *steps, char *why, size_t why_len);
+void ft_ckpt_recv_drop(struct ft_ckpt_recv *r);
+
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
 int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)
 	__attribute__((warn_unused_result));

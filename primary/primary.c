@@ -62,6 +62,7 @@ struct primary {
 	uint64_t acked_step;
 	int file_fd;
 	struct rr_reader *file_reader;
+	struct ft_ckpt_send ckpt_out;	/* a returning backup that lacks our checkpoint's place gets it first */
 	uint8_t *file_buf;
 	size_t file_len;
 	bool stream_done;		/* the queue is closed and drained */
@@ -130,6 +131,46 @@ static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *
 	return 0;
 }
 
+/* I/O thread: a checkpoint piece; it holds no step, so the acked step stays where it was. */
+static int offer_piece(struct primary *p, const uint8_t *buf, size_t len)
+{
+	uint64_t seq;
+	int rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
+
+	if (rc == -ENOBUFS)
+		return 0;
+	if (rc) {
+		set_note(p, "cannot send a checkpoint piece: %s", strerror(-rc));
+		return rc;
+	}
+	p->tags[seq % (WINDOW_CHUNKS * 2)] = p->acked_step;
+	p->sent_us[seq % (WINDOW_CHUNKS * 2)] = xport_now_us();
+	return 1;
+}
+
+/* I/O thread: the checkpoint's pieces, before the log's items. 1: all sent, 0: more later. */
+static int pump_checkpoint(struct primary *p)
+{
+	const uint8_t *piece;
+	size_t len;
+	int rc;
+
+	while ((rc = ft_ckpt_send_next(&p->ckpt_out, &piece, &len)) == 1) {
+		rc = offer_piece(p, piece, len);
+		if (rc <= 0 || !p->rejoining)
+			return 0;
+		ft_ckpt_send_taken(&p->ckpt_out);
+	}
+	if (rc < 0)
+		log_warnx("primary: cannot read back the checkpoint for the returning backup: %s; it replays the "
+			  "log instead", strerror(-rc));
+	else
+		log_info("primary: sent the returning backup our checkpoint at step %" PRIu64 " (%" PRIu64
+			 " bytes)", p->ckpt_out.steps, p->ckpt_out.size);
+	ft_ckpt_send_close(&p->ckpt_out);
+	return 1;
+}
+
 static int open_file(struct primary *p, uint64_t skip_items)
 {
 	char why[256];
@@ -171,6 +212,8 @@ static void pump_file(struct primary *p)
 {
 	char why[256];
 
+	if (p->ckpt_out.fd >= 0 && !pump_checkpoint(p))
+		return;
 	for (;;) {
 		uint64_t written = rr_session_items_written(p->s);
 		if (p->join_item == UINT64_MAX && p->file_next >= written && !p->file_len) {
@@ -354,6 +397,7 @@ static void carry_on_alone(struct primary *p)
 {
 	p->streaming = false;
 	p->rejoining = false;
+	ft_ckpt_send_close(&p->ckpt_out);
 	STORE(p->converging, 0);
 	STORE(p->rejoin_throttle, 0);
 	rq_detach(p->q, p->qid);
@@ -545,6 +589,16 @@ static void start_rejoin(struct primary *p)
 	}
 	if (!have && open_file(p, 0))
 		return;
+	ft_ckpt_send_close(&p->ckpt_out);
+	if (xport_peer_capabilities(p->x) & XPORT_CAP_CHECKPOINT) {
+		char why[512];
+		if (ft_ckpt_send_open(&p->ckpt_out, p->ckpt.path, p->o.log_path, have, why, sizeof(why)) == 1)
+			log_info("primary: the returning backup holds %" PRIu64 " log items, our checkpoint stands at "
+				 "item %" PRIu64 " (step %" PRIu64 "): sending it the checkpoint (%" PRIu64 " bytes) "
+				 "first", have, p->ckpt_out.place_items - 1, p->ckpt_out.steps, p->ckpt_out.size);
+		else
+			log_info("primary: no checkpoint for the returning backup: %s", why);
+	}
 	p->last_tag = p->file_tag;
 	p->join_item = UINT64_MAX;
 	p->rejoining = true;
@@ -577,6 +631,7 @@ static void forget_returning(struct primary *p)
 		close(p->file_fd);
 	p->file_fd = -1;
 	p->file_len = 0;
+	ft_ckpt_send_close(&p->ckpt_out);
 	p->streaming = false;
 	p->rejoining = false;
 	STORE(p->converging, 0);
@@ -741,8 +796,8 @@ static void protect_with(struct primary *p, const char *args, char *reply, size_
 	log_info("primary: the backup is %s at %s from now on", new_name, new_addr);
 	set_note(p, "carrying on UNPROTECTED until the new backup %s at %s holds the log", new_name, new_addr);
 	renew_channel(p->loop, 0, p);
-	snprintf(reply, len, "ok: dialing the backup %s at %s; it gets the log from its start and protects the "
-		 "guest once it caught up ('ftvm status' says when)\n", new_name, new_addr);
+	snprintf(reply, len, "ok: dialing the backup %s at %s; it gets our last checkpoint (if any) and the log, "
+		 "and protects the guest once it caught up ('ftvm status' says when)\n", new_name, new_addr);
 }
 
 /*
@@ -1131,7 +1186,7 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 		return FTVM_EXIT_HOST_ERROR;
 	}
 	ft_note_init(&p->note);
-	p->q_efd = p->file_fd = -1;
+	p->q_efd = p->file_fd = p->ckpt_out.fd = -1;
 	p->o = *o;
 	log_init("ftvm", 1, false);
 	p->start_s = ft_now_s();
@@ -1306,6 +1361,7 @@ out:
 	rr_reader_close(p->file_reader);
 	if (p->file_fd >= 0)
 		close(p->file_fd);
+	ft_ckpt_send_close(&p->ckpt_out);
 	free(p->file_buf);
 	if (p->q_efd >= 0)
 		close(p->q_efd);
