@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* fuzz_snapshot: libFuzzer target for the snapshot decoder: any bytes are refused or make a machine that runs and saves. */
+/*
+ * fuzz_snapshot: libFuzzer target for the snapshot decoder: any bytes are
+ * refused or make a machine that runs and saves; hv_snapshot_peek reads the
+ * same bytes without reading out of bounds, and agrees on a snapshot the
+ * decoder took.
+ */
 #include "hv/hv.h"
 #include "hv/crc32c.h"
 #include "hv/le.h"
@@ -9,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /*
@@ -32,6 +38,23 @@ static void fix_crcs(uint8_t *b, size_t len)
 	}
 }
 
+/* 0 and *steps when peek takes the bytes; -1 when it refuses them (saying why). */
+static int peek(const uint8_t *b, size_t len, uint64_t *steps)
+{
+	struct hv_snapshot_logpos pos;
+	char path[64], err[512] = "";
+	int fd = memfd_create("fuzz_snapshot", 0), rc;
+
+	if (fd < 0 || (len && write(fd, b, len) != (ssize_t)len))
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rc = hv_snapshot_peek(path, steps, &pos, err, sizeof(err));
+	close(fd);
+	if (rc && !err[0])
+		abort();
+	return rc ? -1 : 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,7 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fix_crcs(copy, size);
 	err[0] = '\0';
 	rc = hv_snapshot_load_buffer(copy, size, &cfg, 16ULL << 20, NULL, NULL, &m, err, sizeof(err));
+	uint64_t peek_steps = 0;
+	int peek_rc = peek(copy, size, &peek_steps);
 	free(copy);
+	if (!rc && (peek_rc || peek_steps != hv_steps(m)))
+		abort();	/* a snapshot the decoder took, peek must read alike */
 	if (rc) {
 		if (m || !err[0])
 			abort();	/* an error returns nothing and says why */
