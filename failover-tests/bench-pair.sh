@@ -12,7 +12,9 @@
 #   - BENCH_FAILOVERS (default 10) SIGKILLs of the primary: the backup's own loss-to-live time and
 #     the client-visible gap (last reply before the kill to first after), p50 and max;
 #   - BENCH_SWITCHES (default 6) planned switchovers (ftvm promote): promote to protected again
-#     and the client-visible gap, p50 and max (drill-switchover.sh's figures).
+#     and the client-visible gap, p50 and max (drill-switchover.sh's figures);
+#   - after BENCH_SPARE_S (default 30) s of load, a new backup with an empty log (a spare host):
+#     how long until the pair is protected again, from the primary's checkpoint and without it.
 set -u
 . "$(dirname "$0")/lib.sh"
 ft_require_root
@@ -220,4 +222,34 @@ if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ] && [ "${BENCH_SWITCHES:-6}" -gt 0 ]; th
 	FT_SWITCHES=${BENCH_SWITCHES:-6} "$FT_DIR/drill-switchover.sh" >"$FT_TMP/switchover.out" 2>&1 ||
 		{ tail -n 5 "$FT_TMP/switchover.out"; echo "  (the switchover drill failed: figures above are partial)"; }
 	grep -E 'ms: p50' "$FT_TMP/switchover.out" | sed 's/^/  /'
+fi
+
+# 5. a new backup with an empty log after the guest ran a while under load: protected again from the
+# primary's checkpoint (every 5 s here), then without it (a LOG.ckpt.bad beside the backup's log: it
+# asks for none and replays the whole log), one after the other on the same pair.
+SPARE_S=${BENCH_SPARE_S:-30}
+if [ "${BENCH_FAILOVERS_ONLY:-0}" != 1 ] && [ "$SPARE_S" -gt 0 ]; then
+	ft_round spare
+	FT_PRIMARY_OPTS="--checkpoint-s 5 ${FT_PRIMARY_OPTS:-}" ft_pair_up 120
+	ft_clients load --clients 4 --duration "$SPARE_S" --keys 5 --timeout 30
+	ft_wait load $((SPARE_S + 60))
+	spare_line="a new backup (empty log) after $SPARE_S s of load, to the pair protected:"
+	for how in checkpoint whole; do
+		ft_kill backup KILL
+		ft_wait_for 30 eval '! ft_protected primary' || ft_fail "the primary still says protected after its backup died"
+		mv "$FT_RUN/backup.out" "$FT_RUN/backup-before-$how.out"
+		rm -f "$FT_RUN"/backup.ftlog*
+		[ "$how" = whole ] && touch "$FT_RUN/backup.ftlog.ckpt.bad"
+		log_mb=$(( $(stat -c %s "$FT_RUN/primary.ftlog") >> 20 ))
+		t0=$(date +%s%N)
+		ft_start_backup
+		if ft_wait_for 600 ft_protected primary; then
+			spare_line+=" $how $(( ($(date +%s%N) - t0) / 1000000 )) ms (log $log_mb MiB);"
+		else
+			spare_line+=" $how: not within 600 s;"
+		fi
+	done
+	ft_out_has primary "sending it the checkpoint" || spare_line+=" (the primary sent no checkpoint)"
+	echo "$spare_line"
+	ft_stop_pair load
 fi
