@@ -171,8 +171,12 @@ int ft_ckpt_send_open(struct ft_ckpt_send *s, const char *path, const char *log_
 	/* Its place is chunk chunk_seq, log item chunk_seq + 1: a peer holding it replays from its own. */
 	s->place_items = pos.chunk_seq + 2;
 	if (s->place_items <= peer_items || (uint64_t)sb.st_size > FT_CKPT_MAX_BYTES) {
-		snprintf(why, why_len, "the peer's log holds the checkpoint's place (item %" PRIu64 ")",
-			 s->place_items - 1);
+		if (s->place_items <= peer_items)
+			snprintf(why, why_len, "the peer's log holds the checkpoint's place (item %" PRIu64 ")",
+				 s->place_items - 1);
+		else
+			snprintf(why, why_len, "the checkpoint is larger than a peer takes (%lld bytes)",
+				 (long long)sb.st_size);
 		ft_ckpt_send_close(s);
 		return 0;
 	}

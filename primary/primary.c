@@ -157,12 +157,16 @@ static int pump_checkpoint(struct primary *p)
 
 	while ((rc = ft_ckpt_send_next(&p->ckpt_out, &piece, &len)) == 1) {
 		rc = offer_piece(p, piece, len);
-		if (rc <= 0 || !p->rejoining)
-			return 0;
+		if (!p->rejoining)
+			return 0;	/* the send lost the link, and forget_returning let go of the file */
+		if (rc == 0)
+			return 0;	/* no credit: the next ack brings us back */
+		if (rc < 0)
+			break;
 		ft_ckpt_send_taken(&p->ckpt_out);
 	}
 	if (rc < 0)
-		log_warnx("primary: cannot read back the checkpoint for the returning backup: %s; it replays the "
+		log_warnx("primary: cannot send the checkpoint to the returning backup: %s; it replays the "
 			  "log instead", strerror(-rc));
 	else
 		log_info("primary: sent the returning backup our checkpoint at step %" PRIu64 " (%" PRIu64
@@ -604,12 +608,13 @@ static void start_rejoin(struct primary *p)
 	p->rejoining = true;
 	p->streaming = true;
 	STORE(p->rejoin_throttle, 1);
+	const char *ckpt = p->ckpt_out.fd >= 0 ? "our checkpoint, then " : "";
 	if (have)
 		set_note(p, "a backup returned holding %" PRIu64 " of our %" PRIu64 " log items: sending it "
-			 "the rest from item %" PRIu64 ", then live", have, written, have);
+			 "%sthe rest from item %" PRIu64 ", then live", have, written, ckpt, have);
 	else
-		set_note(p, "a backup connected holding none of our log (returning, or new): sending it the "
-			 "log from the start, then live");
+		set_note(p, "a backup connected holding none of our log (returning, or new): sending it %sthe "
+			 "log from the start, then live", ckpt);
 }
 
 /*
