@@ -32,6 +32,15 @@ $(BUILD)/primary/tests/test_ckpt_transfer: $(BUILD)/primary/tests/test_ckpt_tran
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The receiver of checkpoint pieces: libFuzzer target (run by hv/fuzz/fuzz-smoke.sh).
+FUZZ_CKPT_SRCS := primary/fuzz/fuzz_ckpt_piece.c primary/pair_ckpt.c
+FUZZ_CKPT_GCC := $(BUILD)/primary/pair_note.o $(BUILD)/transport/log.o $(BUILD)/libhv.a
+fuzz: $(BUILD)/fuzz/fuzz_ckpt_piece
+$(BUILD)/fuzz/fuzz_ckpt_piece: $(FUZZ_CKPT_SRCS) $(FUZZ_CKPT_GCC) primary/pair.h
+	$(quiet) FUZZ $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) $(CPPFLAGS) -o $@ $(FUZZ_CKPT_SRCS) $(FUZZ_CKPT_GCC) $(PKG_LIBS)
+
 UNIT_TESTS += $(BUILD)/hv/tests/test_output_commit
 $(BUILD)/hv/tests/test_output_commit: $(BUILD)/hv/tests/test_output_commit.o $(BUILD)/hv/rr/output_commit.o
 	$(quiet) LD $@

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# fuzz-smoke: builds the libFuzzer targets (virtio, replay log, snapshot) with clang and runs each for about 20 seconds.
+# fuzz-smoke: builds the libFuzzer targets (virtio, replay log, snapshot, checkpoint pieces) with clang and runs each for about 20 seconds.
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 CLANG=${CLANG:-clang}
-FUZZERS="fuzz_virtq fuzz_rr_log fuzz_snapshot"
+FUZZERS="fuzz_virtq fuzz_rr_log fuzz_snapshot fuzz_ckpt_piece"
 SECONDS_EACH=${FUZZ_SECONDS:-20}
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
