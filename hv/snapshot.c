@@ -654,6 +654,13 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 				goto out;
 			}
 			parts_seen[i] = true;
+			/* The config's step is what peek and the log position go by: the machine must resume there. */
+			if (p == MPART_CORE && (len < 8 || le64_load(buf) != cfg.steps)) {
+				hv_errf(err, err_len, "snapshot %s: at byte %llu: the core section is at step %llu, the "
+					"config at %llu", name, (unsigned long long)at,
+					(unsigned long long)(len < 8 ? 0 : le64_load(buf)), (unsigned long long)cfg.steps);
+				goto out;
+			}
 			if (v && v->part && (rc = v->part(v->opaque, p, index, buf, len, sub, sizeof(sub))))
 				goto visit_failed;
 			rc = -EINVAL;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_snapshot: a small machine saved and loaded runs on identically; every flipped byte and every truncation is refused. */
 #include "hv/hv.h"
+#include "hv/crc32c.h"
+#include "hv/le.h"
 #include "hv/snapshot.h"
 #include "hv/tests/check.h"
 #include "hv/tests/elf.h"
@@ -279,6 +281,20 @@ static void test_damage(void)
 	longer[len] = 0;
 	CHECK(hv_snapshot_load_buffer(longer, len + 1, &cfg, MEM_BYTES, NULL, NULL, &m, err, sizeof(err)) ==
 	      -EINVAL && strstr(err, "after the end"), "trailing byte refused: %s", err);
+	{
+		/* A config whose step is not the core's, checksums made right: the machine would resume elsewhere. */
+		uint8_t *sec = buf + 32, *body = sec + 16;
+		uint64_t clen = le64_load(sec + 8);
+		CHECK(le32_load(sec) == 1 && 20 + clen <= len - 32 && le64_load(body + 56) == 50000,
+		      "the config comes first and holds the step");
+		le64_store(body + 56, 49999);
+		le32_store(body + clen, crc32c(crc32c(0, sec, 16), body, clen));
+		CHECK(hv_snapshot_load_buffer(buf, len, &cfg, MEM_BYTES, NULL, NULL, &m, err, sizeof(err)) < 0 &&
+		      !m && strstr(err, "core section is at step 50000, the config at 49999"),
+		      "a config step other than the core's refused: %s", err);
+		le64_store(body + 56, 50000);
+		le32_store(body + clen, crc32c(crc32c(0, sec, 16), body, clen));
+	}
 	printf("test_snapshot: %zu-byte snapshot, %lu flips and %zu truncations refused\n", len, total, len);
 	free(longer);
 	free(buf);
