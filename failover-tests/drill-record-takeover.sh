@@ -27,6 +27,8 @@ for round in $(seq 1 "$FT_KILLS"); do
 	ft_tap_monitor
 	kill_after_ms=$(ft_random_ms 300 4000)
 	ft_clients load --clients "$FT_CLIENTS" --duration 600 --stop-file "$FT_RUN/stop" --keys 5 --final-read --timeout 30
+	# Into the load, not into the clients' start (a kill before their first reply judges nothing).
+	ft_wait_for 30 eval '[ "$(ft_ops_done load)" -gt 0 ]' || { ft_show recorder; ft_fail "round $round: no client was answered"; }
 	ft_sleep_ms "$kill_after_ms"
 	at=$(date +%s%N)
 	ft_kill recorder KILL
@@ -35,6 +37,7 @@ for round in $(seq 1 "$FT_KILLS"); do
 		--quiet --net tap:tap0
 	ft_wait_for 120 ft_out_has replay "live at step" || { ft_show replay; ft_fail "round $round: the replay did not go live"; }
 	ft_note "round $round: $(grep -m1 "live at step" "$FT_RUN/replay.out")"
+	live_ops=$(ft_ops_done load)
 	last=replay host=b
 	if [ "$FT_CHAIN" = 1 ]; then
 		live=$(ft_now_ms) done_ops=$(ft_ops_done load)
@@ -51,9 +54,13 @@ for round in $(seq 1 "$FT_KILLS"); do
 		ft_bg replay2 p "$FTVM" replay "$FT_RUN/run.ftlog" --then-live --quiet --net tap:tap0
 		ft_wait_for 120 ft_out_has replay2 "live at step" || { ft_show replay2; ft_fail "round $round: the second replay did not go live"; }
 		ft_note "round $round: $(grep -m1 "live at step" "$FT_RUN/replay2.out")"
+		live_ops=$(ft_ops_done load)
 		last=replay2 host=p
 	fi
-	sleep 4
+	# The clients' retransmissions backed off while the log replayed: wait for one to be answered.
+	ft_wait_for 60 eval '[ "$(ft_ops_done load)" -gt "$live_ops" ]' ||
+		{ ft_show "$last"; ft_fail "round $round: no client was answered in 60 s after the takeover"; }
+	sleep 3
 	touch "$FT_RUN/stop"
 	ft_judge_clients load "$at" || exit 1
 	serving=$(ft_serving $(( $(date +%s%N) / 1000000 - 3000 )))
