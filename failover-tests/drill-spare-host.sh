@@ -5,9 +5,10 @@
 #   1. SIGKILL the primary (host p, gone for good): the backup (host b) takes the guest over and
 #      runs alone;
 #   2. a third host s starts 'ftvm backup' with an empty log and a certificate from 'ftvm certs
-#      add', and 'ftvm protect' gives it to b's primary: s gets b's last checkpoint (both daemons
-#      checkpoint every 2 s) and the whole log from b's log file, replays it from the checkpoint,
-#      and the guest is protected again, with host p still dead;
+#      add', and 'ftvm protect' gives it to b's primary: s gets a checkpoint of b's and the whole
+#      log from b's log file, replays it from the checkpoint, and the guest is protected again, with
+#      host p still dead. Round 1: both daemons checkpoint every 2 s, and s gets b's last one.
+#      Round 2: the default interval (60 s), so b has none recent and takes one for s first;
 #   3. round 1: SIGKILL b: s goes live on its own TAP. Round 2: 'ftvm promote' on b, so that s is
 #      the primary and b its backup (b dials s at the address 'ftvm protect' gave), then SIGKILL s:
 #      b goes live again.
@@ -20,8 +21,8 @@ ft_require_root
 ft_require_domT
 ft_require_daemons
 FT_CLIENTS=${FT_CLIENTS:-4}
-FT_PRIMARY_OPTS="--checkpoint-s 2 ${FT_PRIMARY_OPTS:-}"
-FT_BACKUP_OPTS="--checkpoint-s 2 ${FT_BACKUP_OPTS:-}"
+PRIMARY_OPTS=${FT_PRIMARY_OPTS:-}
+BACKUP_OPTS=${FT_BACKUP_OPTS:-}
 SPARE_B_IP=10.62.0.1	# host b's end of its replication link to the spare
 SPARE_IP=10.62.0.2
 ft_topology
@@ -54,6 +55,9 @@ answered_since() {	# answered_since N: within 30 s, a client is answered after t
 
 for round in 1 2; do
 	ft_round "$round"
+	every=""
+	[ "$round" = 1 ] && every="--checkpoint-s 2"
+	FT_PRIMARY_OPTS="$every $PRIMARY_OPTS" FT_BACKUP_OPTS="$every $BACKUP_OPTS"
 	ft_pair_up 120
 	ft_clients load --clients "$FT_CLIENTS" --duration 600 --stop-file "$FT_RUN/stop" --keys 5 --final-read --timeout 30
 	ft_sleep_ms "$(ft_random_ms 500 2500)"
@@ -71,8 +75,8 @@ for round in 1 2; do
 		--control "$FT_RUN/spare.sock" --peer "$FT_BACKUP_REPL_IP:$FT_REPL_PORT" \
 		--kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --append "$(ft_append)" $(ft_timing_opts)
 	ft_wait_for 30 ft_out_has spare "listening on" || { ft_show spare; ft_fail "round $round: the spare did not listen"; }
-	# b's log has a checkpoint beside it (from b as the backup, or as the primary since)
-	ft_wait_for 30 ft_out_has backup "checkpoint at step [0-9]+ saved" ||
+	# round 1: b's log has a checkpoint beside it (from b as the backup, or as the primary since)
+	[ "$round" = 2 ] || ft_wait_for 30 ft_out_has backup "checkpoint at step [0-9]+ saved" ||
 		{ ft_show backup; ft_fail "round $round: host b saved no checkpoint within 30 s (every 2 s asked)"; }
 	"$FTVM" protect --control "$FT_RUN/spare.sock" --backup "$SPARE_IP:$FT_REPL_PORT" --backup-name spare \
 		>"$FT_TMP/refused.out" 2>&1 && ft_fail "round $round: the spare, a backup, took 'ftvm protect'"
@@ -85,6 +89,8 @@ for round in 1 2; do
 		{ ft_show backup; ft_show spare; ft_fail "round $round: the spare did not protect the guest within 180 s"; }
 	ft_out_has spare "the replay starts from the primary's checkpoint at step [0-9]+" ||
 		{ ft_show backup; ft_show spare; ft_fail "round $round: the spare did not replay from host b's checkpoint"; }
+	[ "$round" = 1 ] || ft_out_has backup "taking (a fresh )?one for it first" ||
+		{ ft_show backup; ft_fail "round 2: host b, its last checkpoint 60 s apart, took none for the spare"; }
 	ft_note "round $round: protected again by the spare $(( ($(date +%s%N) - t0) / 1000000 )) ms after 'ftvm protect' ($(grep -a -o -E "sending it the checkpoint \([0-9]+ bytes\)" "$FT_RUN/backup.out" | tail -n 1); the spare: $(grep -a -o -E "the replay starts from the primary's checkpoint at step [0-9]+" "$FT_RUN/spare.out")); host p still dead"
 	"$FTVM" protect --control "$FT_RUN/backup.sock" --backup "$SPARE_IP:$FT_REPL_PORT" --backup-name spare \
 		>"$FT_TMP/again.out" 2>&1 && ft_fail "round $round: a primary that a backup follows took 'ftvm protect'"

@@ -123,9 +123,12 @@ struct ft_ckpt {
 	pid_t pid;		/* the writer running now */
 	uint64_t step;
 	double started, last;
+	/* Shared with the event loop (atomics): it asks for one now; the writer's outcomes are counted. */
+	int asap;
+	uint64_t saved, failed;
 };
 void ft_ckpt_init(struct ft_ckpt *c, const char *log_path, uint32_t every_s, const char *who);
-/* Start one when due (and reap the last). */
+/* Start one when due or asked for (and reap the last). */
 void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s);
 /* Has the writer finished? stop_now: the machine is done with: kill it if not. */
 void ft_ckpt_reap(struct ft_ckpt *c, bool stop_now);

@@ -60,13 +60,17 @@ void ft_ckpt_reap(struct ft_ckpt *c, bool stop_now)
 		r = waitpid(pid, &ws, 0);
 	}
 	c->pid = 0;
-	if (r != pid)
+	if (r != pid) {
+		STORE(c->failed, c->failed + 1);
 		return;
+	}
 	if (WIFEXITED(ws) && !WEXITSTATUS(ws)) {
 		log_info("%s: checkpoint at step %" PRIu64 " saved to %s in %.0f ms", c->who, c->step, c->path,
 			 (ft_now_s() - c->started) * 1e3);
+		STORE(c->saved, c->saved + 1);
 		return;
 	}
+	STORE(c->failed, c->failed + 1);
 	char tmp[4300];
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", c->path, (int)pid);	/* hv_snapshot_save's */
 	unlink(tmp);
@@ -81,12 +85,14 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 	double now = ft_now_s();
 
 	ft_ckpt_reap(c, false);
-	if (!c->every_s || c->pid || now - c->last < c->every_s)
+	if (!c->every_s || c->pid || (now - c->last < c->every_s && !LOAD(c->asap)))
 		return;
 	c->last = c->started = now;
+	STORE(c->asap, 0);
 	/* In this process: a recording closes its chunk here, so the place is in the log the writer writes. */
 	if (rr_session_log_position(s, &pos, err, sizeof(err))) {
 		log_warnx("%s: cannot checkpoint: %s", c->who, err);
+		STORE(c->failed, c->failed + 1);
 		return;
 	}
 	c->step = hv_steps(rr_session_machine(s));
@@ -98,9 +104,10 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 		}
 		_exit(0);
 	}
-	if (pid < 0)
+	if (pid < 0) {
 		log_warnx("%s: cannot start a checkpoint: %s", c->who, strerror(errno));
-	else
+		STORE(c->failed, c->failed + 1);
+	} else
 		c->pid = pid;
 }
 

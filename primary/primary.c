@@ -35,6 +35,10 @@
 #define WINDOW_BYTES (256ULL << 20)
 /* The primary closes a chunk at least this often, so the backup is never far behind. */
 #define CHUNK_MS 2
+/* A backup that takes a checkpoint gets a fresh one when ours is older than this (guest time) ... */
+#define FRESH_CKPT_MS 5000
+/* ... and is served with what there is if it is not saved within this long. */
+#define FRESH_CKPT_WAIT_S 30
 
 struct primary {
 	struct ft_opts o;
@@ -63,6 +67,11 @@ struct primary {
 	int file_fd;
 	struct rr_reader *file_reader;
 	struct ft_ckpt_send ckpt_out;	/* a returning backup that lacks our checkpoint's place gets it first */
+	/* ... and one whose checkpoint would be old waits for a fresh one (fresh_checkpoint_wait) */
+	bool ckpt_wait;
+	int64_t ckpt_timer;
+	uint64_t ckpt_wait_saved, ckpt_wait_failed;
+	double ckpt_wait_since;
 	uint8_t *file_buf;
 	size_t file_len;
 	bool stream_done;		/* the queue is closed and drained */
@@ -573,7 +582,7 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
  * rest, from our log file; otherwise (a log we never wrote, or none) the whole
  * log from the start, which tells it to set its own aside.
  */
-static void start_rejoin(struct primary *p)
+static void begin_rejoin(struct primary *p)
 {
 	uint64_t have = 0, written = rr_session_items_written(p->s);
 	uint32_t have_crc = 0, crc = 0;
@@ -617,6 +626,79 @@ static void start_rejoin(struct primary *p)
 			 "log from the start, then live", ckpt);
 }
 
+/* I/O thread: the checkpoint asked for a returning backup is saved (or failed, or late): serve the backup. */
+static int64_t fresh_checkpoint_wait(struct xport_loop *loop, uint64_t id, void *arg)
+{
+	struct primary *p = arg;
+	bool saved = LOAD(p->ckpt.saved) != p->ckpt_wait_saved, failed = LOAD(p->ckpt.failed) != p->ckpt_wait_failed;
+	bool late = ft_now_s() - p->ckpt_wait_since > FRESH_CKPT_WAIT_S;
+
+	(void)loop, (void)id;
+	if (!saved && !failed && !late && !LOAD(p->fenced) && !LOAD(p->done))
+		return 50;
+	p->ckpt_timer = 0;
+	p->ckpt_wait = false;
+	STORE(p->ckpt.asap, 0);
+	if (!saved)
+		log_warnx("primary: the checkpoint taken for the returning backup %s; it gets the last one, if any",
+			  failed ? "failed" : "is late");
+	if (LOAD(p->link_up) && p->pd.sm.state == PS_ALONE && !p->streaming && !LOAD(p->fenced) && !LOAD(p->done)) {
+		begin_rejoin(p);
+		pump(p);
+	}
+	return -1;
+}
+
+/*
+ * A backup that takes a checkpoint replays from it to the head while the
+ * guest runs at two thirds of its speed, so it catches up in about three
+ * times the checkpoint's age in guest time. When ours is older than
+ * FRESH_CKPT_MS (or there is none it could use), the vCPU thread takes one
+ * now and the backup waits for it: a checkpoint is written in a second or
+ * two, where the interval (default 60 s) could cost minutes.
+ */
+static bool ask_fresh_checkpoint(struct primary *p)
+{
+	struct ft_ckpt_send probe = { .fd = -1 };
+	uint64_t have = 0, steps = LOAD(p->steps), steps_per_ms = LOAD(p->steps_per_ms), age_ms = UINT64_MAX;
+	uint32_t have_crc = 0;
+	char why[512];
+
+	if (!p->ckpt.every_s || !(xport_peer_capabilities(p->x) & XPORT_CAP_CHECKPOINT))
+		return false;
+	xport_peer_log(p->x, &have, &have_crc);
+	if (ft_ckpt_send_open(&probe, p->ckpt.path, p->o.log_path, have, why, sizeof(why)) == 1 && steps_per_ms)
+		age_ms = steps > probe.steps ? (steps - probe.steps) / steps_per_ms : 0;
+	ft_ckpt_send_close(&probe);
+	if (age_ms <= FRESH_CKPT_MS)
+		return false;
+	p->ckpt_wait_saved = LOAD(p->ckpt.saved);
+	p->ckpt_wait_failed = LOAD(p->ckpt.failed);
+	p->ckpt_wait_since = ft_now_s();
+	p->ckpt_timer = xport_loop_add_timer(p->loop, 50, fresh_checkpoint_wait, p);
+	if (p->ckpt_timer < 0) {
+		p->ckpt_timer = 0;
+		return false;
+	}
+	p->ckpt_wait = true;
+	STORE(p->ckpt.asap, 1);
+	if (age_ms == UINT64_MAX)
+		set_note(p, "a backup connected that takes a checkpoint, and it could use none of ours: taking one "
+			 "for it first");
+	else
+		set_note(p, "a backup connected that takes a checkpoint, and ours is %" PRIu64 " ms of guest time "
+			 "old: taking a fresh one for it first", age_ms);
+	return true;
+}
+
+static void start_rejoin(struct primary *p)
+{
+	if (p->ckpt_wait)
+		return;	/* a checkpoint is on its way for a backup: the timer serves this one */
+	if (!ask_fresh_checkpoint(p))
+		begin_rejoin(p);
+}
+
 /*
  * The link to a backup that is not yet protecting dropped. The backup may
  * come back as the same process or as a new one, which cannot resume this
@@ -637,6 +719,11 @@ static void forget_returning(struct primary *p)
 	p->file_fd = -1;
 	p->file_len = 0;
 	ft_ckpt_send_close(&p->ckpt_out);
+	if (p->ckpt_timer)
+		xport_loop_del_timer(p->loop, (uint64_t)p->ckpt_timer);
+	p->ckpt_timer = 0;
+	p->ckpt_wait = false;
+	STORE(p->ckpt.asap, 0);
 	p->streaming = false;
 	p->rejoining = false;
 	STORE(p->converging, 0);
@@ -655,7 +742,7 @@ static void on_link(void *arg, bool up)
 	if (!up) {
 		pair_drive_feed(&p->pd, (struct pair_event){ .kind = PE_LINK_DOWN });
 		/* A returning backup that had not caught up: a new channel for its return. */
-		if (p->pd.sm.state == PS_ALONE && p->streaming && !LOAD(p->fenced) && !LOAD(p->done))
+		if (p->pd.sm.state == PS_ALONE && (p->streaming || p->ckpt_wait) && !LOAD(p->fenced) && !LOAD(p->done))
 			forget_returning(p);
 		return;
 	}
