@@ -103,8 +103,11 @@ struct primary {
 
 #define set_note(d, ...) ft_note_set(&(d)->note, "primary", __VA_ARGS__)
 
-/* I/O thread: offer one item to the channel. 1 taken, 0 no credit now (retry after an ack), <0 error. */
-static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag)
+/*
+ * I/O thread: hand one payload to the channel; its ack counts for step tag.
+ * 1 taken, 0 no credit now (retry after an ack), <0 error.
+ */
+static int send_payload(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag, const char *what)
 {
 	uint64_t seq;
 	int rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
@@ -112,14 +115,24 @@ static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag
 	if (rc == -ENOBUFS)
 		return 0;
 	if (rc) {
-		set_note(p, "cannot send a chunk: %s", strerror(-rc));
+		set_note(p, "cannot send %s: %s", what, strerror(-rc));
 		return rc;
 	}
 	p->tags[seq % (WINDOW_CHUNKS * 2)] = tag;
 	p->sent_us[seq % (WINDOW_CHUNKS * 2)] = xport_now_us();
-	p->last_tag = tag;
-	STORE(p->sent_end, tag);
 	return 1;
+}
+
+/* I/O thread: offer one item of the log to the channel. */
+static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag)
+{
+	int rc = send_payload(p, buf, len, tag, "a chunk");
+
+	if (rc == 1) {
+		p->last_tag = tag;
+		STORE(p->sent_end, tag);
+	}
+	return rc;
 }
 
 /* The next item of the local log file (the header, then chunks): its offset, length and end step. */
@@ -143,18 +156,7 @@ static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *
 /* I/O thread: a checkpoint piece; it holds no step, so the acked step stays where it was. */
 static int offer_piece(struct primary *p, const uint8_t *buf, size_t len)
 {
-	uint64_t seq;
-	int rc = xport_send_chunk(p->x, p->last_tag, buf, len, &seq);
-
-	if (rc == -ENOBUFS)
-		return 0;
-	if (rc) {
-		set_note(p, "cannot send a checkpoint piece: %s", strerror(-rc));
-		return rc;
-	}
-	p->tags[seq % (WINDOW_CHUNKS * 2)] = p->acked_step;
-	p->sent_us[seq % (WINDOW_CHUNKS * 2)] = xport_now_us();
-	return 1;
+	return send_payload(p, buf, len, p->acked_step, "a checkpoint piece");
 }
 
 /* I/O thread: the checkpoint's pieces, before the log's items. 1: all sent, 0: more later. */
