@@ -641,7 +641,7 @@ static int64_t fresh_checkpoint_wait(struct xport_loop *loop, uint64_t id, void 
 	p->ckpt_timer = 0;
 	p->ckpt_wait = false;
 	STORE(p->ckpt.asap, 0);
-	if (!saved)
+	if (!saved && !LOAD(p->fenced) && !LOAD(p->done))
 		log_warnx("primary: the checkpoint taken for the returning backup %s; it gets the last one, if any",
 			  failed ? "failed" : "is late");
 	if (LOAD(p->link_up) && p->pd.sm.state == PS_ALONE && !p->streaming && !LOAD(p->fenced) && !LOAD(p->done)) {
