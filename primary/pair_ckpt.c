@@ -8,6 +8,7 @@
  * from step 0.
  */
 #include "pair.h"
+#include "hv/le.h"
 #include "hv/rr/log.h"
 #include "hv/rr/rr.h"
 #include "hv/rr/session.h"
@@ -111,21 +112,6 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 		c->pid = pid;
 }
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The SHA-256 a checkpoint names its log by: of the log's encoded header. */
 static int log_header_sha(const char *log_path, uint8_t sha[32], char *why, size_t why_len)
 {
@@ -204,8 +190,8 @@ int ft_ckpt_send_next(struct ft_ckpt_send *s, const uint8_t **piece, size_t *len
 	if (!s->piece_len) {
 		size_t n = s->size - s->off < FT_CKPT_PIECE_DATA ? (size_t)(s->size - s->off) : FT_CKPT_PIECE_DATA;
 		memcpy(s->buf, FT_CKPT_PIECE_MAGIC, 8);
-		put_le64(s->buf + 8, s->off);
-		put_le64(s->buf + 16, s->size);
+		le64_store(s->buf + 8, s->off);
+		le64_store(s->buf + 16, s->size);
 		if (pread(s->fd, s->buf + FT_CKPT_PIECE_HEADER, n, (off_t)s->off) != (ssize_t)n)
 			return -EIO;
 		s->piece_len = FT_CKPT_PIECE_HEADER + n;
@@ -244,7 +230,7 @@ void ft_ckpt_recv_init(struct ft_ckpt_recv *r, const char *ckpt_path)
 
 int ft_ckpt_recv_piece(struct ft_ckpt_recv *r, const uint8_t *payload, size_t len, char *why, size_t why_len)
 {
-	uint64_t off = get_le64(payload + 8), size = get_le64(payload + 16), n = len - FT_CKPT_PIECE_HEADER;
+	uint64_t off = le64_load(payload + 8), size = le64_load(payload + 16), n = len - FT_CKPT_PIECE_HEADER;
 	const uint8_t *data = payload + FT_CKPT_PIECE_HEADER;
 
 	if (off == 0) {

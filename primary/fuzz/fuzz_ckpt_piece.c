@@ -11,6 +11,7 @@
  * then the bytes), or a take. Made pieces reach the paths behind the magic.
  */
 #include "primary/pair.h"
+#include "hv/le.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -65,17 +66,6 @@ static void check_whole(const struct ft_ckpt_recv *r)
 	fclose(f);
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -112,21 +102,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A made piece: FTVMCKPT, offset, size, data. */
 			if (size < 5)
 				break;
-			uint64_t off = get16(data), total = get16(data + 2);
+			uint64_t off = le16_load(data), total = le16_load(data + 2);
 			size_t n = data[4];
 			data += 5, size -= 5;
 			if (n > size)
 				n = size;
 			memcpy(piece, FT_CKPT_PIECE_MAGIC, 8);
-			put_le64(piece + 8, mode & 0x80 ? r.got : off);
-			put_le64(piece + 16, mode & 0x40 && r.size ? r.size : total);
+			le64_store(piece + 8, mode & 0x80 ? r.got : off);
+			le64_store(piece + 16, mode & 0x40 && r.size ? r.size : total);
 			memcpy(piece + FT_CKPT_PIECE_HEADER, data, n);
 			data += n, size -= n;
 			payload = piece, len = FT_CKPT_PIECE_HEADER + n;
 		} else {
 			if (size < 2)
 				break;
-			len = get16(data);
+			len = le16_load(data);
 			data += 2, size -= 2;
 			if (len > size)
 				len = size;
@@ -136,11 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!ft_ckpt_is_piece(payload, len))
 			continue;	/* the daemon takes it as a log item */
 
-		uint64_t off = 0, total = 0;
-		for (int i = 7; i >= 0; i--) {
-			off = off << 8 | payload[8 + i];
-			total = total << 8 | payload[16 + i];
-		}
+		uint64_t off = le64_load(payload + 8), total = le64_load(payload + 16);
 		size_t n = len - FT_CKPT_PIECE_HEADER;
 		why[0] = '\0';
 		if (ft_ckpt_recv_piece(&r, payload, len, why, sizeof(why)) < 0) {

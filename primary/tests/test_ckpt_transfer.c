@@ -8,6 +8,7 @@
  */
 #include "primary/pair.h"
 #include "hv/hv.h"
+#include "hv/le.h"
 #include "hv/rr/log.h"
 #include "hv/rr/rr.h"
 #include "hv/snapshot.h"
@@ -23,12 +24,6 @@
 
 static char dir[] = "/tmp/test_ckpt_transfer_XXXXXX";
 static char log_a[300], log_b[300], elf[300], ckpt_a[300], ckpt_b[300];
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static void write_log_header(const char *path, const char *vm, uint8_t sha[32])
 {
@@ -158,31 +153,31 @@ static void test_refusals(void)
 
 	ft_ckpt_recv_init(&r, ckpt_b);
 	memcpy(piece, FT_CKPT_PIECE_MAGIC, 8);
-	put_le64(piece + 16, 32);	/* a file of 32 bytes */
-	put_le64(piece + 8, 16);
+	le64_store(piece + 16, 32);	/* a file of 32 bytes */
+	le64_store(piece + 8, 16);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == -EPROTO,
 	      "a first piece not at offset 0 is refused");
-	put_le64(piece + 8, 0);
+	le64_store(piece + 8, 0);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == 0 && !r.whole, "first half");
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == 0 && r.got == 16,
 	      "offset 0 again: a new transfer (a renewed channel) starts over");
-	put_le64(piece + 8, 24);
+	le64_store(piece + 8, 24);
 	CHECK(ft_ckpt_recv_piece(&r, piece, 8 + FT_CKPT_PIECE_HEADER, why, sizeof(why)) == -EPROTO &&
 	      stat(r.path, &st) < 0, "a gap: refused, the file goes");
-	put_le64(piece + 8, 0);
+	le64_store(piece + 8, 0);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == 0, "first half again");
-	put_le64(piece + 8, 16);
-	put_le64(piece + 16, 33);
+	le64_store(piece + 8, 16);
+	le64_store(piece + 16, 33);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == -EPROTO && stat(r.path, &st) < 0,
 	      "a piece that names another size is refused");
-	put_le64(piece + 8, 0);
-	put_le64(piece + 16, 8);
+	le64_store(piece + 8, 0);
+	le64_store(piece + 16, 8);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == -EPROTO,
 	      "a piece longer than the file is refused");
-	put_le64(piece + 16, FT_CKPT_MAX_BYTES + 1);
+	le64_store(piece + 16, FT_CKPT_MAX_BYTES + 1);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == -EPROTO,
 	      "a file over the bound is refused before anything is written");
-	put_le64(piece + 16, 16);
+	le64_store(piece + 16, 16);
 	CHECK(ft_ckpt_recv_piece(&r, piece, sizeof(piece), why, sizeof(why)) == 0 && r.whole, "a whole file");
 	CHECK(ft_ckpt_recv_take(&r, ckpt_b, sha, 0, &steps, why, sizeof(why)) == 0 && stat(r.path, &st) < 0 &&
 	      stat(ckpt_b, &st) < 0, "not a snapshot: not taken, removed: %s", why);
