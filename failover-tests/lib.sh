@@ -542,7 +542,10 @@ ft_judge_clients() {
 		bad+=("a client lost its connection or could not read back (kvclient exit $rc)")
 	fi
 	ft_check_history "$name" || bad+=("the clients' history is not linearizable")
-	[ ${#bad[@]} -eq 0 ] || ft_fail "$(IFS=';'; echo "${bad[*]}" | sed 's/;/; /g')"
+	if [ ${#bad[@]} -ne 0 ]; then
+		ft_show primary 20; ft_show backup 40
+		ft_fail "$(IFS=';'; echo "${bad[*]}" | sed 's/;/; /g')"
+	fi
 }
 
 # ft_check_history NAME: the recorded history must be linearizable.
