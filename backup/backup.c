@@ -649,6 +649,12 @@ static void *replay_main(void *arg)
 	if (b->use_ckpt && !b->o.from_snapshot)
 		log_info("backup: the replay starts from the checkpoint at step %" PRIu64,
 			 hv_steps(rr_session_machine(s)));
+	/* A TAP opened now is a port its bridge forwards on by the time we go live. */
+	if (rr_session_park_net(s, b->o.cfg.net, err, sizeof(err))) {
+		log_warnx("backup: cannot open the guest's network while replaying (%s): trying again when it "
+			  "goes live", err);
+		err[0] = 0;
+	}
 	feed_set_machine(b->feed, rr_session_machine(s));
 	pthread_mutex_lock(&b->s_lock);
 	b->s = s;

@@ -215,6 +215,12 @@ int cli_replay(int argc, char **argv)
 		goto out;
 	}
 	m = rr_session_machine(sess);
+	/* A TAP opened now is a port its bridge forwards on by the time we go live. */
+	if (then_live && rr_session_park_net(sess, net, err, sizeof(err))) {
+		fprintf(stderr, "ftvm replay: %s\n", err);
+		status = FTVM_EXIT_HOST_ERROR;
+		goto out;
+	}
 	struct rr_player *player = rr_session_player(sess);
 	const struct hv_config cfg = *rr_session_config(sess);
 	if (disk && !then_live && !cli_disk_keeps_image(disk))

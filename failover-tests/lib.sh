@@ -33,6 +33,7 @@ FT_PIDS=()	# background processes started
 FT_CGROUPS=()	# cgroups made (freezer, cpu)
 
 FT_GUEST_IP=10.60.0.2
+FT_GUEST_MAC=52:54:00:12:34:56	# the virt machine's default, on either host
 FT_CLIENT_IP=10.60.0.100
 FT_PRIMARY_REPL_IP=10.61.0.1
 FT_BACKUP_REPL_IP=10.61.0.2
@@ -214,6 +215,12 @@ ft_show() { echo "--- $1 (last ${2:-30} lines)"; tail -n "${2:-30}" "$FT_RUN/$1.
 # ft_random_ms LO HI: a random whole number of milliseconds in [LO, HI] from FT_SEED's stream.
 ft_random_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) )); }
 ft_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+
+# ft_guest_port: the host (p or b) behind the switch port where the switch last saw the guest's MAC,
+# or nothing when it knows none.
+ft_guest_port() {
+	ft_in lan bridge fdb show br brlan | awk -v mac="$FT_GUEST_MAC" '$1 == mac && $3 ~ /^s-tr/ { print substr($3, 5) }'
+}
 
 # Frames the guest sent out of ROLE's TAP so far (the TAP's receive counter: what ftvm wrote).
 ft_tap_frames() { ft_in "$1" cat /sys/class/net/tap0/statistics/rx_packets; }

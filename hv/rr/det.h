@@ -70,7 +70,8 @@ struct det_net {
 	struct net_backend *backend;
 	struct det_net_frame q[DET_NET_QUEUE];
 	unsigned head, count;
-	uint64_t dropped, delivered;
+	uint64_t dropped, delivered, discarded;
+	bool discarding;
 };
 
 int det_net_open(struct det_net *n, const char *spec, char *err, size_t err_len)
@@ -83,5 +84,7 @@ int det_net_pollfds(struct det_net *n, struct pollfd *pfds, int max, int *timeou
 void det_net_dispatch(struct det_net *n, struct pollfd *pfds, int count);
 int det_net_flush(struct det_net *n, struct hv_machine *m, det_apply_fn apply, void *opaque)
 	__attribute__((warn_unused_result));
+/* Drop every frame the backend holds now, unread (a backup's TAP while it replayed). */
+void det_net_discard_pending(struct det_net *n);
 
 #endif

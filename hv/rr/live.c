@@ -95,7 +95,7 @@ void live_send_tail(struct live *lv)
 {
 	struct live_tail *t = &lv->tail;
 
-	if (lv->have_net)
+	if (lv->have_net && !lv->net_parked)
 		for (unsigned i = 0; i < t->count; i++) {
 			unsigned k = (t->next + LIVE_TAIL_FRAMES - t->count + i) % LIVE_TAIL_FRAMES;
 			det_net_tx(&lv->net, t->frame[k], t->len[k]);
@@ -108,7 +108,7 @@ static void net_tx(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct live *lv = opaque;
 
-	if (!lv->have_net) {
+	if (!lv->have_net || lv->net_parked) {
 		if (lv->keep_tail)
 			keep_tail(&lv->tail, frame, len);
 		return;
@@ -124,7 +124,7 @@ static void emit(void *opaque, enum oc_kind kind, const uint8_t *data, size_t le
 
 	if (kind == OC_CONSOLE && !lv->mute_console)
 		write_console(data, len);
-	else if (kind == OC_NET && lv->have_net)
+	else if (kind == OC_NET && lv->have_net && !lv->net_parked)
 		det_net_tx(&lv->net, data, len);
 }
 
@@ -148,7 +148,7 @@ void live_release(struct live *lv)
 
 bool live_frames_any_thread(const struct live *lv)
 {
-	return lv->o.oc && lv->have_net && det_net_tx_any_thread(&lv->net);
+	return lv->o.oc && lv->have_net && !lv->net_parked && det_net_tx_any_thread(&lv->net);
 }
 
 size_t live_release_frames(struct live *lv)
@@ -202,6 +202,23 @@ int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
 	if (!rc)
 		lv->have_net = true;
 	return rc;
+}
+
+int live_park_net(struct live *lv, const char *spec, char *err, size_t err_len)
+{
+	int rc = live_open_net(lv, spec, err, err_len);
+
+	if (!rc)
+		lv->net_parked = true;
+	return rc;
+}
+
+void live_unpark_net(struct live *lv)
+{
+	if (!lv->net_parked)
+		return;
+	det_net_discard_pending(&lv->net);
+	lv->net_parked = false;
 }
 
 void live_fini(struct live *lv)

@@ -84,6 +84,7 @@ struct live {
 	struct det_console console;
 	struct det_net net;
 	bool have_net;
+	bool net_parked;	/* open while replaying, so its link is up: nothing goes out, what comes in is dropped */
 	bool mute_console;	/* replay prints nothing until it goes live, if asked */
 	bool keep_tail;		/* replaying: keep the last frames for live_send_tail */
 	struct live_tail tail;
@@ -118,6 +119,14 @@ void live_send_tail(struct live *lv);
 /* Attach a network backend later (a replay going live). */
 int live_open_net(struct live *lv, const char *spec, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+/*
+ * Open it while replaying but keep it parked: the replay's frames stay in the
+ * tail, nothing is read. live_unpark_net (going live) drops what queued
+ * meanwhile and lets frames through.
+ */
+int live_park_net(struct live *lv, const char *spec, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
+void live_unpark_net(struct live *lv);
 void live_fini(struct live *lv);
 
 #endif

@@ -15,6 +15,10 @@ static void on_frame(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct det_net *n = opaque;
 
+	if (n->discarding) {
+		n->discarded++;
+		return;
+	}
 	if (n->count == DET_NET_QUEUE) {
 		n->dropped++;	/* as a full NIC ring would; TCP recovers */
 		return;
@@ -67,6 +71,29 @@ void det_net_dispatch(struct det_net *n, struct pollfd *pfds, int count)
 {
 	if (n->backend)
 		net_backend_dispatch(n->backend, pfds, count);
+}
+
+/* Bounded, so a flood arriving as fast as we read cannot hold the caller here. */
+#define DISCARD_ROUNDS 64
+
+void det_net_discard_pending(struct det_net *n)
+{
+	struct pollfd pfds[8];
+
+	n->discarding = true;
+	for (int round = 0; round < DISCARD_ROUNDS; round++) {
+		int timeout_ms = 0, c = det_net_pollfds(n, pfds, 8, &timeout_ms);
+		if (c <= 0 || poll(pfds, (nfds_t)c, 0) <= 0)
+			break;
+		det_net_dispatch(n, pfds, c);
+	}
+	n->discarding = false;
+	while (n->count) {
+		free(n->q[n->head].data);
+		n->head = (n->head + 1) % DET_NET_QUEUE;
+		n->count--;
+		n->discarded++;
+	}
 }
 
 int det_net_flush(struct det_net *n, struct hv_machine *m, det_apply_fn apply, void *opaque)

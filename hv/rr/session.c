@@ -550,12 +550,27 @@ void rr_session_announce(struct rr_session *s)
 		det_net_tx(&s->lv.net, f, sizeof(f));
 }
 
+static const char *live_net_spec(const struct rr_session *s, const char *net_spec)
+{
+	return net_spec ? (strcmp(net_spec, "none") ? net_spec : NULL) : s->cfg.net;
+}
+
+int rr_session_park_net(struct rr_session *s, const char *net_spec, char *err, size_t err_len)
+{
+	const char *spec = live_net_spec(s, net_spec);
+
+	if (!s->live_ready || !spec || !s->cfg.net || s->lv.have_net || strncmp(spec, "tap:", 4))
+		return 0;
+	return live_park_net(&s->lv, spec, err, err_len);
+}
+
 int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
 			   size_t err_len)
 {
-	const char *spec = net_spec ? (strcmp(net_spec, "none") ? net_spec : NULL) : s->cfg.net;
+	const char *spec = live_net_spec(s, net_spec);
 	int rc;
 
+	live_unpark_net(&s->lv);
 	if (spec && s->cfg.net && !s->lv.have_net) {
 		rc = live_open_net(&s->lv, spec, err, err_len);
 		if (rc)

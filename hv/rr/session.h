@@ -157,6 +157,17 @@ int rr_session_record_after_replay(struct rr_session *s, const struct rr_session
  */
 int rr_session_go_live(struct rr_session *s, const char *net_spec, int console_fd,
 		       struct live_result *res, char *err, size_t err_len);
+/*
+ * While replaying, before going live: open the network that going live would
+ * attach (same net_spec) when it is a TAP, and keep it parked. A bridge
+ * forwards a TAP's frames only once the kernel has seen its link come up
+ * (asynchronously: the first frames of a TAP opened at go-live were dropped
+ * in about half the drills here; with STP, a forward delay later), and a
+ * lost announcement leaves the bridges sending the guest's frames to its old
+ * port. Returns 0 when there is nothing to park or it is parked.
+ */
+int rr_session_park_net(struct rr_session *s, const char *net_spec, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* The same in two halves: attach the world (network, announcement, console), then run. */
 int rr_session_attach_live(struct rr_session *s, const char *net_spec, int console_fd, char *err,
 			   size_t err_len) __attribute__((warn_unused_result));
