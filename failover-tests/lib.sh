@@ -213,7 +213,19 @@ ft_out_has() { grep -q -i -E -- "$2" "$FT_RUN/$1.out" 2>/dev/null; }
 ft_show() { echo "--- $1 (last ${2:-30} lines)"; tail -n "${2:-30}" "$FT_RUN/$1.out" 2>/dev/null; }
 
 # ft_random_ms LO HI: a random whole number of milliseconds in [LO, HI] from FT_SEED's stream.
-ft_random_ms() { echo $(( $1 + (RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) )); }
+# Drills call it in $(...), and bash reseeds RANDOM in every subshell: so the stream is the n-th
+# draw's number in a file and a 64-bit mix (splitmix64's) of FT_SEED and n.
+ft_random_ms() {
+	local n=0 x
+	[ -s "$FT_TMP/random.n" ] && n=$(<"$FT_TMP/random.n")
+	n=$((n + 1))
+	echo "$n" >"$FT_TMP/random.n"
+	x=$(( FT_SEED + n * 0x9e3779b97f4a7c15 ))
+	x=$(( (x ^ ((x >> 30) & 0x3ffffffff)) * 0xbf58476d1ce4e5b9 ))
+	x=$(( (x ^ ((x >> 27) & 0x1fffffffff)) * 0x94d049bb133111eb ))
+	x=$(( x ^ ((x >> 31) & 0x1ffffffff) ))
+	echo $(( $1 + (x & 0x7fffffffffffffff) % ($2 - $1 + 1) ))
+}
 ft_sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 # ft_guest_port: the host (p or b) behind the switch port where the switch last saw the guest's MAC,
