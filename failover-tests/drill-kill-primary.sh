@@ -27,7 +27,11 @@ for round in $(seq 1 "$FT_KILLS"); do
 		at=$(date +%s%N)
 		ft_kill primary KILL
 		ft_note "round $round: primary SIGKILLed with no client connected"
-		ft_wait_for 5 eval '[ "$(ft_guest_port)" = b ]' || { ft_show backup 12; ft_fail "round $round: 5 s after the kill the switch still sends the guest's frames to '$(ft_guest_port)', want b: the backup's announcement did not reach it"; }
+		if ! ft_wait_for 5 eval '[ "$(ft_guest_port)" = b ]'; then
+			ft_show backup 12
+			ft_fail "round $round: 5 s after the kill the switch still sends the guest's frames to" \
+				"'$(ft_guest_port)', want b: the backup's announcement did not reach it"
+		fi
 		ft_clients load --clients "$FT_CLIENTS" --duration 4 --keys 5 --final-read --timeout 30
 	else
 		kill_after_ms=$(ft_random_ms 300 4000)
