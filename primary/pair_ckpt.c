@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,8 +98,15 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 		return;
 	}
 	c->step = hv_steps(rr_session_machine(s));
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
+		/*
+		 * It holds copies of the daemon's descriptors (its listening socket, its
+		 * TAP): a writer outliving a daemon SIGKILLed would keep a restarted one
+		 * from listening, and would rename a stale checkpoint into its place.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
 		if (hv_snapshot_save(rr_session_machine(s), c->path, &pos, err, sizeof(err))) {
 			dprintf(2, "ftvm: %s: checkpoint: %s\n", c->who, err);
 			_exit(1);
