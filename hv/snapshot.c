@@ -214,6 +214,7 @@ static void out_logpos(struct snap_out *o, const struct hv_snapshot_logpos *pos)
 	le64_store(b + 40, pos->chunk_seq);
 	le64_store(b + 48, pos->last_event_step);
 	le32_store(b + 56, pos->last_event_kind);
+	le32_store(b + 60, pos->chunk_events);
 	out_section(o, SEC_LOGPOS, 0, b, sizeof(b), NULL, 0);
 }
 
@@ -607,7 +608,7 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 				goto visit_failed;
 			rc = -EINVAL;
 		} else if (kind == SEC_LOGPOS) {
-			if (info->has_logpos || len != LOGPOS_BYTES || le32_load(buf + 60)) {
+			if (info->has_logpos || len != LOGPOS_BYTES || (info->minor < 2 && le32_load(buf + 60))) {
 				hv_errf(err, err_len, "snapshot %s: at byte %llu: %s log position section", name,
 					(unsigned long long)at, info->has_logpos ? "a second" : "a malformed");
 				goto out;
@@ -619,10 +620,15 @@ static int decode(struct snap_src *s, const char *name, uint64_t max_mem, const 
 			info->logpos.chunk_seq = le64_load(buf + 40);
 			info->logpos.last_event_step = le64_load(buf + 48);
 			info->logpos.last_event_kind = le32_load(buf + 56);
+			info->logpos.chunk_events = le32_load(buf + 60);
 			if (info->logpos.last_event_step > cfg.steps ||
-			    (info->logpos.events == 0) != (info->logpos.last_event_kind == 0)) {
+			    (info->logpos.events == 0) != (info->logpos.last_event_kind == 0) ||
+			    info->logpos.chunk_events > info->logpos.events ||
+			    (info->logpos.events && info->minor >= 2 && !info->logpos.chunk_events)) {
 				hv_errf(err, err_len, "snapshot %s: at byte %llu: log position out of range "
-					"(last event at step %llu, the machine at %llu)", name, (unsigned long long)at,
+					"(%llu events, %u of them in the last one's chunk, the last at step %llu; "
+					"the machine at %llu)", name, (unsigned long long)at,
+					(unsigned long long)info->logpos.events, info->logpos.chunk_events,
 					(unsigned long long)info->logpos.last_event_step,
 					(unsigned long long)cfg.steps);
 				goto out;
@@ -901,6 +907,7 @@ int hv_snapshot_peek(const char *path, uint64_t *steps, struct hv_snapshot_logpo
 		pos->chunk_seq = le64_load(body + 40);
 		pos->last_event_step = le64_load(body + 48);
 		pos->last_event_kind = le32_load(body + 56);
+		pos->chunk_events = le32_load(body + 60);
 		rc = 0;
 		goto out;
 	}

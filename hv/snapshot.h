@@ -11,7 +11,7 @@
 
 /* A reader accepts major equal and minor no newer than its own. */
 #define HV_SNAPSHOT_MAJOR 1
-#define HV_SNAPSHOT_MINOR 1
+#define HV_SNAPSHOT_MINOR 2
 
 /*
  * Where in a replay log a machine stood when it was saved, so that a replay
@@ -26,6 +26,7 @@ struct hv_snapshot_logpos {
 	uint64_t chunk_seq;		/* the chunk that held the last of them */
 	uint64_t last_event_step;	/* its step and kind (0 and 0 with no event) */
 	uint32_t last_event_kind;
+	uint32_t chunk_events;		/* how many of them are chunk_seq's (1.2; 0 in a 1.1 snapshot: not known) */
 };
 
 /*

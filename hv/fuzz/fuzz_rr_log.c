@@ -108,7 +108,8 @@ static void check_chunk(const uint8_t *raw, size_t raw_len, const struct rr_chun
 	rr_chunk_writer_free(w);
 }
 
-static void run_reader(const uint8_t *b, size_t len)
+/* trimmed: also accept zero bytes after the header (a trimmed log), as replay and log dump do. */
+static void run_reader(const uint8_t *b, size_t len, bool trimmed)
 {
 	struct rr_reader *r = rr_reader_open_mem(b, len);
 	struct rr_header h;
@@ -120,6 +121,8 @@ static void run_reader(const uint8_t *b, size_t len)
 
 	if (!r)
 		return;
+	if (trimmed)
+		rr_reader_allow_trimmed(r);
 	if (rr_reader_read_header(r, &h, err, sizeof(err)) == 0) {
 		while (rr_reader_next(r, &c, err, sizeof(err)) == 1) {
 			rr_event_iter_init(&it, &c);
@@ -130,7 +133,8 @@ static void run_reader(const uint8_t *b, size_t len)
 				abort();
 			}
 		}
-		if (rr_reader_state(r) == RR_READER_OPEN || rr_reader_offset(r) > len) {
+		if (rr_reader_state(r) == RR_READER_OPEN || rr_reader_offset(r) > len ||
+		    rr_reader_hole_bytes(r) > rr_reader_offset(r) || (!trimmed && rr_reader_hole_bytes(r))) {
 			fprintf(stderr, "reader stopped in state %d at offset %llu\n", rr_reader_state(r),
 				(unsigned long long)rr_reader_offset(r));
 			abort();
@@ -168,7 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (data[0] & 1)
 		fix_crcs(buf, size);
 
-	run_reader(buf, size);
+	run_reader(buf, size, false);
+	run_reader(buf, size, true);
 
 	if (rr_header_decode(buf, size, &h, &used, err, sizeof(err)))
 		return 0;

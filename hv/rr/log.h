@@ -216,6 +216,15 @@ uint64_t rr_reader_offset(const struct rr_reader *r);
 uint64_t rr_reader_chunks(const struct rr_reader *r);
 /* True once a chunk holding END was read: the log ended cleanly if the state is then EOF. */
 bool rr_reader_saw_end(const struct rr_reader *r);
+/*
+ * Accept a trimmed log (ftvm log trim): zero bytes between the header and the
+ * first chunk, which may then have any seq and first_step. Without this, such
+ * a log is corrupt, with a message that says it was trimmed. Call before the
+ * first rr_reader_next; rr_reader_hole_bytes then says how many zero bytes
+ * were passed over (0: the log starts at its beginning).
+ */
+void rr_reader_allow_trimmed(struct rr_reader *r);
+uint64_t rr_reader_hole_bytes(const struct rr_reader *r);
 void rr_reader_close(struct rr_reader *r);
 
 #endif

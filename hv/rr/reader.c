@@ -27,6 +27,10 @@ struct rr_reader {
 	size_t cap;
 	uint64_t off, chunks, next_seq, next_step;
 	bool header_done, saw_end;
+	bool allow_trimmed, hole_checked;
+	uint64_t hole_bytes;	/* zero bytes between the header and the first chunk (a trimmed log) */
+	uint8_t *back;		/* bytes read past the hole, handed out before the source's */
+	size_t back_len, back_pos;
 	enum rr_reader_state state;
 	int last_rc;		/* what rr_reader_next returns once the state is final */
 };
@@ -76,8 +80,12 @@ void rr_reader_close(struct rr_reader *r)
 	if (!r)
 		return;
 	free(r->buf);
+	free(r->back);
 	free(r);
 }
+
+void rr_reader_allow_trimmed(struct rr_reader *r) { r->allow_trimmed = true; }
+uint64_t rr_reader_hole_bytes(const struct rr_reader *r) { return r->hole_bytes; }
 
 enum rr_reader_state rr_reader_state(const struct rr_reader *r) { return r->state; }
 uint64_t rr_reader_offset(const struct rr_reader *r) { return r->off; }
@@ -96,7 +104,13 @@ static long reader_fill(struct rr_reader *r, size_t have, size_t want)
 	}
 	while (have < want) {
 		size_t n;
-		if (r->src == RR_SRC_MEM) {
+		if (r->back_pos < r->back_len) {
+			n = r->back_len - r->back_pos;
+			if (n > want - have)
+				n = want - have;
+			memcpy(r->buf + have, r->back + r->back_pos, n);
+			r->back_pos += n;
+		} else if (r->src == RR_SRC_MEM) {
 			n = r->mem_len - r->mem_pos;
 			if (n > want - have)
 				n = want - have;
@@ -175,6 +189,71 @@ int rr_reader_read_header(struct rr_reader *r, struct rr_header *h, char *err, s
 	return 0;
 }
 
+/* Reads up to len bytes from the source, bypassing the pushback (which is empty while this runs). */
+static long reader_raw(struct rr_reader *r, uint8_t *dst, size_t len)
+{
+	if (r->src == RR_SRC_MEM) {
+		size_t n = r->mem_len - r->mem_pos;
+		if (n > len)
+			n = len;
+		memcpy(dst, r->mem + r->mem_pos, n);
+		r->mem_pos += n;
+		return (long)n;
+	}
+	if (r->src == RR_SRC_FILE) {
+		size_t n = fread(dst, 1, len, r->f);
+		return !n && ferror(r->f) ? -EIO : (long)n;
+	}
+	for (;;) {
+		ssize_t k = read(r->fd, dst, len);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : (long)k;
+	}
+}
+
+/*
+ * A trimmed log: zero bytes (a punched hole, docs/log-format.md) between the
+ * header and its first chunk. Passes over them, jumping over the unallocated
+ * part of a file at once, and keeps the bytes read past them for the chunk.
+ */
+static int skip_hole(struct rr_reader *r)
+{
+	enum { BLOCK = 65536 };
+
+	r->hole_checked = true;
+	if (r->src == RR_SRC_FD) {
+		off_t at = lseek(r->fd, 0, SEEK_CUR);
+		off_t data = at < 0 ? -1 : lseek(r->fd, at, SEEK_DATA);
+		if (at >= 0 && data < 0 && errno == ENXIO)
+			data = lseek(r->fd, 0, SEEK_END);	/* a hole up to the end */
+		if (at >= 0 && data > at) {
+			r->hole_bytes += (uint64_t)(data - at);
+			r->off += (uint64_t)(data - at);
+		} else if (at >= 0) {
+			lseek(r->fd, at, SEEK_SET);
+		}
+	}
+	if (!r->back && !(r->back = malloc(BLOCK)))
+		return -ENOMEM;
+	for (;;) {
+		long n = reader_raw(r, r->back, BLOCK);
+		if (n <= 0) {
+			r->back_len = r->back_pos = 0;
+			return (int)n;
+		}
+		size_t i = 0;
+		while (i < (size_t)n && !r->back[i])
+			i++;
+		r->hole_bytes += i;
+		r->off += i;
+		if (i < (size_t)n) {
+			r->back_pos = i;
+			r->back_len = (size_t)n;
+			return 0;
+		}
+	}
+}
+
 /* Continuity across chunks and the validity of every event; returns a reason or NULL. */
 static const char *reader_check(struct rr_reader *r, const struct rr_chunk *c, char *why, size_t why_len)
 {
@@ -184,11 +263,12 @@ static const char *reader_check(struct rr_reader *r, const struct rr_chunk *c, c
 
 	if (r->saw_end)
 		return "chunk after the END event";
-	if (c->seq != r->next_seq) {
+	if (r->hole_bytes && !r->chunks) {
+		/* The first chunk after a hole sets where the log starts. */
+	} else if (c->seq != r->next_seq) {
 		snprintf(why, why_len, "seq %" PRIu64 " where %" PRIu64 " was expected", c->seq, r->next_seq);
 		return why;
-	}
-	if (c->first_step != r->next_step) {
+	} else if (c->first_step != r->next_step) {
 		snprintf(why, why_len, "first step %" PRIu64 " where the previous chunk ended at %" PRIu64,
 			 c->first_step, r->next_step);
 		return why;
@@ -211,13 +291,30 @@ int rr_reader_next(struct rr_reader *r, struct rr_chunk *c, char *err, size_t er
 		hv_errf(err, err_len, "log already ended");
 		return r->last_rc;
 	}
+	if (r->allow_trimmed && !r->hole_checked) {
+		int hrc = skip_hole(r);
+		if (hrc < 0) {
+			hv_errf(err, err_len, "read error at offset %" PRIu64 ": %s", r->off, strerror(-hrc));
+			return reader_stop(r, RR_READER_IO_ERROR, hrc);
+		}
+	}
 	int rc = reader_record(r, RR_CHUNK_HEADER_BYTES, false, NULL, c, &consumed, why, sizeof(why));
+	if (rc == -EAGAIN && consumed == 0 && r->hole_bytes && !r->chunks) {
+		hv_errf(err, err_len, "log is a header and %" PRIu64 " zero bytes: it was trimmed of every chunk",
+			r->hole_bytes);
+		return reader_stop(r, RR_READER_TRUNCATED, 0);
+	}
 	if (rc == -EAGAIN && consumed == 0)
 		return reader_stop(r, RR_READER_EOF, 0);
 	if (rc == -EAGAIN) {
 		hv_errf(err, err_len, "log ends in a partial chunk at offset %" PRIu64 " after %" PRIu64 " complete chunks",
 			r->off, r->chunks);
 		return reader_stop(r, RR_READER_TRUNCATED, 0);
+	}
+	if (rc == -EBADMSG && !r->chunks && !r->allow_trimmed && !memcmp(r->buf, "\0\0\0\0", 4)) {
+		hv_errf(err, err_len, "zero bytes at offset %" PRIu64 " where the first chunk belongs: the log "
+			"was trimmed, and only a replay from a snapshot reads it (ftvm replay --from)", r->off);
+		return reader_stop(r, RR_READER_CORRUPT, rc);
 	}
 	if (rc == -EBADMSG) {
 		hv_errf(err, err_len, "corrupt chunk at offset %" PRIu64 ": %s", r->off, why);

@@ -51,6 +51,7 @@ struct rr_recorder {
 	uint64_t events_total;		/* every event in the log, checks and digests too */
 	uint64_t last_ev_seq, last_ev_step;
 	enum rr_kind last_ev_kind;
+	uint32_t last_ev_in_chunk;	/* events of last_ev_seq up to the last one */
 };
 
 static uint64_t now_ns(void)
@@ -195,6 +196,7 @@ static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *er
 				last_digest = ev.step;
 			r->events_total++;
 			r->last_ev_seq = c.seq;
+			r->last_ev_in_chunk = it.seen;
 			r->last_ev_step = ev.step;
 			r->last_ev_kind = ev.kind;
 		}
@@ -250,6 +252,7 @@ static int adopt_log_end(struct rr_recorder *r, const struct rr_log_end *at, con
 	*h = *h_in;
 	r->events_total = at->events;
 	r->last_ev_seq = at->last_ev_seq;
+	r->last_ev_in_chunk = at->last_ev_in_chunk;
 	r->last_ev_step = at->last_ev_step;
 	r->last_ev_kind = at->last_ev_kind;
 	r->chunk_seq = at->items - 1;
@@ -454,6 +457,7 @@ static int add(struct rr_recorder *r, struct hv_machine *m, const struct rr_even
 		r->last_step = ev->step;
 		r->events_total++;
 		r->last_ev_seq = r->chunk_seq;
+		r->last_ev_in_chunk = rr_chunk_writer_nevents(r->w);
 		r->last_ev_step = ev->step;
 		r->last_ev_kind = ev->kind;
 	}
@@ -470,6 +474,7 @@ void rr_recorder_position(const struct rr_recorder *r, struct hv_snapshot_logpos
 		pos->chunk_seq = r->last_ev_seq;
 		pos->last_event_step = r->last_ev_step;
 		pos->last_event_kind = r->last_ev_kind;
+		pos->chunk_events = r->last_ev_in_chunk;
 	}
 }
 

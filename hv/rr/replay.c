@@ -30,6 +30,8 @@ struct rr_player {
 	uint64_t applied;	/* events applied (or, after a seek, passed over) */
 	uint64_t last_seq, last_step;	/* the chunk and step of the last applied event */
 	enum rr_kind last_kind;
+	uint32_t last_in_chunk;		/* its place in that chunk, from 1 */
+	bool seeking;			/* rr_player_seek reads a trimmed log's first chunk */
 	uint64_t last_digest;	/* the step of the last DIGEST applied or passed over (0: none) */
 	bool have_chunk;	/* chunk is the last one read */
 	uint8_t header_sha[32];
@@ -95,6 +97,7 @@ int rr_player_open(struct rr_player **out, const char *path, struct rr_header *h
 		rr_player_close(p);
 		return -ENOMEM;
 	}
+	rr_reader_allow_trimmed(p->r);
 	return start(p, path, h, out, err, err_len);
 }
 
@@ -112,6 +115,7 @@ int rr_player_open_stream(struct rr_player **out, FILE *f, const char *name, str
 		free(p);
 		return -ENOMEM;
 	}
+	rr_reader_allow_trimmed(p->r);
 	return start(p, name, h, out, err, err_len);
 }
 
@@ -136,6 +140,18 @@ const char *rr_player_end(const struct rr_player *p)
 	return p->end_desc[0] ? p->end_desc : "not at the end";
 }
 
+/* p->ev is applied or passed over: where the player stands. */
+static void passed(struct rr_player *p)
+{
+	p->applied++;
+	p->last_seq = p->chunk.seq;
+	p->last_in_chunk = p->it.seen;
+	p->last_step = p->ev.step;
+	p->last_kind = p->ev.kind;
+	if (p->ev.kind == RR_DIGEST)
+		p->last_digest = p->ev.step;
+}
+
 /* The next event, or the next chunk. 1: p->ev set; 2: a chunk was read; 0: log exhausted; <0: corrupt. */
 static int fetch(struct rr_player *p, struct rr_play_status *st)
 {
@@ -158,6 +174,13 @@ static int fetch(struct rr_player *p, struct rr_play_status *st)
 		if (p->log_done)
 			return 0;
 		rc = rr_reader_next(p->r, &p->chunk, why, sizeof(why));
+		if (rc == 1 && !p->have_chunk && rr_reader_hole_bytes(p->r) && !p->seeking) {
+			hv_errf(st->msg, sizeof(st->msg), "the log was trimmed: it starts at chunk %" PRIu64
+				" (step %" PRIu64 "), so it replays only from a snapshot at or after that step "
+				"(--from SNAP)", p->chunk.seq, p->chunk.first_step);
+			p->log_done = true;
+			return -EBADMSG;
+		}
 		if (rc == 1) {
 			st->chunks++;
 			p->have_chunk = true;
@@ -361,12 +384,7 @@ enum rr_play_result rr_player_run(struct rr_player *p, struct hv_machine *m, uin
 			if (res != RR_PLAY_REACHED)
 				return res;
 			p->have_ev = false;
-			p->applied++;
-			p->last_seq = p->chunk.seq;
-			p->last_step = p->ev.step;
-			p->last_kind = p->ev.kind;
-			if (p->ev.kind == RR_DIGEST)
-				p->last_digest = p->ev.step;
+			passed(p);
 			res = apply(p, m, st);
 			if (res != RR_PLAY_REACHED)
 				return res;
@@ -394,6 +412,7 @@ void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *po
 		pos->chunk_seq = p->last_seq;
 		pos->last_event_step = p->last_step;
 		pos->last_event_kind = p->last_kind;
+		pos->chunk_events = p->last_in_chunk;
 	}
 }
 
@@ -409,9 +428,61 @@ int rr_player_log_end(const struct rr_player *p, struct rr_log_end *end)
 		.items = p->have_chunk ? p->chunk.seq + 2 : 1, .bytes = rr_reader_offset(p->r),
 		.end_step = p->log_end, .events = p->applied,
 		.last_ev_seq = p->last_seq, .last_ev_step = p->last_step, .last_ev_kind = p->last_kind,
+		.last_ev_in_chunk = p->last_in_chunk,
 		.last_digest_step = p->last_digest,
 	};
 	return 0;
+}
+
+static int seek_check(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
+		      char *err, size_t err_len);
+
+/*
+ * A trimmed log does not say how many events came before its first chunk:
+ * pass over whole chunks to the snapshot's, then over its events there, and
+ * take the snapshot's count.
+ */
+static int seek_trimmed(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
+			struct rr_play_status *st, char *err, size_t err_len)
+{
+	uint64_t first = p->chunk.seq, first_step = p->chunk.first_step;
+	int rc;
+
+	if (!pos->events || pos->chunk_seq < first) {
+		hv_errf(err, err_len, "the log was trimmed: it starts at chunk %" PRIu64 " (step %" PRIu64
+			"), after the snapshot's place (chunk %" PRIu64 ", step %" PRIu64 ")", first, first_step,
+			pos->chunk_seq, pos->last_event_step);
+		return -ENODATA;
+	}
+	if (!pos->chunk_events) {
+		hv_errf(err, err_len, "the log was trimmed, and the snapshot (format 1.1) does not say where in "
+			"its chunk it stands: save a new snapshot to replay this log from");
+		return -EINVAL;
+	}
+	for (;;) {
+		if (p->chunk.seq > pos->chunk_seq) {
+			hv_errf(err, err_len, "the log's chunk %" PRIu64 " holds fewer than the snapshot's %" PRIu32
+				" events: another log", pos->chunk_seq, pos->chunk_events);
+			return -EINVAL;
+		}
+		rc = fetch(p, st);
+		if (rc < 0) {
+			hv_errf(err, err_len, "%s", st->msg);
+			return -EBADMSG;
+		}
+		if (rc == 0) {
+			hv_errf(err, err_len, "the log ends in chunk %" PRIu64 ", before the snapshot's place (chunk %"
+				PRIu64 ", step %" PRIu64 ")", p->chunk.seq, pos->chunk_seq, pos->last_event_step);
+			return -ENODATA;
+		}
+		if (rc == 1) {
+			passed(p);
+			if (p->chunk.seq == pos->chunk_seq && p->it.seen == pos->chunk_events)
+				break;
+		}
+	}
+	p->applied = pos->events;
+	return seek_check(p, pos, machine_step, err, err_len);
 }
 
 int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
@@ -429,8 +500,12 @@ int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, ui
 		hv_errf(err, err_len, "the replay has begun already");
 		return -EBUSY;
 	}
-	while (p->applied < pos->events) {
+	for (bool first = true; p->applied < pos->events; first = false) {
+		p->seeking = first;
 		int rc = fetch(p, st);
+		p->seeking = false;
+		if (first && rc == 2 && rr_reader_hole_bytes(p->r))
+			return seek_trimmed(p, pos, machine_step, st, err, err_len);
 		if (rc < 0) {
 			hv_errf(err, err_len, "%s", st->msg);
 			return -EBADMSG;
@@ -441,17 +516,19 @@ int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, ui
 				pos->last_event_step);
 			return -ENODATA;
 		}
-		if (rc == 1) {
-			p->applied++;
-			p->last_seq = p->chunk.seq;
-			p->last_step = p->ev.step;
-			p->last_kind = p->ev.kind;
-			if (p->ev.kind == RR_DIGEST)
-				p->last_digest = p->ev.step;
-		}
+		if (rc == 1)
+			passed(p);
 	}
+	return seek_check(p, pos, machine_step, err, err_len);
+}
+
+/* The player passed over pos->events events: are they the snapshot's? */
+static int seek_check(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
+		      char *err, size_t err_len)
+{
 	if (pos->events && (p->last_seq != pos->chunk_seq || p->last_step != pos->last_event_step ||
-			    (uint32_t)p->last_kind != pos->last_event_kind)) {
+			    (uint32_t)p->last_kind != pos->last_event_kind ||
+			    (pos->chunk_events && p->last_in_chunk != pos->chunk_events))) {
 		hv_errf(err, err_len, "the log's event %" PRIu64 " is %s at step %" PRIu64 " in chunk %" PRIu64
 			"; the snapshot saw %s at step %" PRIu64 " in chunk %" PRIu64 ": another log",
 			pos->events - 1, rr_kind_name(p->last_kind), p->last_step, p->last_seq,

@@ -68,6 +68,7 @@ struct rr_log_end {
 	uint64_t events;	/* every event, checks and digests too */
 	uint64_t last_ev_seq, last_ev_step;	/* the chunk and step of the last one */
 	enum rr_kind last_ev_kind;
+	uint32_t last_ev_in_chunk;		/* its place in its chunk, from 1 */
 	uint64_t last_digest_step;	/* 0: none seen (after a seek, perhaps one before it) */
 };
 struct rr_recorder;
@@ -175,6 +176,8 @@ void rr_player_position(const struct rr_player *p, struct hv_snapshot_logpos *po
  * Before the first rr_player_run: pass over the events a snapshot's machine
  * has applied already, checking that this is the log it was following;
  * machine_step is the loaded machine's step. The run then goes on from there.
+ * A trimmed log (rr_log_trim) is read from the snapshot's chunk on; a log
+ * trimmed past it, or a 1.1 snapshot on a trimmed log, is refused.
  */
 int rr_player_seek(struct rr_player *p, const struct hv_snapshot_logpos *pos, uint64_t machine_step,
 		   struct rr_play_status *st, char *err, size_t err_len) __attribute__((warn_unused_result));
@@ -202,5 +205,23 @@ struct rr_perturb {
  */
 int rr_bisect(const char *log, const struct hv_config *cfg, const struct rr_perturb *perturb,
 	      uint64_t from, uint64_t to, char *report, size_t report_len);
+
+/*
+ * Frees the part of the log at path before the chunk where pos (a snapshot's
+ * place) stands: a hole is punched from the end of the header to that chunk,
+ * the file keeps its size and the offsets of what follows, so a recorder may
+ * still be appending to it. The log then replays only from a snapshot at or
+ * after that place (docs/log-format.md, "Trimmed logs"). The chunk must hold
+ * the snapshot's last event; a 1.1 snapshot, which does not say where in its
+ * chunk it stands, is refused.
+ */
+struct rr_trim_result {
+	uint64_t header_bytes;		/* the hole starts here */
+	uint64_t was_seq, was_offset;	/* the first chunk before (was_offset > header_bytes: trimmed before) */
+	uint64_t seq, step, offset;	/* the chunk the log starts at now: seq, first step, offset */
+	uint64_t freed_bytes, kept_bytes;	/* disk space given back, and still used */
+};
+int rr_log_trim(const char *path, const struct hv_snapshot_logpos *pos, struct rr_trim_result *res, char *err,
+		size_t err_len) __attribute__((warn_unused_result));
 
 #endif

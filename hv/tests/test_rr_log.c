@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -641,6 +642,107 @@ static void test_continuity(void)
 	rr_reader_close(r);
 }
 
+/* Reads a whole log; returns the chunks read, the first one's seq in *first, the final rc in *rc_out. */
+static int read_all(struct rr_reader *r, bool allow, uint64_t *first, int *rc_out, char *err, size_t err_len)
+{
+	struct rr_header h;
+	struct rr_chunk c;
+	int n = 0, rc;
+
+	if (allow)
+		rr_reader_allow_trimmed(r);
+	CHECK(rr_reader_read_header(r, &h, err, err_len) == 0, "trimmed log header: %s", err);
+	while ((rc = rr_reader_next(r, &c, err, err_len)) == 1)
+		if (!n++)
+			*first = c.seq;
+	*rc_out = rc;
+	return n;
+}
+
+/*
+ * A trimmed log (ftvm log trim): zero bytes between the header and a later
+ * chunk, as a hole punched in a file or as written zeros. Only a reader that
+ * allows it reads one, from that chunk on, with continuity checked after it.
+ */
+static void test_trimmed(void)
+{
+	enum { CHUNKS = 40, CUT = 20 };
+	static uint8_t log[CHUNKS * 4200 + 4096], payload[4100];
+	size_t at, hlen, off[CHUNKS + 1];
+	struct rr_header h;
+	uint64_t first = 0;
+	char err[256];
+	int rc;
+
+	sample_header(&h);
+	CHECK(rr_header_encode(&h, log, sizeof(log), &hlen) == 0, "header");
+	payload[0] = RR_CONSOLE_IN;
+	payload[1] = 1;			/* delta */
+	put_le(payload + 2, 0x80 | (4000 & 0x7f), 1);	/* varint 4000 */
+	put_le(payload + 3, 4000 >> 7, 1);
+	memset(payload + 4, 'x', 4000);
+	at = hlen;
+	for (int k = 0; k < CHUNKS; k++) {
+		off[k] = at;
+		at += raw_chunk(log + at, (uint64_t)k, 100 * (uint64_t)k, 100 * (uint64_t)k + 100, 1, payload, 4004);
+	}
+	off[CHUNKS] = at;
+
+	int fd = memfd_create("rrlog-trim", 0);
+	struct stat before, after;
+	CHECK(fd >= 0 && write(fd, log, at) == (ssize_t)at && fstat(fd, &before) == 0, "memfd");
+	CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)hlen, (off_t)(off[CUT] - hlen)) == 0 &&
+	      fstat(fd, &after) == 0, "punch a hole: %s", strerror(errno));
+	CHECK(after.st_size == before.st_size && after.st_blocks < before.st_blocks, "the hole frees blocks");
+
+	struct rr_reader *r = rr_reader_open_fd(fd);
+	lseek(fd, 0, SEEK_SET);
+	int n = read_all(r, false, &first, &rc, err, sizeof(err));
+	CHECK(n == 0 && rc == -EBADMSG && strstr(err, "the log was trimmed"), "a trimmed log read as whole: %d, %s", rc, err);
+	rr_reader_close(r);
+
+	lseek(fd, 0, SEEK_SET);
+	r = rr_reader_open_fd(fd);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(rc == 0 && n == CHUNKS - CUT && first == CUT && rr_reader_state(r) == RR_READER_EOF &&
+	      rr_reader_offset(r) == at && rr_reader_hole_bytes(r) == off[CUT] - hlen,
+	      "fd: %d chunks from %llu, rc %d, hole %llu: %s", n, (unsigned long long)first, rc,
+	      (unsigned long long)rr_reader_hole_bytes(r), err);
+	rr_reader_close(r);
+	close(fd);
+
+	/* The same as zeros in memory and through a FILE*; a whole log reads with a hole of 0. */
+	memset(log + hlen, 0, off[CUT] - hlen);
+	r = rr_reader_open_mem(log, at);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(rc == 0 && n == CHUNKS - CUT && first == CUT && rr_reader_hole_bytes(r) == off[CUT] - hlen, "mem: %s", err);
+	rr_reader_close(r);
+	FILE *f = fmemopen(log, at, "r");
+	r = rr_reader_open_file(f);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(rc == 0 && n == CHUNKS - CUT && first == CUT && rr_reader_offset(r) == at, "FILE: %s", err);
+	rr_reader_close(r);
+	fclose(f);
+
+	/* After the first chunk, continuity holds as ever. */
+	raw_chunk(log + off[CUT + 2], CUT + 3, 100 * (CUT + 2), 100 * (CUT + 2) + 100, 1, payload, 4004);
+	r = rr_reader_open_mem(log, at);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(n == 2 && rc == -EBADMSG && strstr(err, "seq 23 where 22 was expected"), "a gap after the hole: %s", err);
+	rr_reader_close(r);
+	/* Garbage after the hole is corrupt; a hole to the end of the file says so. */
+	log[off[CUT]] = 'G';
+	r = rr_reader_open_mem(log, at);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(n == 0 && rc == -EBADMSG && rr_reader_state(r) == RR_READER_CORRUPT, "garbage after the hole: %s", err);
+	rr_reader_close(r);
+	r = rr_reader_open_mem(log, off[CUT]);
+	n = read_all(r, true, &first, &rc, err, sizeof(err));
+	CHECK(n == 0 && rc == 0 && rr_reader_state(r) == RR_READER_TRUNCATED && strstr(err, "trimmed of every chunk"),
+	      "a hole to the end: %s", err);
+	rr_reader_close(r);
+}
+
 /* Runs 'ftvm log dump' on the first len bytes of log; returns its status and its output's last line in last. */
 static int run_dump(const uint8_t *log, size_t len, char *last, size_t last_len)
 {
@@ -710,6 +812,7 @@ int main(void)
 	test_truncation();
 	test_bad_events();
 	test_continuity();
+	test_trimmed();
 	test_dump();
 	return check_done("test_rr_log");
 }

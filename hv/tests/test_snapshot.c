@@ -216,7 +216,7 @@ static void test_damage(void)
 	CHECK(hv_track_dirty(m) == 0, "dirty tracking");
 	run(m, 50000);
 	struct hv_snapshot_logpos pos = { .valid = true, .events = 3, .chunk_seq = 1, .last_event_step = 40000,
-					  .last_event_kind = 3 };
+					  .last_event_kind = 3, .chunk_events = 2 };
 	memset(pos.header_sha256, 0xab, sizeof(pos.header_sha256));
 	CHECK(hv_snapshot_save(m, snap, &pos, err, sizeof(err)) == 0, "save: %s", err);
 	hv_machine_destroy(m);
@@ -224,7 +224,7 @@ static void test_damage(void)
 	struct hv_snapshot_info info;
 	CHECK(hv_snapshot_info(snap, &info, err, sizeof(err)) == 0 && info.has_dirty && info.has_logpos &&
 	      info.logpos.valid && info.logpos.events == 3 && info.logpos.chunk_seq == 1 &&
-	      info.logpos.last_event_step == 40000 && info.logpos.last_event_kind == 3 &&
+	      info.logpos.last_event_step == 40000 && info.logpos.last_event_kind == 3 && info.logpos.chunk_events == 2 &&
 	      !memcmp(info.logpos.header_sha256, pos.header_sha256, 32),
 	      "dirty pages and the log position saved: %s", err);
 	uint64_t peek_steps;

@@ -53,7 +53,7 @@ static void save_checkpoint(const char *path, uint64_t steps, const uint8_t sha[
 	while (hv_steps(m) < steps && hv_run(m, steps - hv_steps(m), &info) == 0 && info.why == HV_STOP_BUDGET)
 		;
 	struct hv_snapshot_logpos pos = { .valid = true, .events = 1, .chunk_seq = chunk_seq,
-					  .last_event_step = 1, .last_event_kind = RR_CLOCK };
+					  .last_event_step = 1, .last_event_kind = RR_CLOCK, .chunk_events = 1 };
 	memcpy(pos.header_sha256, sha, 32);
 	CHECK(hv_snapshot_save(m, path, &pos, err, sizeof(err)) == 0, "save: %s", err);
 	hv_machine_destroy(m);
