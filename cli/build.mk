@@ -2,7 +2,7 @@
 # cli: the ftvm command, a thin argv layer over hv/ and the daemons: main and one file per
 # subcommand. Included before hv/build.mk, whose ftvm rule expands FTVM_OBJS.
 
-FTVM_OBJS += cli/main.o cli/args.o cli/run.o cli/replay.o cli/trace.o cli/log_dump.o cli/snapshot.o
+FTVM_OBJS += cli/main.o cli/args.o cli/run.o cli/replay.o cli/trace.o cli/log_dump.o cli/log_trim.o cli/snapshot.o
 FTVM_OBJS += cli/pair.o cli/status.o
 FTVM_OBJS += cli/version.o
 FTVM_OBJS += cli/report.o

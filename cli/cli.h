@@ -37,6 +37,7 @@ int cli_status(int argc, char **argv);
 int cli_promote(int argc, char **argv);
 int cli_protect(int argc, char **argv);
 int cli_log(int argc, char **argv);	/* log_dump.c */
+int cli_log_trim(int argc, char **argv);	/* log_trim.c: ftvm log trim */
 int cli_snapshot(int argc, char **argv);	/* snapshot.c: save, info */
 /* "512M", "2G", "65536": bytes, or -1 when malformed. */
 int cli_parse_size(const char *s, uint64_t *out);

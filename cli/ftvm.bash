@@ -51,9 +51,9 @@ _ftvm()
 		words=$_ftvm_replay_opts;;
 	log)
 		if [ "$COMP_CWORD" -eq 2 ]; then
-			words="dump --help"
+			words="dump trim --help"
 		elif [[ $cur == -* ]]; then
-			words="--json --help"
+			[ "${COMP_WORDS[2]}" = trim ] && words="--from --help" || words="--json --help"
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 			return

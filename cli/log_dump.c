@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"  and a summary. --json prints JSON Lines instead: one object per header, chunk and\n"
 		"  event, each with a \"type\", then a \"summary\".\n"
 		"  Exit 0 for a clean or truncated log, 2 for bad usage, a corrupt or unreadable log, or a\n"
-		"  header with values no machine can have (as replay refuses it).\n");
+		"  header with values no machine can have (as replay refuses it).\n"
+		"       ftvm log trim FILE --from SNAP\n"
+		"  Free the part of a log before a snapshot's place (ftvm log trim --help).\n");
 }
 
 static void print_sha(const char *name, bool has, const uint8_t sha[32])
@@ -229,7 +231,11 @@ static int dump(const char *path, int fd, bool json)
 	if (bad_header && !json)
 		printf("  %-14s%s\n", "INVALID", problem);
 
+	rr_reader_allow_trimmed(r);
 	while ((rc = rr_reader_next(r, &c, err, sizeof(err))) == 1) {
+		if (!json && rr_reader_chunks(r) == 1 && rr_reader_hole_bytes(r))
+			printf("trimmed: %" PRIu64 " zero bytes after the header (ftvm log trim); the log starts at "
+			       "chunk %" PRIu64 ", step %" PRIu64 "\n", rr_reader_hole_bytes(r), c.seq, c.first_step);
 		if (json)
 			printf("{\"type\":\"chunk\",\"seq\":%" PRIu64 ",\"first_step\":%" PRIu64 ",\"end_step\":%" PRIu64
 			       ",\"events\":%" PRIu32 ",\"bytes\":%zu,\"offset\":%" PRIu64 "}\n", c.seq, c.first_step,
@@ -274,7 +280,8 @@ static int dump(const char *path, int fd, bool json)
 		       rr_reader_chunks(r), events);
 		for (int k = RR_CONSOLE_IN; k <= RR_END; k++)
 			printf("%s\"%s\":%" PRIu64, k == RR_CONSOLE_IN ? "" : ",", rr_kind_name((enum rr_kind)k), per_kind[k]);
-		printf("},\"bytes\":%" PRIu64 ",\"state\":\"%s\"", rr_reader_offset(r), state);
+		printf("},\"bytes\":%" PRIu64 ",\"trimmed_bytes\":%" PRIu64 ",\"state\":\"%s\"", rr_reader_offset(r),
+		       rr_reader_hole_bytes(r), state);
 		if (bad_header) {
 			printf(",\"header_problem\":");
 			cli_json_str(stdout, problem);

@@ -44,6 +44,8 @@ static int dispatch(int argc, char **argv, int *status)
 		*status = cli_run(argc, argv);
 	else if (!strcmp(argv[0], "replay"))
 		*status = cli_replay(argc, argv);
+	else if (!strcmp(argv[0], "log") && argc >= 2 && !strcmp(argv[1], "trim"))
+		*status = cli_log_trim(argc, argv);
 	else if (!strcmp(argv[0], "log"))
 		*status = cli_log(argc, argv);
 	else if (!strcmp(argv[0], "snapshot"))

@@ -16,7 +16,7 @@ HV_OBJS += hv/host/slirp.o hv/host/tap.o hv/host/sched.o
 # the log codec and reader, record, replay, bisect, digest, output commit, going live, sessions
 HV_OBJS += hv/rr/clock.o hv/rr/console.o hv/rr/net.o
 HV_OBJS += hv/rr/log.o hv/rr/reader.o hv/rr/image.o hv/rr/record.o hv/rr/replay.o hv/rr/bisect.o
-HV_OBJS += hv/rr/digest.o hv/rr/output_commit.o hv/rr/live.o hv/rr/session.o
+HV_OBJS += hv/rr/digest.o hv/rr/output_commit.o hv/rr/live.o hv/rr/session.o hv/rr/trim.o
 HV_OBJS += hv/rq/queue.o
 
 LIBHV := $(BUILD)/libhv.a
