@@ -235,8 +235,9 @@ static int skip_hole(struct rr_reader *r)
 	}
 	if (!r->back && !(r->back = malloc(BLOCK)))
 		return -ENOMEM;
-	for (;;) {
-		long n = reader_raw(r, r->back, BLOCK);
+	/* One byte first: a whole log being written (the backup's feed) must not wait for more. */
+	for (size_t want = 1;; want = BLOCK) {
+		long n = reader_raw(r, r->back, want);
 		if (n <= 0) {
 			r->back_len = r->back_pos = 0;
 			return (int)n;
