@@ -743,6 +743,31 @@ static void test_trimmed(void)
 	rr_reader_close(r);
 }
 
+/* A log still being written (the backup's feed): a reader that allows a hole waits for no more than a chunk. */
+static void test_trimmed_live(void)
+{
+	uint8_t log[4096];
+	size_t ends[3];
+	struct rr_header h;
+	struct rr_chunk c;
+	char err[256];
+	int fds[2];
+
+	small_log(log, ends);
+	CHECK(pipe(fds) == 0 && write(fds[1], log, ends[0]) == (ssize_t)ends[0], "pipe");
+	FILE *f = fdopen(fds[0], "r");	/* as the backup's feed: fread waits until it has all it asked for */
+	struct rr_reader *r = rr_reader_open_file(f);
+	rr_reader_allow_trimmed(r);
+	alarm(60);	/* the write end stays open: a reader that wants more blocks until this kills the test */
+	CHECK(rr_reader_read_header(r, &h, err, sizeof(err)) == 0 && rr_reader_next(r, &c, err, sizeof(err)) == 1 &&
+	      c.seq == 0 && rr_reader_hole_bytes(r) == 0, "the first chunk of a log being written: %s", err);
+	alarm(0);
+	close(fds[1]);
+	CHECK(rr_reader_next(r, &c, err, sizeof(err)) == 0 && rr_reader_state(r) == RR_READER_EOF, "then its end");
+	rr_reader_close(r);
+	fclose(f);
+}
+
 /* Runs 'ftvm log dump' on the first len bytes of log; returns its status and its output's last line in last. */
 static int run_dump(const uint8_t *log, size_t len, char *last, size_t last_len)
 {
@@ -813,6 +838,7 @@ int main(void)
 	test_bad_events();
 	test_continuity();
 	test_trimmed();
+	test_trimmed_live();
 	test_dump();
 	return check_done("test_rr_log");
 }
