@@ -92,6 +92,28 @@ uint64_t rr_reader_offset(const struct rr_reader *r) { return r->off; }
 uint64_t rr_reader_chunks(const struct rr_reader *r) { return r->chunks; }
 bool rr_reader_saw_end(const struct rr_reader *r) { return r->saw_end; }
 
+/* Reads up to len bytes from the source itself (not the bytes kept past a hole); 0 at its end. */
+static long reader_raw(struct rr_reader *r, uint8_t *dst, size_t len)
+{
+	if (r->src == RR_SRC_MEM) {
+		size_t n = r->mem_len - r->mem_pos;
+		if (n > len)
+			n = len;
+		memcpy(dst, r->mem + r->mem_pos, n);
+		r->mem_pos += n;
+		return (long)n;
+	}
+	if (r->src == RR_SRC_FILE) {
+		size_t n = fread(dst, 1, len, r->f);
+		return !n && ferror(r->f) ? -EIO : (long)n;
+	}
+	for (;;) {
+		ssize_t k = read(r->fd, dst, len);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : (long)k;
+	}
+}
+
 /* Fills r->buf[have..want); returns the bytes now held (short only at end of file) or -errno. */
 static long reader_fill(struct rr_reader *r, size_t have, size_t want)
 {
@@ -103,34 +125,17 @@ static long reader_fill(struct rr_reader *r, size_t have, size_t want)
 		r->cap = want;
 	}
 	while (have < want) {
-		size_t n;
+		long n;
 		if (r->back_pos < r->back_len) {
-			n = r->back_len - r->back_pos;
-			if (n > want - have)
-				n = want - have;
-			memcpy(r->buf + have, r->back + r->back_pos, n);
-			r->back_pos += n;
-		} else if (r->src == RR_SRC_MEM) {
-			n = r->mem_len - r->mem_pos;
-			if (n > want - have)
-				n = want - have;
-			memcpy(r->buf + have, r->mem + r->mem_pos, n);
-			r->mem_pos += n;
-		} else if (r->src == RR_SRC_FILE) {
-			n = fread(r->buf + have, 1, want - have, r->f);
-			if (!n && ferror(r->f))
-				return -EIO;
-		} else {
-			ssize_t k = read(r->fd, r->buf + have, want - have);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				return -errno;
-			n = (size_t)k;
+			n = (long)(r->back_len - r->back_pos < want - have ? r->back_len - r->back_pos : want - have);
+			memcpy(r->buf + have, r->back + r->back_pos, (size_t)n);
+			r->back_pos += (size_t)n;
+		} else if ((n = reader_raw(r, r->buf + have, want - have)) < 0) {
+			return n;
 		}
 		if (!n)
 			break;
-		have += n;
+		have += (size_t)n;
 	}
 	return (long)have;
 }
@@ -187,28 +192,6 @@ int rr_reader_read_header(struct rr_reader *r, struct rr_header *h, char *err, s
 	r->header_done = true;
 	r->off = consumed;
 	return 0;
-}
-
-/* Reads up to len bytes from the source, bypassing the pushback (which is empty while this runs). */
-static long reader_raw(struct rr_reader *r, uint8_t *dst, size_t len)
-{
-	if (r->src == RR_SRC_MEM) {
-		size_t n = r->mem_len - r->mem_pos;
-		if (n > len)
-			n = len;
-		memcpy(dst, r->mem + r->mem_pos, n);
-		r->mem_pos += n;
-		return (long)n;
-	}
-	if (r->src == RR_SRC_FILE) {
-		size_t n = fread(dst, 1, len, r->f);
-		return !n && ferror(r->f) ? -EIO : (long)n;
-	}
-	for (;;) {
-		ssize_t k = read(r->fd, dst, len);
-		if (k >= 0 || errno != EINTR)
-			return k < 0 ? -errno : (long)k;
-	}
 }
 
 /*
