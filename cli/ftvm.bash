@@ -3,7 +3,7 @@
 
 _ftvm_run_opts="--kernel --initrd --bios --append --disk --net --mem --smp --cpu --max-steps
 	--virtual-clock --input-at --digest-at --no-console-input --stats --json --trace --help"
-_ftvm_record_opts="--log --digest-interval --digest-hash --fsync --from --stop-snapshot"
+_ftvm_record_opts="--log --digest-interval --digest-hash --fsync --from --stop-snapshot --checkpoint-s"
 _ftvm_pair_opts="--name --peer-name --certs --arbiter --log --fsync --control --vm-id --heartbeat-ms
 	--dead-ms --kernel --initrd --bios --append --mem --smp --disk --net --cpu --help"
 _ftvm_replay_opts="--kernel --initrd --bios --disk --cpu --from --then-live --then-record --fsync --net --quiet --stats --json

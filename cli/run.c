@@ -6,6 +6,8 @@
 #include "hv/rr/rr.h"
 #include "hv/rr/session.h"
 #include "hv/snapshot.h"
+#include "primary/pair.h"
+#include "transport/log.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +22,21 @@
 #define MAX_SCRIPTED 64
 /* live.c ends a slice at least every 1M steps (LIVE_SLICE_STEPS); the recorder digests at slice ends. */
 #define MIN_DIGEST_INTERVAL 1000000ULL
+
+/* ftvm record --checkpoint-s: the pair's checkpoints (primary/pair_ckpt.c), each trimming the log. */
+struct record_ckpt {
+	struct ft_ckpt ckpt;
+	struct rr_session *s;
+};
+
+static int record_checkpoint(void *opaque, struct hv_machine *m)
+{
+	struct record_ckpt *r = opaque;
+
+	(void)m;
+	ft_ckpt_maybe(&r->ckpt, r->s);
+	return 0;
+}
 
 static void usage(FILE *f, bool recording)
 {
@@ -37,7 +54,10 @@ static void usage(FILE *f, bool recording)
 			"  --stop-snapshot FILE  when stopped (--max-steps, Ctrl-A x, SIGTERM), end the log\n"
 			"                     without END and save the machine to FILE, so that\n"
 			"  --from FILE        goes on with the same --log from there (with --disk as it\n"
-			"                     was at the stop); its replay runs across the seam unchanged\n"
+			"                     was at the stop); its replay runs across the seam unchanged\n"			"  --checkpoint-s N   every N seconds save the machine to FILE.ckpt (beside --log)\n"
+			"                     and then trim the log before its place (ftvm log trim), so\n"
+			"                     the log holds only what 'ftvm replay FILE --from FILE.ckpt'\n"
+			"                     reads: a long recording's disk use stays bounded\n"
 			"  Record with --disk FILE,snapshot to keep the image as it was, so that replay and\n"
 			"  go-live can start from the same file.\n");
 	else
@@ -131,7 +151,7 @@ int cli_run(int argc, char **argv)
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_BIOS, OPT_APPEND, OPT_DISK, OPT_NET, OPT_MEM,
 	       OPT_SMP, OPT_MAX, OPT_VCLOCK, OPT_INPUT, OPT_DIGEST, OPT_NOCONS, OPT_STATS, OPT_HELP,
 	       OPT_LOG, OPT_DIGEST_INTERVAL, OPT_TRACE, OPT_CPU, OPT_JSON, OPT_FSYNC, OPT_FROM, OPT_STOP_SNAPSHOT,
-	       OPT_DIGEST_HASH };
+	       OPT_DIGEST_HASH, OPT_CHECKPOINT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -157,6 +177,7 @@ int cli_run(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "digest-interval", required_argument, NULL, OPT_DIGEST_INTERVAL },
 		{ "digest-hash", required_argument, NULL, OPT_DIGEST_HASH },
+		{ "checkpoint-s", required_argument, NULL, OPT_CHECKPOINT },
 		{ 0 },
 	};
 	struct hv_config cfg = { .mem_bytes = 512ULL << 20, .smp = 1, .bios = DEFAULT_BIOS,
@@ -172,6 +193,7 @@ int cli_run(int argc, char **argv)
 	bool fsync_log = false;
 	const char *from = NULL;	/* start from this snapshot instead of booting (record: continue its log) */
 	const char *stop_snapshot = NULL;	/* record: a stop leaves the log open and saves here */
+	uint32_t checkpoint_s = 0;		/* record: save LOG.ckpt this often and trim the log to it */
 	struct cli_trace trace = { 0 };
 	int c, status = FTVM_EXIT_USAGE;
 	char err[512] = "";
@@ -262,6 +284,16 @@ int cli_run(int argc, char **argv)
 				return FTVM_EXIT_USAGE;
 			}
 			break;
+		case OPT_CHECKPOINT: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || !v || v > 86400) {
+				fprintf(stderr, "ftvm %s: --checkpoint-s %s: seconds, 1 to 86400\n", argv[0], optarg);
+				return FTVM_EXIT_USAGE;
+			}
+			checkpoint_s = (uint32_t)v;
+			break;
+		}
 		case OPT_DIGEST_HASH:
 			if (strcmp(optarg, "sha256") && strcmp(optarg, "xxh3")) {
 				fprintf(stderr, "ftvm %s: --digest-hash %s: sha256 or xxh3\n", argv[0], optarg);
@@ -281,6 +313,10 @@ int cli_run(int argc, char **argv)
 	if (recording != (log_path != NULL)) {
 		fprintf(stderr, recording ? "ftvm record: --log FILE is required\n"
 					  : "ftvm run: --log is for 'ftvm record'\n");
+		return FTVM_EXIT_USAGE;
+	}
+	if (!recording && checkpoint_s) {
+		fprintf(stderr, "ftvm run: --checkpoint-s is for 'ftvm record'\n");
 		return FTVM_EXIT_USAGE;
 	}
 	if (!recording && stop_snapshot) {
@@ -337,6 +373,7 @@ int cli_run(int argc, char **argv)
 		lo.console_fd = -1;
 
 	struct rr_session *sess = NULL;
+	struct record_ckpt rck = { .s = NULL };
 	struct live lv;
 	struct hv_machine *m;
 	if (recording) {
@@ -350,6 +387,13 @@ int cli_run(int argc, char **argv)
 			goto out;
 		}
 		m = rr_session_machine(sess);
+		if (checkpoint_s) {
+			ft_ckpt_init(&rck.ckpt, log_path, checkpoint_s, "record");
+			rck.ckpt.trim_log = true;
+			rck.s = sess;
+			log_set_verbose(stats ? 1 : 0);
+			rr_session_set_slice_hook(sess, record_checkpoint, &rck);
+		}
 	} else {
 		if (live_init(&lv, &lo, err, sizeof(err))) {
 			fprintf(stderr, "ftvm %s: %s\n", argv[0], err);
@@ -368,6 +412,7 @@ int cli_run(int argc, char **argv)
 	int run_rc = 0;
 	if (recording) {
 		run_rc = rr_session_record_run(sess, &res);
+		ft_ckpt_reap(&rck.ckpt, true);
 	} else {
 		live_run(&lv, m, &res);
 		live_fini(&lv);

@@ -105,6 +105,7 @@ SYSTEM_TESTS += hv/tests/rr-diverge.sh
 SYSTEM_TESTS += hv/tests/rr-golive-tap.sh
 SYSTEM_TESTS += hv/tests/rr-output-commit.sh
 SYSTEM_TESTS += hv/tests/rr-output-commit-fulldisk.sh
+SYSTEM_TESTS += hv/tests/rr-output-commit-checkpoint.sh
 SYSTEM_TESTS += hv/tests/asan-guest.sh
 
 # virtio: the unit test links the virtio objects alone; the libFuzzer target builds with $(CLANG).

@@ -120,6 +120,9 @@ struct ft_ckpt {
 	char path[4200];
 	const char *who;	/* "primary" or "backup", for the log */
 	uint32_t every_s;	/* 0: never */
+	/* ftvm record --checkpoint-s: each saved checkpoint also trims the log before its place (rr_log_trim). */
+	bool trim_log;
+	char log_path[4096];
 	pid_t pid;		/* the writer running now */
 	uint64_t step;
 	double started, last;

@@ -34,6 +34,7 @@ void ft_ckpt_init(struct ft_ckpt *c, const char *log_path, uint32_t every_s, con
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s.ckpt", log_path ? log_path : "");
+	snprintf(c->log_path, sizeof(c->log_path), "%s", log_path ? log_path : "");
 	c->every_s = log_path ? every_s : 0;
 	c->who = who;
 	c->last = ft_now_s();
@@ -111,6 +112,11 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 			dprintf(2, "ftvm: %s: checkpoint: %s\n", c->who, err);
 			_exit(1);
 		}
+		/* Only once the checkpoint is in place: the log then never lacks what a replay from it reads. */
+		struct rr_trim_result tr;
+		if (c->trim_log && pos.events && rr_log_trim(c->log_path, &pos, &tr, err, sizeof(err)))
+			dprintf(2, "ftvm: %s: the checkpoint at step %" PRIu64 " is saved; its log is not trimmed: %s\n",
+				c->who, c->step, err);
 		_exit(0);
 	}
 	if (pid < 0) {

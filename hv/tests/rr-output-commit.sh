@@ -3,7 +3,9 @@
 # Output commit for a plain recorder: clients keep writing to ftkv in a guest on a TAP network
 # while the recorder is SIGKILLed (MODE=kill) or its log fills a small disk (MODE=fulldisk);
 # 'ftvm replay --then-live' on the same network then goes live, and every SET a client was
-# told OK is still there, asked over the same TCP connections.
+# told OK is still there, asked over the same TCP connections. MODE=checkpoint records with
+# --checkpoint-s 1, so that the log is trimmed to the last checkpoint while the clients write,
+# kills it the same way and goes live from that checkpoint ('replay --from LOG.ckpt').
 set -u
 . "$(dirname "$0")/lib.sh"
 MODE=${MODE:-${1:-kill}}
@@ -32,8 +34,10 @@ if [ "$MODE" = fulldisk ]; then
 	log=$mnt/live.ftlog
 fi
 append="console=ttyS0 panic=-1 ftvm.ip=10.77.0.2/24,10.77.0.1 ftvm.run=ftkv,idle:3600"
+ckpt_opts=()
+[ "$MODE" = checkpoint ] && ckpt_opts=(--checkpoint-s 1)
 ip netns exec "$ns" "$FTVM" record --log "$log" --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" \
-	--net tap:tap0 --no-console-input --append "$append" >"$TMP/rec.out" 2>&1 &
+	--net tap:tap0 --no-console-input --append "$append" "${ckpt_opts[@]}" >"$TMP/rec.out" 2>&1 &
 vm=$!
 
 # Four connections write keys as fast as answers come; each acknowledged SET is noted.
@@ -91,7 +95,17 @@ client=$!
 for _ in $(seq 1 1200); do [ -e "$TMP/loaded" ] && break
 	kill -0 $client 2>/dev/null || break; sleep 0.1; done
 [ -e "$TMP/loaded" ] || { cat "$TMP/client.out"; tail -20 "$TMP/rec.out"; fail "the clients never got going"; }
-if [ "$MODE" = kill ]; then
+trimmed() {
+	"$FTVM" log dump --json "$log" 2>/dev/null | tail -n 1 |
+		python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["trimmed_bytes"] == 0)'
+}
+if [ "$MODE" = checkpoint ]; then
+	# Under the clients' load, a checkpoint is saved and the log trimmed to it (up to 60 s).
+	for _ in $(seq 1 600); do trimmed && break; kill -0 $vm 2>/dev/null || break; sleep 0.1; done
+	trimmed || { tail -5 "$TMP/rec.out"; fail "the recorder never trimmed its log to a checkpoint"; }
+	echo "ok: $("$FTVM" log dump "$log" | grep '^trimmed: ')"
+fi
+if [ "$MODE" = kill ] || [ "$MODE" = checkpoint ]; then
 	sleep "0.$(( RANDOM % 9 + 1 ))"
 	kill -KILL $vm
 	wait $vm 2>/dev/null
@@ -107,7 +121,15 @@ fi
 vm=
 touch "$TMP/stop"
 
-ip netns exec "$ns" "$FTVM" replay "$log" --then-live --quiet --net tap:tap0 >"$TMP/replay.out" 2>&1 &
+from_opts=()
+if [ "$MODE" = checkpoint ]; then
+	from_opts=(--from "$log.ckpt")
+	cp "$log" "$TMP/whole-try.ftlog"
+	refused "the trimmed log replayed from the boot" "the log was trimmed" \
+		replay "$TMP/whole-try.ftlog" --kernel "$DOMT_IMAGE" --initrd "$DOMT_INITRD" --net none
+fi
+ip netns exec "$ns" "$FTVM" replay "$log" "${from_opts[@]}" --then-live --quiet --net tap:tap0 \
+	>"$TMP/replay.out" 2>&1 &
 vm=$!
 for _ in $(seq 1 600); do grep -q "live at step" "$TMP/replay.out" && break
 	kill -0 $vm 2>/dev/null || break; sleep 0.1; done
