@@ -67,7 +67,8 @@ int cli_log_trim(int argc, char **argv)
 	int rc = rr_log_trim(path, &info.logpos, &res, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ftvm log trim: %s\n", err);
-		return rc == -EINVAL || rc == -ENODATA || rc == -EBADMSG ? FTVM_EXIT_USAGE : FTVM_EXIT_HOST_ERROR;
+		bool bad_input = rc == -EINVAL || rc == -ENODATA || rc == -EBADMSG || rc == -EPROTONOSUPPORT;
+		return bad_input ? FTVM_EXIT_USAGE : FTVM_EXIT_HOST_ERROR;
 	}
 	if (res.was_offset == res.offset)
 		printf("log %s starts at chunk %" PRIu64 " (step %" PRIu64 ") already: nothing to free; %" PRIu64

@@ -35,8 +35,10 @@ static int find_chunk(int fd, const char *path, const struct hv_snapshot_logpos 
 	char why[512] = "";
 	int rc;
 
-	if (!r)
+	if (!r) {
+		hv_errf(err, err_len, "out of memory");
 		return -ENOMEM;
+	}
 	rr_reader_allow_trimmed(r);
 	rc = rr_reader_read_header(r, &h, why, sizeof(why));
 	if (rc) {
