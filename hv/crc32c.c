@@ -141,19 +141,25 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~crc32c_soft(crc, buf, len);
 }
 
-int crc32c_file_prefix(int fd, uint64_t len, uint32_t *out)
+int crc32c_file_range(int fd, uint64_t off, uint64_t len, uint32_t *crc)
 {
 	uint8_t buf[1 << 16];
-	uint32_t crc = 0;
+	uint32_t c = *crc;
 
-	for (uint64_t off = 0; off < len;) {
-		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+	for (uint64_t end = off + len; off < end;) {
+		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		crc = crc32c(crc, buf, (size_t)n);
+		c = crc32c(c, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
-	*out = crc;
+	*crc = c;
 	return 0;
+}
+
+int crc32c_file_prefix(int fd, uint64_t len, uint32_t *out)
+{
+	*out = 0;
+	return crc32c_file_range(fd, 0, len, out);
 }

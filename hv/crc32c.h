@@ -14,5 +14,7 @@
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 /* CRC-32C of a file's first len bytes: 0, or -errno (-EIO: the file is shorter). */
 int crc32c_file_prefix(int fd, uint64_t len, uint32_t *out) __attribute__((warn_unused_result));
+/* Extends *crc over a file's bytes [off, off + len): 0, or -errno (-EIO: the file is shorter). */
+int crc32c_file_range(int fd, uint64_t off, uint64_t len, uint32_t *crc) __attribute__((warn_unused_result));
 
 #endif

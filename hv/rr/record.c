@@ -174,6 +174,7 @@ static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *er
 		hv_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
+	rr_reader_allow_trimmed(rd);	/* a checkpointed recording's (ftvm record --checkpoint-s, the pair's) */
 	rc = rr_reader_read_header(rd, h, why, sizeof(why));
 	if (rc) {
 		hv_errf(err, err_len, "log %s: %s", r->o.path, rc == -EAGAIN ? "ends inside its header" : why);
@@ -221,7 +222,10 @@ static int scan_log(struct rr_recorder *r, int fd, struct rr_header *h, char *er
 		hv_errf(err, err_len, "log %s: %s", r->o.path, strerror(errno));
 		return rc;
 	}
-	r->written_items = 1 + chunks;	/* the header and the chunks: the queue numbers on from there */
+	/* The header and the chunks (a trimmed log's first one has any seq): the queue numbers on from there. */
+	r->written_items = chunks ? r->chunk_seq + 1 : 1;
+	if (r->o.continue_events)
+		r->events_total = r->o.continue_events;
 	r->flushed_step = end_step;
 	r->last_step = end_step;
 	r->next_digest = (last_digest ? last_digest : 0) + h->digest_interval;

@@ -111,6 +111,11 @@ struct rr_record_opts {
 	 * player read, and h is its header.
 	 */
 	const struct rr_log_end *continue_at;
+	/*
+	 * Without continue_at: the events the log holds from its start, known
+	 * from a snapshot of its end (0: counted). A trimmed log no longer says.
+	 */
+	uint64_t continue_events;
 };
 /*
  * The stream, file and queue alike, is the log header followed by chunks;
@@ -213,7 +218,8 @@ int rr_bisect(const char *log, const struct hv_config *cfg, const struct rr_pert
  * still be appending to it. The log then replays only from a snapshot at or
  * after that place (docs/log-format.md, "Trimmed logs"). The chunk must hold
  * the snapshot's last event; a 1.1 snapshot, which does not say where in its
- * chunk it stands, is refused.
+ * chunk it stands, is refused. -EBUSY while another open file holds a
+ * shared flock(2) on the log (a daemon serving a peer from it).
  */
 struct rr_trim_result {
 	uint64_t header_bytes;		/* the hole starts here */

@@ -246,6 +246,7 @@ int rr_session_record_open(struct rr_session **out, const struct hv_config *cfg,
 		if (rc)
 			goto fail;
 		rop.continue_log = true;
+		rop.continue_events = pos.events;	/* it stands at the log's end (check_continuation) */
 		rop.header_out = &s->h;
 		rc = rr_recorder_open_opts(&s->rec, &rop, NULL, err, err_len);
 		if (rc)

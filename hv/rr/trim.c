@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,14 +109,23 @@ int rr_log_trim(const char *path, const struct hv_snapshot_logpos *pos, struct r
 	rc = find_chunk(fd, path, pos, res, err, err_len);
 	if (rc)
 		goto out;
+	/* A daemon serving a peer from this log holds a shared lock on it: its items stay till it lets go. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		hv_errf(err, err_len, "log %s: %s", path, errno == EWOULDBLOCK ? "a reader holds it (a daemon "
+			"serving a peer from it): not trimmed now" : strerror(errno));
+		goto out;
+	}
 	if (res->offset > res->header_bytes &&
 	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)res->header_bytes,
 		      (off_t)(res->offset - res->header_bytes)) < 0) {
 		rc = -errno;
 		hv_errf(err, err_len, "log %s: cannot free its start in place: %s", path,
 			errno == EOPNOTSUPP ? "this filesystem cannot punch holes in a file" : strerror(errno));
+		flock(fd, LOCK_UN);
 		goto out;
 	}
+	flock(fd, LOCK_UN);
 	if (fsync(fd) < 0 || fstat(fd, &after) < 0) {
 		rc = -errno;
 		hv_errf(err, err_len, "log %s: %s", path, strerror(errno));

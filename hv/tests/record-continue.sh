@@ -69,6 +69,27 @@ timeout -k 5 300 "$FTVM" record --log "$TMP/half.ftlog" --from "$TMP/stop.snap" 
 rc=$?
 [ $rc -eq 6 ] && grep -q "torn chunk" "$TMP/rec3.err" || { cat "$TMP/rec3.err"; fail "continuing a torn log: exit $rc"; }
 echo "ok: a torn tail is cut off before the recording goes on"
+# A trimmed log (ftvm log trim, or a checkpointing recorder's) goes on as well. Its snapshots still
+# count the events from the log's start, which it no longer holds: the stop snapshot's count.
+cp "$TMP/stopped.ftlog" "$TMP/trim.ftlog"
+cp "$TMP/disk-half.img" "$TMP/disk-trim.img"
+"$FTVM" log trim "$TMP/trim.ftlog" --from "$TMP/stop.snap" >/dev/null || fail "log trim of the stopped log"
+events() { "$FTVM" log dump --json "$1" | grep -c '"type":"event"'; }
+before_whole=$(events "$TMP/stopped.ftlog") before_trimmed=$(events "$TMP/trim.ftlog")
+[ "$before_trimmed" -lt "$before_whole" ] || fail "the trimmed log holds all $before_whole events"
+timeout -k 5 300 "$FTVM" record --log "$TMP/trim.ftlog" --from "$TMP/stop.snap" --disk "$TMP/disk-trim.img" \
+	"${common[@]}" --max-steps $((N + 20000000)) --stop-snapshot "$TMP/trim2.snap" >/dev/null 2>"$TMP/rec4.err"
+rc=$?
+[ $rc -eq 6 ] || { cat "$TMP/rec4.err"; fail "continuing a trimmed log: exit $rc, want 6 (--max-steps)"; }
+after_trimmed=$(events "$TMP/trim.ftlog")
+counted=$("$FTVM" snapshot info --json "$TMP/trim2.snap" | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"]["events"])')
+[ "$counted" = $((before_whole + after_trimmed - before_trimmed)) ] ||
+	fail "the continued trimmed log's snapshot counts $counted events, the log from its start holds $((before_whole + after_trimmed - before_trimmed))"
+cp "$TMP/disk-half.img" "$TMP/disk-trim-replay.img"
+timeout -k 5 300 "$FTVM" replay "$TMP/trim.ftlog" --from "$TMP/stop.snap" --disk "$TMP/disk-trim-replay.img" \
+	--quiet --json >/dev/null 2>"$TMP/replay-trim.err" || { tail -n 3 "$TMP/replay-trim.err"; fail "replay of the continued trimmed log"; }
+cmp -s "$TMP/disk-trim-replay.img" "$TMP/disk-trim.img" || fail "the continued trimmed log replayed to another disk"
+echo "ok: a trimmed log goes on from the snapshot it was trimmed to; its next snapshot counts $counted events from the log's start"
 # The same across a seam on a ",snapshot" disk (the pair's deployment): the blocks the guest wrote
 # over the image travel in the snapshot, and the guest reads them back after the seam.
 cp "$TMP/disk0.img" "$TMP/base.img"
