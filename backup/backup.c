@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,8 +66,11 @@ struct backup {
 	/* the log file: items (header = item 0, then one per chunk) and bytes it holds */
 	uint64_t log_items, log_bytes_held;
 	uint64_t held_items, held_bytes;	/* what it held at start (0: a fresh log) */
-	uint32_t held_crc;			/* CRC-32C of those bytes, for the primary's check */
-	uint32_t log_crc;	/* CRC-32C of the whole log file as it stands */
+	uint64_t held_from;			/* the Hello's check of them: the CRC covers items from here */
+	uint64_t sm_skipped;	/* chunks a trimmed start passed over: the protocol counts the ones after them */
+	uint32_t held_crc;			/* ... and the header (pair_log.c) */
+	/* where the log's last items lie (the replay's checkpoints may trim what comes before them) */
+	struct ft_log_tail tail;
 	bool log_decided;	/* the first chunk said whether the primary continues our log */
 	struct xport_config xc;	/* the channel's, kept to renew it */
 	struct xport_callbacks cb;
@@ -175,6 +179,35 @@ static void on_checkpoint_piece(struct backup *b, const uint8_t *payload, size_t
 		log_info("backup: received the primary's checkpoint (%" PRIu64 " bytes)", b->ckpt_in.size);
 }
 
+/* A trimmed log's first chunk starts at such a boundary: what lies between it and the header is its hole. */
+#define TRIMMED_START_ALIGN 4096u
+
+/*
+ * Loop thread: the primary's log was trimmed (pair_ckpt.c), and its first
+ * chunk after the header is item, not 1. Our fresh log starts the same way,
+ * trimmed, when the replay starts from a checkpoint that stands at or past
+ * that chunk (the one the primary sent first, adopt_checkpoint).
+ */
+static bool trimmed_start(struct backup *b, uint64_t item)
+{
+	struct hv_snapshot_logpos pos;
+	uint64_t steps = 0;
+	char why[512] = "";
+
+	if (!b->use_ckpt)
+		snprintf(why, sizeof(why), "no checkpoint came with it");
+	else if (hv_snapshot_peek(b->ckpt.path, &steps, &pos, why, sizeof(why)) == 0 && pos.chunk_seq + 1 < item)
+		snprintf(why, sizeof(why), "the checkpoint stands at chunk %" PRIu64 ", before it", pos.chunk_seq);
+	if (why[0]) {
+		log_warnx("backup: the primary's log starts at item %" PRIu64 " (it was trimmed), and %s: dropping the "
+			  "link", item, why);
+		return false;
+	}
+	log_info("backup: the primary's log starts at item %" PRIu64 " (it was trimmed): so does ours, and the "
+		 "replay starts from the checkpoint at step %" PRIu64, item, steps);
+	return true;
+}
+
 /* Loop thread: a chunk in sequence. It is acknowledged when this returns, so write it first. */
 static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t *payload, size_t len)
 {
@@ -219,7 +252,7 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 			log_info("backup: resumed from item %" PRIu64 ": the log held %" PRIu64 " items (%" PRIu64
 				 " bytes) up to step %" PRIu64 "; the primary sends the rest", item, b->held_items,
 				 b->held_bytes, b->received_end);
-			feed_set_prefix(b->feed, b->log_fd, b->held_bytes);
+			feed_set_prefix(b->feed, b->log_fd, b->tail.header_bytes, b->tail.first_off, b->held_bytes);
 		} else {
 			log_warnx("backup: the primary sent log item %" PRIu64 " first, this log holds %" PRIu64
 				  " items: dropping the link", item, b->held_items);
@@ -233,7 +266,10 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 			_exit(FTVM_EXIT_HOST_ERROR);
 		}
 	}
-	if (item != b->log_items) {
+	size_t pad = 0;
+	if (item != b->log_items && b->log_items == 1 && item > 1 && trimmed_start(b, item))
+		pad = TRIMMED_START_ALIGN - b->log_bytes_held % TRIMMED_START_ALIGN;
+	else if (item != b->log_items) {
 		/* Not the next item of our log: writing it would make a log that cannot replay. */
 		log_warnx("backup: the primary sent log item %" PRIu64 " where %" PRIu64 " was next: dropping the link",
 			  item, b->log_items);
@@ -247,7 +283,9 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 		adopt_checkpoint(b, item == 0 ? payload : NULL, len);
 	if (!b->sm_resumed)
 		sm_resume(b);
-	rc = write_all(b->log_fd, payload, len);
+	static const uint8_t zeros[TRIMMED_START_ALIGN];
+	rc = pad ? write_all(b->log_fd, zeros, pad) : 0;
+	rc = rc ?: write_all(b->log_fd, payload, len);
 	if (!rc && b->o.fsync && fdatasync(b->log_fd) < 0)
 		rc = -errno;
 	if (rc) {
@@ -256,15 +294,33 @@ static void on_chunk(void *arg, uint64_t seq, uint64_t first_step, const uint8_t
 			  strerror(-rc));
 		_exit(FTVM_EXIT_HOST_ERROR);
 	}
-	b->log_items++;
-	b->log_bytes_held += len;
-	b->log_crc = crc32c(b->log_crc, payload, len);
+	if (pad)
+		b->sm_skipped = item - b->log_items;
+	uint64_t end_step = len >= 28 && item ? get_le64(payload + 20) : 0;
+	if (item)
+		ft_log_tail_add(&b->tail, item, b->log_bytes_held + pad, len, end_step);
+	else
+		ft_log_tail_start(&b->tail, len);
+	b->log_items = item + 1;
+	b->log_bytes_held += pad + len;
 	if (item)
 		pair_drive_feed(&b->pd, (struct pair_event){ .kind = PE_MSG_IN,
 			.msg = { .kind = PM_CHUNK, .epoch = b->epoch, .a = chunks_held(b), .b = b->epoch } });
 	if (LOAD(b->state) != BK_REPLAYING)
 		return;
-	rc = feed_push(b->feed, payload, len);
+	if (pad) {
+		/* One feed item, as every chunk is one: the credit it returns counts chunks. */
+		uint8_t *both = malloc(pad + len);
+		rc = both ? 0 : -ENOMEM;
+		if (both) {
+			memset(both, 0, pad);
+			memcpy(both + pad, payload, len);
+			rc = feed_push(b->feed, both, pad + len);
+			free(both);
+		}
+	} else {
+		rc = feed_push(b->feed, payload, len);
+	}
 	if (rc) {
 		log_warnx("backup: out of memory for the replay feed: stopping");
 		_exit(FTVM_EXIT_HOST_ERROR);
@@ -321,7 +377,7 @@ static int64_t drop_channel(struct xport_loop *loop, uint64_t id, void *arg)
  */
 static uint64_t chunks_held(const struct backup *b)
 {
-	return b->log_items ? b->log_items - 1 : 0;
+	return b->log_items ? b->log_items - 1 - b->sm_skipped : 0;
 }
 
 /* Won: the replay thread replays the rest of the log and goes live (or hands over, after a switchover). */
@@ -427,6 +483,23 @@ static void sm_start(struct backup *b)
 }
 
 /*
+ * What our Hello tells of the log (pair_log.c): its last items and their
+ * CRC. Held meanwhile, so the replay's checkpoint does not trim it under the
+ * read; items it trimmed already (zeros now) are left out.
+ */
+static int tell_tail(struct backup *b, uint64_t *from, uint32_t *crc)
+{
+	int rc = ft_log_hold(b->log_fd);
+
+	rc = rc ?: ft_log_tail_crc(b->log_fd, &b->tail, from, crc);
+	if (flock(b->log_fd, LOCK_UN) < 0 && !rc)
+		rc = -errno;
+	if (rc)
+		log_warnx("backup: log %s: cannot read back its last items: %s", b->o.log_path, strerror(-rc));
+	return rc;
+}
+
+/*
  * The link to a primary we cannot take over from was lost (the machine
  * went back to returning): listen again on a new channel whose Hello says
  * what the log holds now, as a restarted backup would; the primary starts
@@ -446,8 +519,10 @@ static int64_t renew_link(struct xport_loop *loop, uint64_t id, void *arg)
 	b->x = NULL;
 	b->renewing = false;
 	b->xc.have_items = b->log_items;
-	b->xc.have_crc32c = b->log_crc;
-	b->xc.capabilities = b->replay_begun ? 0 : b->xc.capabilities;
+	if (tell_tail(b, &b->xc.have_from_item, &b->xc.have_crc32c))
+		b->xc.have_items = 0;	/* the primary sends its log from the start: we set ours aside */
+	/* A replay that has begun takes no checkpoint. */
+	b->xc.capabilities &= b->replay_begun ? ~(uint64_t)XPORT_CAP_CHECKPOINT : ~(uint64_t)0;
 	b->ckpt_in_refused = false;
 	/* What waits in the feed still counts against the buffer. */
 	b->xc.credit_bytes = b->o.buffer_bytes > buffered ? b->o.buffer_bytes - buffered : 0;
@@ -660,6 +735,7 @@ static void *replay_main(void *arg)
 	b->s = s;
 	pthread_mutex_unlock(&b->s_lock);
 	ft_ckpt_init(&b->ckpt, b->o.log_path, b->o.checkpoint_s, "backup");
+	b->ckpt.trim_log = true;	/* the log then holds only what a replay from it reads */
 	enum rr_play_result r;
 	for (;;) {
 		uint64_t at = hv_steps(rr_session_machine(s));
@@ -787,7 +863,7 @@ static void handover_take_back(struct backup *b)
 {
 	b->handover_armed = false;
 	if (!b->log_decided) {
-		feed_set_prefix(b->feed, b->log_fd, b->held_bytes);
+		feed_set_prefix(b->feed, b->log_fd, b->tail.header_bytes, b->tail.first_off, b->held_bytes);
 		b->log_decided = true;
 		b->replay_begun = true;
 		if (start_replay(b)) {
@@ -910,48 +986,51 @@ static int wait_for_epoch(struct backup *b, char *err, size_t err_len)
  */
 static bool keep_shared_prefix(struct backup *b)
 {
-	struct rr_header h;
-	struct rr_chunk c;
-	uint64_t n = 0, items = 1, end_step = 0, bytes;
-	uint32_t want = 0, crc = 0;
+	struct ft_log_tail t;
+	uint64_t n = 0, from = 0;
+	uint32_t want = 0;
 	char why[512];
 
-	xport_peer_log(b->x, &n, &want);
+	xport_peer_log(b->x, &n, &want, &from);
+	if (!(xport_peer_capabilities(b->x) & XPORT_CAP_TRIMMED))
+		from = 1;	/* its CRC covers every item */
 	if (n < 2 || n >= b->held_items)
 		return false;
-	struct rr_reader *r = rr_reader_open_fd(b->log_fd);
-	if (!r || lseek(b->log_fd, 0, SEEK_SET) < 0 || rr_reader_read_header(r, &h, why, sizeof(why)))
-		items = 0;	/* not even the header: no match below */
-	while (items && items < n && rr_reader_next(r, &c, why, sizeof(why)) == 1) {
-		items++;
-		end_step = c.end_step;
-	}
-	bytes = r ? rr_reader_offset(r) : 0;
-	rr_reader_close(r);
-	if (items != n || crc32c_file_prefix(b->log_fd, bytes, &crc) || crc != want) {
+	int rc = ft_log_check(b->log_fd, n, from, want, &t, why, sizeof(why));
+	if (rc != 1) {
+		log_warnx("backup: log %s: its first %" PRIu64 " items are not the ones the primary took over with "
+			  "(%s)", b->o.log_path, n, why);
 		if (lseek(b->log_fd, (off_t)b->log_bytes_held, SEEK_SET) < 0)
 			log_warn("backup: log %s", b->o.log_path);
 		return false;
 	}
-	if (ftruncate(b->log_fd, (off_t)bytes) < 0 || lseek(b->log_fd, (off_t)bytes, SEEK_SET) < 0) {
+	bool ckpt_kept = false;
+	if (b->use_ckpt && !b->o.from_snapshot) {
+		struct hv_snapshot_info info;
+		ckpt_kept = !hv_snapshot_info(b->ckpt.path, &info, why, sizeof(why)) && info.logpos.chunk_seq + 2 <= n;
+	}
+	if (!ckpt_kept && t.first_item > 1) {
+		log_warnx("backup: log %s: its first %" PRIu64 " items are the primary's too, but it was trimmed, and "
+			  "no checkpoint of ours stands within them", b->o.log_path, n);
+		if (lseek(b->log_fd, (off_t)b->log_bytes_held, SEEK_SET) < 0)
+			log_warn("backup: log %s", b->o.log_path);
+		return false;
+	}
+	if (ftruncate(b->log_fd, (off_t)t.end) < 0 || lseek(b->log_fd, (off_t)t.end, SEEK_SET) < 0) {
 		log_warn("backup: log %s: cannot cut it to the items it shares with the primary", b->o.log_path);
 		return false;
 	}
 	log_warnx("backup: log %s: its first %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 ") are the "
 		  "primary's too, the %" PRIu64 " after them are not (this host wrote them, the primary never got "
-		  "them): cut them, and asking for the rest again", b->o.log_path, n, bytes, end_step,
+		  "them): cut them, and asking for the rest again", b->o.log_path, n, t.end, t.end_step,
 		  b->held_items - n);
 	b->held_items = b->log_items = n;
-	b->held_bytes = b->log_bytes_held = bytes;
-	b->held_crc = b->log_crc = crc;
-	b->received_end = end_step;
-	if (b->use_ckpt && !b->o.from_snapshot) {
-		struct hv_snapshot_info info;
-		if (hv_snapshot_info(b->ckpt.path, &info, why, sizeof(why)) || info.logpos.chunk_seq + 2 > n) {
-			log_warnx("backup: checkpoint %s is past the items kept: the replay starts from step 0",
-				  b->ckpt.path);
-			b->use_ckpt = false;
-		}
+	b->held_bytes = b->log_bytes_held = t.end;
+	b->tail = t;
+	b->received_end = t.end_step;
+	if (b->use_ckpt && !b->o.from_snapshot && !ckpt_kept) {
+		log_warnx("backup: checkpoint %s is past the items kept: the replay starts from step 0", b->ckpt.path);
+		b->use_ckpt = false;
 	}
 	return true;
 }
@@ -1031,8 +1110,8 @@ static int start_fresh(struct backup *b, const char *why)
 		log_warn("backup: log %s", b->o.log_path);
 		return -errno;
 	}
-	b->held_items = b->held_bytes = b->log_items = b->log_bytes_held = 0;
-	b->held_crc = b->log_crc = 0;
+	b->held_items = b->held_bytes = b->log_items = b->log_bytes_held = b->sm_skipped = 0;
+	memset(&b->tail, 0, sizeof(b->tail));
 	b->received_end = 0;
 	b->use_ckpt = false;	/* it follows the old log */
 	return 0;
@@ -1057,6 +1136,9 @@ static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
 		else if (info.logpos.chunk_seq + 2 > b->held_items)
 			snprintf(why, sizeof(why), "it stands at chunk %" PRIu64 ", past the %" PRIu64 " items the log "
 				 "holds", info.logpos.chunk_seq, b->held_items);
+		else if (info.logpos.chunk_seq + 1 < b->tail.first_item)
+			snprintf(why, sizeof(why), "it stands at chunk %" PRIu64 ", and the log was trimmed past it",
+				 info.logpos.chunk_seq);
 		else
 			why[0] = 0;
 	}
@@ -1078,7 +1160,6 @@ static void check_checkpoint(struct backup *b, const uint8_t header_sha[32])
 static int open_log(struct backup *b, char *err, size_t err_len)
 {
 	struct rr_header h;
-	struct rr_chunk c;
 	struct stat sb;
 	char why[512] = "";
 	const char *vm = b->o.vm_id ? b->o.vm_id : "";
@@ -1093,34 +1174,26 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 	}
 	if (!sb.st_size)
 		return 0;
-	struct rr_reader *r = rr_reader_open_fd(b->log_fd);
-	if (!r) {
+	rc = ft_log_tail_scan(b->log_fd, &b->tail, UINT64_MAX, &h, why, sizeof(why));
+	if (rc == -ENOMEM) {
 		snprintf(err, err_len, "out of memory");
-		return -ENOMEM;
-	}
-	rc = rr_reader_read_header(r, &h, why, sizeof(why));
-	if (rc == -EAGAIN) {
-		b->held_bytes = 0;	/* torn inside its header: nothing to keep */
+		return rc;
+	} else if (rc == -EAGAIN) {
+		memset(&b->tail, 0, sizeof(b->tail));	/* torn inside its header: nothing to keep */
 	} else if (rc) {
-		rr_reader_close(r);
 		return start_fresh(b, why);
 	} else if (h.vm_id[0] && strcmp(h.vm_id, vm)) {
 		/* (The recorder leaves the id out today: the primary's CRC check is what tells logs apart.) */
-		rr_reader_close(r);
 		snprintf(why, sizeof(why), "it holds VM \"%.64s\", this backup serves \"%.64s\"", h.vm_id, vm);
 		return start_fresh(b, why);
 	} else {
 		header_ok = !rr_header_sha256(&h, header_sha);	/* what its checkpoint names it by */
 		memcpy(b->header_sha, header_sha, sizeof(header_sha));
 		b->header_known = header_ok;
-		b->held_items = 1;
-		while ((rc = rr_reader_next(r, &c, why, sizeof(why))) == 1) {
-			b->held_items++;
-			b->received_end = c.end_step;
-		}
-		b->held_bytes = rr_reader_offset(r);
 	}
-	rr_reader_close(r);
+	b->held_items = b->tail.items;
+	b->held_bytes = b->tail.end;
+	b->received_end = b->tail.end_step;
 	if ((uint64_t)sb.st_size > b->held_bytes) {
 		log_warnx("backup: log %s: %s: cut its last %" PRIu64 " bytes, keeping %" PRIu64 " items (%" PRIu64
 			  " bytes)", b->o.log_path, why[0] ? why : "a torn tail", (uint64_t)sb.st_size - b->held_bytes,
@@ -1130,25 +1203,30 @@ static int open_log(struct backup *b, char *err, size_t err_len)
 			return -errno;
 		}
 	}
-	/* What the primary checks before it sends only the rest. */
-	rc = crc32c_file_prefix(b->log_fd, b->held_bytes, &b->held_crc);
-	if (rc) {
-		snprintf(err, err_len, "log %s: cannot read it back: %s", b->o.log_path,
-			 rc == -EIO ? "short read" : strerror(-rc));
-		return rc;
-	}
 	if (lseek(b->log_fd, (off_t)b->held_bytes, SEEK_SET) < 0) {
 		snprintf(err, err_len, "log %s: %s", b->o.log_path, strerror(errno));
 		return -errno;
 	}
 	b->log_items = b->held_items;
 	b->log_bytes_held = b->held_bytes;
-	b->log_crc = b->held_crc;
-	if (b->held_items)
-		log_info("backup: log %s holds %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 "): asking the "
-			 "primary for the rest", b->o.log_path, b->held_items, b->held_bytes, b->received_end);
 	if (header_ok)
 		check_checkpoint(b, header_sha);
+	if (b->tail.first_item > 1 && !b->use_ckpt && !b->o.from_snapshot)
+		return start_fresh(b, "it was trimmed, and no checkpoint of it is left to replay it from");
+	/* What the primary checks before it sends only the rest. */
+	rc = ft_log_tail_crc(b->log_fd, &b->tail, &b->held_from, &b->held_crc);
+	if (rc) {
+		snprintf(err, err_len, "log %s: cannot read it back: %s", b->o.log_path,
+			 rc == -EIO ? "short read" : strerror(-rc));
+		return rc;
+	}
+	if (b->tail.first_item > 1)
+		log_info("backup: log %s holds its header and items %" PRIu64 " to %" PRIu64 " (it was trimmed; %"
+			 PRIu64 " bytes, to step %" PRIu64 "): asking the primary for the rest", b->o.log_path,
+			 b->tail.first_item, b->held_items - 1, b->held_bytes, b->received_end);
+	else if (b->held_items)
+		log_info("backup: log %s holds %" PRIu64 " items (%" PRIu64 " bytes, to step %" PRIu64 "): asking the "
+			 "primary for the rest", b->o.log_path, b->held_items, b->held_bytes, b->received_end);
 	return 0;
 }
 
@@ -1234,7 +1312,8 @@ int ft_backup_run(const struct ft_opts *o)
 		.image_digest_len = sizeof(digest), .epoch = b->epoch, .heartbeat_ms = b->o.heartbeat_ms,
 		.dead_ms = b->o.dead_ms, .credit_chunks = CREDIT_CHUNKS, .credit_bytes = b->o.buffer_bytes,
 		.auto_credit = false, .have_items = b->held_items, .have_crc32c = b->held_crc,
-		.capabilities = takes_checkpoint(b) ? XPORT_CAP_CHECKPOINT : 0,
+		.have_from_item = b->held_from,
+		.capabilities = XPORT_CAP_TRIMMED | (takes_checkpoint(b) ? XPORT_CAP_CHECKPOINT : 0),
 	};
 	b->cb = (struct xport_callbacks){ .on_chunk = on_chunk, .on_ack = on_ack_unused, .on_link = on_link,
 					  .on_progress = on_progress, .on_epoch = on_epoch,
@@ -1281,6 +1360,11 @@ out:
 	feed_free(b->feed);
 	if (b->feed_efd >= 0)
 		close(b->feed_efd);
+	/* Took over: what the new primary's Hello tells a returning old primary (keep_shared_prefix). */
+	uint64_t taken_from = 0;
+	uint32_t taken_crc = 0;
+	if (b->adopted && tell_tail(b, &taken_from, &taken_crc))
+		taken_from = 0;
 	if (b->log_fd >= 0)
 		close(b->log_fd);
 	ft_ckpt_recv_drop(&b->ckpt_in);
@@ -1288,8 +1372,8 @@ out:
 		/* Took over: this process goes on as the primary, for a backup that returns. */
 		struct ft_adoption a = { .s = b->adopted, .arb = b->arb, .epoch = b->epoch, .lost_at = b->lost_at,
 					 .won_at = b->won_at, .replayed_at = b->replayed_at,
-					 .take_trips = b->pd.trips, .log_items = b->log_items,
-					 .log_crc = b->log_crc };
+					 .take_trips = b->pd.trips, .log_items = taken_from ? b->log_items : 0,
+					 .log_from = taken_from, .log_crc = taken_crc };
 		memcpy(a.digest, b->digest, sizeof(a.digest));
 		b->adopted = NULL;
 		b->arb = NULL;

@@ -27,6 +27,9 @@ struct feed {
 	struct hv_machine *m;	/* reader's thread only */
 	int prefix_fd;		/* the held log, read first (reader's thread once it runs) */
 	uint64_t prefix_off, prefix_end;
+	/* a trimmed log's hole [hole_at, hole_to): read as hole_pad zero bytes, not as what it spans */
+	uint64_t hole_at, hole_to;
+	size_t hole_pad;
 	/* written under lock by the reader, read by the loop */
 	uint64_t chunks_done, bytes_done, replayed;
 };
@@ -50,8 +53,17 @@ static ssize_t feed_read(void *cookie, char *buf, size_t size)
 		f->replayed = hv_steps(f->m);
 	if (f->prefix_off < f->prefix_end) {
 		/* The log held at start: from the file, not from memory; the loop hears of the step. */
-		size_t want = f->prefix_end - f->prefix_off < size ? (size_t)(f->prefix_end - f->prefix_off) : size;
+		uint64_t upto = f->prefix_off < f->hole_to && f->hole_at < f->prefix_end ? f->hole_at : f->prefix_end;
 		pthread_mutex_unlock(&f->lock);
+		if (f->prefix_off == f->hole_at && f->hole_to > f->hole_at) {
+			size_t pad = f->hole_pad < size ? f->hole_pad : size;
+			memset(buf, 0, pad);
+			f->hole_pad -= pad;
+			if (!f->hole_pad)
+				f->prefix_off = f->hole_to;
+			return (ssize_t)pad;
+		}
+		size_t want = upto - f->prefix_off < size ? (size_t)(upto - f->prefix_off) : size;
 		ssize_t got = pread(f->prefix_fd, buf, want, (off_t)f->prefix_off);
 		if (got <= 0)
 			return -1;	/* the reader reports a read error */
@@ -108,11 +120,14 @@ struct feed *feed_new(int efd)
 	return f;
 }
 
-void feed_set_prefix(struct feed *f, int fd, uint64_t end)
+void feed_set_prefix(struct feed *f, int fd, uint64_t header_end, uint64_t data_at, uint64_t end)
 {
 	f->prefix_fd = fd;
 	f->prefix_off = 0;
 	f->prefix_end = end;
+	f->hole_at = header_end;
+	f->hole_to = data_at > header_end ? data_at : header_end;
+	f->hole_pad = FEED_HOLE_PAD;
 }
 
 void feed_wait_begun(struct feed *f)

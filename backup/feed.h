@@ -23,9 +23,12 @@ void feed_close(struct feed *f);
 /*
  * Before any thread reads: the stream starts with bytes [0, end) of fd (the
  * log this host already held when it started), then what is pushed. fd stays
- * the caller's and must outlive the reader.
+ * the caller's and must outlive the reader. A trimmed log's hole, between
+ * its header's end and data_at (its first chunk), reads as FEED_HOLE_PAD
+ * zero bytes, which a reader takes for a hole as well, however long it was.
  */
-void feed_set_prefix(struct feed *f, int fd, uint64_t end);
+#define FEED_HOLE_PAD 8u
+void feed_set_prefix(struct feed *f, int fd, uint64_t header_end, uint64_t data_at, uint64_t end);
 /* The replaying machine, so consumption can report the step replayed (set from the reader's thread). */
 void feed_set_machine(struct feed *f, struct hv_machine *m);
 /* What the reader has finished (chunks, bytes) and the step it had replayed to when it asked for more. */

@@ -4,6 +4,7 @@
 FTVM_OBJS += primary/pair_image.o
 FTVM_OBJS += primary/pair_switch.o
 FTVM_OBJS += primary/pair_ckpt.o
+FTVM_OBJS += primary/pair_log.o
 FTVM_OBJS += primary/pair_note.o
 FTVM_OBJS += primary/pair_sm.o
 FTVM_OBJS += primary/pair_drive.o
@@ -29,6 +30,12 @@ $(BUILD)/primary/tests/test_pair_drive: $(BUILD)/primary/tests/test_pair_drive.o
 UNIT_TESTS += $(BUILD)/primary/tests/test_ckpt_transfer
 $(BUILD)/primary/tests/test_ckpt_transfer: $(BUILD)/primary/tests/test_ckpt_transfer.o $(BUILD)/primary/pair_ckpt.o \
 		$(BUILD)/primary/pair_note.o $(BUILD)/transport/log.o $(BUILD)/libhv.a
+	$(quiet) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# What a Hello tells of a log, whole or trimmed, and the check of it.
+UNIT_TESTS += $(BUILD)/primary/tests/test_pair_log
+$(BUILD)/primary/tests/test_pair_log: $(BUILD)/primary/tests/test_pair_log.o $(BUILD)/primary/pair_log.o $(BUILD)/libhv.a
 	$(quiet) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

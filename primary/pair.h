@@ -88,8 +88,8 @@ struct ft_adoption {
 	/* for the go-live figures (ft_now_s): primary lost, epoch won, replay done */
 	double lost_at, won_at, replayed_at;
 	uint64_t take_trips;
-	/* the log it took over with: items and their CRC-32C (the old primary's may share them) */
-	uint64_t log_items;
+	/* the log it took over with: items, and the CRC-32C of its header and items from log_from (ft_log_tail_crc) */
+	uint64_t log_items, log_from;
 	uint32_t log_crc;
 };
 /* How the primary records: the options of its session, but for the slice hook. */
@@ -122,6 +122,8 @@ struct ft_ckpt {
 	uint32_t every_s;	/* 0: never */
 	/* ftvm record --checkpoint-s: each saved checkpoint also trims the log before its place (rr_log_trim). */
 	bool trim_log;
+	/* ... only when its place is at or before this log item (atomic; UINT64_MAX: anywhere) */
+	uint64_t trim_upto;
 	char log_path[4096];
 	pid_t pid;		/* the writer running now */
 	uint64_t step;
@@ -185,6 +187,44 @@ int ft_ckpt_recv_piece(struct ft_ckpt_recv *r, const uint8_t *payload, size_t le
 int ft_ckpt_recv_take(struct ft_ckpt_recv *r, const char *ckpt_path, const uint8_t header_sha[32],
 		      uint64_t own_steps, uint64_t *steps, char *why, size_t why_len);
 void ft_ckpt_recv_drop(struct ft_ckpt_recv *r);
+
+/*
+ * A log file's last items, whole or trimmed (primary/pair_log.c): the CRC a
+ * peer's Hello tells of them (XPORT_CAP_TRIMMED) covers the header and the
+ * last FT_LOG_TAIL_ITEMS items, or every item after a hole when fewer.
+ * Items: the header is 0, chunk n is n + 1.
+ */
+struct rr_header;
+#define FT_LOG_TAIL_ITEMS 64u
+struct ft_log_tail {
+	uint64_t header_bytes;		/* item 0, at offset 0 */
+	uint64_t first_item, first_off;	/* the first chunk (1 and header_bytes: not trimmed) */
+	uint64_t items;			/* the last whole item's index + 1 (0: not even a header) */
+	uint64_t end, end_step;		/* where the last whole item ends; its end step */
+	uint64_t off[FT_LOG_TAIL_ITEMS];	/* item i starts at off[i % FT_LOG_TAIL_ITEMS] (the last ones) */
+};
+void ft_log_tail_start(struct ft_log_tail *t, uint64_t header_bytes);
+/* Item item, at off for len bytes, was appended after the last (or after a hole, when it is the first chunk). */
+void ft_log_tail_add(struct ft_log_tail *t, uint64_t item, uint64_t off, uint64_t len, uint64_t end_step);
+/*
+ * Read the log in fd from its start (the file offset moves) up to
+ * max_items whole items: <0 when its header cannot be read (why; -EAGAIN:
+ * torn inside it), else 0 with why saying what ended the scan early, if anything.
+ */
+int ft_log_tail_scan(int fd, struct ft_log_tail *t, uint64_t max_items, struct rr_header *h, char *why,
+		     size_t why_len) __attribute__((warn_unused_result));
+/* What a Hello tells of t: from (the first item its CRC covers after the header) and the CRC. */
+int ft_log_tail_crc(int fd, const struct ft_log_tail *t, uint64_t *from, uint32_t *crc)
+	__attribute__((warn_unused_result));
+/*
+ * Does our log in fd hold a peer's first have items, told as from and want?
+ * 1 yes (t: our log up to them), 0 no (why), -ESTALE when we trimmed what
+ * its check covers, <0 when our log cannot be read. The file offset moves.
+ */
+int ft_log_check(int fd, uint64_t have, uint64_t from, uint32_t want, struct ft_log_tail *t, char *why,
+		 size_t why_len) __attribute__((warn_unused_result));
+/* A reader of a daemon's log holds it so: no trim punches it meanwhile (rr_log_trim). Till fd closes. */
+int ft_log_hold(int fd) __attribute__((warn_unused_result));
 
 /* One digest of the images both sides must share: kernel, initrd, firmware, disk, memory, harts, command line. */
 int ft_image_digest(const struct hv_config *cfg, uint8_t out[32], char *err, size_t err_len)

@@ -38,6 +38,7 @@ void ft_ckpt_init(struct ft_ckpt *c, const char *log_path, uint32_t every_s, con
 	c->every_s = log_path ? every_s : 0;
 	c->who = who;
 	c->last = ft_now_s();
+	c->trim_upto = UINT64_MAX;
 }
 
 /*
@@ -114,7 +115,8 @@ void ft_ckpt_maybe(struct ft_ckpt *c, struct rr_session *s)
 		}
 		/* Only once the checkpoint is in place: the log then never lacks what a replay from it reads. */
 		struct rr_trim_result tr;
-		if (c->trim_log && pos.events && rr_log_trim(c->log_path, &pos, &tr, err, sizeof(err)))
+		if (c->trim_log && pos.events && pos.chunk_seq + 1 <= LOAD(c->trim_upto) &&
+		    rr_log_trim(c->log_path, &pos, &tr, err, sizeof(err)))
 			dprintf(2, "ftvm: %s: the checkpoint at step %" PRIu64 " is saved; its log is not trimmed: %s\n",
 				c->who, c->step, err);
 		_exit(0);

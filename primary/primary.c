@@ -135,7 +135,11 @@ static int offer(struct primary *p, const uint8_t *buf, size_t len, uint64_t tag
 	return rc;
 }
 
-/* The next item of the local log file (the header, then chunks): its offset, length and end step. */
+/*
+ * The next item of the local log file (the header, then chunks): its offset,
+ * length and end step. In a trimmed log the chunk after the header is the
+ * first one after the hole: file_next moves to it.
+ */
 static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *tag, char *why,
 		     size_t why_len)
 {
@@ -143,11 +147,18 @@ static int read_item(struct primary *p, uint64_t *start, size_t *len, uint64_t *
 	struct rr_chunk c;
 	int rc;
 
-	*start = rr_reader_offset(p->file_reader);
 	rc = p->file_next == 0 ? rr_reader_read_header(p->file_reader, &h, why, why_len)
 			       : rr_reader_next(p->file_reader, &c, why, why_len);
 	if (rc < 0 || (p->file_next && rc != 1))
 		return rc < 0 ? rc : -EIO;
+	*start = p->file_next ? c.offset : 0;
+	if (p->file_next && c.seq + 1 != p->file_next) {
+		if (p->file_next != 1 || c.seq + 1 < p->file_next) {
+			snprintf(why, why_len, "chunk %" PRIu64 " where item %" PRIu64 " was next", c.seq, p->file_next);
+			return -EIO;
+		}
+		p->file_next = c.seq + 1;
+	}
 	*tag = p->file_next ? c.end_step : 0;
 	*len = rr_reader_offset(p->file_reader) - *start;
 	return 0;
@@ -186,27 +197,49 @@ static int pump_checkpoint(struct primary *p)
 	return 1;
 }
 
-static int open_file(struct primary *p, uint64_t skip_items)
+static void close_file(struct primary *p)
+{
+	rr_reader_close(p->file_reader);
+	p->file_reader = NULL;
+	if (p->file_fd >= 0)
+		close(p->file_fd);
+	p->file_fd = -1;
+	p->file_len = 0;
+}
+
+/* The local log, held (ft_log_hold: no checkpoint trims it) until close_file. */
+static int open_file(struct primary *p)
+{
+	close_file(p);
+	p->file_fd = open(p->o.log_path, O_RDONLY | O_CLOEXEC);
+	if (p->file_fd < 0 || ft_log_hold(p->file_fd) < 0) {
+		set_note(p, "log %s: %s", p->o.log_path, strerror(errno));
+		close_file(p);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Read from the start of the open log to its item skip_items (in a trimmed log: 0, 1, or one it still holds). */
+static int seek_file(struct primary *p, uint64_t skip_items)
 {
 	char why[256];
 
-	if (p->file_reader)
-		rr_reader_close(p->file_reader);
-	if (p->file_fd >= 0)
-		close(p->file_fd);
-	p->file_reader = NULL;
+	rr_reader_close(p->file_reader);
 	p->file_len = 0;
-	p->file_fd = open(p->o.log_path, O_RDONLY | O_CLOEXEC);
-	p->file_reader = p->file_fd >= 0 ? rr_reader_open_fd(p->file_fd) : NULL;
+	p->file_reader = lseek(p->file_fd, 0, SEEK_SET) == 0 ? rr_reader_open_fd(p->file_fd) : NULL;
 	if (!p->file_reader) {
 		set_note(p, "log %s: %s", p->o.log_path, strerror(errno ? errno : ENOMEM));
 		return -EIO;
 	}
+	rr_reader_allow_trimmed(p->file_reader);
 	p->file_tag = 0;
 	for (p->file_next = 0; p->file_next < skip_items; p->file_next++) {
 		uint64_t start;
 		size_t len;
-		if (read_item(p, &start, &len, &p->file_tag, why, sizeof(why))) {
+		if (read_item(p, &start, &len, &p->file_tag, why, sizeof(why)) ||
+		    (p->file_next >= skip_items && snprintf(why, sizeof(why), "it was trimmed past item %" PRIu64,
+							     skip_items))) {
 			set_note(p, "log %s: %s", p->o.log_path, why);
 			return -EIO;
 		}
@@ -286,10 +319,7 @@ static void pump_file(struct primary *p)
 	}
 	set_note(p, "the returning backup has the %" PRIu64 " items it missed; following the queue",
 		 p->join_item);
-	rr_reader_close(p->file_reader);
-	p->file_reader = NULL;
-	close(p->file_fd);
-	p->file_fd = -1;
+	close_file(p);
 	p->rejoining = false;
 }
 
@@ -396,6 +426,7 @@ static void tell_synced(struct primary *p)
 	if (p->synced_told)
 		return;
 	p->synced_told = true;
+	STORE(p->ckpt.trim_upto, UINT64_MAX);
 	rr_session_commit_on_ack(p->s);
 	uint64_t from = LOAD(p->guest_go) ? rr_session_written_step(p->s) : 0;
 	/* Protected before Progress goes: the send can lose the link at once, and that loss needs the arbiter. */
@@ -580,39 +611,70 @@ static void on_ack(void *arg, uint64_t acked_seq, uint64_t steps_replayed)
 /*
  * A backup connects to a primary that carries on alone. Its Hello says how
  * many items of the log it already holds (restarted on its own log file) and
- * their CRC: if our log starts with exactly those bytes, it gets only the
- * rest, from our log file; otherwise (a log we never wrote, or none) the whole
- * log from the start, which tells it to set its own aside.
+ * the CRC of its header and last items (pair_log.c): if our log holds
+ * exactly those, it gets only the rest, from our log file; otherwise (a log
+ * we never wrote, or none) the log from the start, which tells it to set its
+ * own aside. Our log may be trimmed (it starts at our checkpoint's chunk):
+ * then "from the start" is our checkpoint, the header, and the chunks we
+ * hold, and a backup that cannot take that is not served.
  */
 static void begin_rejoin(struct primary *p)
 {
-	uint64_t have = 0, written = rr_session_items_written(p->s);
-	uint32_t have_crc = 0, crc = 0;
+	uint64_t have = 0, from = 0, written = rr_session_items_written(p->s), caps = xport_peer_capabilities(p->x);
+	uint32_t have_crc = 0;
+	struct ft_log_tail t = { 0 };
+	char why[512] = "";
 	const char *refused = NULL;
 
-	xport_peer_log(p->x, &have, &have_crc);
-	if (have > written)
+	xport_peer_log(p->x, &have, &have_crc, &from);
+	if (!(caps & XPORT_CAP_TRIMMED))
+		from = 1;	/* its CRC covers every item */
+	if (open_file(p))
+		return;
+	if (have > written) {
 		refused = "more than this primary's log holds";
-	if (!refused && have && (open_file(p, have) || crc32c_file_prefix(p->file_fd, rr_reader_offset(p->file_reader), &crc)))
-		refused = "our own log could not be read back";
-	if (!refused && have && crc != have_crc)
-		refused = "its bytes differ from this primary's log";
+	} else if (have) {
+		int rc = ft_log_check(p->file_fd, have, from, have_crc, &t, why, sizeof(why));
+		if (rc == 1 && have < t.first_item)
+			snprintf(why, sizeof(why), "this log was trimmed to start at item %" PRIu64, t.first_item);
+		refused = rc == 1 && have >= t.first_item ? NULL : why;
+	}
 	if (refused) {
 		log_warnx("primary: the returning backup holds %" PRIu64 " items of a log, %s: it must start "
 			  "fresh; sending it the log from the start", have, refused);
 		have = 0;
 	}
-	if (!have && open_file(p, 0))
+	if (!have && ft_log_tail_scan(p->file_fd, &t, 2, NULL, why, sizeof(why)) < 0) {
+		set_note(p, "log %s: %s", p->o.log_path, why);
+		close_file(p);
 		return;
+	}
 	ft_ckpt_send_close(&p->ckpt_out);
-	if (xport_peer_capabilities(p->x) & XPORT_CAP_CHECKPOINT) {
-		char why[512];
+	if (caps & XPORT_CAP_CHECKPOINT) {
 		if (ft_ckpt_send_open(&p->ckpt_out, p->ckpt.path, p->o.log_path, have, why, sizeof(why)) == 1)
 			log_info("primary: the returning backup holds %" PRIu64 " log items, our checkpoint stands at "
 				 "item %" PRIu64 " (step %" PRIu64 "): sending it the checkpoint (%" PRIu64 " bytes) "
 				 "first", have, p->ckpt_out.place_items - 1, p->ckpt_out.steps, p->ckpt_out.size);
 		else
 			log_info("primary: no checkpoint for the returning backup: %s", why);
+	}
+	if (!have && t.first_item > 1) {
+		const char *lacks = !(caps & XPORT_CAP_TRIMMED) ? "it cannot start a trimmed log (an older ftvm)"
+				    : p->ckpt_out.fd < 0 ? "there is no checkpoint it can take"
+				    : p->ckpt_out.place_items - 1 < t.first_item ? "our checkpoint stands before it"
+				    : NULL;
+		if (lacks) {
+			ft_ckpt_send_close(&p->ckpt_out);
+			close_file(p);
+			set_note(p, "a backup connected, and our log was trimmed to start at item %" PRIu64 ": %s; it "
+				 "cannot be served: carrying on UNPROTECTED", t.first_item, lacks);
+			return;
+		}
+	}
+	if (seek_file(p, have)) {
+		ft_ckpt_send_close(&p->ckpt_out);
+		close_file(p);
+		return;
 	}
 	p->last_tag = p->file_tag;
 	p->join_item = UINT64_MAX;
@@ -623,6 +685,9 @@ static void begin_rejoin(struct primary *p)
 	if (have)
 		set_note(p, "a backup returned holding %" PRIu64 " of our %" PRIu64 " log items: sending it "
 			 "%sthe rest from item %" PRIu64 ", then live", have, written, ckpt, have);
+	else if (t.first_item > 1)
+		set_note(p, "a backup connected holding none of our log (returning, or new): sending it %sthe "
+			 "log from item %" PRIu64 " (it was trimmed before), then live", ckpt, t.first_item);
 	else
 		set_note(p, "a backup connected holding none of our log (returning, or new): sending it %sthe "
 			 "log from the start, then live", ckpt);
@@ -662,13 +727,13 @@ static int64_t fresh_checkpoint_wait(struct xport_loop *loop, uint64_t id, void 
 static bool ask_fresh_checkpoint(struct primary *p)
 {
 	struct ft_ckpt_send probe = { .fd = -1 };
-	uint64_t have = 0, steps = LOAD(p->steps), steps_per_ms = LOAD(p->steps_per_ms), age_ms = UINT64_MAX;
+	uint64_t have = 0, from = 0, steps = LOAD(p->steps), steps_per_ms = LOAD(p->steps_per_ms), age_ms = UINT64_MAX;
 	uint32_t have_crc = 0;
 	char why[512];
 
 	if (!p->ckpt.every_s || !(xport_peer_capabilities(p->x) & XPORT_CAP_CHECKPOINT))
 		return false;
-	xport_peer_log(p->x, &have, &have_crc);
+	xport_peer_log(p->x, &have, &have_crc, &from);
 	if (ft_ckpt_send_open(&probe, p->ckpt.path, p->o.log_path, have, why, sizeof(why)) == 1 && steps_per_ms)
 		age_ms = steps > probe.steps ? (steps - probe.steps) / steps_per_ms : 0;
 	ft_ckpt_send_close(&probe);
@@ -695,8 +760,15 @@ static bool ask_fresh_checkpoint(struct primary *p)
 
 static void start_rejoin(struct primary *p)
 {
+	uint64_t have = 0, from = 0;
+	uint32_t crc = 0;
+
 	if (p->ckpt_wait)
 		return;	/* a checkpoint is on its way for a backup: the timer serves this one */
+	/* Until it is protected again, no checkpoint trims our log past what it holds: it gets only the rest. */
+	xport_peer_log(p->x, &have, &crc, &from);
+	if (have > 1)
+		STORE(p->ckpt.trim_upto, have);
 	if (!ask_fresh_checkpoint(p))
 		begin_rejoin(p);
 }
@@ -714,12 +786,8 @@ static void forget_returning(struct primary *p)
 	if (p->join_item != UINT64_MAX)
 		rq_detach(p->q, p->qid);
 	p->join_item = UINT64_MAX;
-	rr_reader_close(p->file_reader);
-	p->file_reader = NULL;
-	if (p->file_fd >= 0)
-		close(p->file_fd);
-	p->file_fd = -1;
-	p->file_len = 0;
+	close_file(p);
+	STORE(p->ckpt.trim_upto, UINT64_MAX);
 	ft_ckpt_send_close(&p->ckpt_out);
 	if (p->ckpt_timer)
 		xport_loop_del_timer(p->loop, (uint64_t)p->ckpt_timer);
@@ -1109,6 +1177,8 @@ static int open_channel(struct primary *p)
 		/* Took over: the items a returning old primary's log may share with ours (it checks, and cuts the rest). */
 		.have_items = p->took_over ? p->taken.log_items : 0,
 		.have_crc32c = p->took_over ? p->taken.log_crc : 0,
+		.have_from_item = p->took_over ? p->taken.log_from : 0,
+		.capabilities = XPORT_CAP_TRIMMED,
 	};
 	struct xport_callbacks cb = { .on_ack = on_ack, .on_link = on_link, .on_epoch = on_epoch,
 				      .arg = p };
@@ -1290,6 +1360,7 @@ static int primary_main(const struct ft_opts *o, struct ft_adoption *a)
 	ro.on_slice = on_slice;
 	ro.opaque = p;
 	ft_ckpt_init(&p->ckpt, p->o.log_path, p->o.checkpoint_s, "primary");
+	p->ckpt.trim_log = true;	/* a backup that lacks the chunks before it gets the checkpoint instead */
 	if (a) {
 		if (adopt(p, a, err, sizeof(err))) {
 			log_warnx("primary: cannot go on after the takeover: %s", err);

@@ -29,6 +29,7 @@ int xport_session_hello(struct xport_conn *c)
 	h.epoch = cfg->epoch;
 	h.have_items = cfg->have_items;
 	h.have_crc32c = cfg->have_crc32c;
+	h.have_from_item = cfg->have_from_item;
 	h.capabilities = cfg->capabilities;
 	env.body_case = FTVM__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
@@ -138,6 +139,7 @@ static int handle_hello(struct xport_conn *c, const Ftvm__Hello *h)
 	}
 	x->peer_have_items = h->have_items;
 	x->peer_have_crc32c = h->have_crc32c;
+	x->peer_have_from_item = h->have_from_item;
 	x->peer_capabilities = h->capabilities;
 	xport_session_ready(c);
 	return 0;

@@ -308,10 +308,11 @@ uint64_t xport_peer_capabilities(const struct xport *x)
 	return x->peer_capabilities;
 }
 
-void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc)
+void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc, uint64_t *from_item)
 {
 	*items = x->peer_have_items;
 	*crc = x->peer_have_crc32c;
+	*from_item = x->peer_have_from_item;
 }
 
 uint64_t xport_unacked(const struct xport *x)

@@ -20,6 +20,8 @@
  * a log item's magic.
  */
 #define XPORT_CAP_CHECKPOINT (1u << 0)
+/* Its Hello's CRC covers its log's last items (have_from_item), and it can start a trimmed log. */
+#define XPORT_CAP_TRIMMED (1u << 1)
 
 /* A frame is a 4-byte big-endian length and that many bytes of Envelope. */
 #define XPORT_MAX_FRAME (4u << 20)
@@ -68,6 +70,7 @@ struct xport_config {
 	 */
 	uint64_t have_items;
 	uint32_t have_crc32c;
+	uint64_t have_from_item;	/* with XPORT_CAP_TRIMMED: the CRC covers the header and items from here */
 	/* What this side can take, told in Hello (XPORT_CAP_*; the channel only carries them). */
 	uint64_t capabilities;
 };
@@ -136,7 +139,7 @@ void xport_set_replayed(struct xport *x, uint64_t steps);
 
 bool xport_link_up(const struct xport *x);
 /* What the peer's Hello on the current (or last) session said it holds: 0 items from a 1.0 peer. */
-void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc32c);
+void xport_peer_log(const struct xport *x, uint64_t *items, uint32_t *crc32c, uint64_t *from_item);
 /* The capabilities the peer's Hello on the current (or last) session named (0 from one that knows none). */
 uint64_t xport_peer_capabilities(const struct xport *x);
 /* Chunks accepted but not yet acknowledged. */

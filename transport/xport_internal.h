@@ -88,6 +88,7 @@ struct xport {
 	bool ack_dirty;
 	uint64_t peer_have_items;     /* the peer's last Hello: the log it holds */
 	uint32_t peer_have_crc32c;
+	uint64_t peer_have_from_item;
 	uint64_t peer_capabilities;   /* ... and what it can take (XPORT_CAP_*) */
 
 	struct xport_stats st;

@@ -258,7 +258,8 @@ static void test_handshakes(void)
 	scfg.host = "127.0.0.1";
 	scfg.have_items = 42;		/* a receiver restarted on its own log (Hello 1.1) */
 	scfg.have_crc32c = 0xdeadbeef;
-	scfg.capabilities = XPORT_CAP_CHECKPOINT;	/* a receiver that takes a checkpoint first */
+	scfg.have_from_item = 37;	/* its CRC covers items 37..41 (a trimmed log) */
+	scfg.capabilities = XPORT_CAP_CHECKPOINT | XPORT_CAP_TRIMMED;	/* a receiver that takes a checkpoint first */
 	CHECK(xport_new(loop, &scfg, &scb, &srv) == 0, "in %s", __func__);
 	port = xport_local_port(srv);
 	CHECK(port > 0, "in %s", __func__);
@@ -319,15 +320,18 @@ static void test_handshakes(void)
 		stop();
 	}
 	{
-		uint64_t items = 0, sitems = 1;
+		uint64_t items = 0, sitems = 1, from = 0, sfrom = 1;
 		uint32_t crc = 0, scrc = 1;
 
-		xport_peer_log(cli, &items, &crc);
-		xport_peer_log(srv, &sitems, &scrc);
-		CHECK(items == 42 && crc == 0xdeadbeef, "sender heard %llu items, crc %08x", (unsigned long long)items, crc);
+		xport_peer_log(cli, &items, &crc, &from);
+		xport_peer_log(srv, &sitems, &scrc, &sfrom);
+		CHECK(items == 42 && crc == 0xdeadbeef && from == 37, "sender heard %llu items from %llu, crc %08x",
+		      (unsigned long long)items, (unsigned long long)from, crc);
+		CHECK(sfrom == 0, "receiver heard its CRC starts at item %llu", (unsigned long long)sfrom);
 		CHECK(sitems == 0 && scrc == 0, "receiver heard %llu items from a sender that holds none",
 		      (unsigned long long)sitems);
-		CHECK(xport_peer_capabilities(cli) == XPORT_CAP_CHECKPOINT && xport_peer_capabilities(srv) == 0,
+		CHECK(xport_peer_capabilities(cli) == (XPORT_CAP_CHECKPOINT | XPORT_CAP_TRIMMED) &&
+		      xport_peer_capabilities(srv) == 0,
 		      "capabilities: the sender heard %#llx, the receiver %#llx",
 		      (unsigned long long)xport_peer_capabilities(cli), (unsigned long long)xport_peer_capabilities(srv));
 	}
