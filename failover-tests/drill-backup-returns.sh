@@ -118,14 +118,7 @@ for how in intact foreign torn; do
 		ft_fail "the backup received ${received:-?} bytes after its restart, not far below the whole log ($whole bytes, it held $size)"
 done
 
-sleep "$(ft_random_ms 200 2000 | awk '{ printf "%.3f", $1 / 1000 }')"
-primary_killed=$(date +%s%N)
-ft_kill primary KILL
-ft_note "primary SIGKILLed"
-sleep 5
-ft_alive backup || { ft_show backup; ft_fail "the restarted backup exited after the failover"; }
-serving=$(ft_serving $(( primary_killed / 1000000 + 1000 )))
-[ "$serving" = b ] || { ft_show backup; ft_fail "after the primary died the guest was served by '${serving:-nobody}', want the restarted backup"; }
+ft_fail_over_to_backup
 touch "$FT_RUN/stop"
 ft_judge_clients load "$first_kill" || exit 1
 python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$primary_killed" ||

@@ -42,14 +42,7 @@ if [ "${FT_RESTART:-0}" = 1 ]; then
 		ft_fail "the restarted backup did not make the pair protected again within 90 s"
 	}
 	ft_note "protected again; status: $(ft_status primary | tr -d '\n' | cut -c1-300)"
-	sleep "$(ft_random_ms 200 2000 | awk '{ printf "%.3f", $1 / 1000 }')"
-	primary_killed=$(date +%s%N)
-	ft_kill primary KILL
-	ft_note "primary SIGKILLed"
-	sleep 5
-	ft_alive backup || { ft_show backup; ft_fail "the restarted backup exited after the failover"; }
-	serving=$(ft_serving $(( primary_killed / 1000000 + 1000 )))
-	[ "$serving" = b ] || { ft_show backup; ft_fail "after the primary died the guest was served by '${serving:-nobody}', want the restarted backup"; }
+	ft_fail_over_to_backup
 fi
 touch "$FT_RUN/stop"
 ft_judge_clients load "$backup_killed" || exit 1

@@ -497,6 +497,19 @@ ft_serving() {
 		{ p1 = $2; b1 = $3 }
 		END { s = ""; if (p1 > p0) s = "p"; if (b1 > b0) s = s (s ? " " : "") "b"; print s }' "$FT_RUN/taps.log"
 }
+# ft_fail_over_to_backup: after 0.2-2 s (FT_SEED's stream), SIGKILL the primary; 5 s later the
+# backup must be alive and serving the guest. Sets primary_killed (date +%s%N of the kill).
+ft_fail_over_to_backup() {
+	local serving
+	ft_sleep_ms "$(ft_random_ms 200 2000)"
+	primary_killed=$(date +%s%N)
+	ft_kill primary KILL
+	ft_note "primary SIGKILLed"
+	sleep 5
+	ft_alive backup || { ft_show backup; ft_fail "the backup exited after the failover"; }
+	serving=$(ft_serving $(( primary_killed / 1000000 + 1000 )))
+	[ "$serving" = b ] || { ft_show backup; ft_fail "after the primary died the guest was served by '${serving:-nobody}', want the backup"; }
+}
 ft_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # ft_ops_done NAME: how many operations the clients NAME have had answered so far.
 ft_ops_done() {
