@@ -621,6 +621,12 @@ static void on_goodbye(void *arg, const char *reason)
 			 b->received_end);
 		STORE(b->switch_step, (uint64_t)at);
 		STORE(b->switching, 1);
+	} else if (!strcmp(reason, FT_GOODBYE_TRIMMED) && LOAD(b->state) == BK_REPLAYING) {
+		/* Under a unit (Restart=on-failure) it comes back at once, and takes the checkpoint. */
+		set_note(b, "%s: stopping", reason);
+		STORE(b->exit_status, FTVM_EXIT_HOST_ERROR);
+		STORE(b->state, BK_STOPPED);
+		feed_close(b->feed);
 	}
 }
 

@@ -4,8 +4,10 @@
 # checkpoints, under load from FT_CLIENTS ftkv clients. Both logs must come to hold far less on disk
 # than they span. Then SIGKILL the backup and keep it away until the primary has trimmed its log
 # past what the backup held: restarted, the backup cannot be sent the chunks it lacks, so it must
-# take the primary's checkpoint and start a trimmed log at the primary's first chunk, and the pair
-# must be protected again. Its new log is trimmed in turn. Then SIGKILL the primary: the backup
+# take the primary's checkpoint and start a trimmed log at the primary's first chunk. While it
+# catches up, cut the replication link until the primary trimmed past it again: once healed, the
+# primary tells it so and it stops; started again, it takes a checkpoint again. The pair must be
+# protected again, and the backup's new log is trimmed in turn. Then SIGKILL the primary: the backup
 # takes over from that log with nothing lost (same connections, every acknowledged write there, a
 # linearizable history).
 # Exit 0 pass, 77 skip, 1 fail.
@@ -56,6 +58,28 @@ ft_wait_for 60 ft_out_has backup "the primary's log starts at item [0-9]+ \(it w
 }
 ft_out_has backup "received the primary's checkpoint" || { ft_show backup; ft_fail "the backup got no checkpoint"; }
 ft_note "$(grep -a -o -E "the primary's log starts at item [0-9]+.*" "$FT_RUN/backup.out" | head -n 1)"
+# Cut the replication link while it catches up (its replay has begun: it takes no checkpoint now)
+# until the primary trimmed past it again: told so when the link heals, it stops (exit 1, which a
+# unit restarts), and started again it takes the primary's checkpoint once more.
+if ft_protected primary; then
+	ft_note "the backup protected the guest before the link could be cut while it caught up: not cut"
+else
+	ft_partition_replication
+	ft_note "replication link cut while the backup catches up"
+	ft_wait_for 120 saved_since $(($(saved primary) + 2)) ||
+		{ ft_show primary; ft_fail "the primary saved no two checkpoints within 120 s of the cut"; }
+	ft_heal_replication
+	rc=0
+	ft_wait backup 60 || rc=$?
+	[ "$rc" = 1 ] && ft_out_has backup "trimmed past this backup's.*stopping" ||
+		{ ft_show backup; ft_fail "the backup behind the trim, its replay begun, did not stop as told (exit $rc)"; }
+	ft_note "the link healed, the primary's log was trimmed past the backup's: it stopped, as told (exit 1)"
+	mv "$FT_RUN/backup.out" "$FT_RUN/backup-cut.out"
+	ft_start_backup
+	ft_wait_for 60 ft_out_has backup "the primary's log starts at item [0-9]+ \(it was trimmed\)" ||
+		{ ft_show backup; ft_fail "the backup started again did not take the primary's checkpoint and trimmed log"; }
+	ft_note "started again: $(grep -a -o -E "the primary's log starts at item [0-9]+" "$FT_RUN/backup.out" | head -n 1)"
+fi
 ft_wait_for 120 ft_protected primary || {
 	ft_show backup; grep -a "^ftvm" "$FT_RUN/primary.out" | tail -n 8
 	ft_fail "the backup that started a trimmed log did not make the pair protected again within 120 s"

@@ -196,6 +196,8 @@ void ft_ckpt_recv_drop(struct ft_ckpt_recv *r);
  */
 struct rr_header;
 #define FT_LOG_TAIL_ITEMS 64u
+/* A primary's Goodbye to a backup that holds less than its trimmed log and cannot take a checkpoint now. */
+#define FT_GOODBYE_TRIMMED "the primary's log was trimmed past this backup's, which takes a checkpoint only when it starts: start it again"
 struct ft_log_tail {
 	uint64_t header_bytes;		/* item 0, at offset 0 */
 	uint64_t first_item, first_off;	/* the first chunk (1 and header_bytes: not trimmed) */

@@ -668,6 +668,12 @@ static void begin_rejoin(struct primary *p)
 			close_file(p);
 			set_note(p, "a backup connected, and our log was trimmed to start at item %" PRIu64 ": %s; it "
 				 "cannot be served: carrying on UNPROTECTED", t.first_item, lacks);
+			/* One of ours whose replay has begun (or with a LOG.ckpt.bad): started again, it takes one. */
+			if (caps & XPORT_CAP_TRIMMED) {
+				xport_set_goodbye(p->x, FT_GOODBYE_TRIMMED);
+				if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
+					log_warnx("primary: cannot schedule the channel's renewal");
+			}
 			return;
 		}
 	}
