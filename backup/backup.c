@@ -798,6 +798,7 @@ static void *replay_main(void *arg)
 		struct rr_session_record_opts rec;
 		ft_primary_record_opts(&b->as_primary, &rec);
 		rec.commit_on_log = true;	/* alone until a backup returns */
+		rec.log_bytes_unread = feed_bytes_unread(b->feed);
 		if (rr_session_record_after_replay(s, &rec, err, sizeof(err)) == 0) {
 			pthread_mutex_lock(&b->s_lock);
 			b->s = NULL;

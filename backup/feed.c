@@ -130,6 +130,11 @@ void feed_set_prefix(struct feed *f, int fd, uint64_t header_end, uint64_t data_
 	f->hole_pad = FEED_HOLE_PAD;
 }
 
+int64_t feed_bytes_unread(const struct feed *f)
+{
+	return f->hole_to > f->hole_at ? (int64_t)(f->hole_to - f->hole_at) - (int64_t)FEED_HOLE_PAD : 0;
+}
+
 void feed_wait_begun(struct feed *f)
 {
 	pthread_mutex_lock(&f->lock);

@@ -29,6 +29,8 @@ void feed_close(struct feed *f);
  */
 #define FEED_HOLE_PAD 8u
 void feed_set_prefix(struct feed *f, int fd, uint64_t header_end, uint64_t data_at, uint64_t end);
+/* How many more bytes of the file the prefix spans than the stream gave for it (its hole's, less the pad). */
+int64_t feed_bytes_unread(const struct feed *f);
 /* The replaying machine, so consumption can report the step replayed (set from the reader's thread). */
 void feed_set_machine(struct feed *f, struct hv_machine *m);
 /* What the reader has finished (chunks, bytes) and the step it had replayed to when it asked for more. */

@@ -136,6 +136,7 @@ ft_note "promote: $out; $standby is the protected primary, $serving its backup"
 sleep 2
 touch "$FT_RUN/stop"
 ft_judge_clients load "$first_kill" || exit 1
+ft_logs_sound "$FT_RUN/primary.ftlog" "$FT_RUN/backup.ftlog" || ft_fail "after the failovers a log is damaged"
 python3 "$FT_DIR/histstats.py" "$FT_RUN/load.jsonl" "$FT_RUN/load.out" "$killed" ||
 	ft_fail "no client operation completed after the last failover"
 echo "$FT_FAILOVERS failovers under load, each dead host back as the backup, then a switchover: the clients kept their connections and lost nothing"

@@ -59,6 +59,7 @@ ft_note "$(grep -o "live at step.*" "$FT_RUN/primary.out" | head -n 1 | cut -c1-
 sleep 3
 serving=$(ft_serving $(( $(date +%s%N) / 1000000 - 2500 )))
 [ "$serving" = p ] || ft_fail "after the take-back the guest was served by '${serving:-nobody}', want host p"
+ft_logs_sound "$FT_RUN/primary.ftlog" || ft_fail "the log the host records on into after the take-back is damaged"
 touch "$FT_RUN/stop"
 ft_judge_clients load "$primary_killed" || exit 1
 ft_note "round 1 passed"

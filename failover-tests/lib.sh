@@ -509,8 +509,18 @@ ft_fail_over_to_backup() {
 	ft_alive backup || { ft_show backup; ft_fail "the backup exited after the failover"; }
 	serving=$(ft_serving $(( primary_killed / 1000000 + 1000 )))
 	[ "$serving" = b ] || { ft_show backup; ft_fail "after the primary died the guest was served by '${serving:-nobody}', want the backup"; }
+	ft_logs_sound "$FT_RUN/backup.ftlog" || ft_fail "the log the backup records on into after the failover is damaged"
 }
 ft_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+# ft_logs_sound FILE...: each log reads back whole ('ftvm log dump': only a tail still being
+# written may be torn), read under the shared lock a daemon's trim yields to. Says what is wrong.
+ft_logs_sound() {
+	local f
+	for f in "$@"; do
+		flock -s "$f" "$FTVM" log dump "$f" >"$FT_TMP/log-dump.out" 2>&1 ||
+			{ echo "log $f: $(tail -c 300 "$FT_TMP/log-dump.out")"; return 1; }
+	done
+}
 # ft_ops_done NAME: how many operations the clients NAME have had answered so far.
 ft_ops_done() {
 	local n

@@ -299,6 +299,12 @@ int rr_session_record_after_replay(struct rr_session *s, const struct rr_session
 			hv_steps(s->m));
 		return -EINVAL;
 	}
+	if (ro->log_bytes_unread < 0 && (uint64_t)-ro->log_bytes_unread > end.bytes) {
+		hv_errf(err, err_len, "the log's reader stopped %" PRIu64 " bytes in, and %" PRId64 " more of them "
+			"were not the file's", end.bytes, -ro->log_bytes_unread);
+		return -EINVAL;
+	}
+	end.bytes += (uint64_t)ro->log_bytes_unread;
 	s->oc = oc_new();
 	if (!s->oc) {
 		hv_errf(err, err_len, "out of memory");

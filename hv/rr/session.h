@@ -42,6 +42,13 @@ struct rr_session_record_opts {
 	 * it was at the save, the network and the CPU.
 	 */
 	const char *from_snapshot;
+	/*
+	 * rr_session_record_after_replay: bytes of the log file the replay's
+	 * stream did not pass on (the backup's feed reads a trimmed log's hole
+	 * as a few zero bytes). The file's items end that much past where the
+	 * replay's reader stopped.
+	 */
+	int64_t log_bytes_unread;
 };
 
 /* Opens the log, builds the machine and the live loop; lo is copied (hooks and oc are set here). */
