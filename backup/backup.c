@@ -155,6 +155,7 @@ static bool keep_shared_prefix(struct backup *b);
 static uint64_t chunks_held(const struct backup *b);
 static void sm_resume(struct backup *b);
 static void sm_synced(struct backup *b);
+static bool takes_checkpoint(const struct backup *b);
 
 /*
  * Loop thread: a piece of the primary's checkpoint. Not part of the log: a
@@ -623,7 +624,11 @@ static void on_goodbye(void *arg, const char *reason)
 		STORE(b->switching, 1);
 	} else if (!strcmp(reason, FT_GOODBYE_TRIMMED) && LOAD(b->state) == BK_REPLAYING) {
 		/* Under a unit (Restart=on-failure) it comes back at once, and takes the checkpoint. */
-		set_note(b, "%s: stopping", reason);
+		if (takes_checkpoint(b))
+			set_note(b, "%s: stopping", reason);
+		else
+			set_note(b, "%s: stopping; started again it still takes none (%s.bad is there, or --from "
+				 "gives its start): see to that first", reason, b->ckpt.path);
 		STORE(b->exit_status, FTVM_EXIT_HOST_ERROR);
 		STORE(b->state, BK_STOPPED);
 		feed_close(b->feed);

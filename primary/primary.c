@@ -668,7 +668,7 @@ static void begin_rejoin(struct primary *p)
 			close_file(p);
 			set_note(p, "a backup connected, and our log was trimmed to start at item %" PRIu64 ": %s; it "
 				 "cannot be served: carrying on UNPROTECTED", t.first_item, lacks);
-			/* One of ours whose replay has begun (or with a LOG.ckpt.bad): started again, it takes one. */
+			/* One of ours whose replay has begun: started again, it takes one (with a LOG.ckpt.bad, not). */
 			if (caps & XPORT_CAP_TRIMMED) {
 				xport_set_goodbye(p->x, FT_GOODBYE_TRIMMED);
 				if (xport_loop_add_timer(p->loop, 0, renew_channel, p) < 0)
